@@ -1,0 +1,100 @@
+"""The one core function: ``scan()`` runs targets -> collect -> evaluate and returns an AuditResult."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import pandas as pd
+
+from . import __version__, collect, evaluate, exceptions, rule, targets
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+@dataclass
+class AuditResult:
+    """Findings, clusters and scope as DataFrames, the summary, and what produced them."""
+
+    findings: pd.DataFrame
+    clusters: pd.DataFrame
+    scope: pd.DataFrame
+    summary: dict
+    generated_at: datetime
+    parameters: dict = field(default_factory=dict)
+    callers: list[dict] = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
+    api_calls: int = 0
+    accounts: list = field(default_factory=list, repr=False)
+
+    @property
+    def rule(self) -> dict:
+        return rule.header()
+
+    @property
+    def exit_code(self) -> int:
+        """0 all pass (or excepted) and complete; 1 any FAIL; 3 no FAIL but some scope not scanned."""
+        if self.summary["fail"]:
+            return EXIT_FAIL
+        if self.summary["targets_not_scanned"]:
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+
+    def failing(self) -> pd.DataFrame:
+        return self.findings[self.findings["result"] == "FAIL"]
+
+    def to_dict(self) -> dict:
+        from .export import to_contract
+
+        return to_contract(self)
+
+    def write(self, fmt: str, path=None) -> str:
+        """Render as ``table``, ``csv``, ``json`` or ``ocsf``; write atomically to ``path`` if given."""
+        from .export import render, write_atomic
+
+        text = render(self, fmt)
+        if path is not None:
+            write_atomic(path, text)
+        return text
+
+
+def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), organization: bool = False,
+         role_name: str = targets.DEFAULT_ROLE_NAME, exceptions_file=None, demo: bool = False,
+         max_workers: int = 16, progress: bool = False, today: date | None = None) -> AuditResult:
+    """Audit every Neptune instance in the targets for Auto Minor Version Upgrade (Neptune-001).
+
+    ``regions``: ``"all"`` (every enabled region), ``"R1,R2"`` or a list.  ``demo=True`` scans the
+    built-in simulated account instead of AWS.  Bad input raises :class:`UsageError`; faults in
+    one account or region are recorded in ``scope`` and never stop the others.
+    """
+    region_list = targets.parse_regions(",".join(regions) if isinstance(regions, (list, tuple)) else regions)
+    rules = exceptions.load(exceptions_file)
+    if isinstance(profiles, str):
+        profiles = [profiles]
+    if isinstance(role_arns, str):
+        role_arns = [role_arns]
+    if max_workers < 1:
+        raise targets.UsageError("--max-workers must be at least 1")
+    connection = targets.Connection(max_workers=max_workers)
+    if demo:
+        from . import simulate
+
+        connection = simulate.demo_connection(max_workers=max_workers)
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+    accounts = targets.resolve_accounts(connection, profiles, role_arns, organization, role_name)
+    inv = collect.collect(accounts, region_list, max_workers=max_workers, progress=progress)
+    findings = evaluate.evaluate_instances(inv.instances, rules, today)
+    clusters = evaluate.roll_up_clusters(findings, inv.clusters)
+    params = {
+        "regions": "all" if region_list is None else ",".join(region_list),
+        "profiles": list(profiles), "role_arns": list(role_arns), "organization": organization,
+        "role_name": role_name if organization else None,
+        "exceptions_file": os.fspath(exceptions_file) if exceptions_file else None, "demo": demo,
+        "endpoint_url": connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+    }
+    callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]
+    return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
+                       summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,
+                       parameters=params, callers=callers, exceptions=rules, api_calls=inv.api_calls,
+                       accounts=accounts)
+

@@ -1,0 +1,202 @@
+"""Exports: the contract's JSON (``neptune-audit/1``), CSV, OCSF Compliance Findings, a terminal table."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from . import __version__, rule
+from .errors import UsageError
+
+SCHEMA = "neptune-audit/1"
+FORMATS = ("table", "csv", "json", "ocsf")
+FINDING_KEYS = [
+    "account_id", "region", "cluster_id", "instance_id", "arn", "engine_version", "instance_class", "status",
+    "is_writer", "auto_minor_version_upgrade", "maintenance_window", "pending_modifications", "tags",
+    "result", "reason", "exception",
+]
+CLUSTER_KEYS = ["account_id", "region", "cluster_id", "writer_instance_id", "gets_minor_upgrades",
+                "instances", "failing_instances", "result"]
+SCOPE_KEYS = ["account_id", "region", "state", "instances", "error"]
+
+
+def _records(df, keys) -> list[dict]:
+    # to_dict gives Python scalars; NaN/NA (pandas' missing values) become None for JSON.
+    out = []
+    for row in df[keys].to_dict("records"):
+        out.append({k: (None if _missing(v) else v) for k, v in row.items()})
+    return out
+
+
+def _missing(v) -> bool:
+    try:
+        return v is None or (not isinstance(v, (dict, list, str, bool)) and v != v)
+    except (TypeError, ValueError):
+        return False
+
+
+def iso(ts) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_contract(result) -> dict:
+    """The ``--format json`` object, exactly as the command-line contract specifies it."""
+    return {
+        "schema": SCHEMA,
+        "rule": rule.header(),
+        "generated_at": iso(result.generated_at),
+        "tool_version": __version__,
+        "scope": _records(result.scope, SCOPE_KEYS),
+        "findings": _records(result.findings, FINDING_KEYS),
+        "clusters": _records(result.clusters, CLUSTER_KEYS),
+        "summary": dict(result.summary),
+    }
+
+
+def to_json(result) -> str:
+    return json.dumps(to_contract(result), indent=2, default=str) + "\n"
+
+
+def to_csv(result) -> str:
+    df = result.findings[FINDING_KEYS].copy()
+    for col in ("pending_modifications", "tags", "exception"):
+        df[col] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in df[col]]
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def ocsf_findings(result) -> list[dict]:
+    """One OCSF 1.x Compliance Finding (class 2003) per instance, built with py-ocsf-models."""
+    from py_ocsf_models.events.base_event import SeverityID
+    from py_ocsf_models.events.findings.activity_id import ActivityID
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+    from py_ocsf_models.events.findings.compliance_finding_type_id import ComplianceFindingTypeID
+    from py_ocsf_models.events.findings.status_id import StatusID
+    from py_ocsf_models.objects.compliance import Compliance
+    from py_ocsf_models.objects.compliance_status import StatusID as ComplianceStatusID
+    from py_ocsf_models.objects.finding_info import FindingInformation
+    from py_ocsf_models.objects.metadata import Metadata
+    from py_ocsf_models.objects.product import Product
+    from py_ocsf_models.objects.remediation import Remediation
+    from py_ocsf_models.objects.resource_details import ResourceDetails
+
+    meta = rule.metadata()
+    when = int(result.generated_at.timestamp())
+    product = Product(name="neptune-audit", vendor_name="neptune-audit", version=__version__)
+    compliance_status = {"PASS": ComplianceStatusID.Pass, "FAIL": ComplianceStatusID.Fail,
+                         "EXCEPTED": ComplianceStatusID.Fail}
+    out = []
+    for f in _records(result.findings, FINDING_KEYS):
+        excepted = f["result"] == "EXCEPTED"
+        event = ComplianceFinding(
+            activity_id=ActivityID.Create,
+            activity_name="Create",
+            type_uid=ComplianceFindingTypeID.Create,
+            type_name="Compliance Finding: Create",
+            time=when,
+            time_dt=result.generated_at,
+            severity_id=SeverityID.Medium,
+            severity=meta["risk"],
+            status_id=StatusID.Suppressed if excepted else StatusID.New,
+            status="Suppressed" if excepted else "New",
+            status_code=f["result"],
+            status_detail=f["reason"],
+            message=f"{meta['id']} {f['result']}: {f['instance_id']}",
+            metadata=Metadata(product=product, event_code=meta["id"], uid=f"{meta['id']}-{f['arn']}"),
+            finding_info=FindingInformation(uid=f"{meta['id']}-{f['arn']}", title=meta["title"],
+                                            desc=meta["rationale"], created_time=when,
+                                            types=["Software and Configuration Checks"]),
+            compliance=Compliance(control=meta["id"], standards=list(meta["standards"]), desc=meta["title"],
+                                  status_id=compliance_status[f["result"]]),
+            remediation=Remediation(desc=meta["remediation"], references=[meta["reference"]]),
+            resources=[ResourceDetails(
+                uid=f["arn"], name=f["instance_id"], type=meta["resource_type"], region=f["region"],
+                cloud_partition=(f["arn"] or "arn:aws").split(":")[1],
+                labels=[f"{k}:{v}" for k, v in f["tags"].items()] or None,
+                data={k: f[k] for k in ("account_id", "cluster_id", "is_writer", "auto_minor_version_upgrade",
+                                         "engine_version", "instance_class", "status", "maintenance_window",
+                                         "pending_modifications", "exception")},
+            )],
+            unmapped={"cloud": {"provider": "AWS", "account": {"uid": f["account_id"], "type": "AWS Account"},
+                                "region": f["region"]}},
+        )
+        out.append(event.model_dump(mode="json", exclude_none=True))
+    return out
+
+
+def to_ocsf(result) -> str:
+    return json.dumps(ocsf_findings(result), indent=2) + "\n"
+
+
+def to_table(result) -> str:
+    """A terminal view: failing instances, clusters held back, scope problems, the summary."""
+    meta, s = rule.metadata(), result.summary
+    lines = [f"{meta['id']} ({meta['risk']}): {meta['title']}", ""]
+    f = result.findings
+    if len(f):
+        view = f.assign(
+            auto_minor=f["auto_minor_version_upgrade"].map({True: "on", False: "off"}),
+            role=f["role"] if "role" in f else "",
+            note=[_clip((e or {}).get("reason", "")) if r == "EXCEPTED" else ("exception expired" if e else "")
+                  for r, e in zip(f["result"], f["exception"])],
+        )[["result", "account_id", "region", "cluster_id", "instance_id", "role", "auto_minor", "note"]]
+        view.columns = ["RESULT", "ACCOUNT", "REGION", "CLUSTER", "INSTANCE", "ROLE", "AUTO MINOR", "NOTE"]
+        lines.append(view.to_string(index=False))
+    else:
+        lines.append("No Neptune instances found in the scanned scope.")
+    held = result.clusters[~result.clusters["gets_minor_upgrades"].astype(bool) & (result.clusters["instances"] > 0)]
+    if len(held):
+        lines += ["", "Clusters that receive no automatic minor upgrades (writer has it off):"]
+        lines += [f"  {r.account_id} {r.region} {r.cluster_id} (writer {r.writer_instance_id})"
+                  for r in held.itertuples()]
+    bad = result.scope[result.scope["state"].isin(["denied", "error"])]
+    if len(bad):
+        lines += ["", "Not scanned:"]
+        lines += [f"  {r.account_id} {r.region} {r.state}: {r.error}" for r in bad.itertuples()]
+    not_enabled = int((result.scope["state"] == "not-enabled").sum())
+    lines += ["", (f"{s['instances']} instances: {s['pass']} pass, {s['fail']} fail, {s['excepted']} excepted; "
+                   f"{s['targets_scanned']} account-regions scanned, {s['targets_not_scanned']} not scanned, "
+                   f"{not_enabled} not enabled")]
+    return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+RENDERERS = {"table": to_table, "csv": to_csv, "json": to_json, "ocsf": to_ocsf}
+
+
+def render(result, fmt: str) -> str:
+    if fmt not in RENDERERS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return RENDERERS[fmt](result)
+
+
+def check_writable(path) -> Path:
+    """Fail before any work if ``path`` cannot be written (so nothing is half done)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"output path is a directory: {p}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"cannot write output file: {p}")
+    return p
+
+
+def write_atomic(path, data: str | bytes) -> Path:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    p = check_writable(path)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p

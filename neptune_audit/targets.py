@@ -1,0 +1,278 @@
+"""Targets: which AWS accounts (credentials) and which regions a scan covers.
+
+Accounts come from the standard credential chain, named profiles, role ARNs to assume, or
+every ACTIVE account of an AWS Organization.  Regions come from EC2 DescribeRegions, which
+knows what is *enabled* for the account (``Session.get_available_regions('neptune')``
+returns RDS's static list and knows nothing of opt-in regions).
+"""
+from __future__ import annotations
+
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+from . import __version__
+from .errors import UsageError
+
+DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
+SESSION_NAME = "neptune-audit"
+ALL_REGIONS = "all"
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_DENIED_CODES = {
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
+    "AuthorizationError", "AuthorizationErrorException",
+}
+_BAD_CREDENTIAL_CODES = {
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+    "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure",
+}
+
+
+def describe_error(exc: Exception) -> tuple[str, str]:
+    """Map an AWS exception to a scope state (``denied`` or ``error``) and a one-line message."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code, msg = err.get("Code", "Unknown"), err.get("Message", "")
+        state = "denied" if code in _DENIED_CODES else "error"
+        return state, f"{code}: {msg}".strip().rstrip(":")
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Connection:
+    """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
+
+    endpoint_url: str | None = None
+    max_workers: int = 16
+    retry_mode: str = "adaptive"
+    max_attempts: int = 10
+    static_credentials: dict | None = None  # only for the simulated account
+
+    def config(self) -> Config:
+        return Config(
+            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
+            max_pool_connections=max(10, self.max_workers),
+            connect_timeout=10,
+            read_timeout=60,
+            user_agent_extra=f"neptune-audit/{__version__}",
+        )
+
+    def base_session(self, profile: str | None = None) -> boto3.Session:
+        if self.static_credentials:
+            return boto3.Session(**self.static_credentials)
+        try:
+            return boto3.Session(profile_name=profile) if profile else boto3.Session()
+        except ProfileNotFound:
+            raise UsageError(f"unknown AWS profile {profile!r} (not in the AWS config or credentials file)") from None
+
+
+@dataclass
+class Account:
+    """One account to scan, reached through one boto3 session (or not reached, with why)."""
+
+    account_id: str
+    label: str
+    session: boto3.Session | None
+    connection: Connection
+    caller_arn: str | None = None
+    state: str | None = None  # "denied" / "error" when the account could not be reached
+    error: str | None = None
+    _clients: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def home_region(self) -> str:
+        return (self.session and self.session.region_name) or "us-east-1"
+
+    def client(self, service: str, region: str | None = None):
+        """A cached client per (service, region); boto3 sessions are not thread-safe to build clients from."""
+        region = region or self.home_region
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=region, endpoint_url=self.connection.endpoint_url,
+                    config=self.connection.config(),
+                )
+            return self._clients[key]
+
+
+class _AssumedRoleProvider(CredentialProvider):
+    """Refreshable credentials for an assumed role, so long runs outlive the first hour."""
+
+    METHOD = "neptune-audit-assume-role"
+
+    def __init__(self, sts, role_arn: str):
+        super().__init__()
+        self._sts, self._role_arn = sts, role_arn
+        self._credentials = None
+        self.assumed_arn: str | None = None
+
+    def _fetch(self) -> dict:
+        resp = self._sts.assume_role(RoleArn=self._role_arn, RoleSessionName=SESSION_NAME)
+        self.assumed_arn = resp["AssumedRoleUser"]["Arn"]
+        creds = resp["Credentials"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": creds["Expiration"].astimezone(timezone.utc).isoformat(),
+        }
+
+    def load(self):
+        # One AssumeRole up front (so a refusal is seen now); botocore refreshes before expiry.
+        if self._credentials is None:
+            self._credentials = RefreshableCredentials.create_from_metadata(self._fetch(), self._fetch, self.METHOD)
+        return self._credentials
+
+
+def _identity(session: boto3.Session, connection: Connection, what: str) -> tuple[str, str]:
+    """Account id and caller ARN for a base identity; bad or missing credentials are bad input."""
+    sts = session.client("sts", region_name=session.region_name or "us-east-1",
+                         endpoint_url=connection.endpoint_url, config=connection.config())
+    try:
+        ident = sts.get_caller_identity()
+    except NoCredentialsError:
+        raise UsageError(
+            f"no AWS credentials found for {what}: configure the standard AWS credential chain "
+            "(environment, AWS_PROFILE, SSO, instance role) or try --demo") from None
+    except ClientError as exc:
+        _, msg = describe_error(exc)
+        raise UsageError(f"AWS rejected the credentials for {what}: {msg}") from None
+    except BotoCoreError as exc:
+        raise UsageError(f"cannot reach AWS STS for {what}: {exc}") from None
+    return ident["Account"], ident["Arn"]
+
+
+def _base_account(connection: Connection, profile: str | None) -> Account:
+    session = connection.base_session(profile)
+    what = f"profile {profile!r}" if profile else "the default credential chain"
+    account_id, arn = _identity(session, connection, what)
+    return Account(account_id, f"profile:{profile}" if profile else "default", session, connection, caller_arn=arn)
+
+
+def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
+    """Assume ``role_arn`` from ``base``; a refusal becomes the account's scope state, not an exception."""
+    match = _ROLE_ARN.match(role_arn)
+    account_id = match.group(1) if match else "unknown"
+    label = label or f"role:{role_arn}"
+    provider = _AssumedRoleProvider(base.client("sts"), role_arn)
+    try:
+        provider.load()
+        bc = botocore.session.Session()
+        bc.get_component("credential_provider").insert_before("env", provider)
+        session = boto3.Session(botocore_session=bc, region_name=base.home_region)
+        return Account(account_id, label, session, base.connection, caller_arn=provider.assumed_arn)
+    except (ClientError, BotoCoreError) as exc:
+        state, msg = describe_error(exc)
+        return Account(account_id, label, None, base.connection, state=state,
+                       error=f"cannot assume {role_arn}: {msg}")
+
+
+def validate_role_arn(arn: str) -> str:
+    if not _ROLE_ARN.match(arn):
+        raise UsageError(f"not an IAM role ARN: {arn!r} (expected arn:aws:iam::123456789012:role/NAME)")
+    return arn
+
+
+def organization_accounts(base: Account) -> list[dict]:
+    """Every ACTIVE account of the caller's AWS Organization (id, name)."""
+    org = base.client("organizations")
+    try:
+        accounts = [a for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"cannot list the AWS Organization's accounts: {describe_error(exc)[1]}") from None
+    # `State` replaces the deprecated `Status`; accept either.
+    return [a for a in accounts if (a.get("State") or a.get("Status")) == "ACTIVE"]
+
+
+def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organization=False,
+                     role_name: str = DEFAULT_ROLE_NAME) -> list[Account]:
+    """Every account to scan, reachable or not, one per account id (first mention wins)."""
+    for arn in role_arns:
+        validate_role_arn(arn)
+    if connection.static_credentials and profiles:
+        raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
+    bases = [_base_account(connection, p) for p in profiles] or [_base_account(connection, None)]
+    accounts: list[Account] = []
+    jobs: list[tuple[Account, str, str]] = []
+    for arn in role_arns:
+        jobs.append((bases[0], arn, f"role:{arn}"))
+    if organization:
+        base = bases[0]
+        partition = base.caller_arn.split(":")[1]
+        for member in organization_accounts(base):
+            if member["Id"] == base.account_id:
+                accounts.append(Account(base.account_id, f"org:{member.get('Name', '')}", base.session,
+                                        connection, caller_arn=base.caller_arn))
+            else:
+                arn = f"arn:{partition}:iam::{member['Id']}:role/{role_name}"
+                jobs.append((base, arn, f"org:{member.get('Name', member['Id'])}"))
+    if not role_arns and not organization:
+        accounts.extend(bases)
+    elif profiles:
+        accounts.extend(bases)
+    with ThreadPoolExecutor(max_workers=connection.max_workers) as pool:
+        accounts.extend(pool.map(lambda job: assume(*job), jobs))
+    seen, unique = set(), []
+    for acct in accounts:
+        if acct.account_id not in seen:
+            seen.add(acct.account_id)
+            unique.append(acct)
+    return unique
+
+
+def parse_regions(value: str | None) -> list[str] | None:
+    """``all`` (or nothing) -> None; ``R1,R2`` -> a checked list.  Syntax only; existence is checked later."""
+    if value is None or value.strip().lower() == ALL_REGIONS:
+        return None
+    regions = [r.strip() for r in value.split(",") if r.strip()]
+    if not regions:
+        raise UsageError("--regions needs 'all' or a comma-separated list such as us-east-1,eu-west-1")
+    for r in regions:
+        if not _REGION.match(r):
+            raise UsageError(f"unknown region {r!r} (expected a name such as us-east-1, or 'all')")
+    return list(dict.fromkeys(regions))
+
+
+@dataclass
+class RegionList:
+    """What DescribeRegions said for one account: region -> enabled, or why it could not say."""
+
+    enabled: dict[str, bool] = field(default_factory=dict)
+    state: str | None = None
+    error: str | None = None
+
+
+def describe_regions(account: Account) -> RegionList:
+    try:
+        regions = account.client("ec2").describe_regions(AllRegions=True)["Regions"]
+    except (ClientError, BotoCoreError) as exc:
+        state, msg = describe_error(exc)
+        return RegionList(state=state, error=f"ec2:DescribeRegions failed: {msg}")
+    return RegionList({r["RegionName"]: r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"
+                       for r in regions})
+
+
+def known_regions(region_lists: list[RegionList]) -> set[str]:
+    """Region names AWS (or the endpoint) knows, with botocore's bundled list as a fallback."""
+    known = {r for rl in region_lists for r in rl.enabled}
+    if not known:
+        s = boto3.Session()
+        for partition in s.get_available_partitions():
+            known.update(s.get_available_regions("ec2", partition_name=partition))
+    return known
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
