@@ -60,12 +60,14 @@ class AuditResult:
 
 def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), organization: bool = False,
          role_name: str = targets.DEFAULT_ROLE_NAME, exceptions_file=None, demo: bool = False,
-         max_workers: int = 16, progress: bool = False, today: date | None = None) -> AuditResult:
+         max_workers: int = 16, progress: bool = False, today: date | None = None,
+         connection: targets.Connection | None = None) -> AuditResult:
     """Audit every Neptune instance in the targets for Auto Minor Version Upgrade (Neptune-001).
 
     ``regions``: ``"all"`` (every enabled region), ``"R1,R2"`` or a list.  ``demo=True`` scans the
     built-in simulated account instead of AWS.  Bad input raises :class:`UsageError`; faults in
-    one account or region are recorded in ``scope`` and never stop the others.
+    one account or region are recorded in ``scope`` and never stop the others.  ``connection``
+    overrides how clients are made (endpoint, retries, event hooks).
     """
     region_list = targets.parse_regions(",".join(regions) if isinstance(regions, (list, tuple)) else regions)
     rules = exceptions.load(exceptions_file)
@@ -75,7 +77,10 @@ def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), org
         role_arns = [role_arns]
     if max_workers < 1:
         raise targets.UsageError("--max-workers must be at least 1")
-    connection = targets.Connection(max_workers=max_workers)
+    if connection is None:
+        connection = targets.Connection(max_workers=max_workers)
+    elif demo:
+        raise targets.UsageError("pass either demo=True or a connection, not both")
     if demo:
         from . import simulate
 

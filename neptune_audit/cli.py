@@ -100,7 +100,7 @@ def cmd_demo(args) -> int:
     result = audit.scan(demo=True, organization=True, exceptions_file=example_exceptions(),
                         progress=sys.stderr.isatty())
     sys.stdout.write(result.write("table"))
-    return result.exit_code
+    return 0  # the simulated estate fails on purpose; the demo succeeded if it ran
 
 
 def serve_demo(port: int) -> int:

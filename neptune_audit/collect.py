@@ -69,7 +69,7 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
              "state": "scanned", "instances": 0, "error": None}
     calls = 0
     try:
-        rds = account.client("neptune", region)
+        rds = account.client("rds", region)  # the neptune model omits TagList; the API is the same
         instances = []
         for page in rds.get_paginator("describe_db_instances").paginate(
                 Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE}):

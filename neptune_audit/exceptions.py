@@ -23,6 +23,15 @@ import yaml
 
 from .errors import UsageError
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: dates stay text, so a bad one gets a clear message."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
 _KEYS = {"instance", "arn", "tag", "account", "region", "reason", "expires", "approved_by"}
 _SELECTORS = ("instance", "arn", "tag")
 
@@ -121,7 +130,7 @@ def parse_entry(index: int, entry, where: str) -> ExceptionRule:
 def parse(text: str, where: str = "<text>") -> list[ExceptionRule]:
     """Parse the YAML text of an exceptions file; any defect is a UsageError naming the entry."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark else ""

@@ -57,6 +57,8 @@ class Connection:
     retry_mode: str = "adaptive"
     max_attempts: int = 10
     static_credentials: dict | None = None  # only for the simulated account
+    # (event, handler) pairs registered on every client: fault injection in tests, delays in benchmarks
+    hooks: list = field(default_factory=list)
 
     def config(self) -> Config:
         return Config(
@@ -66,6 +68,12 @@ class Connection:
             read_timeout=60,
             user_agent_extra=f"neptune-audit/{__version__}",
         )
+
+    def client(self, session: boto3.Session, service: str, region: str):
+        client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=self.config())
+        for event, handler in self.hooks:
+            client.meta.events.register_first(event, handler)  # before moto's in-process mock
+        return client
 
     def base_session(self, profile: str | None = None) -> boto3.Session:
         if self.static_credentials:
@@ -100,10 +108,7 @@ class Account:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(
-                    service, region_name=region, endpoint_url=self.connection.endpoint_url,
-                    config=self.connection.config(),
-                )
+                self._clients[key] = self.connection.client(self.session, service, region)
             return self._clients[key]
 
 
@@ -138,8 +143,7 @@ class _AssumedRoleProvider(CredentialProvider):
 
 def _identity(session: boto3.Session, connection: Connection, what: str) -> tuple[str, str]:
     """Account id and caller ARN for a base identity; bad or missing credentials are bad input."""
-    sts = session.client("sts", region_name=session.region_name or "us-east-1",
-                         endpoint_url=connection.endpoint_url, config=connection.config())
+    sts = connection.client(session, "sts", session.region_name or "us-east-1")
     try:
         ident = sts.get_caller_identity()
     except NoCredentialsError:

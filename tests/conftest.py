@@ -1,0 +1,103 @@
+"""Shared fixtures.  No test ever reaches real AWS: credentials are dummies, config files are empty,
+the instance-metadata service is off, and every call goes to moto (in-process or a local server)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from neptune_audit import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_env(monkeypatch, tmp_path_factory):
+    home = tmp_path_factory.mktemp("aws")
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for k, v in DUMMY.items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture
+def aws():
+    """In-process moto."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+def seed(clusters, region="us-east-1", endpoint_url=None, creds=None, account_id="123456789012", **kw):
+    return simulate.seed_instances(creds or CREDS, region, clusters, endpoint_url, account_id, **kw)
+
+
+def assume_creds(account_id: str, endpoint_url=None) -> dict:
+    return simulate._assume(endpoint_url, account_id)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MotoServer:
+    def __init__(self):
+        from moto.server import ThreadedMotoServer
+
+        self.port = _free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def reset(self):
+        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def env(self, **extra) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(DUMMY, AWS_ENDPOINT_URL=self.url, AWS_EC2_METADATA_DISABLED="true",
+                   AWS_CONFIG_FILE=os.environ["AWS_CONFIG_FILE"],
+                   AWS_SHARED_CREDENTIALS_FILE=os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+        env.update(extra)
+        return {k: v for k, v in env.items() if v is not None}
+
+
+@pytest.fixture(scope="session")
+def _moto_server():
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = MotoServer()
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_server):
+    """A moto server (reset for each test) that subprocesses reach through AWS_ENDPOINT_URL."""
+    _moto_server.reset()
+    yield _moto_server
+    _moto_server.reset()
+
+
+def run_cli(args, env, cwd=None, input=None, timeout=300):
+    """Run ``neptune-audit`` as a user would: a separate process."""
+    return subprocess.run([sys.executable, "-m", "neptune_audit", *args], env=env, cwd=cwd, input=input,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def boto(service, region="us-east-1", endpoint_url=None, creds=None):
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **(creds or CREDS))

@@ -1,0 +1,193 @@
+"""The CLI as a user runs it: a separate process against a moto server through AWS_ENDPOINT_URL."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from neptune_audit import simulate
+
+from .conftest import CREDS, boto, run_cli, seed
+
+CONTRACT = {
+    "top": {"schema", "rule", "generated_at", "tool_version", "scope", "findings", "clusters", "summary"},
+    "rule": {"id", "title", "risk", "standards"},
+    "scope": {"account_id", "region", "state", "instances", "error"},
+    "finding": {"account_id", "region", "cluster_id", "instance_id", "arn", "engine_version", "instance_class",
+                "status", "is_writer", "auto_minor_version_upgrade", "maintenance_window",
+                "pending_modifications", "tags", "result", "reason", "exception"},
+    "cluster": {"account_id", "region", "cluster_id", "writer_instance_id", "gets_minor_upgrades", "instances",
+                "failing_instances", "result"},
+    "summary": {"instances", "pass", "fail", "excepted", "targets_scanned", "targets_not_scanned"},
+}
+
+
+def check_contract(doc: dict) -> None:
+    """Validate a `--format json` document against the command-line contract (neptune-audit/1)."""
+    assert set(doc) == CONTRACT["top"]
+    assert doc["schema"] == "neptune-audit/1"
+    assert set(doc["rule"]) == CONTRACT["rule"]
+    assert doc["rule"]["id"] == "Neptune-001" and doc["rule"]["risk"] == "Medium"
+    assert doc["rule"]["standards"] == ["APRA", "MAS", "NIST4"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["generated_at"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", doc["tool_version"])
+    for s in doc["scope"]:
+        assert set(s) == CONTRACT["scope"]
+        assert s["state"] in {"scanned", "not-enabled", "denied", "error"}
+        assert isinstance(s["instances"], int) and (s["error"] is None) == (s["state"] == "scanned")
+    for f in doc["findings"]:
+        assert set(f) == CONTRACT["finding"]
+        assert f["result"] in {"PASS", "FAIL", "EXCEPTED"}
+        assert isinstance(f["auto_minor_version_upgrade"], bool) and isinstance(f["is_writer"], bool)
+        assert isinstance(f["tags"], dict) and isinstance(f["pending_modifications"], dict)
+        assert f["arn"].startswith("arn:aws:rds:") and f["reason"]
+        assert (f["exception"] is None) or {"reason", "expires"} <= set(f["exception"])
+    for c in doc["clusters"]:
+        assert set(c) == CONTRACT["cluster"] and c["result"] in {"PASS", "FAIL"}
+        assert isinstance(c["gets_minor_upgrades"], bool)
+    assert set(doc["summary"]) == CONTRACT["summary"]
+    s = doc["summary"]
+    assert s["instances"] == len(doc["findings"]) == s["pass"] + s["fail"] + s["excepted"]
+    assert s["targets_scanned"] == sum(x["state"] == "scanned" for x in doc["scope"])
+
+
+@pytest.fixture
+def estate(moto_server):
+    """The demo Organization, seeded into the moto server."""
+    return simulate.seed(moto_server.url)
+
+
+def test_json_matches_contract_and_the_estate(moto_server, estate):
+    proc = run_cli(["scan", "--organization", "--format", "json"], moto_server.env())
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == "", "no progress bar or noise when stderr is not a terminal"
+    doc = json.loads(proc.stdout)
+    check_contract(doc)
+    expected = {(m["account_id"], m["instance_id"]): ("PASS" if m["auto_minor_version_upgrade"] else "FAIL")
+                for m in estate.instances}
+    assert {(f["account_id"], f["instance_id"]): f["result"] for f in doc["findings"]} == expected
+    decoys = {d["instance_id"] for d in estate.decoys}
+    assert not decoys & {f["instance_id"] for f in doc["findings"]}
+    assert {s["account_id"] for s in doc["scope"]} == set(estate.accounts.values())
+
+
+def test_exit_zero_when_everything_passes(moto_server):
+    seed([("ok", [("ok-1", True, {})])], endpoint_url=moto_server.url)
+    proc = run_cli(["scan", "--regions", "us-east-1"], moto_server.env())
+    assert proc.returncode == 0, proc.stderr
+    assert "ok-1" in proc.stdout and "1 instances: 1 pass, 0 fail" in proc.stdout
+
+
+def test_exit_zero_when_failures_are_excepted(moto_server, tmp_path):
+    seed([("x", [("x-1", False, {})])], endpoint_url=moto_server.url)
+    (tmp_path / "e.yml").write_text("- {instance: x-1, reason: pinned by vendor}\n")
+    proc = run_cli(["scan", "--regions", "us-east-1", "--exceptions", str(tmp_path / "e.yml")], moto_server.env())
+    assert proc.returncode == 0, proc.stderr
+    assert "EXCEPTED" in proc.stdout and "pinned by vendor" in proc.stdout
+
+
+def test_csv_and_output_file(moto_server, estate, tmp_path):
+    out = tmp_path / "findings.csv"
+    proc = run_cli(["scan", "--organization", "--format", "csv", "-o", str(out)], moto_server.env())
+    assert proc.returncode == 1 and proc.stdout == ""
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == len(estate.instances)
+    assert set(rows[0]) == CONTRACT["finding"]
+    assert rows[0]["result"] == "FAIL", "failing first"
+    assert all(isinstance(json.loads(r["tags"]), dict) for r in rows)
+
+
+def test_ocsf_parses_back_into_compliance_findings(moto_server, estate):
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+    proc = run_cli(["scan", "--organization", "--format", "ocsf", "--exceptions",
+                    str(_example())], moto_server.env())
+    events = [ComplianceFinding.model_validate(e) for e in json.loads(proc.stdout)]
+    assert len(events) == len(estate.instances)
+    assert {e.class_uid for e in events} == {2003}
+    assert {e.compliance.control for e in events} == {"Neptune-001"}
+    assert all(e.compliance.standards == ["APRA", "MAS", "NIST4"] for e in events)
+    codes = [e.status_code for e in events]
+    assert codes.count("EXCEPTED") == 1 and {e.status for e in events if e.status_code == "EXCEPTED"} == {"Suppressed"}
+    assert {e.resources[0].region for e in events} == {m["region"] for m in estate.instances}
+
+
+def _example():
+    from neptune_audit.cli import example_exceptions
+
+    return example_exceptions()
+
+
+def test_role_arns_from_the_command_line(moto_server):
+    creds = simulate._assume(moto_server.url, "111111111111")
+    seed([("g", [("g-1", False, {})])], endpoint_url=moto_server.url, creds=creds, account_id="111111111111")
+    proc = run_cli(["scan", "--regions", "us-east-1", "--format", "json",
+                    "--role-arn", "arn:aws:iam::111111111111:role/Audit"], moto_server.env())
+    doc = json.loads(proc.stdout)
+    assert [(f["account_id"], f["result"]) for f in doc["findings"]] == [("111111111111", "FAIL")]
+
+
+def test_demo_command_runs_without_credentials(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true"}
+    proc = run_cli(["demo"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Neptune-001" in proc.stdout and "kg-legacy-writer" in proc.stdout
+    assert "orders-mysql" not in proc.stdout
+
+
+BAD_INPUT = [
+    (["scan", "--regions", "mars-north-1"], "unknown region 'mars-north-1'"),
+    (["scan", "--regions", "us-east-1,"], None),
+    (["scan", "--format", "xml"], "invalid choice: 'xml'"),
+    (["scan", "--exceptions", "/nonexistent/e.yml"], "exceptions file not found"),
+    (["scan", "--profile", "nope"], "unknown AWS profile 'nope'"),
+    (["scan", "--role-arn", "not-an-arn"], "not an IAM role ARN"),
+    (["scan", "--role-name", "X"], "--role-name goes with --organization"),
+    (["scan", "-o", "/nonexistent/dir/out.json"], "output folder does not exist"),
+    (["scan", "--max-workers", "0"], "at least 1"),
+    (["frobnicate"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_2(moto_server, args, message):
+    proc = run_cli(args, moto_server.env())
+    if message is None:  # accepted (trailing comma is harmless)
+        assert proc.returncode in (0, 1, 3), proc.stderr
+        return
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("- {instance: x}\n", "reason is required"),
+    ("- {instance: x, reason: y, expires: 31/12/2026}\n", "bad expiry date"),
+    ("exceptions: [\n", "not valid YAML"),
+])
+def test_bad_exceptions_file_leaves_no_output(moto_server, tmp_path, content, message):
+    (tmp_path / "e.yml").write_text(content)
+    out = tmp_path / "out.json"
+    proc = run_cli(["scan", "--format", "json", "-o", str(out), "--exceptions", str(tmp_path / "e.yml")],
+                   moto_server.env())
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "e.yml"]
+
+
+def test_missing_credentials_is_exit_2(moto_server):
+    env = moto_server.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None)
+    env = {k: v for k, v in env.items() if v is not None}
+    env.pop("AWS_ACCESS_KEY_ID", None)
+    env.pop("AWS_SECRET_ACCESS_KEY", None)
+    proc = run_cli(["scan", "--regions", "us-east-1"], env)
+    assert proc.returncode == 2 and "no AWS credentials found" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
+
+def test_help_lists_the_commands():
+    proc = run_cli(["--help"], {"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and "scan" in proc.stdout and "demo" in proc.stdout

@@ -1,0 +1,158 @@
+"""Collection and evaluation against in-process moto: what a user sees in the findings DataFrame."""
+from __future__ import annotations
+
+import pytest
+
+import neptune_audit
+from neptune_audit import UsageError, simulate
+from neptune_audit.targets import Connection
+
+from .conftest import CREDS, assume_creds, boto, seed
+from .faults import fail_call, in_region, throttle
+
+
+def test_only_neptune_instances_are_findings(aws):
+    made = seed([("g1", [("g1-w", False, {}), ("g1-r", True, {})])])
+    simulate.seed_decoys(CREDS, "us-east-1")
+    boto("rds").create_db_cluster(DBClusterIdentifier="aurora-1", Engine="aurora-mysql",
+                                  MasterUsername="admin", MasterUserPassword="not-a-secret-1")
+    result = neptune_audit.scan(regions="us-east-1")
+    assert sorted(result.findings["instance_id"]) == sorted(m["instance_id"] for m in made)
+    assert set(result.clusters["cluster_id"]) == {"g1"}
+    assert not set(result.findings["instance_id"]) & {n for n, _ in simulate.DECOYS}
+
+
+def test_writer_and_reader_reasons_and_cluster_rollup(aws):
+    seed([("held", [("held-w", False, {}), ("held-r", True, {})]),
+          ("risky", [("risky-w", True, {}), ("risky-r", False, {})]),
+          ("good", [("good-w", True, {})])])
+    r = neptune_audit.scan(regions="us-east-1")
+    f = r.findings.set_index("instance_id")
+    assert f.loc["held-w", "result"] == "FAIL" and "whole cluster" in f.loc["held-w", "reason"]
+    assert f.loc["risky-r", "result"] == "FAIL" and "failover" in f.loc["risky-r", "reason"]
+    assert f.loc["held-w", "is_writer"] and not f.loc["risky-r", "is_writer"]
+    assert list(r.findings["result"][:2]) == ["FAIL", "FAIL"], "failing findings come first"
+    c = r.clusters.set_index("cluster_id")
+    assert not c.loc["held", "gets_minor_upgrades"] and c.loc["held", "writer_instance_id"] == "held-w"
+    assert c.loc["risky", "gets_minor_upgrades"] and c.loc["risky", "result"] == "FAIL"
+    assert c.loc["good", "result"] == "PASS" and c.loc["good", "failing_instances"] == 0
+    assert r.summary == {"instances": 5, "pass": 3, "fail": 2, "excepted": 0,
+                         "targets_scanned": 1, "targets_not_scanned": 0}
+    assert r.exit_code == 1
+
+
+def test_more_than_one_page_of_instances(aws):
+    members = [(f"big-{i:03d}", i % 3 != 0, {}) for i in range(130)]
+    seed([("big", members)], instance_class="db.t4g.medium")
+    r = neptune_audit.scan(regions="us-east-1")
+    assert len(r.findings) == 130
+    assert (r.findings["result"] == "FAIL").sum() == sum(1 for _, on, _ in members if not on)
+    assert r.api_calls >= 1 + 2 + 1, "one DescribeRegions, two instance pages, one cluster page"
+
+
+def test_every_enabled_region_and_not_enabled_ones_recorded(aws):
+    seed([("east", [("east-1", True, {})])], region="us-east-1")
+    seed([("west", [("west-1", False, {})])], region="eu-west-1")
+    enabled = {r["RegionName"]: r["OptInStatus"] != "not-opted-in"
+               for r in boto("ec2").describe_regions(AllRegions=True)["Regions"]}
+    r = neptune_audit.scan()  # default: all
+    scope = r.scope.set_index("region")
+    assert set(scope.index) == set(enabled), "exactly one scope row per region"
+    assert all(scope.loc[reg, "state"] == ("scanned" if on else "not-enabled") for reg, on in enabled.items())
+    assert scope.loc["eu-west-1", "instances"] == 1
+    assert set(r.findings["region"]) == {"us-east-1", "eu-west-1"}
+    assert r.exit_code == 1
+
+
+def test_unknown_region_is_bad_input(aws):
+    with pytest.raises(UsageError, match="unknown region 'mars-north-1'"):
+        neptune_audit.scan(regions="us-east-1,mars-north-1")
+    with pytest.raises(UsageError, match="unknown region"):
+        neptune_audit.scan(regions="US_EAST")
+
+
+def test_assumed_roles_with_identical_instance_names(aws):
+    for acct in ("111111111111", "222222222222"):
+        seed([("graph", [("graph-1", acct == "111111111111", {})])], creds=assume_creds(acct), account_id=acct)
+    r = neptune_audit.scan(regions="us-east-1", role_arns=[
+        "arn:aws:iam::111111111111:role/Audit", "arn:aws:iam::222222222222:role/Audit"])
+    got = {(row.account_id, row.instance_id): row.result for row in r.findings.itertuples()}
+    assert got == {("111111111111", "graph-1"): "PASS", ("222222222222", "graph-1"): "FAIL"}
+    assert set(r.clusters["account_id"]) == {"111111111111", "222222222222"}
+    assert {c["caller_arn"].split(":")[4] for c in r.callers} == {"111111111111", "222222222222"}
+
+
+def test_organization_matches_the_seeded_estate(aws):
+    manifest = simulate.seed()
+    r = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
+    assert set(r.scope["account_id"]) == set(manifest.accounts.values())
+    expected = {(m["account_id"], m["instance_id"]): ("PASS" if m["auto_minor_version_upgrade"] else "FAIL")
+                for m in manifest.instances}
+    got = {(row.account_id, row.instance_id): row.result for row in r.findings.itertuples()}
+    assert got == expected
+    writers = {(m["account_id"], m["instance_id"]) for m in manifest.instances if m["is_writer"]}
+    assert {(row.account_id, row.instance_id) for row in r.findings.itertuples() if row.is_writer} == writers
+
+
+def test_failing_role_assumption_is_recorded_and_others_finish(aws):
+    seed([("g", [("g-1", True, {})])], creds=assume_creds("111111111111"), account_id="111111111111")
+    bad = "arn:aws:iam::999999999999:role/Audit"
+    hook = fail_call("sts", "AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole",
+                     status=403, when=lambda params, ctx: params["body"].get("RoleArn") == bad)
+    r = neptune_audit.scan(regions="us-east-1,eu-west-1",
+                           role_arns=["arn:aws:iam::111111111111:role/Audit", bad],
+                           connection=Connection(hooks=[hook]))
+    denied = r.scope[r.scope["account_id"] == "999999999999"]
+    assert list(denied["state"]) == ["denied", "denied"] and "sts:AssumeRole" in denied["error"].iloc[0]
+    ok = r.scope[r.scope["account_id"] == "111111111111"]
+    assert set(ok["state"]) == {"scanned"}
+    assert list(r.findings["instance_id"]) == ["g-1"]
+    assert r.summary["targets_not_scanned"] == 2 and r.exit_code == 3
+
+
+def test_denied_region_is_recorded_and_other_regions_finish(aws):
+    seed([("east", [("east-1", False, {})])], region="us-east-1")
+    seed([("west", [("west-1", True, {})])], region="eu-west-1")
+    hook = fail_call("rds", "DescribeDBInstances", "AccessDenied",
+                     "explicit deny in a service control policy", status=403, when=in_region("eu-west-1"))
+    r = neptune_audit.scan(regions="us-east-1,eu-west-1", connection=Connection(hooks=[hook]))
+    scope = r.scope.set_index("region")
+    assert scope.loc["eu-west-1", "state"] == "denied"
+    assert "service control policy" in scope.loc["eu-west-1", "error"]
+    assert scope.loc["us-east-1", "state"] == "scanned"
+    assert list(r.findings["instance_id"]) == ["east-1"]
+    assert r.exit_code == 1, "a FAIL wins over an incomplete scope"
+
+
+def test_region_error_other_than_denial_is_error(aws):
+    hook = fail_call("rds", "DescribeDBClusters", "InternalFailure", "boom", status=500)
+    seed([("east", [("east-1", True, {})])])
+    r = neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook], max_attempts=1))
+    assert r.scope.loc[0, "state"] == "error" and r.findings.empty, "a region is all or nothing"
+    assert r.exit_code == 3
+
+
+def test_throttling_succeeds_after_retries(aws):
+    seed([("g", [("g-1", False, {}), ("g-2", True, {})])])
+    calm = neptune_audit.scan(regions="us-east-1")
+    hook = throttle("rds", "DescribeDBInstances", times=2)
+    stormy = neptune_audit.scan(regions="us-east-1",
+                                connection=Connection(hooks=[hook], retry_mode="standard"))
+    assert hook[1].state["throttled"] == 2
+    cols = ["instance_id", "result", "reason"]
+    assert stormy.findings[cols].equals(calm.findings[cols])
+    assert stormy.scope.loc[0, "state"] == "scanned"
+
+
+def test_rejected_credentials_are_bad_input(aws):
+    hook = fail_call("sts", "GetCallerIdentity", "InvalidClientTokenId",
+                     "The security token included in the request is invalid.", status=403)
+    with pytest.raises(UsageError, match="rejected the credentials.*InvalidClientTokenId"):
+        neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+
+
+def test_denied_region_listing_with_all_regions(aws):
+    hook = fail_call("ec2", "DescribeRegions", "UnauthorizedOperation", "no ec2:DescribeRegions", status=403)
+    r = neptune_audit.scan(connection=Connection(hooks=[hook]))
+    assert list(r.scope["region"]) == ["*"] and r.scope.loc[0, "state"] == "denied"
+    assert "ec2:DescribeRegions" in r.scope.loc[0, "error"] and r.exit_code == 3
