@@ -60,10 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--exceptions", metavar="FILE", help="YAML file of reviewed exceptions")
     scan.set_defaults(func=cmd_scan)
 
-    demo = sub.add_parser("demo", help="run the audit on the simulated account, or serve it (--serve)")
+    report = sub.add_parser("report", help="run the audit notebook and write a self-contained HTML report")
+    _add_targets(report)
+    report.add_argument("-o", "--output", metavar="FILE.html",
+                        help="where to write the report (default: neptune-audit-report-DATE.html)")
+    report.add_argument("--exceptions", metavar="FILE", help="YAML file of reviewed exceptions")
+    report.add_argument("--history", metavar="DIR", help="folder of past runs: adds trends and changes")
+    report.add_argument("--keep-notebook", metavar="FILE.ipynb", help="also keep the executed notebook")
+    report.set_defaults(func=cmd_report)
+
+    demo = sub.add_parser("demo", help="write the demo report from the simulated account, or serve it (--serve)")
     demo.add_argument("--serve", action="store_true",
                       help="start the simulated account as a local endpoint and print how to use it")
     demo.add_argument("--port", type=int, default=5000, help="port for --serve (default: 5000)")
+    demo.add_argument("--lab", action="store_true",
+                      help="serve the simulated account and open JupyterLab on the notebooks")
+    demo.add_argument("-o", "--output", metavar="FILE.html",
+                      help="where to write the demo report (default: reports/neptune-audit-demo-DATE.html)")
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -92,15 +105,65 @@ def example_exceptions() -> str:
     raise UsageError("the example exceptions file is missing from this installation")
 
 
+def _report_summary(rep) -> str:
+    s = rep.summary
+    return (f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): "
+            f"{s['instances']} instances, {s['fail']} fail, {s['pass']} pass, {s['excepted']} excepted; "
+            f"{s['targets_not_scanned']} account-regions not scanned")
+
+
+def cmd_report(args) -> int:
+    from .report import run_report
+
+    if args.max_workers < 1:
+        raise UsageError("--max-workers must be at least 1")
+    kw = _target_kwargs(args)
+    kw.pop("max_workers")
+    rep = run_report(output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history,
+                     exceptions_file=args.exceptions, **kw)
+    print(_report_summary(rep))
+    return rep.exit_code
+
+
 def cmd_demo(args) -> int:
     if args.serve:
         return serve_demo(args.port)
-    from . import audit
+    if args.lab:
+        return lab_demo(args.port)
+    from pathlib import Path
 
-    result = audit.scan(demo=True, organization=True, exceptions_file=example_exceptions(),
-                        progress=sys.stderr.isatty())
-    sys.stdout.write(result.write("table"))
-    return 0  # the simulated estate fails on purpose; the demo succeeded if it ran
+    from .report import default_output, run_report
+
+    out = Path(args.output) if args.output else Path("reports") / default_output("neptune-audit-demo")
+    if not args.output:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    rep = run_report(output=out, demo=True, organization=True, exceptions_file=example_exceptions(),
+                     history_dir=out.parent / "history")
+    print(_report_summary(rep))
+    return 0  # the simulated estate fails on purpose; the demo succeeded once the report is written
+
+
+def lab_demo(port: int) -> int:
+    import subprocess
+
+    from .report import notebook_path
+    from .simulate import DemoServer
+
+    try:
+        server = DemoServer(port=port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {port}: {exc.strerror or exc}") from None
+    env = dict(os.environ, AWS_ENDPOINT_URL=server.endpoint_url, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    print(f"Simulated AWS account at {server.endpoint_url}; JupyterLab sees it through AWS_ENDPOINT_URL.", flush=True)
+    try:
+        return subprocess.call([sys.executable, "-m", "jupyterlab", str(notebook_path("audit.ipynb").parent)], env=env)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
 
 
 def serve_demo(port: int) -> int:

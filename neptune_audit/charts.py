@@ -1,0 +1,113 @@
+"""Charts: plotly figures built from the findings, clusters, scope and history DataFrames."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+RESULTS = ["FAIL", "EXCEPTED", "PASS"]
+COLORS = {"FAIL": "#c0392b", "EXCEPTED": "#e1a23b", "PASS": "#2e8b57"}
+STATE_CODES = {"scanned": 0, "not-enabled": 1, "denied": 2, "error": 3}
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=60), legend_title_text="",
+               font=dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13))
+
+
+def _counts(findings: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Instances per ``by`` value and result, every result present as a column."""
+    if findings.empty:
+        return pd.DataFrame(columns=RESULTS)
+    table = findings.groupby([by, "result"]).size().unstack(fill_value=0)
+    return table.reindex(columns=RESULTS, fill_value=0).sort_index()
+
+
+def compliance_by_region(findings: pd.DataFrame) -> go.Figure:
+    """Stacked bars: PASS / FAIL / EXCEPTED instances per region."""
+    counts = _counts(findings, "region")
+    fig = go.Figure([go.Bar(name=r, x=list(counts.index), y=counts[r].tolist(), marker_color=COLORS[r])
+                     for r in RESULTS])
+    fig.update_layout(barmode="stack", title="Compliance per region", yaxis_title="instances", **_LAYOUT)
+    return fig
+
+
+def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go.Figure:
+    """Heatmap of failing instances per account x region; cells that were not scanned say why."""
+    # Regions with instances or with a problem; empty, healthy regions would only add blank columns.
+    scanned_regions = sorted(set(findings["region"]) | set(scope.loc[scope["state"].isin(["denied", "error"]), "region"]))
+    accounts = sorted(set(scope["account_id"]) | set(findings["account_id"]))
+    fails = (findings[findings["result"] == "FAIL"].groupby(["account_id", "region"]).size()
+             if len(findings) else pd.Series(dtype=int))
+    states = {(r.account_id, r.region): r.state for r in scope.itertuples()}
+    z, text = [], []
+    for acct in accounts:
+        z_row, t_row = [], []
+        for region in scanned_regions:
+            state = states.get((acct, region)) or states.get((acct, "*"), "scanned")
+            n = int(fails.get((acct, region), 0))
+            if state in ("denied", "error"):
+                z_row.append(None)
+                t_row.append(state)
+            else:
+                z_row.append(n)
+                t_row.append(str(n) if n else "")
+        z.append(z_row)
+        text.append(t_row)
+    fig = go.Figure(go.Heatmap(z=z, x=scanned_regions, y=accounts, text=text, texttemplate="%{text}",
+                               colorscale=[[0, "#f4f6f6"], [0.01, "#f5b7b1"], [1, "#922b21"]],
+                               hovertemplate="account %{y}<br>%{x}<br>failing: %{z}<extra></extra>",
+                               colorbar_title="failing", xgap=2, ygap=2))
+    fig.update_layout(title="Failing instances per account and region", yaxis_type="category",
+                      height=max(260, 90 + 40 * len(accounts)), **_LAYOUT)
+    return fig
+
+
+def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame) -> go.Figure:
+    """Per cluster: the writer's setting and the readers' settings, stacked."""
+    labels = [f"{c.cluster_id} ({c.account_id[-4:]}, {c.region})" for c in clusters.itertuples()]
+    keyed = findings.set_index(["account_id", "region", "cluster_id"]) if len(findings) else None
+    series = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
+    for c in clusters.itertuples():
+        members = (keyed.loc[[(c.account_id, c.region, c.cluster_id)]]
+                   if keyed is not None and (c.account_id, c.region, c.cluster_id) in keyed.index else None)
+        for key in series:
+            if members is None:
+                series[key].append(0)
+                continue
+            writer = members["is_writer"].astype(bool)
+            on = members["auto_minor_version_upgrade"].astype(bool)
+            picked = writer if key.startswith("writer") else ~writer
+            series[key].append(int((picked & (on if key.endswith(" on") else ~on)).sum()))
+    colors = {"writer on": "#2e8b57", "writer off": "#c0392b", "readers on": "#82c09a", "readers off": "#e8998d"}
+    fig = go.Figure([go.Bar(name=k, y=labels, x=v, orientation="h", marker_color=colors[k])
+                     for k, v in series.items()])
+    fig.update_layout(barmode="stack", title="Cluster roll-up: the writer decides whether a cluster is upgraded",
+                      xaxis_title="instances", height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def engine_versions(findings: pd.DataFrame) -> go.Figure:
+    """Instances per engine version, by result."""
+    counts = _counts(findings, "engine_version")
+    fig = go.Figure([go.Bar(name=r, x=list(counts.index), y=counts[r].tolist(), marker_color=COLORS[r])
+                     for r in RESULTS])
+    fig.update_layout(barmode="stack", title="Engine versions in use", xaxis_title="engine version",
+                      xaxis_type="category", yaxis_title="instances", **_LAYOUT)
+    return fig
+
+
+def trend(history: pd.DataFrame) -> go.Figure:
+    """Pass / fail / excepted counts over past runs."""
+    fig = go.Figure([go.Scatter(name=r, x=history["generated_at"], y=history[r.lower()], mode="lines+markers",
+                                line_color=COLORS[r]) for r in RESULTS])
+    fig.update_layout(title="Trend over past runs", yaxis_title="instances", **_LAYOUT)
+    return fig
+
+
+def all_charts(result) -> dict[str, go.Figure]:
+    """Every chart of the audit notebook, by name."""
+    return {
+        "compliance_by_region": compliance_by_region(result.findings),
+        "failing_by_account_region": failing_by_account_region(result.findings, result.scope),
+        "cluster_rollup": cluster_rollup(result.findings, result.clusters),
+        "engine_versions": engine_versions(result.findings),
+    }

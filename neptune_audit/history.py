@@ -1,0 +1,97 @@
+"""History: each run's JSON kept in a folder; the trend, and what changed since the previous run."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import UsageError
+from .export import SCHEMA, to_contract, to_json, write_atomic
+
+PREFIX = "neptune-audit-"
+CHANGE_COLUMNS = ["change", "account_id", "region", "cluster_id", "instance_id", "before", "after"]
+
+
+@dataclass
+class History:
+    trend: pd.DataFrame          # one row per run: generated_at, instances, pass, fail, excepted
+    changes: pd.DataFrame        # newly failing / newly fixed / newly excepted since the previous run
+    previous_at: str | None      # when the previous run was generated
+    skipped: list[str]           # files in the folder that are not readable runs
+
+
+def _folder(directory) -> Path:
+    p = Path(directory)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"history folder is a file: {p}")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create history folder {p}: {exc.strerror or exc}") from None
+    return p
+
+
+def load(directory) -> tuple[list[dict], list[str]]:
+    """Past runs in the folder, oldest first, and the names of files that could not be read as runs."""
+    runs, skipped = [], []
+    for path in sorted(Path(directory).glob(f"{PREFIX}*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("schema") != SCHEMA:
+                raise ValueError("not a neptune-audit/1 document")
+            runs.append(doc)
+        except (OSError, ValueError, AttributeError):
+            skipped.append(path.name)
+    runs.sort(key=lambda d: d["generated_at"])
+    return runs, skipped
+
+
+def record(result, directory) -> Path:
+    """Save this run's JSON in the folder (name sortable by time)."""
+    folder = _folder(directory)
+    stamp = result.generated_at.strftime("%Y%m%dT%H%M%SZ")
+    return write_atomic(folder / f"{PREFIX}{stamp}.json", to_json(result))
+
+
+def trend(runs: list[dict]) -> pd.DataFrame:
+    rows = [{"generated_at": pd.Timestamp(d["generated_at"]), **{k: d["summary"][k] for k in
+             ("instances", "pass", "fail", "excepted")}} for d in runs]
+    return pd.DataFrame(rows, columns=["generated_at", "instances", "pass", "fail", "excepted"])
+
+
+def changes(previous: dict, current: dict) -> pd.DataFrame:
+    """Instances whose result changed.  An instance missing now is not 'fixed': it may be out of scope."""
+    key = lambda f: (f["account_id"], f["region"], f["instance_id"])  # noqa: E731
+    before = {key(f): f for f in previous["findings"]}
+    rows = []
+    for f in current["findings"]:
+        old = before.get(key(f))
+        was = old["result"] if old else None
+        now = f["result"]
+        if now == "FAIL" and was != "FAIL":
+            change = "newly failing"
+        elif was == "FAIL" and now == "PASS":
+            change = "newly fixed"
+        elif was == "FAIL" and now == "EXCEPTED":
+            change = "newly excepted"
+        else:
+            continue
+        rows.append({"change": change, "account_id": f["account_id"], "region": f["region"],
+                     "cluster_id": f["cluster_id"], "instance_id": f["instance_id"],
+                     "before": was or "(not seen)", "after": now})
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def update(result, directory) -> History | None:
+    """Compare this run with the folder's latest, then record it; ``directory=None`` does nothing."""
+    if directory is None or str(directory) == "":
+        return None
+    runs, skipped = load(_folder(directory))
+    current = to_contract(result)
+    previous = runs[-1] if runs else None
+    diff = changes(previous, current) if previous else pd.DataFrame(columns=CHANGE_COLUMNS)
+    record(result, directory)
+    return History(trend=trend(runs + [current]), changes=diff,
+                   previous_at=previous["generated_at"] if previous else None, skipped=skipped)

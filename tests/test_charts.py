@@ -1,0 +1,78 @@
+"""Chart functions: each figure's data must say what the findings say."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import neptune_audit
+from neptune_audit import charts, simulate
+
+
+@pytest.fixture(scope="module")
+def result():
+    from moto import mock_aws
+
+    with mock_aws():
+        simulate.seed()
+        yield neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                 exceptions_file=simulate_exceptions())
+
+
+def simulate_exceptions():
+    from neptune_audit.cli import example_exceptions
+
+    return example_exceptions()
+
+
+def _bars(fig) -> dict:
+    return {t.name: dict(zip(t.x, t.y)) for t in fig.data}
+
+
+def test_compliance_by_region_counts_every_result(result):
+    bars = _bars(charts.compliance_by_region(result.findings))
+    for (region, res), n in result.findings.groupby(["region", "result"]).size().items():
+        assert bars[res][region] == n
+    assert sum(sum(v.values()) for v in bars.values()) == len(result.findings)
+    assert set(bars) == {"PASS", "FAIL", "EXCEPTED"}
+
+
+def test_failing_heatmap_matches_fail_counts(result):
+    fig = charts.failing_by_account_region(result.findings, result.scope)
+    hm = fig.data[0]
+    grid = {(a, r): z for a, row in zip(hm.y, hm.z) for r, z in zip(hm.x, row)}
+    fails = result.findings[result.findings["result"] == "FAIL"].groupby(["account_id", "region"]).size()
+    assert all(grid[k] == n for k, n in fails.items())
+    assert sum(v for v in grid.values() if v) == (result.findings["result"] == "FAIL").sum()
+
+
+def test_heatmap_marks_unscanned_cells():
+    findings = pd.DataFrame(columns=["account_id", "region", "result"])
+    scope = pd.DataFrame([{"account_id": "1", "region": "us-east-1", "state": "denied"},
+                          {"account_id": "1", "region": "eu-west-1", "state": "scanned"}])
+    hm = charts.failing_by_account_region(findings, scope).data[0]
+    cells = dict(zip(hm.x, zip(hm.z[0], hm.text[0])))
+    assert cells == {"us-east-1": (None, "denied")}, "empty healthy regions add no column; problems always do"
+
+
+def test_cluster_rollup_shows_writer_and_readers(result):
+    fig = charts.cluster_rollup(result.findings, result.clusters)
+    series = {t.name: list(t.x) for t in fig.data}
+    assert len(fig.data[0].y) == len(result.clusters)
+    total = sum(sum(v) for v in series.values())
+    assert total == len(result.findings)
+    assert sum(series["writer off"]) == int((~result.clusters["gets_minor_upgrades"]).sum())
+    f = result.findings
+    assert sum(series["readers off"]) == int(((~f["is_writer"].astype(bool)) & ~f["auto_minor_version_upgrade"]).sum())
+
+
+def test_engine_versions_counts(result):
+    bars = _bars(charts.engine_versions(result.findings))
+    for version, n in result.findings.groupby("engine_version").size().items():
+        assert sum(b.get(version, 0) for b in bars.values()) == n
+
+
+def test_trend_plots_each_run():
+    hist = pd.DataFrame({"generated_at": pd.to_datetime(["2026-11-01", "2026-11-02"]), "instances": [3, 3],
+                         "pass": [1, 2], "fail": [2, 1], "excepted": [0, 0]})
+    fig = charts.trend(hist)
+    assert {t.name: list(t.y) for t in fig.data} == {"FAIL": [2, 1], "EXCEPTED": [0, 0], "PASS": [1, 2]}

@@ -1,0 +1,164 @@
+"""The HTML report and the notebooks: papermill runs with several parameter sets, nbval, a real browser."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neptune_audit import simulate
+from neptune_audit.cli import example_exceptions
+from neptune_audit.report import run_report
+
+from .conftest import ROOT, run_cli, seed
+
+CHART_TITLES = ["Compliance per region", "Failing instances per account and region",
+                "Cluster roll-up", "Engine versions in use"]
+
+
+@pytest.fixture
+def kernel_env(moto_server, monkeypatch):
+    """Kernels started by papermill inherit this process's environment: point them at the moto server."""
+    for k, v in moto_server.env().items():
+        if k.startswith("AWS_"):
+            monkeypatch.setenv(k, v)
+    return moto_server
+
+
+@pytest.fixture
+def estate(kernel_env):
+    return simulate.seed(kernel_env.url)
+
+
+def check_offline_html(text: str) -> None:
+    """Self-contained: no external scripts or stylesheets, no code cells."""
+    assert not re.search(r"<script[^>]+src=", text), "no <script src>"
+    assert not re.search(r"<link[^>]+href=[\"']?https?:", text), "no remote <link href>"
+    assert not re.search(r"@import\s+url\([\"']?https?:", text)
+    assert "class=\"jp-CodeMirrorEditor" not in text and "hl-ipython3" not in text, "no code cells"
+    assert "neptune_audit.scan(" not in text and "present.setup()" not in text
+    assert text.count("plotly.js v") >= 1, "plotly.js is embedded"
+
+
+def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
+    rep = run_report(output=tmp_path / "r.html", organization=True, exceptions_file=example_exceptions(),
+                     keep_notebook=tmp_path / "r.ipynb")
+    html = rep.html_path.read_text()
+    check_offline_html(html)
+    assert "Neptune-001" in html and "Auto Minor Version Upgrade" in html
+    assert all(t in html for t in CHART_TITLES)
+    assert html.count('class="plotly-graph-div"') == 4
+    assert "kg-legacy-writer" in html and "Vendor-certified" in html, "the exception in force is shown"
+    assert rep.exit_code == 1
+    assert rep.summary["instances"] == len(estate.instances)
+    assert rep.html_path.stat().st_size < 8e6
+    nb = json.loads((tmp_path / "r.ipynb").read_text())
+    assert nb["cells"][2]["metadata"]["tags"] == ["injected-parameters"]
+    for account in estate.accounts.values():
+        assert account in html
+
+
+def test_report_one_region_and_role_arns(kernel_env, tmp_path):
+    creds = simulate._assume(kernel_env.url, "111111111111")
+    seed([("g", [("graph-alpha-1", True, {})])], endpoint_url=kernel_env.url, creds=creds,
+         account_id="111111111111")
+    seed([("h", [("graph-omega-1", True, {})])], endpoint_url=kernel_env.url)
+    rep = run_report(output=tmp_path / "one.html", regions="us-east-1",
+                     role_arns=["arn:aws:iam::111111111111:role/Audit"])
+    assert rep.exit_code == 0
+    assert [(f["account_id"], f["instance_id"]) for f in rep.document["findings"]] == [("111111111111", "graph-alpha-1")]
+    html = rep.html_path.read_text()
+    assert "graph-alpha-1" in html and "graph-omega-1" not in html
+    assert "Exit code 0" in html
+
+
+def test_report_history_shows_changes(kernel_env, tmp_path):
+    seed([("a", [("a-1", False, {})]), ("b", [("b-1", True, {})])], endpoint_url=kernel_env.url)
+    hist = tmp_path / "hist"
+    run_report(output=tmp_path / "1.html", regions="us-east-1", history_dir=hist)
+    from .conftest import boto
+
+    boto("rds", endpoint_url=kernel_env.url).modify_db_instance(DBInstanceIdentifier="a-1",
+                                                                 AutoMinorVersionUpgrade=True)
+    import time
+
+    time.sleep(1.1)  # runs are named by the second
+    rep = run_report(output=tmp_path / "2.html", regions="us-east-1", history_dir=hist)
+    html = rep.html_path.read_text()
+    assert "Trend over past runs" in html and "1 newly fixed" in html
+    assert len(list(hist.glob("neptune-audit-*.json"))) == 2
+    assert rep.exit_code == 0
+
+
+def test_report_cli_and_notebook_failure(kernel_env, tmp_path):
+    seed([("a", [("a-1", False, {})])], endpoint_url=kernel_env.url)
+    ok = run_cli(["report", "--regions", "us-east-1", "-o", str(tmp_path / "ok.html")], kernel_env.env(),
+                 cwd=tmp_path)
+    assert ok.returncode == 1, ok.stderr
+    assert "ok.html" in ok.stdout and (tmp_path / "ok.html").exists()
+    # A region name of the right shape that the endpoint does not know fails inside the notebook.
+    bad = run_cli(["report", "--regions", "xx-nowhere-1", "-o", str(tmp_path / "bad.html")], kernel_env.env(),
+                  cwd=tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "unknown region 'xx-nowhere-1'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.html").exists()
+    assert (tmp_path / "bad.failed.ipynb").exists(), "the executed notebook is kept for diagnosis"
+
+
+def test_report_bad_input_refused_before_a_kernel_starts(kernel_env, tmp_path):
+    proc = run_cli(["report", "--exceptions", str(tmp_path / "missing.yml"), "-o", str(tmp_path / "x.html")],
+                   kernel_env.env())
+    assert proc.returncode == 2 and "exceptions file not found" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_notebooks_pass_nbval(estate, kernel_env):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+                           str(ROOT / "notebooks")], env=kernel_env.env(), capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert re.search(r"\d+ passed", proc.stdout)
+
+
+def test_notebooks_are_committed_clean_and_hold_no_logic():
+    import ast
+
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            assert not cell.get("outputs") and not cell.get("execution_count"), f"{path.name} has outputs"
+            src = "".join(cell["source"])
+            assert len(src.splitlines()) <= 12, f"{path.name}: cells stay short"
+            for node in ast.walk(ast.parse(src)):
+                assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.Lambda,
+                                             ast.ListComp, ast.DictComp, ast.GeneratorExp)), src
+            assert "boto3" not in src
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_renders_offline_in_a_real_browser(estate, tmp_path):
+    rep = run_report(output=tmp_path / "r.html", organization=True, exceptions_file=example_exceptions())
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=15000", "--window-size=1280,5000"]
+    dom = subprocess.run(args + ["--dump-dom", rep.html_path.as_uri()], capture_output=True, text=True,
+                         timeout=180).stdout
+    assert dom.count('class="main-svg"') >= 4, "every chart rendered by plotly.js"
+    for title in CHART_TITLES:
+        assert title in dom
+    assert "dt-container" in dom or "dataTables_wrapper" in dom, "the findings table is interactive"
+    shot = ROOT / "reports" / "browser-screenshot.png"
+    shot.parent.mkdir(exist_ok=True)
+    subprocess.run(args + [f"--screenshot={shot}", rep.html_path.as_uri()], capture_output=True, timeout=180)
+    assert shot.exists() and shot.stat().st_size > 10_000
