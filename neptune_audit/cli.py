@@ -69,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--keep-notebook", metavar="FILE.ipynb", help="also keep the executed notebook")
     report.set_defaults(func=cmd_report)
 
+    rem = sub.add_parser("remediate", help="plan (default), apply and verify turning the setting on")
+    _add_targets(rem)
+    rem.add_argument("--instance", action="append", default=[], metavar="ID", dest="instances",
+                     help="only this instance (id or ARN; repeatable); default: every failing instance")
+    rem.add_argument("--exceptions", metavar="FILE", help="YAML file of reviewed exceptions (excepted ones are left alone)")
+    rem.add_argument("--apply", action="store_true", help="make the changes (without it: a dry run)")
+    rem.add_argument("--apply-immediately", action="store_true",
+                     help="send ApplyImmediately: also applies every pending modification now (may restart instances)")
+    rem.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rem.add_argument("--audit-log", metavar="FILE", help="JSON-lines audit log (default: in your user data folder)")
+    rem.add_argument("--script", metavar="FILE", help="write a reviewed AWS CLI script instead of changing anything")
+    rem.set_defaults(func=cmd_remediate)
+
     demo = sub.add_parser("demo", help="write the demo report from the simulated account, or serve it (--serve)")
     demo.add_argument("--serve", action="store_true",
                       help="start the simulated account as a local endpoint and print how to use it")
@@ -92,6 +105,64 @@ def cmd_scan(args) -> int:
     if not args.output:
         sys.stdout.write(text)
     return result.exit_code
+
+
+def _plan_text(plan_df) -> str:
+    if plan_df.empty:
+        return "Nothing to remediate: no selected instance has Auto Minor Version Upgrade off.\n"
+    view = plan_df[["account_id", "region", "cluster_id", "instance_id", "role", "status"]].copy()
+    view.columns = ["ACCOUNT", "REGION", "CLUSTER", "INSTANCE", "ROLE", "STATUS"]
+    lines = [f"Plan: turn Auto Minor Version Upgrade on for {len(plan_df)} instance(s)", "", view.to_string(index=False)]
+    warned = [(r.instance_id, w) for r in plan_df.itertuples() for w in r.warnings]
+    if warned:
+        lines += ["", "Warnings:"] + [f"  {i}: {w}" for i, w in warned]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_remediate(args) -> int:
+    from . import audit, auditlog, remediate
+    from .export import check_writable, write_atomic
+
+    if args.script:
+        check_writable(args.script)
+    if args.script and args.apply:
+        raise UsageError("--script writes a script for review and changes nothing: drop --apply")
+    if args.apply_immediately and not args.apply:
+        raise UsageError("--apply-immediately goes with --apply")
+    if args.apply and not args.yes and not sys.stdin.isatty():
+        raise UsageError("--apply asks for confirmation on a terminal; add --yes to run unattended")
+    log = auditlog.AuditLog(args.audit_log) if args.apply else None
+    result = audit.scan(exceptions_file=args.exceptions, progress=sys.stderr.isatty(), **_target_kwargs(args))
+    plan_df = remediate.plan(result.findings, args.instances, apply_immediately=args.apply_immediately)
+    sys.stdout.write(_plan_text(plan_df))
+    if args.script:
+        write_atomic(args.script, remediate.to_script(plan_df, result.generated_at))
+        os.chmod(args.script, 0o755)
+        print(f"Wrote {args.script} ({len(plan_df)} command(s)); nothing was changed.")
+        return 0
+    if not args.apply or plan_df.empty:
+        if not plan_df.empty:
+            print("\nDry run: nothing was changed. Re-run with --apply to make these changes.")
+        return 0
+    if args.apply_immediately:
+        flushed = [(r.instance_id, r.pending_modifications) for r in plan_df.itertuples() if r.pending_modifications]
+        print("\n--apply-immediately also applies these pending modifications now:")
+        print("\n".join(f"  {i}: {p}" for i, p in flushed) if flushed else "  (none pending)")
+    if not args.yes:
+        answer = input(f"\nApply {len(plan_df)} change(s)? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing was changed.")
+            return 0
+    stale = auditlog.dangling(log.path)
+    if stale:
+        print(f"Note: {len(stale)} change(s) in {log.path} from an earlier run have no recorded outcome; "
+              "this run re-reads each instance, so repeating them is safe.")
+    results = remediate.apply(plan_df, result, apply_immediately=args.apply_immediately, audit_log=log)
+    results = remediate.verify(results, result, wait_seconds=60 if (results["outcome"] == "changed").any() else 0)
+    view = results[["account_id", "region", "instance_id", "outcome", "verified", "error"]].fillna("")
+    print("\n" + view.to_string(index=False))
+    print(f"\nAudit log: {log.path}")
+    return 0 if remediate.succeeded(results) else 1
 
 
 def example_exceptions() -> str:

@@ -109,7 +109,7 @@ def summary(result) -> None:
     cards = [("Instances", s["instances"], ""), ("Fail", s["fail"], "FAIL"), ("Pass", s["pass"], "PASS"),
              ("Excepted", s["excepted"], "EXCEPTED"), ("Clusters without minor upgrades", held, "FAIL"),
              ("Account-regions not scanned", s["targets_not_scanned"], "FAIL" if s["targets_not_scanned"] else "")]
-    _html("".join(f'<div class="na-card na-{c}">{e(label)}<b>{e(n)}</b></div>' for label, n, c in cards))
+    _html(_STYLE + "".join(f'<div class="na-card na-{c}">{e(label)}<b>{e(n)}</b></div>' for label, n, c in cards))
 
 
 def coverage(result) -> None:

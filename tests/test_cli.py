@@ -132,10 +132,13 @@ def test_role_arns_from_the_command_line(moto_server):
 
 def test_demo_command_runs_without_credentials(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true"}
-    proc = run_cli(["demo"], env)
+    proc = run_cli(["demo"], env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "Neptune-001" in proc.stdout and "kg-legacy-writer" in proc.stdout
-    assert "orders-mysql" not in proc.stdout
+    report = tmp_path / proc.stdout.split(" ")[0]
+    assert report.parent == tmp_path / "reports" and report.name.startswith("neptune-audit-demo-")
+    html = report.read_text()
+    assert "Neptune-001" in html and "kg-legacy-writer" in html and "orders-mysql" not in html
+    assert len(list((tmp_path / "reports" / "history").glob("*.json"))) == 1
 
 
 BAD_INPUT = [

@@ -1,0 +1,239 @@
+"""Remediation: plan -> apply -> verify, the audit log, and the widget panel (plain pytest, no browser).
+
+moto keeps every instance `available`, sets no PendingModifiedValues and never refuses a change, so
+those behaviours of real AWS are injected with botocore event hooks (see tests/faults.py).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+import neptune_audit
+from neptune_audit import UsageError, auditlog, remediate
+from neptune_audit.remediation_panel import ALL, RemediationPanel
+from neptune_audit.targets import Connection
+
+from .conftest import CREDS, boto, seed
+from .faults import fail_call, throttle
+
+
+def amvu(instance_id, region="us-east-1", endpoint_url=None):
+    return boto("rds", region, endpoint_url).describe_db_instances(
+        DBInstanceIdentifier=instance_id)["DBInstances"][0]["AutoMinorVersionUpgrade"]
+
+
+def rescan(*hooks):
+    """A fresh scan whose clients carry these hooks (clients are cached per account, hooks set at creation)."""
+    return neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=list(hooks)))
+
+
+@pytest.fixture
+def fleet(aws):
+    seed([("c1", [("c1-w", False, {"team": "a"}), ("c1-r", False, {"team": "b"}), ("c1-ok", True, {})]),
+          ("c2", [("c2-w", False, {"team": "a"})])])
+    from neptune_audit import simulate
+
+    simulate.seed_decoys(CREDS, "us-east-1")
+    return neptune_audit.scan(regions="us-east-1")
+
+
+def test_plan_selects_failing_neptune_instances_only(fleet):
+    p = remediate.plan(fleet.findings)
+    assert sorted(p["instance_id"]) == ["c1-r", "c1-w", "c2-w"]
+    assert set(p["change"]) == {"AutoMinorVersionUpgrade: false -> true"}
+    assert dict(zip(p["instance_id"], p["role"])) == {"c1-w": "writer", "c1-r": "reader", "c2-w": "writer"}
+    with pytest.raises(UsageError, match="unknown instance 'orders-mysql'"):
+        remediate.plan(fleet.findings, ["orders-mysql"])
+    assert list(remediate.plan(fleet.findings, ["c1-ok"])["instance_id"]) == [], "already on: nothing to do"
+    arn = fleet.findings.set_index("instance_id").loc["c2-w", "arn"]
+    assert list(remediate.plan(fleet.findings, [arn])["instance_id"]) == ["c2-w"]
+
+
+def test_plan_warns_about_pending_modifications_and_state(aws):
+    seed([("c", [("busy", False, {})])])
+    real = boto("rds").describe_db_instances()
+
+    def stub(params, context, **_):
+        # Real AWS: an instance being resized shows status `modifying` and the queued change in
+        # PendingModifiedValues until it is applied.
+        resp = copy.deepcopy(real)
+        db = resp["DBInstances"][0]
+        db["DBInstanceStatus"] = "modifying"
+        db["PendingModifiedValues"] = {"DBInstanceClass": "db.r6g.4xlarge"}
+        return None, resp
+
+    class _Http:
+        status_code = 200
+
+    hook = ("before-call.rds.DescribeDBInstances", lambda **kw: (_Http(), stub(**kw)[1]))
+    r = neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+    assert r.findings.loc[0, "pending_modifications"] == {"DBInstanceClass": "db.r6g.4xlarge"}
+    later = remediate.plan(r.findings)
+    assert any("stay queued" in w for w in later.loc[0, "warnings"])
+    assert any("modifying" in w for w in later.loc[0, "warnings"])
+    now = remediate.plan(r.findings, apply_immediately=True)
+    assert any("ApplyImmediately would also apply" in w and "DBInstanceClass" in w for w in now.loc[0, "warnings"])
+
+
+@pytest.mark.parametrize("window, when, inside", [
+    ("wed:06:38-wed:07:08", datetime(2026, 11, 25, 6, 50, tzinfo=timezone.utc), True),
+    ("wed:06:38-wed:07:08", datetime(2026, 11, 25, 7, 8, tzinfo=timezone.utc), False),
+    ("sun:23:30-mon:00:30", datetime(2026, 11, 30, 0, 10, tzinfo=timezone.utc), True),
+    ("sun:23:30-mon:00:30", datetime(2026, 11, 29, 23, 45, tzinfo=timezone.utc), True),
+    ("sun:23:30-mon:00:30", datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc), False),
+    ("garbage", datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc), False),
+])
+def test_maintenance_window(window, when, inside):
+    assert remediate.in_maintenance_window(window, when) is inside
+
+
+def test_window_in_progress_is_a_warning(fleet):
+    f = fleet.findings.copy()
+    f["maintenance_window"] = "fri:03:00-fri:05:00"
+    p = remediate.plan(f, now=datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc))
+    assert all(any("in progress" in w for w in ws) for ws in p["warnings"])
+
+
+def test_apply_and_verify_fix_exactly_the_plan(fleet, tmp_path):
+    sent = []
+    fleet = rescan(("before-call.rds.ModifyDBInstance", lambda params, **_: sent.append(params["body"])))
+    log = tmp_path / "audit.jsonl"
+    p = remediate.plan(fleet.findings, ["c1-w", "c2-w"])
+    res = remediate.verify(remediate.apply(p, fleet, audit_log=log), fleet)
+    assert list(res["outcome"]) == ["changed", "changed"] and res["verified"].all()
+    assert amvu("c1-w") and amvu("c2-w") and not amvu("c1-r"), "only the planned instances changed"
+    assert not boto("rds").describe_db_instances(DBInstanceIdentifier="orders-mysql")["DBInstances"][0][
+        "AutoMinorVersionUpgrade"], "other engines are never touched"
+    assert len(sent) == 2 and all("ApplyImmediately" not in body for body in sent), "not sent unless asked"
+    records = auditlog.read(log)
+    assert [r["event"] for r in records].count("intent") == 2 and [r["event"] for r in records].count("outcome") == 2
+    assert all(r["caller_arn"].startswith("arn:aws:") and r["before"] == {"auto_minor_version_upgrade": False}
+               for r in records)
+    assert auditlog.dangling(log) == []
+    assert remediate.succeeded(res)
+
+
+def test_apply_immediately_is_sent_only_when_asked(fleet, tmp_path):
+    sent = []
+    fleet = rescan(("before-call.rds.ModifyDBInstance", lambda params, **_: sent.append(params["body"])))
+    remediate.apply(remediate.plan(fleet.findings, ["c1-w"]), fleet, apply_immediately=True,
+                    audit_log=tmp_path / "a.jsonl")
+    assert sent[0]["ApplyImmediately"] == "true"
+    assert auditlog.read(tmp_path / "a.jsonl")[0]["apply_immediately"] is True
+
+
+def test_apply_continues_past_per_instance_failures(fleet, tmp_path):
+    ident = lambda name: (lambda params, ctx: params["body"].get("DBInstanceIdentifier") == name)  # noqa: E731
+    seed([("c3", [("c3-w", False, {})])])
+    again = rescan(
+        # Real AWS refuses a change while an instance is not `available` ...
+        fail_call("rds", "ModifyDBInstance", "InvalidDBInstanceState",
+                  "Database instance is not in available state.", when=ident("c1-w")),
+        # ... and without rds:ModifyDBInstance the call is denied.
+        fail_call("rds", "ModifyDBInstance", "AccessDenied", "not authorized to perform: rds:ModifyDBInstance",
+                  status=403, when=ident("c1-r")),
+        # A throttled call is retried by botocore and succeeds.
+        throttle("rds", "ModifyDBInstance", times=1),
+    )
+    p = remediate.plan(again.findings)
+    boto("rds").delete_db_instance(DBInstanceIdentifier="c3-w")  # gone between scan and remediation
+    log = tmp_path / "audit.jsonl"
+    res = remediate.verify(remediate.apply(p, again, audit_log=log), again).set_index("instance_id")
+    assert res.loc["c1-w", "outcome"] == "failed" and "InvalidDBInstanceState" in res.loc["c1-w", "error"]
+    assert res.loc["c1-r", "outcome"] == "failed" and "AccessDenied" in res.loc["c1-r", "error"]
+    assert res.loc["c3-w", "outcome"] == "failed" and "DBInstanceNotFound" in res.loc["c3-w", "error"]
+    assert res.loc["c2-w", "outcome"] == "changed" and res.loc["c2-w", "verified"] and amvu("c2-w")
+    assert not amvu("c1-w") and not amvu("c1-r")
+    assert not remediate.succeeded(res.reset_index())
+    outcomes = {r["instance_id"]: r["outcome"] for r in auditlog.read(log) if r["event"] == "outcome"}
+    assert outcomes == {"c1-w": "failed", "c1-r": "failed", "c3-w": "failed", "c2-w": "changed"}
+
+
+def test_throttled_modify_succeeds_after_retry(fleet, tmp_path):
+    thr = throttle("rds", "ModifyDBInstance", times=2)
+    fleet = rescan(thr)
+    res = remediate.apply(remediate.plan(fleet.findings, ["c2-w"]), fleet, audit_log=tmp_path / "a.jsonl")
+    assert thr[1].state["throttled"] == 2 and list(res["outcome"]) == ["changed"] and amvu("c2-w")
+
+
+def test_killed_run_leaves_intent_and_rerun_is_idempotent(fleet, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    p = remediate.plan(fleet.findings, ["c1-w", "c2-w"])
+    calls = []
+
+    def die_on_second(params, **_):
+        calls.append(params["body"]["DBInstanceIdentifier"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process is killed mid-call: no outcome line can follow
+
+    with pytest.raises(KeyboardInterrupt):
+        remediate.apply(p, rescan(("before-call.rds.ModifyDBInstance", die_on_second)), audit_log=log,
+                        max_workers=1)
+    stuck = auditlog.dangling(log)
+    assert [r["instance_id"] for r in stuck] == [calls[1]]
+    res = remediate.verify(remediate.apply(p, fleet, audit_log=log), fleet).set_index("instance_id")
+    assert res.loc[calls[0], "outcome"] == "already-enabled", "a re-run does not repeat a finished change"
+    assert res.loc[calls[1], "outcome"] == "changed" and res["verified"].all()
+
+
+def test_script_lines(fleet):
+    script = remediate.to_script(remediate.plan(fleet.findings))
+    cmds = [l for l in script.splitlines() if l.startswith("aws ")]
+    assert cmds == [f"aws neptune modify-db-instance --region us-east-1 --db-instance-identifier {i} "
+                    "--auto-minor-version-upgrade --no-apply-immediately" for i in ["c1-r", "c1-w", "c2-w"]]
+
+
+# --- the widget panel ---------------------------------------------------------------------------
+
+def test_panel_filter_review_apply_verify(fleet, tmp_path):
+    panel = RemediationPanel(fleet, apply_enabled=True, audit_log=tmp_path / "a.jsonl")
+    assert len(panel.instances.options) == 3
+    panel.tag.value = "team=a"
+    assert sorted(label.split(" ")[0] for label, _ in panel.instances.options) == ["c1-w", "c2-w"]
+    panel.cluster.value = "c1"
+    panel.select_all.click()
+    assert len(panel.instances.value) == 1
+    assert panel.apply_button.disabled, "nothing can be applied before the plan is reviewed"
+    panel.review.click()
+    assert "c1-w" in panel.plan_view.value and "next maintenance window" in panel.plan_view.value
+    assert not panel.apply_button.disabled
+    panel.apply_button.click()
+    assert panel.progress.value == panel.progress.max == 1
+    assert "changed" in panel.results_view.value and "All changes verified" in panel.status.value
+    assert amvu("c1-w") and not amvu("c2-w") and not amvu("c1-r")
+    assert not panel.verify_button.disabled
+    panel.verify_button.click()
+    assert "1 of 1" in panel.status.value
+
+
+def test_panel_changing_the_choice_needs_a_new_review(fleet):
+    panel = RemediationPanel(fleet, apply_enabled=True)
+    panel.select_all.click()
+    panel.review.click()
+    assert not panel.apply_button.disabled
+    panel.timing.value = True
+    assert panel.apply_button.disabled and panel.plan is None
+    panel.review.click()
+    assert "pending modifications are applied too" in panel.plan_view.value
+
+
+def test_panel_never_applies_when_not_enabled(fleet):
+    panel = RemediationPanel(fleet)  # apply_enabled=False, as in an unattended notebook run
+    panel.select_all.click()
+    panel.review.click()
+    assert panel.apply_button.disabled and "apply=False" in panel.status.value
+    panel.apply_button.click()
+    assert panel.results is None and not amvu("c1-w")
+
+
+def test_panel_hides_excepted_unless_asked(aws, tmp_path):
+    seed([("c", [("x-1", False, {}), ("y-1", False, {})])])
+    (tmp_path / "e.yml").write_text("- {instance: x-1, reason: pinned}\n")
+    panel = RemediationPanel(neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml"))
+    assert [label.split(" ")[0] for label, _ in panel.instances.options] == ["y-1"]
+    panel.include_excepted.value = True
+    assert any("[excepted]" in label for label, _ in panel.instances.options)
+    assert panel.account.value == ALL
