@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     rem.add_argument("--script", metavar="FILE", help="write a reviewed AWS CLI script instead of changing anything")
     rem.set_defaults(func=cmd_remediate)
 
+    pol = sub.add_parser("policy", help="print the least-privilege IAM policy for the audit or for remediation")
+    pol.add_argument("kind", choices=["audit", "remediate"])
+    pol.add_argument("--organization", action="store_true",
+                     help="add listing the Organization's accounts and assuming the member role")
+    pol.add_argument("--role-name", default="OrganizationAccountAccessRole", metavar="NAME",
+                     help="member role assumed with --organization")
+    pol.set_defaults(func=cmd_policy)
+
     demo = sub.add_parser("demo", help="write the demo report from the simulated account, or serve it (--serve)")
     demo.add_argument("--serve", action="store_true",
                       help="start the simulated account as a local endpoint and print how to use it")
@@ -163,6 +171,13 @@ def cmd_remediate(args) -> int:
     print("\n" + view.to_string(index=False))
     print(f"\nAudit log: {log.path}")
     return 0 if remediate.succeeded(results) else 1
+
+
+def cmd_policy(args) -> int:
+    from . import iam_policy
+
+    sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization, role_name=args.role_name))
+    return 0
 
 
 def example_exceptions() -> str:

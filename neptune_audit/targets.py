@@ -258,14 +258,34 @@ class RegionList:
     error: str | None = None
 
 
+_PARTITIONS: list[tuple[str, set, re.Pattern]] | None = None
+
+
+def partition_of(region: str) -> str | None:
+    """The AWS partition (aws, aws-cn, aws-us-gov, ...) a region name belongs to, from botocore's data."""
+    global _PARTITIONS
+    if _PARTITIONS is None:
+        data = botocore.session.get_session().get_data("endpoints")["partitions"]
+        _PARTITIONS = [(p["partition"], set(p.get("regions", {})), re.compile(p["regionRegex"])) for p in data]
+    for name, regions, _ in _PARTITIONS:
+        if region in regions:
+            return name
+    for name, _, regex in _PARTITIONS:
+        if regex.match(region):
+            return name
+    return None
+
+
 def describe_regions(account: Account) -> RegionList:
     try:
         regions = account.client("ec2").describe_regions(AllRegions=True)["Regions"]
     except (ClientError, BotoCoreError) as exc:
         state, msg = describe_error(exc)
         return RegionList(state=state, error=f"ec2:DescribeRegions failed: {msg}")
+    # Credentials work in one partition only; some endpoints (moto among them) list every partition's regions.
+    partition = account.caller_arn.split(":")[1] if account.caller_arn else "aws"
     return RegionList({r["RegionName"]: r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"
-                       for r in regions})
+                       for r in regions if partition_of(r["RegionName"]) in (partition, None)})
 
 
 def known_regions(region_lists: list[RegionList]) -> set[str]:

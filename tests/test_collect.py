@@ -53,8 +53,10 @@ def test_more_than_one_page_of_instances(aws):
 def test_every_enabled_region_and_not_enabled_ones_recorded(aws):
     seed([("east", [("east-1", True, {})])], region="us-east-1")
     seed([("west", [("west-1", False, {})])], region="eu-west-1")
+    # moto lists China and GovCloud regions too; an `aws` partition account can reach neither.
     enabled = {r["RegionName"]: r["OptInStatus"] != "not-opted-in"
-               for r in boto("ec2").describe_regions(AllRegions=True)["Regions"]}
+               for r in boto("ec2").describe_regions(AllRegions=True)["Regions"]
+               if not r["RegionName"].startswith(("cn-", "us-gov-"))}
     r = neptune_audit.scan()  # default: all
     scope = r.scope.set_index("region")
     assert set(scope.index) == set(enabled), "exactly one scope row per region"

@@ -1,0 +1,36 @@
+"""Least-privilege IAM policies for the audit and for remediation, as data.
+
+The audit needs three read actions per account (plus, for ``--organization``, listing the
+Organization's accounts and assuming the member role).  Remediation adds exactly one write
+action, limited to DB instances.  ``sts:GetCallerIdentity`` needs no permission.
+"""
+from __future__ import annotations
+
+import json
+
+from .targets import DEFAULT_ROLE_NAME
+
+AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeDBInstances"]
+ORGANIZATION_ACTIONS = ["organizations:ListAccounts"]
+REMEDIATE_ACTIONS = ["rds:ModifyDBInstance"]
+KINDS = ("audit", "remediate")
+
+
+def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME) -> dict:
+    """The IAM policy document for ``audit`` or ``remediate``."""
+    statements = [{"Sid": "NeptuneAuditRead", "Effect": "Allow", "Action": list(AUDIT_ACTIONS), "Resource": "*"}]
+    if organization:
+        statements += [
+            {"Sid": "ListOrganizationAccounts", "Effect": "Allow", "Action": list(ORGANIZATION_ACTIONS),
+             "Resource": "*"},
+            {"Sid": "AssumeMemberAuditRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
+             "Resource": f"arn:aws:iam::*:role/{role_name}"},
+        ]
+    if kind == "remediate":
+        statements.append({"Sid": "NeptuneEnableAutoMinorVersionUpgrade", "Effect": "Allow",
+                           "Action": list(REMEDIATE_ACTIONS), "Resource": "arn:aws:rds:*:*:db:*"})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def to_json(kind: str, **kw) -> str:
+    return json.dumps(document(kind, **kw), indent=2) + "\n"

@@ -1,0 +1,98 @@
+"""`neptune-audit policy`: the printed policies are enough, and no more, under moto's IAM enforcement."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from neptune_audit import auditlog, iam_policy, simulate
+
+from .conftest import boto, run_cli
+
+
+def test_policies_are_read_only_plus_one_write():
+    audit = iam_policy.document("audit")
+    remediate = iam_policy.document("remediate")
+    actions = lambda doc: [a for s in doc["Statement"] for a in s["Action"]]  # noqa: E731
+    assert all("*" not in a for a in actions(remediate)), "no wildcard actions"
+    assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in actions(audit)), "read only"
+    assert sorted(set(actions(remediate)) - set(actions(audit))) == ["rds:ModifyDBInstance"]
+    org = iam_policy.document("audit", organization=True, role_name="Auditor")
+    assert {"organizations:ListAccounts", "sts:AssumeRole"} <= set(actions(org))
+    assert any(s["Resource"] == "arn:aws:iam::*:role/Auditor" for s in org["Statement"])
+
+
+def test_policy_command_prints_json():
+    proc = run_cli(["policy", "audit"], {"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and json.loads(proc.stdout) == iam_policy.document("audit")
+    bad = run_cli(["policy", "admin"], {"PATH": "/usr/bin:/bin"})
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def as_moto_evaluates(doc: dict) -> str:
+    """moto checks every RDS request against resource '*', where AWS matches the instance's ARN; so for
+    moto the db-ARN resource becomes '*'. The actions, which are what this test proves, are unchanged."""
+    doc = json.loads(json.dumps(doc))
+    for st in doc["Statement"]:
+        if st["Resource"] == "arn:aws:rds:*:*:db:*":
+            st["Resource"] = "*"
+    return json.dumps(doc)
+
+
+def test_remediation_resource_matches_neptune_instance_arns():
+    from fnmatch import fnmatchcase
+
+    st = [s for s in iam_policy.document("remediate")["Statement"] if "rds:ModifyDBInstance" in s["Action"]][0]
+    assert fnmatchcase("arn:aws:rds:us-east-1:123456789012:db:graph-prod-1", st["Resource"])
+    assert not fnmatchcase("arn:aws:rds:us-east-1:123456789012:cluster:graph-prod", st["Resource"])
+
+
+@pytest.fixture
+def enforced(moto_server):
+    """Seed as the root user, create one IAM user per policy, then switch IAM enforcement on."""
+    simulate.seed(moto_server.url)
+    iam = boto("iam", endpoint_url=moto_server.url)
+    keys = {}
+    for kind in iam_policy.KINDS:
+        iam.create_user(UserName=f"neptune-{kind}")
+        iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(iam_policy.document(kind)))
+        k = iam.create_access_key(UserName=f"neptune-{kind}")["AccessKey"]
+        keys[kind] = {"AWS_ACCESS_KEY_ID": k["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"]}
+    requests.post(f"{moto_server.url}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    try:
+        yield keys
+    finally:
+        requests.post(f"{moto_server.url}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
+
+
+def neptune_state(url, keys) -> dict:
+    creds = {"aws_access_key_id": keys["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": keys["AWS_SECRET_ACCESS_KEY"]}
+    return {db["DBInstanceIdentifier"]: db["AutoMinorVersionUpgrade"]
+            for region in ("us-east-1", "eu-west-1")
+            for db in boto("rds", region, url, creds).describe_db_instances()["DBInstances"]
+            if db["Engine"] == "neptune"}
+
+
+def test_audit_policy_scans_everything_but_cannot_remediate(moto_server, enforced, tmp_path):
+    env = moto_server.env(**enforced["audit"])
+    scan = run_cli(["scan", "--format", "json"], env)
+    assert scan.returncode == 1, scan.stderr
+    doc = json.loads(scan.stdout)
+    assert {s["state"] for s in doc["scope"]} <= {"scanned", "not-enabled"}, [s["region"] for s in doc["scope"] if s["state"] == "error"]
+    assert doc["summary"]["targets_not_scanned"] == 0 and doc["summary"]["instances"] > 0
+    before = neptune_state(moto_server.url, enforced["audit"])
+    log = tmp_path / "audit.jsonl"
+    rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes", "--audit-log", str(log)], env)
+    assert rem.returncode == 1, rem.stdout + rem.stderr
+    outcomes = [r for r in auditlog.read(log) if r["event"] == "outcome"]
+    assert outcomes and all(r["outcome"] == "failed" and "AccessDenied" in r["error"] for r in outcomes)
+    assert neptune_state(moto_server.url, enforced["audit"]) == before, "nothing changed"
+
+
+def test_remediation_policy_succeeds(moto_server, enforced, tmp_path):
+    env = moto_server.env(**enforced["remediate"])
+    rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes",
+                   "--audit-log", str(tmp_path / "a.jsonl")], env)
+    assert rem.returncode == 0, rem.stdout + rem.stderr
+    assert all(neptune_state(moto_server.url, enforced["remediate"]).values())
