@@ -59,8 +59,11 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     return fig
 
 
-def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame) -> go.Figure:
-    """Per cluster: the writer's setting and the readers' settings, stacked."""
+def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 40) -> go.Figure:
+    """Per cluster: the writer's setting and the readers' settings, stacked (failing clusters first, at most ``limit``)."""
+    total = len(clusters)
+    clusters = clusters.sort_values(["result", "gets_minor_upgrades", "failing_instances"],
+                                    ascending=[True, True, False], kind="stable").head(limit)
     labels = [f"{c.cluster_id} ({c.account_id[-4:]}, {c.region})" for c in clusters.itertuples()]
     keyed = findings.set_index(["account_id", "region", "cluster_id"]) if len(findings) else None
     series = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
@@ -78,7 +81,8 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame) -> go.Figure:
     colors = {"writer on": "#2e8b57", "writer off": "#c0392b", "readers on": "#82c09a", "readers off": "#e8998d"}
     fig = go.Figure([go.Bar(name=k, y=labels, x=v, orientation="h", marker_color=colors[k])
                      for k, v in series.items()])
-    fig.update_layout(barmode="stack", title="Cluster roll-up: the writer decides whether a cluster is upgraded",
+    shown = "" if total <= limit else f" ({limit} of {total} clusters, failing first)"
+    fig.update_layout(barmode="stack", title=f"Cluster roll-up: the writer decides whether a cluster is upgraded{shown}",
                       xaxis_title="instances", height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(dtick=1)

@@ -149,7 +149,8 @@ def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -
     import itables
 
     itables.show(_flat(df).reset_index(drop=True), caption=caption, showIndex=False, pageLength=page_length,
-                 lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=False)
+                 lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=False,
+                 maxBytes=0)  # never downsample: an auditor must see every row
 
 
 def findings_table(result) -> None:

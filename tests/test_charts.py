@@ -76,3 +76,11 @@ def test_trend_plots_each_run():
                          "pass": [1, 2], "fail": [2, 1], "excepted": [0, 0]})
     fig = charts.trend(hist)
     assert {t.name: list(t.y) for t in fig.data} == {"FAIL": [2, 1], "EXCEPTED": [0, 0], "PASS": [1, 2]}
+
+
+def test_cluster_rollup_is_capped_failing_first(result):
+    fig = charts.cluster_rollup(result.findings, result.clusters, limit=3)
+    assert len(fig.data[0].y) == 3 and f"3 of {len(result.clusters)} clusters" in fig.layout.title.text
+    failing = {f"{c.cluster_id} ({c.account_id[-4:]}, {c.region})" for c in result.clusters.itertuples()
+               if c.result == "FAIL"}
+    assert set(fig.data[0].y) <= failing

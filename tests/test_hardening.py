@@ -115,3 +115,39 @@ def test_credentials_never_reach_any_output(moto_server, tmp_path):
         assert value not in blob
     assert not re.search(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", blob), "no access key id of any kind"
     assert not re.search(r"aws_secret_access_key|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN", blob)
+
+
+def test_killed_remediation_leaves_intents_and_a_rerun_completes(moto_server, tmp_path):
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from benchmarks.latency_proxy import LatencyProxy
+    from neptune_audit import auditlog
+
+    estate = simulate.seed(moto_server.url)
+    proxy = LatencyProxy(moto_server.port, rtt=0.4)  # slow enough to kill the process mid-run
+    env = moto_server.env(AWS_ENDPOINT_URL=proxy.url)
+    log = tmp_path / "audit.jsonl"
+    args = ["remediate", "--organization", "--regions", REGIONS, "--apply", "--yes", "--audit-log", str(log)]
+    proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not auditlog.dangling(log) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no chance to write anything more
+    proc.wait()
+    stuck = auditlog.dangling(log)
+    assert stuck, "the log shows changes that were announced but never concluded"
+    proxy.reset(rtt=0)
+    rerun = run_cli(args, env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    changed = Counter(r["instance_id"] + "@" + r["account_id"] for r in auditlog.read(log)
+                      if r["event"] == "outcome" and r["outcome"] == "changed")
+    assert max(changed.values()) == 1, "no instance was changed twice"
+    final = run_cli(["scan", "--organization", "--regions", REGIONS, "--format", "json"], env)
+    assert final.returncode == 0 and '"fail": 0' in final.stdout
+    failing = sum(not m["auto_minor_version_upgrade"] for m in estate.instances)
+    assert len(changed) + len(stuck) >= failing
+    proxy.stop()

@@ -1,0 +1,105 @@
+"""A loopback HTTP proxy in front of a moto server: adds a round-trip delay per request, can throttle a
+share of requests (HTTP 400 Throttling, as AWS answers), and counts what it forwards.
+
+With ``cache=True`` it replays moto's answers to repeated Describe* requests (keyed by the signing
+credential scope and the request body), so a warm run measures the client and the round trips, not
+moto's own rendering time (~0.1-0.2 s for a page of 100 instances, far slower than AWS)."""
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+THROTTLE_BODY = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded"
+                 b"</Message></Error><RequestId>bench</RequestId></ErrorResponse>")
+
+
+class LatencyProxy:
+    def __init__(self, upstream_port: int, rtt: float = 0.0, throttle: float = 0.0, seed: int = 7,
+                 cache: bool = False):
+        self.upstream_port, self.rtt, self.throttle, self.cache = upstream_port, rtt, throttle, cache
+        self._cached: dict = {}
+        self.calls: Counter = Counter()
+        self.throttled = 0
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._local = threading.local()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_):
+                pass
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+                if proxy.rtt:
+                    time.sleep(proxy.rtt)
+                with proxy._lock:
+                    proxy.calls[action] += 1
+                    throttle = proxy.throttle and proxy._rng.random() < proxy.throttle
+                    proxy.throttled += bool(throttle)
+                if throttle:
+                    return self._reply(400, [("Content-Type", "text/xml")], THROTTLE_BODY)
+                key = None
+                if proxy.cache and action.startswith("Describe"):
+                    scope = self.headers.get("Authorization", "").split("Credential=")[-1].split(",")[0]
+                    key = repr((scope.split("/", 1)[0], scope.split("/")[2:4], body))
+                    if key in proxy._cached:
+                        return self._reply(*proxy._cached[key])
+                conn = proxy._conn()
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                except (OSError, http.client.HTTPException):
+                    proxy._local.conn = None
+                    return self._reply(502, [], b"upstream failed")
+                reply = (resp.status, [(k, v) for k, v in resp.getheaders()
+                                       if k.lower() not in _HOP and k.lower() != "content-length"], data)
+                if key is not None and resp.status == 200:
+                    proxy._cached[key] = reply
+                self._reply(*reply)
+
+            def _reply(self, status, headers, data):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_GET = do_PUT = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 256
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=300)
+        return conn
+
+    def reset(self, rtt: float | None = None, throttle: float | None = None) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.throttled = 0
+            if rtt is not None:
+                self.rtt = rtt
+            if throttle is not None:
+                self.throttle = throttle
+
+    def stop(self) -> None:
+        self.server.shutdown()
