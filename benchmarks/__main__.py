@@ -40,8 +40,9 @@ class Moto:
 
     def __init__(self):
         self.port = _free_port()
+        env = dict(os.environ, MOTO_RDS_SNAPSHOT_LIMIT="1000000")  # moto snapshots every new instance
         self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(200):
             try:
@@ -85,11 +86,12 @@ def startup_seconds() -> float:
 
 
 def table(title: str, rows: list[dict]) -> str:
-    out = [f"\n### {title}\n", "| approach | wall s | × ideal | API calls | peak RSS MB | note |",
-           "| --- | ---: | ---: | ---: | ---: | --- |"]
+    out = [f"\n### {title}\n", "| approach | wall s | × ideal | API calls | client CPU s | peak RSS MB | note |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         ratio = f"{r['wall'] / r['ideal']:.2f}" if r.get("ideal") else "—"
-        out.append(f"| {r['name']} | {r['wall']:.2f} | {ratio} | {r.get('calls', '—')} | "
+        cpu = f"{r['cpu_s']:.2f}" if "cpu_s" in r else "—"
+        out.append(f"| {r['name']} | {r['wall']:.2f} | {ratio} | {r.get('calls', '—')} | {cpu} | "
                    f"{r.get('peak_rss_mb', 0):.0f} | {r.get('note', '')} |")
     text = "\n".join(out)
     print(text, flush=True)

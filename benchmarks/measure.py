@@ -11,6 +11,11 @@ import sys
 import time
 
 
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
 def _peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -62,7 +67,7 @@ def main(argv: list[str]) -> int:
         from neptune_audit.cli import main as cli
 
         out = {"exit_code": cli(["report", *rest])}
-    out.update(seconds_in_process=time.monotonic() - start, peak_rss_mb=_peak_rss_mb())
+    out.update(seconds_in_process=time.monotonic() - start, peak_rss_mb=_peak_rss_mb(), cpu_s=_cpu_seconds())
     print(json.dumps(out), file=sys.stderr)
     return 0
 

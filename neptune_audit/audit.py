@@ -1,13 +1,17 @@
 """The one core function: ``scan()`` runs targets -> collect -> evaluate and returns an AuditResult."""
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from . import collect, exceptions, rule, targets
 
-from . import __version__, collect, evaluate, exceptions, rule, targets
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -69,6 +73,8 @@ def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), org
     one account or region are recorded in ``scope`` and never stop the others.  ``connection``
     overrides how clients are made (endpoint, retries, event hooks).
     """
+    # pandas takes longer to import than the first round trips take: load it while they are in flight.
+    threading.Thread(target=importlib.import_module, args=(f"{__package__}.evaluate",), daemon=True).start()
     region_list = targets.parse_regions(",".join(regions) if isinstance(regions, (list, tuple)) else regions)
     rules = exceptions.load(exceptions_file)
     if isinstance(profiles, str):
@@ -88,6 +94,8 @@ def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), org
     generated_at = datetime.now(timezone.utc).replace(microsecond=0)
     accounts = targets.resolve_accounts(connection, profiles, role_arns, organization, role_name)
     inv = collect.collect(accounts, region_list, max_workers=max_workers, progress=progress)
+    from . import evaluate
+
     findings = evaluate.evaluate_instances(inv.instances, rules, today)
     clusters = evaluate.roll_up_clusters(findings, inv.clusters)
     params = {

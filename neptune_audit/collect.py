@@ -11,12 +11,15 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import UsageError
 from .targets import Account, RegionList, describe_error, describe_regions, known_regions
+
+if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see audit.scan)
+    import pandas as pd
 
 ENGINE = "neptune"
 PAGE_SIZE = 100  # DescribeDBInstances' MaxRecords is 20-100: the fewest round trips
@@ -68,19 +71,23 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
     scope = {"account_id": account.account_id, "account_label": account.label, "region": region,
              "state": "scanned", "instances": 0, "error": None}
     calls = 0
+    # The rds model, not neptune's: the API is the same, but only rds's model keeps TagList.
+    rds = account.client("rds", region, cache=False)
+
+    def pages(operation: str, key: str) -> list[list[dict]]:
+        return [[r for r in page[key] if r.get("Engine") == ENGINE] for page in
+                rds.get_paginator(operation).paginate(Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE})]
+
     try:
-        rds = account.client("rds", region)  # the neptune model omits TagList; the API is the same
-        instances = []
-        for page in rds.get_paginator("describe_db_instances").paginate(
-                Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE}):
-            calls += 1
-            instances += [_instance_row(account.account_id, region, db)
-                          for db in page["DBInstances"] if db.get("Engine") == ENGINE]
-        clusters = []
-        for page in rds.get_paginator("describe_db_clusters").paginate(
-                Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE}):
-            calls += 1
-            clusters += [c for c in page["DBClusters"] if c.get("Engine") == ENGINE]
+        # Clusters are listed while the instance pages come in: one region's pages are a chain of markers,
+        # the longest chain is the scan's critical path, and the cluster call need not wait at its end.
+        with ThreadPoolExecutor(max_workers=1) as side:
+            cluster_pages = side.submit(pages, "describe_db_clusters", "DBClusters")
+            instance_pages = pages("describe_db_instances", "DBInstances")
+            cluster_pages = cluster_pages.result()
+        calls += len(instance_pages) + len(cluster_pages)
+        instances = [_instance_row(account.account_id, region, db) for page in instance_pages for db in page]
+        clusters = [c for page in cluster_pages for c in page]
     except (ClientError, BotoCoreError) as exc:
         # A region is all or nothing: instances without their cluster roles would mislabel writers.
         state, msg = describe_error(exc)
@@ -156,6 +163,8 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                 bar.update()
         if bar is not None:
             bar.close()
+    import pandas as pd
+
     return Inventory(
         instances=pd.DataFrame(instances, columns=INSTANCE_COLUMNS),
         clusters=pd.DataFrame(clusters, columns=CLUSTER_COLUMNS),

@@ -11,6 +11,8 @@ from .errors import UsageError
 
 SCHEMA = "neptune-audit/1"
 FORMATS = ("table", "csv", "json", "ocsf")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: files we write get the user's usual permissions
 FINDING_KEYS = [
     "account_id", "region", "cluster_id", "instance_id", "arn", "engine_version", "instance_class", "status",
     "is_writer", "auto_minor_version_upgrade", "maintenance_window", "pending_modifications", "tags",
@@ -194,7 +196,7 @@ def write_atomic(path, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
             fh.write(data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

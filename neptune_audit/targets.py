@@ -11,7 +11,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 
 import boto3
 import botocore.session
@@ -48,6 +48,19 @@ def describe_error(exc: Exception) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"
 
 
+_shared_loader = []
+
+
+def new_botocore_session() -> botocore.session.Session:
+    """A botocore session sharing one data loader with every other: each session would otherwise parse
+    and keep its own copy of the service models (~13 MB), which across hundreds of accounts is gigabytes."""
+    bc = botocore.session.Session()
+    if not _shared_loader:
+        _shared_loader.append(bc.get_component("data_loader"))
+    bc.register_component("data_loader", _shared_loader[0])
+    return bc
+
+
 @dataclass
 class Connection:
     """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
@@ -76,10 +89,13 @@ class Connection:
         return client
 
     def base_session(self, profile: str | None = None) -> boto3.Session:
+        bc = new_botocore_session()
         if self.static_credentials:
-            return boto3.Session(**self.static_credentials)
+            return boto3.Session(botocore_session=bc, **self.static_credentials)
+        if profile and profile not in bc.available_profiles:
+            raise UsageError(f"unknown AWS profile {profile!r} (not in the AWS config or credentials file)")
         try:
-            return boto3.Session(profile_name=profile) if profile else boto3.Session()
+            return boto3.Session(botocore_session=bc, profile_name=profile)
         except ProfileNotFound:
             raise UsageError(f"unknown AWS profile {profile!r} (not in the AWS config or credentials file)") from None
 
@@ -102,11 +118,14 @@ class Account:
     def home_region(self) -> str:
         return (self.session and self.session.region_name) or "us-east-1"
 
-    def client(self, service: str, region: str | None = None):
-        """A cached client per (service, region); boto3 sessions are not thread-safe to build clients from."""
+    def client(self, service: str, region: str | None = None, cache: bool = True):
+        """A client per (service, region), cached unless ``cache=False`` (a region scanned once need not keep
+        its client); built under a lock because boto3 sessions are not thread-safe to build clients from."""
         region = region or self.home_region
         key = (service, region)
         with self._lock:
+            if not cache:
+                return self.connection.client(self.session, service, region)
             if key not in self._clients:
                 self._clients[key] = self.connection.client(self.session, service, region)
             return self._clients[key]
@@ -173,7 +192,7 @@ def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
     provider = _AssumedRoleProvider(base.client("sts"), role_arn)
     try:
         provider.load()
-        bc = botocore.session.Session()
+        bc = new_botocore_session()
         bc.get_component("credential_provider").insert_before("env", provider)
         session = boto3.Session(botocore_session=bc, region_name=base.home_region)
         return Account(account_id, label, session, base.connection, caller_arn=provider.assumed_arn)
@@ -297,6 +316,3 @@ def known_regions(region_lists: list[RegionList]) -> set[str]:
             known.update(s.get_available_regions("ec2", partition_name=partition))
     return known
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -10,7 +10,7 @@ import pytest
 
 from neptune_audit import simulate
 
-from .conftest import CREDS, boto, run_cli, seed
+from .conftest import run_cli, seed
 
 CONTRACT = {
     "top": {"schema", "rule", "generated_at", "tool_version", "scope", "findings", "clusters", "summary"},
@@ -194,3 +194,31 @@ def test_missing_credentials_is_exit_2(moto_server):
 def test_help_lists_the_commands():
     proc = run_cli(["--help"], {"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0 and "scan" in proc.stdout and "demo" in proc.stdout
+
+
+def test_demo_serve_prints_a_working_endpoint(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "neptune_audit", "demo", "--serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    try:
+        lines = []
+        while not any(line.strip().startswith("neptune-audit scan") for line in lines):
+            line = server.stdout.readline()
+            assert line, "the server exited early"
+            lines.append(line)
+        exports = dict(part.split("=", 1) for line in lines if line.strip().startswith("export ")
+                       for part in line.split()[1:])
+        assert exports["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", **exports}
+        proc = run_cli(["scan", "--organization", "--format", "json"], env)
+        doc = json.loads(proc.stdout)
+        assert proc.returncode == 1 and len({f["account_id"] for f in doc["findings"]}) == 3
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -12,7 +12,7 @@ import neptune_audit
 from neptune_audit import present, simulate
 from neptune_audit.targets import Connection
 
-from .conftest import run_cli, seed
+from .conftest import run_cli
 from .faults import fail_call, in_region
 
 REGIONS = "us-east-1,eu-west-1,ap-southeast-2"

@@ -1,13 +1,12 @@
 """History: runs are recorded; trend and changes come from them."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 import neptune_audit
 from neptune_audit import UsageError, history
-from neptune_audit.targets import Connection
 
 from .conftest import boto, seed
 

@@ -6,7 +6,6 @@ those behaviours of real AWS are injected with botocore event hooks (see tests/f
 from __future__ import annotations
 
 import copy
-import json
 from datetime import datetime, timezone
 
 import pytest
