@@ -1,0 +1,42 @@
+"""Property tests for the command-line arguments a user can type."""
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from neptune_audit import UsageError
+from neptune_audit.cli import build_parser
+from neptune_audit.export import FORMATS
+from neptune_audit.targets import parse_regions
+
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+@given(st.text(max_size=80))
+def test_regions_argument_is_a_clean_list_or_a_usage_error(text):
+    try:
+        regions = parse_regions(text)
+    except UsageError as e:
+        assert "\n" not in str(e) and ("region" in str(e))
+        return
+    if regions is None:
+        assert text.strip().lower() == "all"
+    else:
+        assert regions and all(REGION.match(r) for r in regions) and len(set(regions)) == len(regions)
+
+
+@given(st.lists(st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1"]), min_size=1))
+def test_valid_region_lists_round_trip(regions):
+    assert parse_regions(" , ".join(regions)) == list(dict.fromkeys(regions))
+
+
+@settings(max_examples=60)
+@given(st.text(min_size=1, max_size=20).filter(lambda s: not s.startswith("-")))
+def test_format_argument_is_accepted_only_from_the_contract(fmt):
+    try:
+        args = build_parser().parse_args(["scan", "--format", fmt])
+    except UsageError as e:
+        assert fmt not in FORMATS and "invalid choice" in str(e)
+    else:
+        assert args.format in FORMATS
