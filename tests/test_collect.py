@@ -158,3 +158,28 @@ def test_denied_region_listing_with_all_regions(aws):
     r = neptune_audit.scan(connection=Connection(hooks=[hook]))
     assert list(r.scope["region"]) == ["*"] and r.scope.loc[0, "state"] == "denied"
     assert "ec2:DescribeRegions" in r.scope.loc[0, "error"] and r.exit_code == 3
+
+
+def test_assumed_role_credentials_are_refreshed_before_they_expire():
+    from datetime import datetime, timedelta, timezone
+
+    from neptune_audit.targets import _AssumedRoleProvider
+
+    class FakeSTS:
+        """Real STS hands out credentials for an hour at most (by default); a long Organization run outlives them."""
+
+        def __init__(self):
+            self.calls = 0
+
+        def assume_role(self, RoleArn, RoleSessionName):
+            self.calls += 1
+            return {"AssumedRoleUser": {"Arn": f"arn:aws:sts::111111111111:assumed-role/A/{RoleSessionName}"},
+                    "Credentials": {"AccessKeyId": f"key{self.calls}", "SecretAccessKey": "s", "SessionToken": "t",
+                                    "Expiration": datetime.now(timezone.utc) + timedelta(minutes=5)}}
+
+    sts = FakeSTS()
+    provider = _AssumedRoleProvider(sts, "arn:aws:iam::111111111111:role/A")
+    creds = provider.load()
+    assert sts.calls == 1 and provider.load() is creds, "one AssumeRole up front, reused by botocore"
+    assert creds.get_frozen_credentials().access_key == "key2", "refreshed: it expires within botocore's window"
+    assert sts.calls == 2
