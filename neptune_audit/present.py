@@ -153,12 +153,29 @@ def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -
                  maxBytes=0)  # never downsample: an auditor must see every row
 
 
+def short_reason(row) -> str:
+    """The reason in a few words: the table repeats it for every instance (the JSON and CSV keep it whole)."""
+    if row["result"] == "PASS":
+        return "on"
+    if row["result"] == "EXCEPTED":
+        exc = row["exception"] or {}
+        until = f" until {exc['expires']}" if exc.get("expires") else ""
+        return f"excepted{until}: {exc.get('reason', '')}"
+    expired = " (exception expired)" if row["exception"] else ""
+    if row["is_writer"] is None:
+        return "off" + expired
+    if row["is_writer"]:
+        return "writer off: whole cluster gets no minor upgrades" + expired
+    return "reader off: failover risk" + expired
+
+
 def findings_table(result) -> None:
-    """All findings, failing first."""
+    """All findings, failing first (the why in short; see the legend above the table)."""
     f = result.findings
-    view = f[["result", "account_id", "region", "cluster_id", "instance_id", "role", "auto_minor_version_upgrade",
-              "engine_version", "status", "reason", "maintenance_window", "instance_class", "tags"]]
-    table(view.rename(columns={"auto_minor_version_upgrade": "auto_minor"}), caption="Findings (failing first)")
+    view = f[["result", "account_id", "region", "cluster_id", "instance_id", "role", "engine_version",
+              "status", "maintenance_window", "tags"]].copy()
+    view.insert(6, "why", [short_reason(r) for r in f[["result", "exception", "is_writer"]].to_dict("records")])
+    table(view, caption="Findings (failing first)")
 
 
 def clusters_table(result) -> None:
