@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
+def exit_code(summary: dict) -> int:
+    """0 all pass (or excepted) and complete; 1 any FAIL; 3 no FAIL but some scope not scanned."""
+    if summary["fail"]:
+        return EXIT_FAIL
+    if summary["targets_not_scanned"]:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
 @dataclass
 class AuditResult:
     """Findings, clusters and scope as DataFrames, the summary, and what produced them."""
@@ -37,12 +46,7 @@ class AuditResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all pass (or excepted) and complete; 1 any FAIL; 3 no FAIL but some scope not scanned."""
-        if self.summary["fail"]:
-            return EXIT_FAIL
-        if self.summary["targets_not_scanned"]:
-            return EXIT_INCOMPLETE
-        return EXIT_OK
+        return exit_code(self.summary)
 
     def failing(self) -> pd.DataFrame:
         return self.findings[self.findings["result"] == "FAIL"]

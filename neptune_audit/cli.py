@@ -201,12 +201,8 @@ def _report_summary(rep) -> str:
 def cmd_report(args) -> int:
     from .report import run_report
 
-    if args.max_workers < 1:
-        raise UsageError("--max-workers must be at least 1")
-    kw = _target_kwargs(args)
-    kw.pop("max_workers")
     rep = run_report(output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history,
-                     exceptions_file=args.exceptions, **kw)
+                     exceptions_file=args.exceptions, **_target_kwargs(args))
     print(_report_summary(rep))
     return rep.exit_code
 

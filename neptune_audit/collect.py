@@ -68,8 +68,7 @@ def _instance_row(account_id: str, region: str, db: dict) -> dict:
 
 def collect_region(account: Account, region: str) -> tuple[dict, list[dict], list[dict], int]:
     """Scan one (account, region): its scope row, instance rows, cluster rows and API calls made."""
-    scope = {"account_id": account.account_id, "account_label": account.label, "region": region,
-             "state": "scanned", "instances": 0, "error": None}
+    scope = _unscanned(account, region, "scanned", None)
     calls = 0
     # The rds model, not neptune's: the API is the same, but only rds's model keeps TagList.
     rds = account.client("rds", region, cache=False)

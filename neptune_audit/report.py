@@ -44,8 +44,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        s = self.summary
-        return 1 if s["fail"] else 3 if s["targets_not_scanned"] else 0
+        from .audit import exit_code
+
+        return exit_code(self.summary)
 
 
 def _absolute(path) -> str | None:
@@ -90,7 +91,7 @@ def to_html(nb) -> str:
 
 def run_report(output=None, keep_notebook=None, history_dir=None, exceptions_file=None, regions="all",
                profiles=(), role_arns=(), organization=False, role_name=targets.DEFAULT_ROLE_NAME,
-               demo=False, kernel_name: str = "python3") -> Report:
+               demo=False, max_workers: int = 16, kernel_name: str = "python3") -> Report:
     """Run the audit notebook for these targets and write the HTML report; bad input raises UsageError."""
     import nbformat
     import papermill
@@ -102,11 +103,13 @@ def run_report(output=None, keep_notebook=None, history_dir=None, exceptions_fil
     exc_rules.load(exceptions_file)
     for arn in role_arns:
         targets.validate_role_arn(arn)
+    if max_workers < 1:
+        raise UsageError("--max-workers must be at least 1")
     html_path = check_writable(output or default_output())
     if keep_notebook:
         check_writable(keep_notebook)
     params = {"regions": regions, "profiles": list(profiles), "role_arns": list(role_arns),
-              "organization": organization, "role_name": role_name, "demo": demo,
+              "organization": organization, "role_name": role_name, "demo": demo, "max_workers": max_workers,
               "exceptions_file": _absolute(exceptions_file), "history_dir": _absolute(history_dir)}
     with tempfile.TemporaryDirectory(prefix="neptune-audit-") as tmp:
         executed = Path(keep_notebook) if keep_notebook else Path(tmp) / "audit.ipynb"
