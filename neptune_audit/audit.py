@@ -48,9 +48,6 @@ class AuditResult:
     def exit_code(self) -> int:
         return exit_code(self.summary)
 
-    def failing(self) -> pd.DataFrame:
-        return self.findings[self.findings["result"] == "FAIL"]
-
     def to_dict(self) -> dict:
         from .export import to_contract
 

@@ -106,12 +106,3 @@ def trend(history: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Trend over past runs", yaxis_title="instances", **_LAYOUT)
     return fig
 
-
-def all_charts(result) -> dict[str, go.Figure]:
-    """Every chart of the audit notebook, by name."""
-    return {
-        "compliance_by_region": compliance_by_region(result.findings),
-        "failing_by_account_region": failing_by_account_region(result.findings, result.scope),
-        "cluster_rollup": cluster_rollup(result.findings, result.clusters),
-        "engine_versions": engine_versions(result.findings),
-    }

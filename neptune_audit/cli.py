@@ -42,8 +42,8 @@ def _target_kwargs(args) -> dict:
     if args.role_name and not args.organization:
         raise UsageError("--role-name goes with --organization")
     return {"regions": args.regions, "profiles": args.profiles, "role_arns": args.role_arns,
-            "organization": args.organization, "role_name": args.role_name or "OrganizationAccountAccessRole",
-            "demo": args.demo, "max_workers": args.max_workers}
+            "organization": args.organization, "demo": args.demo, "max_workers": args.max_workers,
+            **({"role_name": args.role_name} if args.role_name else {})}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("kind", choices=["audit", "remediate"])
     pol.add_argument("--organization", action="store_true",
                      help="add listing the Organization's accounts and assuming the member role")
-    pol.add_argument("--role-name", default="OrganizationAccountAccessRole", metavar="NAME",
-                     help="member role assumed with --organization")
+    pol.add_argument("--role-name", default=None, metavar="NAME",
+                     help="member role assumed with --organization (default: OrganizationAccountAccessRole)")
     pol.set_defaults(func=cmd_policy)
 
     demo = sub.add_parser("demo", help="write the demo report from the simulated account, or serve it (--serve)")
@@ -176,7 +176,8 @@ def cmd_remediate(args) -> int:
 def cmd_policy(args) -> int:
     from . import iam_policy
 
-    sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization, role_name=args.role_name))
+    kw = {"role_name": args.role_name} if args.role_name else {}
+    sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization, **kw))
     return 0
 
 

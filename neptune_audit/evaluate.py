@@ -58,11 +58,12 @@ def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = N
     """Findings: the instance rows with ``result``, ``reason`` and ``exception``, failing first."""
     today = today or date.today()
     df = instances.copy()
-    judged = [judge(row, rules, today) for row in df.to_dict("records")]
+    rows = df.to_dict("records")
+    judged = [judge(row, rules, today) for row in rows]
     df["result"] = [j[0] for j in judged]
     df["reason"] = [j[1] for j in judged]
     df["exception"] = [j[2] for j in judged]
-    df["role"] = [_role(r) for r in df.to_dict("records")] if len(df) else pd.Series(dtype=object)
+    df["role"] = [_role(r) for r in rows] if rows else pd.Series(dtype=object)
     df = df.assign(_order=df["result"].map(RESULT_ORDER))
     df = df.sort_values(["_order", "account_id", "region", "cluster_id", "instance_id"], kind="stable")
     extra = [c for c in df.columns if c not in FINDING_COLUMNS and c != "_order"]

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from .targets import Connection
+from .targets import DEFAULT_ROLE_NAME, Connection
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
                      "region_name": "us-east-1"}
-MEMBER_ROLE = "OrganizationAccountAccessRole"
+MEMBER_ROLE = DEFAULT_ROLE_NAME
 
 # (cluster, [(instance, auto_minor_version_upgrade, tags)]): the first instance is the writer.
 ESTATE = {
