@@ -50,6 +50,18 @@ def regional(regions: list[str]) -> dict:
     return {"instances": found}
 
 
+def _console_script(command: str, args: list[str]) -> int:
+    """Run ``neptune-audit COMMAND ARGS`` exactly as the installed console script does."""
+    from neptune_audit.cli import run
+
+    sys.argv = ["neptune-audit", command, *args]
+    try:
+        run()
+    except SystemExit as done:
+        return done.code
+    return 0
+
+
 def main(argv: list[str]) -> int:
     mode, endpoint, rest = argv[0], argv[1], argv[2:]
     os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -59,14 +71,8 @@ def main(argv: list[str]) -> int:
         out = naive(rest[0].split(","))
     elif mode == "regional":
         out = regional(rest[0].split(","))
-    elif mode == "scan":
-        from neptune_audit.cli import main as cli
-
-        out = {"exit_code": cli(["scan", *rest])}
-    elif mode == "report":
-        from neptune_audit.cli import main as cli
-
-        out = {"exit_code": cli(["report", *rest])}
+    elif mode in ("scan", "report"):
+        out = {"exit_code": _console_script(mode, rest)}
     out.update(seconds_in_process=time.monotonic() - start, peak_rss_mb=_peak_rss_mb(), cpu_s=_cpu_seconds())
     print(json.dumps(out), file=sys.stderr)
     return 0

@@ -1,6 +1,8 @@
 """The one core function: ``scan()`` runs targets -> collect -> evaluate and returns an AuditResult."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import os
 import threading
@@ -63,6 +65,26 @@ class AuditResult:
         return text
 
 
+@contextlib.contextmanager
+def _fewer_gc_passes():
+    """Collect cyclic garbage less often while responses are parsed into many small objects.
+
+    With the default threshold (700 allocations) a whole-region sweep spent ~0.4 s, a fifth of its CPU, in
+    full collections walking the loaded service models.  Young cycles (dropped clients) are still collected.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 20_000), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def _preload() -> None:
+    targets.load_models()
+    importlib.import_module(f"{__package__}.evaluate")
+
+
 def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), organization: bool = False,
          role_name: str = targets.DEFAULT_ROLE_NAME, exceptions_file=None, demo: bool = False,
          max_workers: int = 16, progress: bool = False, today: date | None = None,
@@ -74,8 +96,8 @@ def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), org
     one account or region are recorded in ``scope`` and never stop the others.  ``connection``
     overrides how clients are made (endpoint, retries, event hooks).
     """
-    # pandas takes longer to import than the first round trips take: load it while they are in flight.
-    threading.Thread(target=importlib.import_module, args=(f"{__package__}.evaluate",), daemon=True).start()
+    # Service models and pandas take longer to load than the first round trips: load them while those are in flight.
+    threading.Thread(target=_preload, daemon=True).start()
     region_list = targets.parse_regions(",".join(regions) if isinstance(regions, (list, tuple)) else regions)
     rules = exceptions.load(exceptions_file)
     if isinstance(profiles, str):
@@ -93,8 +115,9 @@ def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), org
 
         connection = simulate.demo_connection(max_workers=max_workers)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0)
-    accounts = targets.resolve_accounts(connection, profiles, role_arns, organization, role_name)
-    inv = collect.collect(accounts, region_list, max_workers=max_workers, progress=progress)
+    with _fewer_gc_passes():
+        accounts = targets.resolve_accounts(connection, profiles, role_arns, organization, role_name)
+        inv = collect.collect(accounts, region_list, max_workers=max_workers, progress=progress)
     from . import evaluate
 
     findings = evaluate.evaluate_instances(inv.instances, rules, today)

@@ -6,6 +6,7 @@ Exit codes: 0 all pass (or excepted) and every target scanned; 1 at least one FA
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -287,3 +288,12 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {type(exc).__name__}: {exc} (set NEPTUNE_AUDIT_DEBUG=1 for details)",
               file=sys.stderr)
         return 2
+
+
+def run() -> None:
+    """The console script: ``main()``, then exit."""
+    code = main()
+    # At exit the interpreter runs full garbage collections over everything still loaded (service models,
+    # pandas): ~0.25 s after a scan.  Frozen objects are freed by reference counting alone.
+    gc.freeze()
+    sys.exit(code)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import UsageError
-from .targets import Account, RegionList, describe_error, describe_regions, known_regions
+from .targets import Account, RegionList, describe_error, describe_regions, known_regions, load_models
 
 if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see audit.scan)
     import pandas as pd
@@ -136,6 +136,7 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
             progress: bool = False) -> Inventory:
     """Collect every account x region concurrently; ``regions=None`` means every enabled region."""
     reachable = [a for a in accounts if a.session is not None]
+    load_models()
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         region_lists = dict(zip([a.account_id for a in reachable], pool.map(describe_regions, reachable)))
         if regions is not None:

@@ -70,6 +70,29 @@ def new_botocore_session() -> botocore.session.Session:
     return bc
 
 
+_models_lock = threading.Lock()
+_models_loaded = []
+
+
+def load_models() -> None:
+    """Load the ec2 and rds models (service, endpoint rules, paginators) into the shared loader, once.
+
+    Call it before threads fan out: botocore's loader caches without a lock, so threads that build their
+    first clients at the same time each parse the same files (ec2's model alone is ~0.14 s of CPU), which
+    on a whole-region sweep cost more than the round trips.  Later callers wait for the first.
+    """
+    with _models_lock:
+        if _models_loaded:
+            return
+        bc = new_botocore_session()
+        for service in ("ec2", "rds"):
+            # Placeholder keys: building a client loads its models and never sends a request.
+            client = bc.create_client(service, region_name="us-east-1", aws_access_key_id="unused",
+                                      aws_secret_access_key="unused")
+        client.can_paginate("describe_db_instances")
+        _models_loaded.append(True)
+
+
 @dataclass
 class Connection:
     """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
@@ -297,7 +320,7 @@ def partition_of(region: str) -> str | None:
     """The AWS partition (aws, aws-cn, aws-us-gov, ...) a region name belongs to, from botocore's data."""
     global _PARTITIONS
     if _PARTITIONS is None:
-        data = botocore.session.get_session().get_data("endpoints")["partitions"]
+        data = new_botocore_session().get_data("endpoints")["partitions"]  # the shared, already parsed copy
         _PARTITIONS = [(p["partition"], set(p.get("regions", {})), re.compile(p["regionRegex"])) for p in data]
     for name, regions, _ in _PARTITIONS:
         if region in regions:

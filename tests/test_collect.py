@@ -183,3 +183,19 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire():
     assert sts.calls == 1 and provider.load() is creds, "one AssumeRole up front, reused by botocore"
     assert creds.get_frozen_credentials().access_key == "key2", "refreshed: it expires within botocore's window"
     assert sts.calls == 2
+
+
+def test_scan_restores_the_interpreters_gc_settings(aws):
+    """A notebook kernel shares the interpreter: collection may collect garbage less often, but not after."""
+    import gc
+
+    seed([("g", [("g-1", False, {})])])
+    seen = []
+    hook = ("before-call.rds.DescribeDBInstances", lambda **_: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+    assert seen and seen[0][0] > before[0], "fewer collections while responses are parsed"
+    assert gc.get_threshold() == before
+    with pytest.raises(UsageError):
+        neptune_audit.scan(regions="xx-nowhere-9")
+    assert gc.get_threshold() == before
