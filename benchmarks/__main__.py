@@ -57,17 +57,19 @@ class Moto:
         self.proc.wait(10)
 
 
-def _env(endpoint: str) -> dict:
+def _env(endpoint: str, ca_bundle: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                AWS_ENDPOINT_URL=endpoint, AWS_EC2_METADATA_DISABLED="true")
+    if ca_bundle:
+        env["AWS_CA_BUNDLE"] = ca_bundle
     return env
 
 
-def measure(mode: str, endpoint: str, *args: str) -> dict:
+def measure(mode: str, endpoint: str, *args: str, ca_bundle: str | None = None) -> dict:
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "benchmarks.measure", mode, endpoint, *args],
-                          env=_env(endpoint), capture_output=True, text=True)
+                          env=_env(endpoint, ca_bundle), capture_output=True, text=True)
     wall = time.monotonic() - start
     lines = [l for l in proc.stderr.splitlines() if l.startswith("{")]
     if not lines:

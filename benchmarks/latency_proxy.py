@@ -3,7 +3,8 @@ share of requests (HTTP 400 Throttling, as AWS answers), and counts what it forw
 
 With ``cache=True`` it replays moto's answers to repeated Describe* requests (keyed by the signing
 credential scope and the request body), so a warm run measures the client and the round trips, not
-moto's own rendering time (~0.1-0.2 s for a page of 100 instances, far slower than AWS)."""
+moto's own rendering time (~0.1-0.2 s for a page of 100 instances, far slower than AWS).  Assumed-role
+credentials are new on every run, so answers are keyed by the role they were assumed for, not the key."""
 from __future__ import annotations
 
 import http.client
@@ -12,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import re
 from urllib.parse import parse_qs
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
@@ -21,9 +23,10 @@ THROTTLE_BODY = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Co
 
 class LatencyProxy:
     def __init__(self, upstream_port: int, rtt: float = 0.0, throttle: float = 0.0, seed: int = 7,
-                 cache: bool = False):
+                 cache: bool = False, tls: bool = False):
         self.upstream_port, self.rtt, self.throttle, self.cache = upstream_port, rtt, throttle, cache
         self._cached: dict = {}
+        self._role_of_key: dict = {}  # assumed-role access key id -> role ARN
         self.calls: Counter = Counter()
         self.throttled = 0
         self._lock = threading.Lock()
@@ -51,7 +54,8 @@ class LatencyProxy:
                 key = None
                 if proxy.cache and action.startswith("Describe"):
                     scope = self.headers.get("Authorization", "").split("Credential=")[-1].split(",")[0]
-                    key = repr((scope.split("/", 1)[0], scope.split("/")[2:4], body))
+                    key_id = scope.split("/", 1)[0]
+                    key = repr((proxy._role_of_key.get(key_id, key_id), scope.split("/")[2:4], body))
                     if key in proxy._cached:
                         return self._reply(*proxy._cached[key])
                 conn = proxy._conn()
@@ -67,6 +71,11 @@ class LatencyProxy:
                                        if k.lower() not in _HOP and k.lower() != "content-length"], data)
                 if key is not None and resp.status == 200:
                     proxy._cached[key] = reply
+                if action == "AssumeRole" and resp.status == 200:
+                    found = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", data)
+                    role = parse_qs(body.decode()).get("RoleArn", [""])[0]
+                    if found and role:
+                        proxy._role_of_key[found.group(1).decode()] = role
                 self._reply(*reply)
 
             def _reply(self, status, headers, data):
@@ -84,6 +93,10 @@ class LatencyProxy:
         self.server.request_queue_size = 256
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ca_bundle = None
+        if tls:
+            self.ca_bundle = _serve_tls(self.server)
+            self.url = f"https://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _conn(self) -> http.client.HTTPConnection:
@@ -103,3 +116,40 @@ class LatencyProxy:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+
+def _serve_tls(server) -> str:
+    """Serve HTTPS as AWS does, with a throwaway certificate for 127.0.0.1; returns a CA bundle for clients:
+    certifi's bundle plus that certificate, so loading it costs what loading the real one costs."""
+    import datetime
+    import ipaddress
+    import ssl
+    import tempfile
+
+    import certifi
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "neptune-audit bench")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    folder = tempfile.mkdtemp(prefix="bench-tls-")
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    with open(f"{folder}/server.pem", "wb") as f:
+        f.write(cert_pem + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
+    with open(f"{folder}/bundle.pem", "wb") as f, open(certifi.where(), "rb") as public:
+        f.write(public.read() + b"\n" + cert_pem)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{folder}/server.pem")
+    # The handshake happens in each connection's handler thread, not in the accepting one.
+    server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    return f"{folder}/bundle.pem"
