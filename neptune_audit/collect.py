@@ -1,8 +1,8 @@
 """Collect: Neptune instances and clusters per (account, region), and the scope each ended in.
 
-Per region: one paginated DescribeDBInstances and one DescribeDBClusters, both filtered on
-the server to ``engine=neptune`` (the RDS API also returns RDS and DocumentDB resources) and
-checked again here.  Tags come with DescribeDBInstances' ``TagList``, so there is no call per
+Per region: one paginated DescribeDBInstances and, where it finds Neptune instances, one
+DescribeDBClusters (for writer/reader roles), both filtered on the server to ``engine=neptune``
+(the RDS API also returns RDS and DocumentDB resources) and checked again here.  Tags come with DescribeDBInstances' ``TagList``, so there is no call per
 instance.  Every (account, region) ends in exactly one scope state: ``scanned``,
 ``not-enabled``, ``denied`` or ``error``.
 """
@@ -73,17 +73,23 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
     # The rds model, not neptune's: the API is the same, but only rds's model keeps TagList.
     rds = account.client("rds", region, cache=False)
 
-    def pages(operation: str, key: str) -> list[list[dict]]:
-        return [[r for r in page[key] if r.get("Engine") == ENGINE] for page in
-                rds.get_paginator(operation).paginate(Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE})]
+    def pages(operation: str, key: str):
+        for page in rds.get_paginator(operation).paginate(Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE}):
+            yield [r for r in page[key] if r.get("Engine") == ENGINE]
 
+    side = ThreadPoolExecutor(max_workers=1)
     try:
-        # Clusters are listed while the instance pages come in: one region's pages are a chain of markers,
-        # the longest chain is the scan's critical path, and the cluster call need not wait at its end.
-        with ThreadPoolExecutor(max_workers=1) as side:
-            cluster_pages = side.submit(pages, "describe_db_clusters", "DBClusters")
-            instance_pages = pages("describe_db_instances", "DBInstances")
-            cluster_pages = cluster_pages.result()
+        # Clusters only give instances their writer/reader roles, so a region without Neptune instances (most
+        # regions of most accounts) needs no cluster call.  Where there are instances, clusters are listed
+        # while the remaining instance pages come in: one region's pages are a chain of markers, the longest
+        # chain is the scan's critical path, and the cluster call need not wait at its end.
+        cluster_pages = None
+        instance_pages = []
+        for page in pages("describe_db_instances", "DBInstances"):
+            instance_pages.append(page)
+            if page and cluster_pages is None:
+                cluster_pages = side.submit(lambda: list(pages("describe_db_clusters", "DBClusters")))
+        cluster_pages = cluster_pages.result() if cluster_pages else []
         calls += len(instance_pages) + len(cluster_pages)
         instances = [_instance_row(account.account_id, region, db) for page in instance_pages for db in page]
         clusters = [c for page in cluster_pages for c in page]
@@ -92,6 +98,8 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
         state, msg = describe_error(exc)
         scope.update(state=state, error=msg)
         return scope, [], [], calls
+    finally:
+        side.shutdown(wait=False)
     writer_of = {}
     cluster_rows = []
     for c in clusters:

@@ -199,3 +199,16 @@ def test_scan_restores_the_interpreters_gc_settings(aws):
     with pytest.raises(UsageError):
         neptune_audit.scan(regions="xx-nowhere-9")
     assert gc.get_threshold() == before
+
+
+def test_clusters_are_listed_only_where_there_are_neptune_instances(aws):
+    """Most regions of most accounts hold no Neptune: one call each, not two (half the API calls of a sweep)."""
+    seed([("g", [("g-w", False, {}), ("g-r", True, {})])], region="eu-west-1")
+    calls = []
+    hooks = [(f"before-call.rds.{op}", lambda model, context, **_: calls.append((model.name, context["client_region"])))
+             for op in ("DescribeDBInstances", "DescribeDBClusters")]
+    r = neptune_audit.scan(regions="us-east-1,eu-west-1,ap-southeast-2", connection=Connection(hooks=hooks))
+    assert sorted(calls) == sorted([("DescribeDBInstances", "us-east-1"), ("DescribeDBInstances", "ap-southeast-2"),
+                                    ("DescribeDBInstances", "eu-west-1"), ("DescribeDBClusters", "eu-west-1")])
+    assert set(r.scope["state"]) == {"scanned"}
+    assert r.findings.set_index("instance_id")["is_writer"].to_dict() == {"g-w": True, "g-r": False}
