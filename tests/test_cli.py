@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -222,3 +224,16 @@ def test_demo_serve_prints_a_working_endpoint(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_scan_to_json_does_not_load_the_report_stack(moto_server, estate, tmp_path):
+    """A scheduled `scan --format json` pays for boto3 and pandas only: not plotly, papermill, nbconvert, widgets."""
+    out = tmp_path / "f.json"
+    probe = ("import sys\nfrom neptune_audit.cli import main\n"
+             f"code = main(['scan', '--organization', '--format', 'json', '-o', {str(out)!r}])\n"
+             "print(code, sorted(m for m in ('plotly', 'papermill', 'nbconvert', 'ipywidgets', 'itables', 'nbformat')"
+             " if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], env=moto_server.env(), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.stdout.split(None, 1) == ["1", "[]\n"], proc.stderr[-2000:]
+    check_contract(json.loads(out.read_text()))
