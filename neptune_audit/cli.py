@@ -166,7 +166,8 @@ def cmd_remediate(args) -> int:
     if stale:
         print(f"Note: {len(stale)} change(s) in {log.path} from an earlier run have no recorded outcome; "
               "this run re-reads each instance, so repeating them is safe.")
-    results = remediate.apply(plan_df, result, apply_immediately=args.apply_immediately, audit_log=log)
+    results = remediate.apply(plan_df, result, apply_immediately=args.apply_immediately, audit_log=log,
+                              max_workers=args.max_workers)
     results = remediate.verify(results, result, wait_seconds=60 if (results["outcome"] == "changed").any() else 0)
     view = results[["account_id", "region", "instance_id", "outcome", "verified", "error"]].fillna("")
     print("\n" + view.to_string(index=False))

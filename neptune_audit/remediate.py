@@ -27,6 +27,7 @@ PLAN_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "arn", "rol
 RESULT_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "outcome", "error", "apply_immediately",
                   "verified", "detail"]
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+VERIFY_BATCH = 100  # instance ids per DescribeDBInstances filter when re-reading
 
 
 def _minute_of_week(spec: str) -> int:
@@ -161,6 +162,18 @@ def apply(plan_df: pd.DataFrame, accounts, apply_immediately: bool = False, audi
     return pd.DataFrame(results, columns=RESULT_COLUMNS)
 
 
+def _read_settings(account, region: str, instance_ids: list[str]) -> dict[str, bool]:
+    """AutoMinorVersionUpgrade of these instances: one DescribeDBInstances per 100 ids, not one per instance."""
+    rds = account.client("rds", region)
+    found = {}
+    for i in range(0, len(instance_ids), VERIFY_BATCH):
+        ids = instance_ids[i:i + VERIFY_BATCH]
+        pages = rds.get_paginator("describe_db_instances").paginate(Filters=[{"Name": "db-instance-id", "Values": ids}])
+        found.update({db["DBInstanceIdentifier"]: bool(db.get("AutoMinorVersionUpgrade"))
+                      for page in pages for db in page["DBInstances"]})
+    return found
+
+
 def verify(results: pd.DataFrame, accounts, wait_seconds: float = 0, interval: float = 5) -> pd.DataFrame:
     """Re-read each instance; ``verified`` is True once AWS reports the setting on.
 
@@ -172,16 +185,23 @@ def verify(results: pd.DataFrame, accounts, wait_seconds: float = 0, interval: f
     while True:
         todo = [i for i in out.index if out.at[i, "outcome"] in ("changed", "already-enabled")
                 and out.at[i, "verified"] is not True]
+        groups: dict[tuple, list] = {}
         for i in todo:
-            acct = by_id.get(out.at[i, "account_id"])
+            groups.setdefault((out.at[i, "account_id"], out.at[i, "region"]), []).append(i)
+        for (account_id, region), rows in groups.items():
             try:
-                on = bool(_describe(acct.client("rds", out.at[i, "region"]), out.at[i, "instance_id"])
-                          .get("AutoMinorVersionUpgrade"))
-                out.at[i, "verified"] = on
-                out.at[i, "detail"] = "on" if on else "still off: AWS applies it asynchronously; re-verify shortly"
+                on = _read_settings(by_id.get(account_id), region, [out.at[i, "instance_id"] for i in rows])
             except (ClientError, BotoCoreError) as exc:
-                out.at[i, "verified"] = False
-                out.at[i, "detail"] = f"re-read failed: {describe_error(exc)[1]}"
+                for i in rows:
+                    out.at[i, "verified"] = False
+                    out.at[i, "detail"] = f"re-read failed: {describe_error(exc)[1]}"
+                continue
+            for i in rows:
+                state = on.get(out.at[i, "instance_id"])
+                out.at[i, "verified"] = state is True
+                out.at[i, "detail"] = ("on" if state else "re-read failed: the instance no longer exists"
+                                       if state is None else
+                                       "still off: AWS applies it asynchronously; re-verify shortly")
         if not any(out.at[i, "verified"] is not True for i in todo) or time.monotonic() >= deadline:
             return out
         time.sleep(interval)

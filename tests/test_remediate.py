@@ -178,6 +178,21 @@ def test_killed_run_leaves_intent_and_rerun_is_idempotent(fleet, tmp_path):
     assert res.loc[calls[1], "outcome"] == "changed" and res["verified"].all()
 
 
+def test_verify_rereads_in_batches_and_reports_a_vanished_instance(fleet, tmp_path, monkeypatch):
+    """One DescribeDBInstances per batch of ids per region (not one per instance: thousands at scale)."""
+    monkeypatch.setattr(remediate, "VERIFY_BATCH", 2)
+    reads = []
+    fleet = rescan(("before-call.rds.DescribeDBInstances", lambda params, **_: reads.append(params)))
+    res = remediate.apply(remediate.plan(fleet.findings), fleet, audit_log=tmp_path / "a.jsonl")
+    boto("rds").delete_db_instance(DBInstanceIdentifier="c2-w", SkipFinalSnapshot=True)
+    reads.clear()
+    res = remediate.verify(res, fleet).set_index("instance_id")
+    assert len(reads) == 2, "three instances, batches of two"
+    assert {r["body"].get("Filters.Filter.1.Name") for r in reads} == {"db-instance-id"}
+    assert res.loc["c1-w", "verified"] and res.loc["c1-r", "verified"] and amvu("c1-w") and amvu("c1-r")
+    assert not res.loc["c2-w", "verified"] and "no longer exists" in res.loc["c2-w", "detail"]
+
+
 def test_script_lines(fleet):
     script = remediate.to_script(remediate.plan(fleet.findings))
     cmds = [l for l in script.splitlines() if l.startswith("aws ")]
