@@ -2,9 +2,9 @@
 
 Per region: one paginated DescribeDBInstances and, where it finds Neptune instances, one
 DescribeDBClusters (for writer/reader roles), both filtered on the server to ``engine=neptune``
-(the RDS API also returns RDS and DocumentDB resources) and checked again here.  Tags come with DescribeDBInstances' ``TagList``, so there is no call per
-instance.  Every (account, region) ends in exactly one scope state: ``scanned``,
-``not-enabled``, ``denied`` or ``error``.
+(the RDS API also returns RDS and DocumentDB resources) and checked again here.  Tags come with
+DescribeDBInstances' ``TagList``, so there is no call per instance.  Every (account, region)
+ends in exactly one scope state: ``scanned``, ``not-enabled``, ``denied`` or ``error``.
 """
 from __future__ import annotations
 

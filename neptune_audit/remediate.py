@@ -28,6 +28,8 @@ RESULT_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "outcome"
                   "verified", "detail"]
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 VERIFY_BATCH = 100  # instance ids per DescribeDBInstances filter when re-reading
+_VERIFY_DETAIL = {True: "on", False: "still off: AWS applies it asynchronously; re-verify shortly",
+                  None: "re-read failed: the instance no longer exists"}
 
 
 def _minute_of_week(spec: str) -> int:
@@ -199,9 +201,7 @@ def verify(results: pd.DataFrame, accounts, wait_seconds: float = 0, interval: f
             for i in rows:
                 state = on.get(out.at[i, "instance_id"])
                 out.at[i, "verified"] = state is True
-                out.at[i, "detail"] = ("on" if state else "re-read failed: the instance no longer exists"
-                                       if state is None else
-                                       "still off: AWS applies it asynchronously; re-verify shortly")
+                out.at[i, "detail"] = _VERIFY_DETAIL[state]
         if not any(out.at[i, "verified"] is not True for i in todo) or time.monotonic() >= deadline:
             return out
         time.sleep(interval)
