@@ -80,6 +80,11 @@ def _fewer_gc_passes():
         gc.set_threshold(*old)
 
 
+def check_max_workers(max_workers: int) -> None:
+    if max_workers < 1:
+        raise targets.UsageError("--max-workers must be at least 1")
+
+
 def _preload() -> None:
     targets.load_models()
     importlib.import_module(f"{__package__}.evaluate")
@@ -104,8 +109,7 @@ def scan(regions: str | list[str] | None = "all", profiles=(), role_arns=(), org
         profiles = [profiles]
     if isinstance(role_arns, str):
         role_arns = [role_arns]
-    if max_workers < 1:
-        raise targets.UsageError("--max-workers must be at least 1")
+    check_max_workers(max_workers)
     if connection is None:
         connection = targets.Connection(max_workers=max_workers)
     elif demo:

@@ -142,6 +142,11 @@ def _apply_one(row: dict, account, log: AuditLog, apply_immediately: bool) -> di
     return done("changed")
 
 
+def _accounts_by_id(accounts) -> dict:
+    """``accounts``: the scan's ``AuditResult.accounts``, or the result itself."""
+    return {a.account_id: a for a in getattr(accounts, "accounts", accounts)}
+
+
 def apply(plan_df: pd.DataFrame, accounts, apply_immediately: bool = False, audit_log=None,
           max_workers: int = 4, on_result=None) -> pd.DataFrame:
     """Call ModifyDBInstance for each planned instance; failures are results, not exceptions.
@@ -149,9 +154,8 @@ def apply(plan_df: pd.DataFrame, accounts, apply_immediately: bool = False, audi
     ``accounts``: the scan's ``AuditResult.accounts`` (or the result itself).  ``on_result`` is
     called with each instance's result as it completes (progress bars, widgets).
     """
-    by_id = {a.account_id: a for a in getattr(accounts, "accounts", accounts)}
+    by_id = _accounts_by_id(accounts)
     log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log)
-    results = []
 
     def run(row):
         res = _apply_one(row, by_id.get(row["account_id"]), log, apply_immediately)
@@ -181,7 +185,7 @@ def verify(results: pd.DataFrame, accounts, wait_seconds: float = 0, interval: f
 
     AWS applies this setting asynchronously, so ``wait_seconds`` polls the ones not yet on.
     """
-    by_id = {a.account_id: a for a in getattr(accounts, "accounts", accounts)}
+    by_id = _accounts_by_id(accounts)
     out = results.copy()
     deadline = time.monotonic() + wait_seconds
     while True:

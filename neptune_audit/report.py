@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import exceptions as exc_rules
 from . import rule, targets
+from .audit import check_max_workers, exit_code
 from .errors import UsageError
 from .export import check_writable, write_atomic
 from .present import RESULT_MIME
@@ -44,8 +45,6 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        from .audit import exit_code
-
         return exit_code(self.summary)
 
 
@@ -103,8 +102,7 @@ def run_report(output=None, keep_notebook=None, history_dir=None, exceptions_fil
     exc_rules.load(exceptions_file)
     for arn in role_arns:
         targets.validate_role_arn(arn)
-    if max_workers < 1:
-        raise UsageError("--max-workers must be at least 1")
+    check_max_workers(max_workers)
     html_path = check_writable(output or default_output())
     if keep_notebook:
         check_writable(keep_notebook)

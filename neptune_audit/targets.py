@@ -197,6 +197,11 @@ class Account:
     def home_region(self) -> str:
         return (self.session and self.session.region_name) or "us-east-1"
 
+    @property
+    def partition(self) -> str:
+        """The AWS partition its credentials work in (``aws``, ``aws-cn``, ...), from the caller's ARN."""
+        return self.caller_arn.split(":")[1] if self.caller_arn else "aws"
+
     def client(self, service: str, region: str | None = None, cache: bool = True):
         """A client per (service, region), cached unless ``cache=False`` (a region scanned once need not keep
         its client); built under a lock because boto3 sessions are not thread-safe to build clients from."""
@@ -316,13 +321,12 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
         jobs.append((bases[0], arn, f"role:{arn}"))
     if organization:
         base = bases[0]
-        partition = base.caller_arn.split(":")[1]
         for member in organization_accounts(base):
             if member["Id"] == base.account_id:
                 accounts.append(Account(base.account_id, f"org:{member.get('Name', '')}", base.session,
                                         connection, caller_arn=base.caller_arn))
             else:
-                arn = f"arn:{partition}:iam::{member['Id']}:role/{role_name}"
+                arn = f"arn:{base.partition}:iam::{member['Id']}:role/{role_name}"
                 jobs.append((base, arn, f"org:{member.get('Name', member['Id'])}"))
     if not role_arns and not organization:
         accounts.extend(bases)
@@ -385,9 +389,8 @@ def describe_regions(account: Account) -> RegionList:
         state, msg = describe_error(exc)
         return RegionList(state=state, error=f"ec2:DescribeRegions failed: {msg}")
     # Credentials work in one partition only; some endpoints (moto among them) list every partition's regions.
-    partition = account.caller_arn.split(":")[1] if account.caller_arn else "aws"
     return RegionList({r["RegionName"]: r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"
-                       for r in regions if partition_of(r["RegionName"]) in (partition, None)})
+                       for r in regions if partition_of(r["RegionName"]) in (account.partition, None)})
 
 
 def known_regions(region_lists: list[RegionList]) -> set[str]:
