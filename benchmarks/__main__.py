@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .fleet import pages_needed, seed_fleet, seed_organization
-from .latency_proxy import LatencyProxy
+from neptune_audit.proxy import LatencyProxy
 
 SPREAD_2K = {"us-east-1": 800, "eu-west-1": 600, "ap-southeast-2": 400, "us-west-2": 200}
 SPREAD_10K = {"us-east-1": 4000, "eu-west-1": 3000, "ap-southeast-2": 2000, "us-west-2": 1000}

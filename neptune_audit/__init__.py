@@ -2,21 +2,27 @@
 
 Data flows one way: ``targets`` -> ``collect`` -> ``evaluate`` -> ``export`` / ``charts`` /
 ``report``, and ``remediate`` acts on the findings.  ``scan()`` is the one entry point
-that the CLI and the notebooks call.
+that the CLI and the notebooks call; it returns an :class:`AuditResult`.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "scan", "UsageError"]
-
 from .errors import UsageError
+from .options import ScanOptions
+
+# Public names that load boto3 and pandas: imported on first use, so `import neptune_audit` stays cheap.
+_LAZY = {"scan": "audit", "AuditResult": "audit"}
+__all__ = ["__version__", "AuditResult", "ScanOptions", "UsageError", "scan"]
 
 
 def __getattr__(name):
-    # Keep `import neptune_audit` cheap: boto3 and pandas load only when a scan is asked for.
-    if name == "scan":
-        from .audit import scan
+    if name in _LAZY:
+        import importlib
 
-        return scan
-    raise AttributeError(name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

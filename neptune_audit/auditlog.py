@@ -2,7 +2,8 @@
 
 Each line is flushed and fsynced before the AWS call it announces, so a run killed midway leaves
 intents without outcomes, which ``dangling()`` finds.  Credentials never enter the log: only
-the caller's ARN.
+the caller's ARN.  It is the one file written on every change, so it is never opened through a
+symbolic link, and a damaged line is reported (file and line) before anything is changed.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import UsageError
+
+EVENTS = ("intent", "outcome")
 
 
 def default_path() -> Path:
@@ -27,8 +30,18 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _open(path: Path, flags: int):
+    """Open without following a symbolic link (O_NOFOLLOW): the log must be the file it names."""
+    try:
+        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UsageError(f"the audit log {path} is a symbolic link: give the real file's path") from None
+        raise UsageError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
+
+
 class AuditLog:
-    """Append-only writer; safe to share between threads."""
+    """Append-only writer; safe to share between threads.  Opening it checks the existing lines."""
 
     def __init__(self, path=None):
         self.path = Path(path) if path else default_path()
@@ -36,17 +49,20 @@ class AuditLog:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8"):
-                pass
         except OSError as exc:
             raise UsageError(f"cannot write the audit log {self.path}: {exc.strerror or exc}") from None
+        os.close(_open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
+        read(self.path)  # a damaged log is refused now, not after a change
 
     def _append(self, record: dict) -> None:
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+        with self._lock:
+            fd = _open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def intent(self, change: dict) -> str:
         """Record a change about to be attempted; returns its id for the outcome line."""
@@ -59,23 +75,46 @@ class AuditLog:
                       **change, "outcome": outcome, "error": error, **extra})
 
 
+def _record(line: str) -> dict:
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if record.get("event") not in EVENTS:
+        raise ValueError(f"'event' must be one of {', '.join(EVENTS)}")
+    if not isinstance(record.get("change_id"), str) or not record["change_id"]:
+        raise ValueError("no 'change_id'")
+    return record
+
+
 def read(path) -> list[dict]:
-    """Every record of a log (unparseable lines, e.g. a torn last line, are skipped)."""
-    records = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    """Every record of a log.  A torn last line (a run killed mid-write) is skipped; any other bad line is an error."""
+    p = Path(path)
+    if not p.exists() and not p.is_symlink():
         return []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
+    try:
+        fd = _open(p, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read the audit log {p}: {exc.strerror or exc}") from None
+    lines = data.split(b"\n")
+    records = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
+        try:
+            records.append(_record(raw.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError) as exc:
+            if number == len(lines):  # no newline after it: the last write was cut short
+                continue
+            what = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc).splitlines()[0]
+            raise UsageError(f"the audit log {p} is damaged at line {number}: {what} "
+                             "(move it aside or repair that line)") from None
     return records
 
 
 def dangling(path) -> list[dict]:
     """Intents with no outcome: changes whose result is unknown (the run was killed)."""
     records = read(path)
-    done = {r["change_id"] for r in records if r.get("event") == "outcome"}
-    return [r for r in records if r.get("event") == "intent" and r["change_id"] not in done]
+    done = {r["change_id"] for r in records if r["event"] == "outcome"}
+    return [r for r in records if r["event"] == "intent" and r["change_id"] not in done]

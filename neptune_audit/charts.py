@@ -4,9 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-RESULTS = ["FAIL", "EXCEPTED", "PASS"]
-COLORS = {"FAIL": "#c0392b", "EXCEPTED": "#e1a23b", "PASS": "#2e8b57"}
-STATE_CODES = {"scanned": 0, "not-enabled": 1, "denied": 2, "error": 3}
+from .contract import EXCEPTED, FAIL, NOT_SCANNED, PASS, SCANNED
+
+RESULTS = [FAIL, EXCEPTED, PASS]
+COLORS = {FAIL: "#c0392b", EXCEPTED: "#e1a23b", PASS: "#2e8b57"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=60), legend_title_text="",
                font=dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13))
 
@@ -31,7 +32,7 @@ def compliance_by_region(findings: pd.DataFrame) -> go.Figure:
 def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go.Figure:
     """Heatmap of failing instances per account x region; cells that were not scanned say why."""
     # Regions with instances or with a problem; empty, healthy regions would only add blank columns.
-    scanned_regions = sorted(set(findings["region"]) | set(scope.loc[scope["state"].isin(["denied", "error"]), "region"]))
+    scanned_regions = sorted(set(findings["region"]) | set(scope.loc[scope["state"].isin(NOT_SCANNED), "region"]))
     accounts = sorted(set(scope["account_id"]) | set(findings["account_id"]))
     fails = (findings[findings["result"] == "FAIL"].groupby(["account_id", "region"]).size()
              if len(findings) else pd.Series(dtype=int))
@@ -40,9 +41,9 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     for acct in accounts:
         z_row, t_row = [], []
         for region in scanned_regions:
-            state = states.get((acct, region)) or states.get((acct, "*"), "scanned")
+            state = states.get((acct, region)) or states.get((acct, "*"), SCANNED)
             n = int(fails.get((acct, region), 0))
-            if state in ("denied", "error"):
+            if state in NOT_SCANNED:
                 z_row.append(None)
                 t_row.append(state)
             else:

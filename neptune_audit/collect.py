@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .errors import UsageError
-from .targets import Account, RegionList, describe_error, describe_regions, known_regions, load_models
+from .botocore_tuning import load_models
+from .contract import NOT_ENABLED, SCANNED
+from .targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
 
 if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see audit.scan)
     import pandas as pd
@@ -68,7 +67,7 @@ def _instance_row(account_id: str, region: str, db: dict) -> dict:
 
 def collect_region(account: Account, region: str) -> tuple[dict, list[dict], list[dict], int]:
     """Scan one (account, region): its scope row, instance rows, cluster rows and API calls made."""
-    scope = _unscanned(account, region, "scanned", None)
+    scope = _unscanned(account, region, SCANNED, None)
     calls = 0
     # The rds model, not neptune's: the API is the same, but only rds's model keeps TagList.
     rds = account.client("rds", region, cache=False)
@@ -93,7 +92,7 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
         calls += len(instance_pages) + len(cluster_pages)
         instances = [_instance_row(account.account_id, region, db) for page in instance_pages for db in page]
         clusters = [c for page in cluster_pages for c in page]
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
         # A region is all or nothing: instances without their cluster roles would mislabel writers.
         state, msg = describe_error(exc)
         scope.update(state=state, error=msg)
@@ -135,7 +134,7 @@ def plan_tasks(accounts: list[Account], regions: list[str] | None, region_lists:
             if rl.error or rl.enabled.get(region):
                 tasks.append((acct, region))
             else:
-                decided.append(_unscanned(acct, region, "not-enabled",
+                decided.append(_unscanned(acct, region, NOT_ENABLED,
                                           "region is not enabled (opted in) for this account"))
     return tasks, decided
 
@@ -148,10 +147,7 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         region_lists = dict(zip([a.account_id for a in reachable], pool.map(describe_regions, reachable)))
         if regions is not None:
-            known = known_regions(list(region_lists.values()))
-            unknown = [r for r in regions if r not in known]
-            if unknown:
-                raise UsageError(f"unknown region {unknown[0]!r} (not a region AWS knows; try --regions all)")
+            check_known_regions(regions, list(region_lists.values()))
         tasks, scope_rows = plan_tasks(accounts, regions, region_lists)
         instances, clusters = [], []
         api_calls = len(reachable)

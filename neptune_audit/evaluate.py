@@ -7,63 +7,73 @@ failover promotes it.  Both fail the rule; the reason says which risk applies.
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 import pandas as pd
 
 from . import exceptions as exc_rules
+from .contract import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS, RESULTS, SCANNED
 
-FINDING_COLUMNS = [
-    "account_id", "region", "cluster_id", "instance_id", "arn", "engine_version", "instance_class",
-    "status", "is_writer", "auto_minor_version_upgrade", "maintenance_window", "pending_modifications",
-    "tags", "result", "reason", "exception",
-]
-CLUSTER_COLUMNS = [
-    "account_id", "region", "cluster_id", "writer_instance_id", "gets_minor_upgrades", "instances",
-    "failing_instances", "result", "reason",
-]
-RESULT_ORDER = {"FAIL": 0, "EXCEPTED": 1, "PASS": 2}
+# Beside the contract's fields the DataFrames carry what the views show: the role and the reason in short.
+FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why"]
+CLUSTER_COLUMNS = [*CLUSTER_FIELDS, "reason"]
+RESULT_ORDER = {r: i for i, r in enumerate((FAIL, EXCEPTED, PASS))}
+assert set(RESULT_ORDER) == set(RESULTS)
 
 
-def _role(row) -> str:
-    if row["is_writer"] is True:
+class Verdict(NamedTuple):
+    """What the rule says of one instance: ``reason`` is whole (JSON, CSV), ``why`` is for tables."""
+
+    result: str
+    role: str
+    reason: str
+    why: str
+    exception: dict | None
+
+
+def role_of(is_writer) -> str:
+    if is_writer is True:
         return "writer"
-    if row["is_writer"] is False:
+    if is_writer is False:
         return "reader"
     return "instance"
 
 
-def judge(row, rules, today: date) -> tuple[str, str, dict | None]:
-    """Result, reason and exception for one instance row."""
-    cluster = row["cluster_id"] or "(none)"
+_OFF = {
+    "writer": ("Auto Minor Version Upgrade is off on the writer of cluster {cluster}: the whole cluster receives "
+               "no automatic minor upgrades.", "writer off: whole cluster gets no minor upgrades"),
+    "reader": ("Auto Minor Version Upgrade is off on a reader of cluster {cluster}: if a failover promotes it, "
+               "the cluster stops receiving automatic minor upgrades.", "reader off: failover risk"),
+    "instance": ("Auto Minor Version Upgrade is off: this instance receives no automatic minor upgrades.", "off"),
+}
+
+
+def judge(row, rules, today: date) -> Verdict:
+    """The verdict for one instance row (``auto_minor_version_upgrade``, ``is_writer``, ``cluster_id`` ...)."""
+    role = role_of(row["is_writer"])
     if row["auto_minor_version_upgrade"]:
-        return "PASS", "Auto Minor Version Upgrade is on: minor engine releases are applied in the maintenance window.", None
-    if row["is_writer"] is True:
-        reason = (f"Auto Minor Version Upgrade is off on the writer of cluster {cluster}: "
-                  "the whole cluster receives no automatic minor upgrades.")
-    elif row["is_writer"] is False:
-        reason = (f"Auto Minor Version Upgrade is off on a reader of cluster {cluster}: "
-                  "if a failover promotes it, the cluster stops receiving automatic minor upgrades.")
-    else:
-        reason = "Auto Minor Version Upgrade is off: this instance receives no automatic minor upgrades."
+        return Verdict(PASS, role, "Auto Minor Version Upgrade is on: minor engine releases are applied in the "
+                                   "maintenance window.", "on", None)
+    reason, why = _OFF[role]
+    reason = reason.format(cluster=row["cluster_id"] or "(none)")
     rule = exc_rules.find(rules, row, today)
     if rule is None:
-        return "FAIL", reason, None
+        return Verdict(FAIL, role, reason, why, None)
     if rule.expired(today):
-        return "FAIL", f"{reason} Its exception ({rule.match_text}) expired on {rule.expires.isoformat()}.", rule.as_dict(today)
+        return Verdict(FAIL, role, f"{reason} Its exception ({rule.match_text}) expired on {rule.expires.isoformat()}.",
+                       f"{why} (exception expired)", rule.as_dict(today))
     until = f" until {rule.expires.isoformat()}" if rule.expires else ""
-    return "EXCEPTED", f"Excepted{until} ({rule.match_text}): {rule.reason}", rule.as_dict(today)
+    return Verdict(EXCEPTED, role, f"Excepted{until} ({rule.match_text}): {rule.reason}",
+                   f"excepted{until}: {rule.reason}", rule.as_dict(today))
 
 
 def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = None) -> pd.DataFrame:
-    """Findings: the instance rows with ``result``, ``reason`` and ``exception``, failing first."""
+    """Findings: the instance rows with the verdict's columns, failing first."""
     today = today or date.today()
+    verdicts = [judge(row, rules, today) for row in instances.to_dict("records")]
     df = instances.copy()
-    rows = df.to_dict("records")
-    judged = [judge(row, rules, today) for row in rows]
-    df["result"] = [j[0] for j in judged]
-    df["reason"] = [j[1] for j in judged]
-    df["exception"] = [j[2] for j in judged]
-    df["role"] = [_role(r) for r in rows] if rows else pd.Series(dtype=object)
+    for i, name in enumerate(Verdict._fields):
+        df[name] = pd.Series([v[i] for v in verdicts], index=df.index, dtype=object)
     df = df.assign(_order=df["result"].map(RESULT_ORDER))
     df = df.sort_values(["_order", "account_id", "region", "cluster_id", "instance_id"], kind="stable")
     extra = [c for c in df.columns if c not in FINDING_COLUMNS and c != "_order"]
@@ -79,7 +89,7 @@ def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
         members = [m for m in members if m is not None]
         writer_id = next((m for m, w in c["members"] if w), None)
         writer = by_instance.get((c["account_id"], c["region"], writer_id))
-        failing = sum(m["result"] == "FAIL" for m in members)
+        failing = sum(m["result"] == FAIL for m in members)
         off_readers = [m["instance_id"] for m in members
                        if m["is_writer"] is False and not m["auto_minor_version_upgrade"]]
         gets = bool(writer and writer["auto_minor_version_upgrade"])
@@ -94,10 +104,20 @@ def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
         rows.append({
             "account_id": c["account_id"], "region": c["region"], "cluster_id": c["cluster_id"],
             "writer_instance_id": writer_id, "gets_minor_upgrades": gets, "instances": len(members),
-            "failing_instances": failing, "result": "FAIL" if failing else "PASS", "reason": reason,
+            "failing_instances": failing, "result": FAIL if failing else PASS, "reason": reason,
         })
     df = pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
     return df.sort_values(["result", "account_id", "region", "cluster_id"], kind="stable").reset_index(drop=True)
+
+
+def held_back(clusters: pd.DataFrame) -> pd.DataFrame:
+    """Clusters with instances whose writer has the setting off: they receive no automatic minor upgrades."""
+    return clusters[~clusters["gets_minor_upgrades"].astype(bool) & (clusters["instances"] > 0)]
+
+
+def not_scanned(scope: pd.DataFrame) -> pd.DataFrame:
+    """Scope rows that make a run incomplete (denied, error)."""
+    return scope[scope["state"].isin(NOT_SCANNED)]
 
 
 def summarize(findings: pd.DataFrame, scope: pd.DataFrame) -> dict:
@@ -105,10 +125,10 @@ def summarize(findings: pd.DataFrame, scope: pd.DataFrame) -> dict:
     counts = findings["result"].value_counts()
     return {
         "instances": int(len(findings)),
-        "pass": int(counts.get("PASS", 0)),
-        "fail": int(counts.get("FAIL", 0)),
-        "excepted": int(counts.get("EXCEPTED", 0)),
-        "targets_scanned": int((scope["state"] == "scanned").sum()),
+        "pass": int(counts.get(PASS, 0)),
+        "fail": int(counts.get(FAIL, 0)),
+        "excepted": int(counts.get(EXCEPTED, 0)),
+        "targets_scanned": int((scope["state"] == SCANNED).sum()),
         # not-enabled regions hold nothing to scan: they are in scope, but not "incomplete"
-        "targets_not_scanned": int(scope["state"].isin(["denied", "error"]).sum()),
+        "targets_not_scanned": int(len(not_scanned(scope))),
     }

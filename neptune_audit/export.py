@@ -3,30 +3,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from . import __version__, rule
+from .contract import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, NOT_ENABLED, SCHEMA, SCOPE_FIELDS
 from .errors import UsageError
 
-SCHEMA = "neptune-audit/1"
-FORMATS = ("table", "csv", "json", "ocsf")
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: files we write get the user's usual permissions
-FINDING_KEYS = [
-    "account_id", "region", "cluster_id", "instance_id", "arn", "engine_version", "instance_class", "status",
-    "is_writer", "auto_minor_version_upgrade", "maintenance_window", "pending_modifications", "tags",
-    "result", "reason", "exception",
-]
-CLUSTER_KEYS = ["account_id", "region", "cluster_id", "writer_instance_id", "gets_minor_upgrades",
-                "instances", "failing_instances", "result"]
-SCOPE_KEYS = ["account_id", "region", "state", "instances", "error"]
 
 
 def _records(df, keys) -> list[dict]:
     # to_dict gives Python scalars; NaN/NA (pandas' missing values) become None for JSON.
     out = []
-    for row in df[keys].to_dict("records"):
+    for row in df[list(keys)].to_dict("records"):
         out.append({k: (None if _missing(v) else v) for k, v in row.items()})
     return out
 
@@ -49,9 +41,9 @@ def to_contract(result) -> dict:
         "rule": rule.header(),
         "generated_at": iso(result.generated_at),
         "tool_version": __version__,
-        "scope": _records(result.scope, SCOPE_KEYS),
-        "findings": _records(result.findings, FINDING_KEYS),
-        "clusters": _records(result.clusters, CLUSTER_KEYS),
+        "scope": _records(result.scope, SCOPE_FIELDS),
+        "findings": _records(result.findings, FINDING_FIELDS),
+        "clusters": _records(result.clusters, CLUSTER_FIELDS),
         "summary": dict(result.summary),
     }
 
@@ -60,10 +52,21 @@ def to_json(result) -> str:
     return json.dumps(to_contract(result), indent=2, default=str) + "\n"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """Neutralise spreadsheet formulas (OWASP, CSV injection): text starting with = + - @ tab or CR gets a '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(result) -> str:
-    df = result.findings[FINDING_KEYS].copy()
+    df = result.findings[list(FINDING_FIELDS)].copy()
     for col in ("pending_modifications", "tags", "exception"):
         df[col] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in df[col]]
+    df = df.astype(object).apply(lambda col: col.map(csv_cell))
     return df.to_csv(index=False, lineterminator="\n")
 
 
@@ -88,7 +91,7 @@ def ocsf_findings(result) -> list[dict]:
     compliance_status = {"PASS": ComplianceStatusID.Pass, "FAIL": ComplianceStatusID.Fail,
                          "EXCEPTED": ComplianceStatusID.Fail}
     out = []
-    for f in _records(result.findings, FINDING_KEYS):
+    for f in _records(result.findings, FINDING_FIELDS):
         excepted = f["result"] == "EXCEPTED"
         event = ComplianceFinding(
             activity_id=ActivityID.Create,
@@ -98,21 +101,21 @@ def ocsf_findings(result) -> list[dict]:
             time=when,
             time_dt=result.generated_at,
             severity_id=SeverityID.Medium,
-            severity=meta["risk"],
+            severity=meta.risk,
             status_id=StatusID.Suppressed if excepted else StatusID.New,
             status="Suppressed" if excepted else "New",
             status_code=f["result"],
             status_detail=f["reason"],
-            message=f"{meta['id']} {f['result']}: {f['instance_id']}",
-            metadata=Metadata(product=product, event_code=meta["id"], uid=f"{meta['id']}-{f['arn']}"),
-            finding_info=FindingInformation(uid=f"{meta['id']}-{f['arn']}", title=meta["title"],
-                                            desc=meta["rationale"], created_time=when,
+            message=f"{meta.id} {f['result']}: {f['instance_id']}",
+            metadata=Metadata(product=product, event_code=meta.id, uid=f"{meta.id}-{f['arn']}"),
+            finding_info=FindingInformation(uid=f"{meta.id}-{f['arn']}", title=meta.title,
+                                            desc=meta.rationale, created_time=when,
                                             types=["Software and Configuration Checks"]),
-            compliance=Compliance(control=meta["id"], standards=list(meta["standards"]), desc=meta["title"],
+            compliance=Compliance(control=meta.id, standards=list(meta.standards), desc=meta.title,
                                   status_id=compliance_status[f["result"]]),
-            remediation=Remediation(desc=meta["remediation"], references=[meta["reference"]]),
+            remediation=Remediation(desc=meta.remediation, references=[meta.reference]),
             resources=[ResourceDetails(
-                uid=f["arn"], name=f["instance_id"], type=meta["resource_type"], region=f["region"],
+                uid=f["arn"], name=f["instance_id"], type=meta.resource_type, region=f["region"],
                 cloud_partition=(f["arn"] or "arn:aws").split(":")[1],
                 labels=[f"{k}:{v}" for k, v in f["tags"].items()] or None,
                 data={k: f[k] for k in ("account_id", "cluster_id", "is_writer", "auto_minor_version_upgrade",
@@ -130,39 +133,49 @@ def to_ocsf(result) -> str:
     return json.dumps(ocsf_findings(result), indent=2) + "\n"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(value) -> str:
+    """Text safe to print on a terminal: control characters (ANSI escapes among them) are dropped."""
+    return _CONTROL.sub("", "" if value is None else str(value))
+
+
 def to_table(result) -> str:
     """A terminal view: failing instances, clusters held back, scope problems, the summary."""
+    from .evaluate import held_back, not_scanned
+
     meta, s = rule.metadata(), result.summary
-    lines = [f"{meta['id']} ({meta['risk']}): {meta['title']}", ""]
+    lines = [f"{meta.id} ({meta.risk}): {meta.title}", ""]
     f = result.findings
     if len(f):
-        view = f.assign(
-            auto_minor=f["auto_minor_version_upgrade"].map({True: "on", False: "off"}),
-            role=f["role"] if "role" in f else "",
-            note=[_clip((e or {}).get("reason", "")) if r == "EXCEPTED" else ("exception expired" if e else "")
-                  for r, e in zip(f["result"], f["exception"])],
-        )[["result", "account_id", "region", "cluster_id", "instance_id", "role", "auto_minor", "note"]]
+        view = f.assign(auto_minor=f["auto_minor_version_upgrade"].map({True: "on", False: "off"}),
+                        note=[_clip(w) if r != "PASS" else "" for r, w in zip(f["result"], f["why"])])
+        view = view[["result", "account_id", "region", "cluster_id", "instance_id", "role", "auto_minor", "note"]]
+        view = view.astype(object).apply(lambda col: col.map(terminal_text))
         view.columns = ["RESULT", "ACCOUNT", "REGION", "CLUSTER", "INSTANCE", "ROLE", "AUTO MINOR", "NOTE"]
         lines.append(view.to_string(index=False))
     else:
         lines.append("No Neptune instances found in the scanned scope.")
-    held = result.clusters[~result.clusters["gets_minor_upgrades"].astype(bool) & (result.clusters["instances"] > 0)]
+    held = held_back(result.clusters)
     if len(held):
         lines += ["", "Clusters that receive no automatic minor upgrades (writer has it off):"]
-        lines += [f"  {r.account_id} {r.region} {r.cluster_id} (writer {r.writer_instance_id})"
+        lines += [terminal_text(f"  {r.account_id} {r.region} {r.cluster_id} (writer {r.writer_instance_id})")
                   for r in held.itertuples()]
-    bad = result.scope[result.scope["state"].isin(["denied", "error"])]
+    bad = not_scanned(result.scope)
     if len(bad):
         lines += ["", "Not scanned:"]
-        lines += [f"  {r.account_id} {r.region} {r.state}: {r.error}" for r in bad.itertuples()]
-    not_enabled = int((result.scope["state"] == "not-enabled").sum())
+        lines += [terminal_text(f"  {r.account_id} {r.region} {r.state}: {r.error}") for r in bad.itertuples()]
+    if not s["targets_scanned"]:
+        lines += ["", "NOTHING WAS SCANNED: no account-region could be checked, so this run proves nothing."]
+    not_enabled = int((result.scope["state"] == NOT_ENABLED).sum())
     lines += ["", (f"{s['instances']} instances: {s['pass']} pass, {s['fail']} fail, {s['excepted']} excepted; "
                    f"{s['targets_scanned']} account-regions scanned, {s['targets_not_scanned']} not scanned, "
                    f"{not_enabled} not enabled")]
     return "\n".join(lines) + "\n"
 
 
-def _clip(text: str, width: int = 48) -> str:
+def _clip(text: str, width: int = 64) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

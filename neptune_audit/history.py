@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .contract import SCHEMA, SUMMARY_FIELDS
 from .errors import UsageError
-from .export import SCHEMA, to_contract, to_json, write_atomic
+from .export import to_contract, to_json, write_atomic
 
 PREFIX = "neptune-audit-"
 CHANGE_COLUMNS = ["change", "account_id", "region", "cluster_id", "instance_id", "before", "after"]
@@ -20,6 +21,16 @@ class History:
     changes: pd.DataFrame        # newly failing / newly fixed / newly excepted since the previous run
     previous_at: str | None      # when the previous run was generated
     skipped: list[str]           # files in the folder that are not readable runs
+
+
+def check_folder(directory) -> Path:
+    """The history folder, created if needed; a file, or a folder we cannot write, is bad input."""
+    import os
+
+    p = _folder(directory)
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to the history folder {p}")
+    return p
 
 
 def _folder(directory) -> Path:
@@ -39,20 +50,43 @@ def load(directory) -> tuple[list[dict], list[str]]:
     for path in sorted(Path(directory).glob(f"{PREFIX}*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            if doc.get("schema") != SCHEMA:
-                raise ValueError("not a neptune-audit/1 document")
+            _check_run(doc)
             runs.append(doc)
-        except (OSError, ValueError, AttributeError):
-            skipped.append(path.name)
+        except (OSError, ValueError) as exc:
+            skipped.append(f"{path.name}: {' '.join(str(exc).split())[:120]}")
     runs.sort(key=lambda d: d["generated_at"])
     return runs, skipped
 
 
-def record(result, directory) -> Path:
-    """Save this run's JSON in the folder (name sortable by time)."""
+def _check_run(doc) -> None:
+    """What the trend and the comparison read from a past run; anything else is not trusted."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ValueError(f"not a {SCHEMA} document")
+    if not isinstance(doc.get("generated_at"), str):
+        raise ValueError("no generated_at")
+    summary = doc.get("summary")
+    if not isinstance(summary, dict) or not all(isinstance(summary.get(k), int) for k in SUMMARY_FIELDS):
+        raise ValueError("no valid summary")
+    findings = doc.get("findings")
+    keys = ("account_id", "region", "instance_id", "result")
+    if not isinstance(findings, list) or not all(isinstance(f, dict) and all(k in f for k in keys) for f in findings):
+        raise ValueError("no valid findings")
+
+
+def record(result, directory, enabled: bool = True) -> Path | None:
+    """Save this run's JSON in the folder (name sortable by time); ``directory=None`` does nothing."""
+    if not enabled or directory is None or str(directory) == "":
+        return None
     folder = _folder(directory)
     stamp = result.generated_at.strftime("%Y%m%dT%H%M%SZ")
     return write_atomic(folder / f"{PREFIX}{stamp}.json", to_json(result))
+
+
+def record_document(document: dict, directory) -> Path:
+    """Save a run's contract JSON (as read back from an executed notebook) in the folder."""
+    stamp = document["generated_at"].replace("-", "").replace(":", "")
+    text = json.dumps(document, indent=2, default=str) + "\n"
+    return write_atomic(_folder(directory) / f"{PREFIX}{stamp}.json", text)
 
 
 def trend(runs: list[dict]) -> pd.DataFrame:
@@ -84,14 +118,20 @@ def changes(previous: dict, current: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 
-def update(result, directory) -> History | None:
-    """Compare this run with the folder's latest, then record it; ``directory=None`` does nothing."""
+def compare(result, directory) -> History | None:
+    """This run against the folder's runs (recording nothing); ``directory=None`` gives None."""
     if directory is None or str(directory) == "":
         return None
     runs, skipped = load(_folder(directory))
     current = to_contract(result)
     previous = runs[-1] if runs else None
     diff = changes(previous, current) if previous else pd.DataFrame(columns=CHANGE_COLUMNS)
-    record(result, directory)
     return History(trend=trend(runs + [current]), changes=diff,
                    previous_at=previous["generated_at"] if previous else None, skipped=skipped)
+
+
+def update(result, directory) -> History | None:
+    """Compare this run with the folder's runs, then record it."""
+    hist = compare(result, directory)
+    record(result, directory)
+    return hist

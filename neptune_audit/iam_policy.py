@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .targets import DEFAULT_ROLE_NAME
+from .options import DEFAULT_ROLE_NAME
 
 AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeDBInstances"]
 ORGANIZATION_ACTIONS = ["organizations:ListAccounts"]

@@ -12,6 +12,8 @@ import json
 import pandas as pd
 
 from . import __version__, rule
+from .contract import EXIT_MEANING, NOT_SCANNED, SCANNED, SCOPE_STATES
+from .evaluate import held_back, not_scanned
 from .export import iso, to_contract
 
 RESULT_MIME = "application/vnd.neptune-audit+json"  # the run's JSON, read back by `neptune-audit report`
@@ -85,40 +87,59 @@ def _kv(rows) -> str:
 def header(result) -> None:
     """What an auditor checks first: the rule, when, by whom, over what, with which parameters."""
     meta = rule.metadata()
-    scanned = result.scope[result.scope["state"] == "scanned"]
+    scanned = result.scope[result.scope["state"] == SCANNED]
     callers = "<br>".join(f"{e(c['account_id'])} &mdash; {e(c['caller_arn'] or c['label'])}" for c in result.callers)
     params = ", ".join(f"{e(k)}={e(v)}" for k, v in result.parameters.items() if v not in (None, [], False))
     _html(_kv([
-        ("Rule", f"<b>{e(meta['id'])}</b> &mdash; {e(meta['title'])}"),
-        ("Risk", e(meta["risk"])),
-        ("Standards", e(", ".join(meta["standards"]))),
+        ("Rule", f"<b>{e(meta.id)}</b> &mdash; {e(meta.title)}"),
+        ("Risk", e(meta.risk)),
+        ("Standards", e(", ".join(meta.standards))),
         ("Generated (UTC)", e(iso(result.generated_at))),
         ("Tool", f"neptune-audit {e(__version__)}"),
         ("Caller identity", callers or "&mdash;"),
         ("Accounts in scope", e(", ".join(sorted(result.scope["account_id"].unique())))),
         ("Regions scanned", e(", ".join(sorted(scanned["region"].unique())) or "none")),
         ("Parameters", params or "defaults"),
-        ("Rule source", f'{e(meta["publisher"])} &mdash; {e(meta["reference"])}'),
-    ]) + f"<p>{e(meta['rationale'])}</p>")
+        ("Rule source", f'{e(meta.publisher)} &mdash; {e(meta.reference)}'),
+    ]) + f"<p>{e(meta.rationale)}</p>")
+
+
+def _cards(result) -> str:
+    s = result.summary
+    cards = [("Instances", s["instances"], ""), ("Fail", s["fail"], "FAIL"), ("Pass", s["pass"], "PASS"),
+             ("Excepted", s["excepted"], "EXCEPTED"), ("Clusters without minor upgrades", len(held_back(result.clusters)), "FAIL"),
+             ("Account-regions not scanned", s["targets_not_scanned"], "FAIL" if s["targets_not_scanned"] else "")]
+    text = "".join(f'<div class="na-card na-{c}">{e(label)}<b>{e(n)}</b></div>' for label, n, c in cards)
+    if not s["targets_scanned"]:
+        text = ('<div class="na-note"><b>Nothing was scanned.</b> No account-region could be checked, so this '
+                "report proves nothing about compliance. See Coverage.</div>") + text
+    return text
 
 
 def summary(result) -> None:
     """Headline numbers, and the clusters that receive no minor upgrades."""
-    s = result.summary
-    held = int((~result.clusters["gets_minor_upgrades"].astype(bool) & (result.clusters["instances"] > 0)).sum())
-    cards = [("Instances", s["instances"], ""), ("Fail", s["fail"], "FAIL"), ("Pass", s["pass"], "PASS"),
-             ("Excepted", s["excepted"], "EXCEPTED"), ("Clusters without minor upgrades", held, "FAIL"),
-             ("Account-regions not scanned", s["targets_not_scanned"], "FAIL" if s["targets_not_scanned"] else "")]
-    _html(_STYLE + "".join(f'<div class="na-card na-{c}">{e(label)}<b>{e(n)}</b></div>' for label, n, c in cards))
+    _html(_STYLE + _cards(result))
+
+
+def _coverage_line(scope) -> str:
+    counts = scope["state"].value_counts()
+    return ", ".join(f"{int(counts.get(s, 0))} {s}" for s in SCOPE_STATES)
+
+
+def result_html(result) -> str:
+    """How an AuditResult shows itself in JupyterLab: the rule, the summary cards, the coverage line."""
+    meta = rule.metadata()
+    return (f"{_STYLE}<div><p><b>{e(meta.id)}</b> &mdash; {e(meta.title)} "
+            f"<small>({e(iso(result.generated_at))}, exit code {result.exit_code}: "
+            f"{e(EXIT_MEANING[result.exit_code])})</small></p>{_cards(result)}"
+            f"<p>Account-regions: {e(_coverage_line(result.scope))}.</p></div>")
 
 
 def coverage(result) -> None:
     """Every account x region with its scope state: what was not scanned, and why."""
     scope = result.scope
-    counts = scope["state"].value_counts()
-    line = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("scanned", "not-enabled", "denied", "error"))
-    bad = scope[scope["state"].isin(["denied", "error"])]
-    text = f"<p>Account-regions: {e(line)}.</p>"
+    bad = not_scanned(scope)
+    text = f"<p>Account-regions: {e(_coverage_line(scope))}.</p>"
     if len(bad):
         text += ('<div class="na-note"><b>Not scanned</b> &mdash; findings below do not cover these:<ul>'
                  + "".join(f'<li><span class="na-state-{e(r.state)}">{e(r.state)}</span> {e(r.account_id)} '
@@ -129,7 +150,7 @@ def coverage(result) -> None:
           caption="Scope")
 
 
-_STATE_ORDER = {"denied": 0, "error": 1, "scanned": 2, "not-enabled": 3}
+_STATE_ORDER = {s: i for i, s in enumerate((*NOT_SCANNED, *(s for s in SCOPE_STATES if s not in NOT_SCANNED)))}
 
 
 def _flat(df: pd.DataFrame) -> pd.DataFrame:
@@ -153,28 +174,11 @@ def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -
                  maxBytes=0)  # never downsample: an auditor must see every row
 
 
-def short_reason(row) -> str:
-    """The reason in a few words: the table repeats it for every instance (the JSON and CSV keep it whole)."""
-    if row["result"] == "PASS":
-        return "on"
-    if row["result"] == "EXCEPTED":
-        exc = row["exception"] or {}
-        until = f" until {exc['expires']}" if exc.get("expires") else ""
-        return f"excepted{until}: {exc.get('reason', '')}"
-    expired = " (exception expired)" if row["exception"] else ""
-    if row["is_writer"] is None:
-        return "off" + expired
-    if row["is_writer"]:
-        return "writer off: whole cluster gets no minor upgrades" + expired
-    return "reader off: failover risk" + expired
-
-
 def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
     f = result.findings
-    view = f[["result", "account_id", "region", "cluster_id", "instance_id", "role", "engine_version",
-              "status", "maintenance_window", "tags"]].copy()
-    view.insert(6, "why", [short_reason(r) for r in f[["result", "exception", "is_writer"]].to_dict("records")])
+    view = f[["result", "account_id", "region", "cluster_id", "instance_id", "role", "why", "engine_version",
+              "status", "maintenance_window", "tags"]]
     table(view, caption="Findings (failing first)")
 
 
@@ -203,6 +207,10 @@ def history_section(hist) -> None:
     if hist is None:
         _html("<p>No history folder was given: run with a history folder to see trends and changes.</p>")
         return
+    if hist.skipped:
+        _html('<div class="na-note"><b>Past runs skipped</b> &mdash; these files in the history folder could not be '
+              "read as runs and are left out of the trend:<ul>"
+              + "".join(f"<li>{e(name)}</li>" for name in hist.skipped) + "</ul></div>")
     if len(hist.trend) > 1:
         show(charts.trend(hist.trend))
     if hist.previous_at is None:
@@ -218,6 +226,4 @@ def history_section(hist) -> None:
 def machine_summary(result) -> None:
     """The run as JSON (for `neptune-audit report` and other tools) and the exit code, in one output."""
     code = result.exit_code
-    meaning = {0: "every instance passes or is excepted, and every target was scanned",
-               1: "at least one instance fails", 3: "no failures, but some scope was not scanned"}[code]
-    _display_bundle({RESULT_MIME: to_contract(result), "text/plain": f"Exit code {code}: {meaning}."})
+    _display_bundle({RESULT_MIME: to_contract(result), "text/plain": f"Exit code {code}: {EXIT_MEANING[code]}."})

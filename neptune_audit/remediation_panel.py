@@ -7,11 +7,14 @@ and entirely unless the panel was built with ``apply_enabled=True``.
 from __future__ import annotations
 
 import html
+import threading
 
 import ipywidgets as w
 import pandas as pd
 
 from . import remediate
+from .contract import FAIL
+from .errors import UsageError
 
 ALL = "(all)"
 
@@ -27,8 +30,9 @@ class RemediationPanel:
         self.apply_enabled = apply_enabled
         f = result.findings
         self.candidates = f[~f["auto_minor_version_upgrade"].astype(bool)].reset_index(drop=True)
-        self.plan: pd.DataFrame | None = None
-        self.results: pd.DataFrame | None = None
+        self.remediation: remediate.Remediation | None = None  # the reviewed plan, until applied or changed
+        self.last_run: remediate.Remediation | None = None     # the applied run, for Re-verify
+        self._progress_lock = threading.Lock()
 
         def choices(col):
             return [ALL] + sorted(self.candidates[col].dropna().unique().tolist())
@@ -43,7 +47,7 @@ class RemediationPanel:
         self.select_all = w.Button(description="Select all shown", icon="check-square")
         self.select_none = w.Button(description="Clear", icon="square")
         self.timing = w.ToggleButtons(options=[("Next maintenance window", False), ("Now (apply immediately)", True)],
-                                      value=False, description="When")
+                                      value=False, description="When", style={"button_width": "auto"})
         self.review = w.Button(description="Review plan", button_style="info", icon="search")
         self.plan_view = w.HTML()
         self.apply_button = w.Button(description="Apply", button_style="danger", icon="wrench", disabled=True)
@@ -87,7 +91,7 @@ class RemediationPanel:
         """Candidates that pass the filters."""
         c = self.candidates
         if not self.include_excepted.value:
-            c = c[c["result"] == "FAIL"]
+            c = c[c["result"] == FAIL]
         for ctrl, col in ((self.account, "account_id"), (self.region, "region"), (self.cluster, "cluster_id")):
             if ctrl.value != ALL:
                 c = c[c[col] == ctrl.value]
@@ -106,9 +110,20 @@ class RemediationPanel:
         self._invalidate()
 
     def _invalidate(self, *_):
-        """Any change of choice needs a fresh review before Apply."""
-        self.plan = None
+        """Any change of choice needs a fresh review before Apply: the old plan is cleared, not left on screen."""
+        if self.remediation is not None:
+            self.remediation = None
+            self.plan_view.value = "<p><i>The choice changed: review the plan again before applying.</i></p>"
         self.apply_button.disabled = True
+
+    @property
+    def plan(self) -> pd.DataFrame | None:
+        """The reviewed plan (None until reviewed, and again after any change of choice)."""
+        return None if self.remediation is None else self.remediation.plan
+
+    @property
+    def results(self) -> pd.DataFrame | None:
+        return None if self.last_run is None else self.last_run.results
 
     # --- plan, apply, verify ----------------------------------------------------------------------
 
@@ -117,42 +132,62 @@ class RemediationPanel:
         if not chosen:
             self.plan_view.value = "<p>Choose at least one instance.</p>"
             return
-        self.plan = remediate.plan(self.result.findings, chosen, apply_immediately=self.timing.value)
-        view = self.plan[["account_id", "region", "cluster_id", "instance_id", "role", "status", "change"]].copy()
-        view["warnings"] = self.plan["warnings"].map(lambda ws: "; ".join(ws))
+        self.remediation = remediate.Remediation(self.result, chosen, apply_immediately=self.timing.value,
+                                                 include_excepted=self.include_excepted.value,
+                                                 audit_log=self.audit_log)
+        plan = self.remediation.plan
+        view = plan[["account_id", "region", "cluster_id", "instance_id", "role", "status", "change"]].copy()
+        view["warnings"] = plan["warnings"].map(lambda ws: "; ".join(ws))
         when = ("<b>now</b>: pending modifications are applied too" if self.timing.value
-                else "in each instance's next maintenance window (the setting itself takes effect without an outage)")
-        self.plan_view.value = (f"<p>{len(self.plan)} change(s), {when}.</p>" + _table(view))
-        self.apply_button.disabled = not self.apply_enabled or self.plan.empty
+                else "in each instance's next maintenance window")
+        self.plan_view.value = f"<p>{len(plan)} change(s), {when}.</p>" + _table(view)
+        self.apply_button.disabled = not self.apply_enabled or plan.empty
 
     def _on_apply(self, _=None):
-        if self.plan is None or self.apply_button.disabled:
+        if self.remediation is None or self.apply_button.disabled:
             return
         self.apply_button.disabled = True
-        self.progress.max, self.progress.value = max(1, len(self.plan)), 0
-        self.status.value = "Applying…"
+        run, self.remediation = self.remediation, None  # a reviewed plan is applied once
+        self.progress.max, self.progress.value = max(1, len(run.plan)), 0
+        try:
+            dangling = run.prepare()
+        except UsageError as exc:
+            self.status.value = f"<b>Nothing was changed:</b> {html.escape(str(exc))}"
+            return
+        note = (f"Note: {len(dangling)} change(s) from an earlier run have no recorded outcome; each instance is "
+                "re-read first, so repeating them is safe. " if dangling else "")
+        self.status.value = html.escape(note) + "Applying…"
 
         def step(_res):
-            self.progress.value += 1
+            with self._progress_lock:  # called from the worker threads
+                self.progress.value += 1
 
-        self.results = remediate.apply(self.plan, self.result, apply_immediately=self.timing.value,
-                                       audit_log=self.audit_log, on_result=step)
-        self._on_verify()
+        self.last_run = run
+        run.run(on_result=step)
+        self._show_results(note)
         self.verify_button.disabled = False
 
     def _on_verify(self, _=None):
         if self.results is None:
             return
-        self.results = remediate.verify(self.results, self.result)
-        ok = remediate.succeeded(self.results)
-        self.results_view.value = _table(self.results[["account_id", "region", "instance_id", "outcome",
-                                                       "verified", "error", "detail"]])
-        done = int(self.results["verified"].eq(True).sum())
-        self.status.value = (f"<b>{'All' if ok else 'Not all'} changes verified</b>: {done} of {len(self.results)} "
-                             f"instance(s) now have Auto Minor Version Upgrade on."
-                             + ("" if ok else " See the errors above.")) + f" Audit log: {html.escape(str(self._log_path()))}"
+        self.last_run.reverify()
+        self._show_results()
 
-    def _log_path(self):
-        from .auditlog import default_path
+    def _show_results(self, note: str = ""):
+        results = self.last_run.results
+        ok = remediate.succeeded(results)
+        self.results_view.value = _table(results[["account_id", "region", "instance_id", "outcome",
+                                                  "verified", "error", "detail"]])
+        done = int(results["verified"].eq(True).sum())
+        self.status.value = (html.escape(note) + f"<b>{'All' if ok else 'Not all'} changes verified</b>: {done} of "
+                             f"{len(results)} instance(s) now have Auto Minor Version Upgrade on."
+                             + ("" if ok else " See the errors above.")
+                             + f" Audit log: {html.escape(str(self.last_run.audit_log_path))}")
+        # Instances now verified on are no longer candidates: the list shows what is still to do.
+        fixed = set(results.loc[results["verified"].eq(True), "instance_id"])
+        fixed_keys = {(r.account_id, r.region, r.instance_id) for r in results.itertuples() if r.instance_id in fixed}
+        keep = [(a, r, i) not in fixed_keys for a, r, i in
+                zip(self.candidates["account_id"], self.candidates["region"], self.candidates["instance_id"])]
+        self.candidates = self.candidates[keep].reset_index(drop=True)
+        self._refilter()
 
-        return self.audit_log or default_path()

@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import exceptions as exc_rules
-from . import rule, targets
-from .audit import check_max_workers, exit_code
+from . import contract, history, rule
 from .errors import UsageError
 from .export import check_writable, write_atomic
+from .options import ScanOptions
 from .present import RESULT_MIME
 
 HERE = Path(__file__).resolve().parent
+
+
+class NotebookFailed(RuntimeError):
+    """The audit notebook raised something other than bad input: a fault of the kit, kept for diagnosis."""
 
 
 def notebook_path(name: str) -> Path:
@@ -45,7 +48,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return exit_code(self.summary)
+        return contract.exit_code(self.summary)
 
 
 def _absolute(path) -> str | None:
@@ -60,22 +63,47 @@ def _run_document(nb) -> dict:
     raise UsageError("the audit notebook ran but produced no result (was it edited?)")
 
 
-def _kernel_manager_class():
-    """Kernels on Unix sockets (IPC), not loopback TCP: private to this user, and no plain-text warning."""
+def _kernel_manager_class(runtime_dir: str):
+    """Kernels whose runtime files (connection file with its HMAC key, IPC sockets, stderr) live in
+    ``runtime_dir``, a private folder removed after the run: never the working directory, which a
+    scheduler may give read-only (cron's or systemd's ``/``).  On POSIX the kernel talks over Unix
+    sockets (IPC), not loopback TCP: private to this user, and no plain-text warning."""
     import os
 
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    if os.name != "posix":
-        return AsyncKernelManager
-
-    class IPCKernelManager(AsyncKernelManager):
+    class PrivateKernelManager(AsyncKernelManager):
         @default("transport")
         def _transport_default(self):
-            return "ipc"
+            return "ipc" if os.name == "posix" else "tcp"
 
-    return IPCKernelManager
+        @default("connection_file")
+        def _connection_file_default(self):
+            return os.path.join(runtime_dir, "kernel.json")  # IPC sockets go beside it (kernel-ipc-N)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # The kernel's own stderr (shutdown chatter such as "KeyboardInterrupt caught in kernel") is not the
+            # user's concern: errors reach them through the executed notebook, in one line.
+            kw["stderr"] = open(os.path.join(runtime_dir, "kernel-stderr.log"), "wb")  # noqa: SIM115
+            try:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                kw["stderr"].close()
+
+    return PrivateKernelManager
+
+
+def preflight(options: ScanOptions, history_dir=None) -> None:
+    """What a report can check before a kernel starts: the options, the history folder, the credentials."""
+    options.validate()
+    if history_dir:
+        history.check_folder(history_dir)
+    if not options.demo:
+        from . import targets
+
+        targets.check_credentials(targets.Connection(max_workers=options.max_workers), options.profiles,
+                                  options.region_list)
 
 
 def to_html(nb) -> str:
@@ -84,46 +112,47 @@ def to_html(nb) -> str:
 
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(HERE / "templates")],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{rule.metadata()['id']} audit report"}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{rule.metadata().id} audit report"}})
     return body
 
 
-def run_report(output=None, keep_notebook=None, history_dir=None, exceptions_file=None, regions="all",
-               profiles=(), role_arns=(), organization=False, role_name=targets.DEFAULT_ROLE_NAME,
-               demo=False, max_workers: int = 16, kernel_name: str = "python3") -> Report:
-    """Run the audit notebook for these targets and write the HTML report; bad input raises UsageError."""
+def run_report(options: ScanOptions | None = None, output=None, keep_notebook=None, history_dir=None,
+               kernel_name: str = "python3", **fields) -> Report:
+    """Run the audit notebook for these targets and write the HTML report; bad input raises UsageError.
+
+    Everything that can be checked is checked before a kernel starts.  The run is saved in
+    ``history_dir`` only once its report is written.
+    """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     start = time.monotonic()
-    # Refuse bad input before starting a kernel.
-    targets.parse_regions(regions)
-    exc_rules.load(exceptions_file)
-    for arn in role_arns:
-        targets.validate_role_arn(arn)
-    check_max_workers(max_workers)
+    options = options or ScanOptions(**fields)
     html_path = check_writable(output or default_output())
     if keep_notebook:
         check_writable(keep_notebook)
-    params = {"regions": regions, "profiles": list(profiles), "role_arns": list(role_arns),
-              "organization": organization, "role_name": role_name, "demo": demo, "max_workers": max_workers,
-              "exceptions_file": _absolute(exceptions_file), "history_dir": _absolute(history_dir)}
+    preflight(options, history_dir)
+    params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False}
     with tempfile.TemporaryDirectory(prefix="neptune-audit-") as tmp:
         executed = Path(keep_notebook) if keep_notebook else Path(tmp) / "audit.ipynb"
         try:
             papermill.execute_notebook(str(notebook_path("audit.ipynb")), str(executed), parameters=params,
                                        kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                       cwd=str(Path.cwd()), kernel_manager_class=_kernel_manager_class())
+                                       cwd=str(Path.cwd()), kernel_manager_class=_kernel_manager_class(tmp))
         except PapermillExecutionError as exc:
+            message = exc.evalue.splitlines()[0] if exc.evalue else ""
+            if exc.ename == "UsageError":  # bad input only the scan could see (e.g. a region AWS does not know)
+                raise UsageError(message) from None
             kept = executed if keep_notebook else html_path.with_suffix(".failed.ipynb")
             if not keep_notebook:
                 write_atomic(kept, executed.read_text(encoding="utf-8"))
-            raise UsageError(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: "
-                             f"{exc.evalue.splitlines()[0] if exc.evalue else ''} (executed notebook kept at {kept})"
-                             ) from None
+            raise NotebookFailed(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {message} "
+                                 f"(executed notebook kept at {kept})") from None
         nb = nbformat.read(str(executed), as_version=4)
         document = _run_document(nb)
         write_atomic(html_path, to_html(nb))
+    if history_dir:
+        history.record_document(document, history_dir)
     return Report(html_path=html_path, notebook_path=Path(keep_notebook) if keep_notebook else None,
                   document=document, seconds=time.monotonic() - start)

@@ -9,6 +9,8 @@ their expectations from it instead of hard-coding them.
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -75,7 +77,8 @@ def _client(creds: dict, service: str, region: str, endpoint_url: str | None):
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **creds)
 
 
-def _assume(endpoint_url: str | None, account_id: str) -> dict:
+def assume_credentials(endpoint_url: str | None, account_id: str) -> dict:
+    """Credentials for a member account of the simulated Organization (its OrganizationAccountAccessRole)."""
     sts = _client({k: v for k, v in DUMMY_CREDENTIALS.items() if k != "region_name"}, "sts", "us-east-1",
                   endpoint_url)
     c = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{MEMBER_ROLE}",
@@ -132,7 +135,7 @@ def seed(endpoint_url: str | None = None) -> Manifest:
         manifest.accounts[name] = status["AccountId"]
     for name, regions in ESTATE.items():
         account_id = manifest.accounts[name]
-        creds = base if name == "management" else _assume(endpoint_url, account_id)
+        creds = base if name == "management" else assume_credentials(endpoint_url, account_id)
         for region, clusters in regions.items():
             manifest.instances += seed_instances(creds, region, clusters, endpoint_url, account_id)
         manifest.decoys += seed_decoys(creds, next(iter(regions)), endpoint_url, account_id)
@@ -153,6 +156,14 @@ class DemoServer:
         h, p = self._server.get_host_and_port()
         self.endpoint_url = f"http://{h}:{p}"
         self.manifest = seed(self.endpoint_url)
+
+    def client_env(self, environ=None) -> dict:
+        """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""
+        env = dict(os.environ if environ is None else environ, AWS_ENDPOINT_URL=self.endpoint_url,
+                   AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            env.pop(var, None)
+        return env
 
     def stop(self) -> None:
         self._server.stop()
@@ -175,3 +186,17 @@ def demo_connection(max_workers: int = 16) -> Connection:
     """A Connection to the simulated account, with dummy credentials that never leave this machine."""
     return Connection(endpoint_url=demo_server().endpoint_url, max_workers=max_workers,
                       static_credentials=dict(DUMMY_CREDENTIALS))
+
+
+def lab_command(server: DemoServer) -> tuple[list[str], dict, str | None]:
+    """How to start JupyterLab on the notebooks against ``server``: command, environment, and a note to print."""
+    from .report import notebook_path
+
+    command = [sys.executable, "-m", "jupyterlab", str(notebook_path("audit.ipynb").parent)]
+    note = None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses to run as root without --allow-root (it would serve root's files to the browser).
+        command.append("--allow-root")
+        note = ("Warning: running as root, so JupyterLab starts with --allow-root. That is fine in a throwaway "
+                "container; elsewhere run `make lab` as an ordinary user.")
+    return command, server.client_env(), note

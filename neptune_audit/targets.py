@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from datetime import timezone
 
 import boto3
-import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
-from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
+from botocore.parsers import ResponseParserError
 
 from . import __version__
+from .botocore_tuning import new_botocore_session, share_tls_context
 from .errors import UsageError
+from .options import DEFAULT_ROLE_NAME
 
-DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
 SESSION_NAME = "neptune-audit"
 ALL_REGIONS = "all"
 
@@ -33,10 +33,17 @@ _DENIED_CODES = {
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
     "AuthorizationError", "AuthorizationErrorException",
 }
-_BAD_CREDENTIAL_CODES = {
-    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-    "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure",
-}
+
+
+# What one account-region's calls can raise: AWS's answers, botocore's own faults (network, retries exhausted),
+# and a body botocore cannot parse (ResponseParserError is not a BotoCoreError).  Each is recorded, never fatal.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
+_MESSAGE_CHARS = 300
+
+
+def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_error(exc: Exception) -> tuple[str, str]:
@@ -45,98 +52,10 @@ def describe_error(exc: Exception) -> tuple[str, str]:
         err = exc.response.get("Error", {})
         code, msg = err.get("Code", "Unknown"), err.get("Message", "")
         state = "denied" if code in _DENIED_CODES else "error"
-        return state, f"{code}: {msg}".strip().rstrip(":")
-    return "error", f"{type(exc).__name__}: {exc}"
-
-
-_shared_loader = []
-
-
-def _keep_text(value: str) -> str:
-    return value
-
-
-def new_botocore_session() -> botocore.session.Session:
-    """A botocore session for the scan.
-
-    It shares one data loader with every other session: each would otherwise parse and keep its own
-    copy of the service models (~13 MB), which across hundreds of accounts is gigabytes.  And it leaves
-    timestamps as text: the kit reads none, and parsing them is ~40 % of parsing a DescribeDBInstances page.
-    """
-    bc = botocore.session.Session()
-    if not _shared_loader:
-        _shared_loader.append(bc.get_component("data_loader"))
-    bc.register_component("data_loader", _shared_loader[0])
-    bc.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_keep_text)
-    return bc
-
-
-_models_lock = threading.Lock()
-_models_loaded = []
-
-
-def load_models() -> None:
-    """Load the ec2 and rds models (service, endpoint rules, paginators) into the shared loader, once.
-
-    Call it before threads fan out: botocore's loader caches without a lock, so threads that build their
-    first clients at the same time each parse the same files (ec2's model alone is ~0.14 s of CPU), which
-    on a whole-region sweep cost more than the round trips.  Later callers wait for the first.
-    """
-    with _models_lock:
-        if _models_loaded:
-            return
-        bc = new_botocore_session()
-        for service in ("ec2", "rds"):
-            # Placeholder keys: building a client loads its models and never sends a request.
-            client = bc.create_client(service, region_name="us-east-1", aws_access_key_id="unused",
-                                      aws_secret_access_key="unused")
-        client.can_paginate("describe_db_instances")
-        _models_loaded.append(True)
-
-
-_tls_contexts: dict = {}
-_tls_lock = threading.Lock()
-
-
-def _tls_context(ca_bundle: str):
-    """One TLS client context per CA bundle for the whole process, the bundle loaded once."""
-    with _tls_lock:
-        if ca_bundle not in _tls_contexts:
-            context = create_urllib3_context()
-            context.load_verify_locations(ca_bundle)
-            _tls_contexts[ca_bundle] = context
-        return _tls_contexts[ca_bundle]
-
-
-class _SharedTLSContextSession(URLLib3Session):
-    """botocore's HTTP session, but its TLS context, with the CA bundle already in it, is shared.
-
-    urllib3 loads the CA bundle into the context again for every new connection (~20-30 ms of CPU with
-    OpenSSL 3; urllib3/urllib3#3623, boto/botocore#3171), and a scan opens a connection or two per account
-    and region.  Certificates and host names are verified exactly as before: same bundle, CERT_REQUIRED.
-    """
-
-    def _get_ssl_context(self):
-        return _tls_context(get_cert_path(self._verify))
-
-    def _setup_ssl_cert(self, conn, url, verify):
-        super()._setup_ssl_cert(conn, url, verify)
-        if conn.ca_certs is not None:
-            conn.ca_certs = None  # already in the shared context; urllib3 would load it again
-
-
-def _load_ca_bundle_once(client) -> None:
-    """Give ``client`` the shared-context HTTP session; leave it as it is wherever that cannot be done safely."""
-    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
-    # Only botocore's own session, only with verification on (a shared context must not mix verify modes).
-    if type(http) is not URLLib3Session or not getattr(http, "_verify", None) or not hasattr(http, "_manager"):
-        return
-    try:
-        context = _tls_context(get_cert_path(http._verify))
-    except OSError:
-        return  # an unreadable bundle: botocore reports it on the first request, as it always has
-    http.__class__ = _SharedTLSContextSession
-    http._manager.connection_pool_kw["ssl_context"] = context
+        return state, one_line(f"{code}: {msg}".strip().rstrip(":"))
+    if isinstance(exc, ResponseParserError):
+        return "error", "ResponseParserError: AWS's answer could not be parsed (malformed or cut short)"
+    return "error", one_line(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass
@@ -162,7 +81,7 @@ class Connection:
 
     def client(self, session: boto3.Session, service: str, region: str):
         client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=self.config())
-        _load_ca_bundle_once(client)
+        share_tls_context(client)
         for event, handler in self.hooks:
             client.meta.events.register_first(event, handler)  # before moto's in-process mock
         return client
@@ -272,6 +191,14 @@ def _base_account(connection: Connection, profile: str | None) -> Account:
     return Account(account_id, f"profile:{profile}" if profile else "default", session, connection, caller_arn=arn)
 
 
+def check_credentials(connection: Connection, profiles=(), regions: list[str] | None = None) -> None:
+    """Fail now, with one line, if the base credentials (default chain or each profile) do not work, or if
+    ``regions`` names a region the first of them does not know."""
+    bases = [_base_account(connection, profile) for profile in profiles or [None]]
+    if regions is not None:
+        check_known_regions(regions, [describe_regions(bases[0])])
+
+
 def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
     """Assume ``role_arn`` from ``base``; a refusal becomes the account's scope state, not an exception."""
     match = _ROLE_ARN.match(role_arn)
@@ -284,7 +211,7 @@ def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
         bc.get_component("credential_provider").insert_before("env", provider)
         session = boto3.Session(botocore_session=bc, region_name=base.home_region)
         return Account(account_id, label, session, base.connection, caller_arn=provider.assumed_arn)
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
         state, msg = describe_error(exc)
         return Account(account_id, label, None, base.connection, state=state,
                        error=f"cannot assume {role_arn}: {msg}")
@@ -301,8 +228,12 @@ def organization_accounts(base: Account) -> list[dict]:
     org = base.client("organizations")
     try:
         accounts = [a for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
+        # Not in an Organization: AWSOrganizationsNotInUseException; a member account: AccessDenied.
         raise UsageError(f"cannot list the AWS Organization's accounts: {describe_error(exc)[1]}") from None
+    if not accounts:
+        # AWS always lists at least the management account; an empty list means there is no Organization here.
+        raise UsageError("the AWS Organization lists no accounts (is this account in an Organization?)")
     # `State` replaces the deprecated `Status`; accept either.
     return [a for a in accounts if (a.get("State") or a.get("Status")) == "ACTIVE"]
 
@@ -321,7 +252,12 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
         jobs.append((bases[0], arn, f"role:{arn}"))
     if organization:
         base = bases[0]
-        for member in organization_accounts(base):
+        members = organization_accounts(base)
+        if base.account_id not in {m["Id"] for m in members}:
+            # The caller's own account is always in scope, listed or not.
+            accounts.append(Account(base.account_id, "org:(caller)", base.session, connection,
+                                    caller_arn=base.caller_arn))
+        for member in members:
             if member["Id"] == base.account_id:
                 accounts.append(Account(base.account_id, f"org:{member.get('Name', '')}", base.session,
                                         connection, caller_arn=base.caller_arn))
@@ -385,12 +321,19 @@ def partition_of(region: str) -> str | None:
 def describe_regions(account: Account) -> RegionList:
     try:
         regions = account.client("ec2").describe_regions(AllRegions=True)["Regions"]
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
         state, msg = describe_error(exc)
         return RegionList(state=state, error=f"ec2:DescribeRegions failed: {msg}")
     # Credentials work in one partition only; some endpoints (moto among them) list every partition's regions.
     return RegionList({r["RegionName"]: r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"
                        for r in regions if partition_of(r["RegionName"]) in (account.partition, None)})
+
+
+def check_known_regions(regions: list[str], region_lists: list[RegionList]) -> None:
+    known = known_regions(region_lists)
+    unknown = [r for r in regions if r not in known]
+    if unknown:
+        raise UsageError(f"unknown region {unknown[0]!r} (not a region AWS knows; try --regions all)")
 
 
 def known_regions(region_lists: list[RegionList]) -> set[str]:

@@ -19,6 +19,14 @@ DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AW
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that need the moto server start other processes (the CLI, notebook kernels): they are `slow`, and
+    `pytest -m "not slow"` is the quick inner loop (`make test` runs everything)."""
+    for item in items:
+        if {"moto_server", "_moto_server"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_aws_env(monkeypatch, tmp_path_factory):
     home = tmp_path_factory.mktemp("aws")
@@ -29,6 +37,21 @@ def _isolated_aws_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for k, v in DUMMY.items():
         monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(autouse=True)
+def _every_contract_document_is_valid(monkeypatch):
+    """Every neptune-audit/1 document built in a test process is checked against the published JSON Schema."""
+    from neptune_audit import contract, export
+
+    build = export.to_contract
+
+    def validated(result):
+        doc = build(result)
+        contract.validate(doc)
+        return doc
+
+    monkeypatch.setattr(export, "to_contract", validated)
 
 
 @pytest.fixture
@@ -45,7 +68,7 @@ def seed(clusters, region="us-east-1", endpoint_url=None, creds=None, account_id
 
 
 def assume_creds(account_id: str, endpoint_url=None) -> dict:
-    return simulate._assume(endpoint_url, account_id)
+    return simulate.assume_credentials(endpoint_url, account_id)
 
 
 def _free_port() -> int:

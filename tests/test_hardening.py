@@ -27,6 +27,7 @@ def _key(r):
     return sorted(zip(r.findings["account_id"], r.findings["instance_id"], r.findings["result"]))
 
 
+@pytest.mark.slow
 def test_throttling_storm_gives_identical_results(org):
     calm = neptune_audit.scan(organization=True, regions=REGIONS)
     lock, counter = threading.Lock(), itertools.count()
@@ -123,7 +124,7 @@ def test_killed_remediation_leaves_intents_and_a_rerun_completes(moto_server, tm
     import time
     from collections import Counter
 
-    from benchmarks.latency_proxy import LatencyProxy
+    from neptune_audit.proxy import LatencyProxy
     from neptune_audit import auditlog
 
     estate = simulate.seed(moto_server.url)

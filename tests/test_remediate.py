@@ -151,6 +151,7 @@ def test_apply_continues_past_per_instance_failures(fleet, tmp_path):
     assert outcomes == {"c1-w": "failed", "c1-r": "failed", "c3-w": "failed", "c2-w": "changed"}
 
 
+@pytest.mark.slow
 def test_throttled_modify_succeeds_after_retry(fleet, tmp_path):
     thr = throttle("rds", "ModifyDBInstance", times=2)
     fleet = rescan(thr)

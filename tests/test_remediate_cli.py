@@ -14,7 +14,7 @@ def amvu_state(url: str, accounts: dict) -> dict:
     """(account, instance) -> AutoMinorVersionUpgrade for every instance of every engine."""
     state = {}
     for acct in accounts.values():
-        creds = None if acct == accounts["management"] else simulate._assume(url, acct)
+        creds = None if acct == accounts["management"] else simulate.assume_credentials(url, acct)
         for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
             for db in boto("rds", region, url, creds).describe_db_instances()["DBInstances"]:
                 state[(acct, db["DBInstanceIdentifier"], db["Engine"])] = db["AutoMinorVersionUpgrade"]
@@ -45,7 +45,7 @@ def test_script_is_written_and_nothing_changes(moto_server, estate, tmp_path):
                       and m["account_id"] == estate.accounts["management"] and m["region"] == "us-east-1")
     assert sorted(c.split("--db-instance-identifier ")[1].split()[0] for c in cmds) == expected
     assert all(c.endswith("--auto-minor-version-upgrade --no-apply-immediately") for c in cmds)
-    assert script.stat().st_mode & 0o100
+    assert not script.stat().st_mode & 0o111, "not executable: the reviewer runs it deliberately (sh fix.sh)"
     assert amvu_state(moto_server.url, estate.accounts) == before
 
 

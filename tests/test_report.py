@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from neptune_audit import simulate
+from neptune_audit import contract, simulate
 from neptune_audit.cli import example_exceptions
 from neptune_audit.report import run_report
 
@@ -53,6 +53,7 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
     assert html.count('class="plotly-graph-div"') == 4
     assert "kg-legacy-writer" in html and "Vendor-certified" in html, "the exception in force is shown"
     assert rep.exit_code == 1
+    contract.validate(rep.document)  # the run's JSON, as the kernel wrote it into the notebook
     assert rep.summary["instances"] == len(estate.instances)
     assert rep.html_path.stat().st_size < 8e6
     nb = json.loads((tmp_path / "r.ipynb").read_text())
@@ -62,7 +63,7 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
 
 
 def test_report_one_region_and_role_arns(kernel_env, tmp_path):
-    creds = simulate._assume(kernel_env.url, "111111111111")
+    creds = simulate.assume_credentials(kernel_env.url, "111111111111")
     seed([("g", [("graph-alpha-1", True, {})])], endpoint_url=kernel_env.url, creds=creds,
          account_id="111111111111")
     seed([("h", [("graph-omega-1", True, {})])], endpoint_url=kernel_env.url)
@@ -90,6 +91,8 @@ def test_report_history_shows_changes(kernel_env, tmp_path):
     html = rep.html_path.read_text()
     assert "Trend over past runs" in html and "1 newly fixed" in html
     assert len(list(hist.glob("neptune-audit-*.json"))) == 2
+    for run in hist.glob("neptune-audit-*.json"):
+        contract.validate(json.loads(run.read_text()))
     assert rep.exit_code == 0
 
 
@@ -99,13 +102,28 @@ def test_report_cli_and_notebook_failure(kernel_env, tmp_path):
                  cwd=tmp_path)
     assert ok.returncode == 1, ok.stderr
     assert "ok.html" in ok.stdout and (tmp_path / "ok.html").exists()
-    # A region name of the right shape that the endpoint does not know fails inside the notebook.
+    # A region name of the right shape that the endpoint does not know is refused before a kernel starts.
     bad = run_cli(["report", "--regions", "xx-nowhere-1", "-o", str(tmp_path / "bad.html")], kernel_env.env(),
                   cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "unknown region 'xx-nowhere-1'" in bad.stderr and "Traceback" not in bad.stderr
-    assert not (tmp_path / "bad.html").exists()
-    assert (tmp_path / "bad.failed.ipynb").exists(), "the executed notebook is kept for diagnosis"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.html"], "nothing written, no kernel files left"
+
+
+def test_a_failing_notebook_is_kept_for_diagnosis(kernel_env, tmp_path, monkeypatch):
+    """A fault inside the notebook that is not bad input (a bug) keeps the executed notebook and says where."""
+    import nbformat
+
+    from neptune_audit import report
+
+    nb = nbformat.read(str(report.notebook_path("audit.ipynb")), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell('raise RuntimeError("boom")'))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, str(broken))
+    monkeypatch.setattr(report, "notebook_path", lambda name: broken)
+    with pytest.raises(report.NotebookFailed, match="RuntimeError: boom"):
+        report.run_report(regions="us-east-1", output=tmp_path / "bad.html")
+    assert (tmp_path / "bad.failed.ipynb").exists() and not (tmp_path / "bad.html").exists()
 
 
 def test_report_bad_input_refused_before_a_kernel_starts(kernel_env, tmp_path):

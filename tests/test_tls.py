@@ -11,7 +11,7 @@ import certifi
 import pytest
 
 import neptune_audit
-from benchmarks.latency_proxy import LatencyProxy
+from neptune_audit.proxy import LatencyProxy
 from neptune_audit import UsageError
 from neptune_audit.targets import Connection
 

@@ -1,5 +1,7 @@
-"""A loopback HTTP proxy in front of a moto server: adds a round-trip delay per request, can throttle a
-share of requests (HTTP 400 Throttling, as AWS answers), and counts what it forwards.
+"""A loopback HTTP(S) proxy in front of a moto server (the simulated account), for tests and benchmarks.
+
+It adds a round-trip delay per request, can throttle a share of requests (HTTP 400 Throttling, as AWS
+answers), and counts what it forwards.
 
 With ``cache=True`` it replays moto's answers to repeated Describe* requests (keyed by the signing
 credential scope and the request body), so a warm run measures the client and the round trips, not
@@ -133,7 +135,7 @@ def _serve_tls(server) -> str:
     import ssl
     import tempfile
 
-    import certifi
+    import certifi  # test extra: an HTTPS endpoint is only for tests and benchmarks
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

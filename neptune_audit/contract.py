@@ -1,0 +1,79 @@
+"""The output contract ``neptune-audit/1``: fields, states, results and exit codes, in one place.
+
+The JSON Schema shipped beside this module (``neptune-audit-1.schema.json``, printed by
+``neptune-audit schema``) is the one source: the field lists below are read from it, so the
+DataFrames, the exports and the tests cannot drift from what is published.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+SCHEMA = "neptune-audit/1"
+FORMATS = ("table", "csv", "json", "ocsf")  # scan --format
+SCHEMA_FILE = "neptune-audit-1.schema.json"
+
+
+def schema_text() -> str:
+    """The published JSON Schema, as shipped."""
+    return resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(schema_text())
+
+
+def _fields(name: str) -> tuple[str, ...]:
+    return tuple(schema()["$defs"][name]["properties"])
+
+
+def _enum(name: str, field: str) -> tuple[str, ...]:
+    return tuple(schema()["$defs"][name]["properties"][field]["enum"])
+
+
+TOP_FIELDS: tuple[str, ...] = tuple(schema()["properties"])
+RULE_FIELDS = _fields("rule")
+SCOPE_FIELDS = _fields("scope")
+FINDING_FIELDS = _fields("finding")
+CLUSTER_FIELDS = _fields("cluster")
+SUMMARY_FIELDS = _fields("summary")
+
+SCOPE_STATES = _enum("scope", "state")           # scanned, not-enabled, denied, error
+SCANNED = "scanned"
+NOT_ENABLED = "not-enabled"
+NOT_SCANNED = ("denied", "error")                # the states that make a run incomplete
+RESULTS = _enum("finding", "result")             # PASS, FAIL, EXCEPTED
+PASS, FAIL, EXCEPTED = RESULTS
+assert set(NOT_SCANNED) | {SCANNED, NOT_ENABLED} == set(SCOPE_STATES)
+
+# Exit codes, shared by every command.
+EXIT_OK = 0           # every instance passes (or is excepted) and every target was scanned
+EXIT_FAIL = 1         # at least one FAIL
+EXIT_USAGE = 2        # bad input, bad credentials or usage
+EXIT_INCOMPLETE = 3   # no FAIL, but some scope was not scanned, or nothing at all was
+EXIT_INTERNAL = 4     # a bug in the kit
+EXIT_MEANING = {
+    EXIT_OK: "every instance passes or is excepted, and every target was scanned",
+    EXIT_FAIL: "at least one instance fails",
+    EXIT_USAGE: "bad input, bad credentials or usage",
+    EXIT_INCOMPLETE: "no failures, but some scope was not scanned",
+    EXIT_INTERNAL: "internal error",
+}
+
+
+def exit_code(summary: dict) -> int:
+    """1 any FAIL; 3 no FAIL but some scope not scanned, or nothing scanned at all; else 0."""
+    if summary["fail"]:
+        return EXIT_FAIL
+    if summary["targets_not_scanned"] or not summary["targets_scanned"]:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def validate(doc: dict) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid ``neptune-audit/1`` document."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker()).validate(doc)

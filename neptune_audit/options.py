@@ -1,0 +1,97 @@
+"""What a scan covers: one frozen ``ScanOptions`` that ``scan``, ``report``, the CLI and the notebooks share.
+
+Its fields are the notebooks' papermill parameters (a test holds each notebook's parameters cell to
+them), so a new option is added here once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
+_ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")  # a role name, with an optional IAM path
+
+
+def _tuple(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, os.PathLike)):
+        return (str(value),)
+    return tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Targets and how to scan them.  ``regions``: ``"all"`` or ``"R1,R2"`` (a list is accepted)."""
+
+    regions: str = "all"
+    profiles: tuple[str, ...] = ()
+    role_arns: tuple[str, ...] = ()
+    organization: bool = False
+    role_name: str = DEFAULT_ROLE_NAME
+    exceptions_file: str | None = None
+    demo: bool = False
+    max_workers: int = 16
+
+    def __post_init__(self):
+        regions = self.regions
+        if regions is None:
+            regions = "all"
+        elif not isinstance(regions, str):
+            regions = ",".join(str(r) for r in regions)
+        fix = {"regions": regions, "profiles": _tuple(self.profiles), "role_arns": _tuple(self.role_arns),
+               "exceptions_file": os.fspath(self.exceptions_file) if self.exceptions_file else None}
+        for name, value in fix.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_parameters(cls, namespace: dict) -> ScanOptions:
+        """The options among a notebook's parameters (its globals): papermill injects them one name each."""
+        return cls(**{name: namespace[name] for name in cls.field_names() if name in namespace})
+
+    def as_parameters(self) -> dict:
+        """Papermill parameters (JSON types), paths made absolute so the kernel's working folder does not matter."""
+        params = dataclasses.asdict(self)
+        params["profiles"], params["role_arns"] = list(self.profiles), list(self.role_arns)
+        if self.exceptions_file:
+            params["exceptions_file"] = str(Path(self.exceptions_file).resolve())
+        return params
+
+    @property
+    def region_list(self) -> list[str] | None:
+        """``None`` for every enabled region, else the checked list."""
+        from .targets import parse_regions
+
+        return parse_regions(self.regions)
+
+    def validate(self) -> ScanOptions:
+        """Every check that needs no AWS call; raises :class:`UsageError` with one line."""
+        from . import exceptions
+        from .targets import validate_role_arn
+
+        if not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool) or self.max_workers < 1:
+            raise UsageError("--max-workers must be a whole number, at least 1")
+        self.region_list  # noqa: B018 - parses and checks the syntax
+        for arn in self.role_arns:
+            validate_role_arn(arn)
+        if self.demo and self.profiles:
+            raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
+        if not isinstance(self.role_name, str) or not _ROLE_NAME.match(self.role_name):
+            raise UsageError(f"not an IAM role name: {self.role_name!r}")
+        exceptions.load(self.exceptions_file)
+        return self
+
+    def describe(self) -> dict:
+        """The parameters as the report's header shows them."""
+        return {"regions": self.regions, "profiles": list(self.profiles), "role_arns": list(self.role_arns),
+                "organization": self.organization, "role_name": self.role_name if self.organization else None,
+                "exceptions_file": self.exceptions_file, "demo": self.demo}

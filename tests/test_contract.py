@@ -1,0 +1,142 @@
+"""One home for each fact: the published schema, the scan options, the rule metadata, the verdict table."""
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import json
+from datetime import date
+
+import jsonschema
+import pytest
+
+import neptune_audit
+from neptune_audit import contract, evaluate, exceptions, rule
+from neptune_audit.options import ScanOptions
+
+from .conftest import ROOT, run_cli, seed
+
+
+def test_schema_command_prints_a_valid_json_schema():
+    proc = run_cli(["schema"], env=None)
+    assert proc.returncode == 0 and proc.stderr == ""
+    schema = json.loads(proc.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["schema"]["const"] == contract.SCHEMA
+    assert tuple(schema["$defs"]["finding"]["properties"]) == contract.FINDING_FIELDS
+    assert set(schema["$defs"]["scope"]["properties"]["state"]["enum"]) == set(contract.SCOPE_STATES)
+
+
+@pytest.fixture
+def doc(aws):
+    seed([("c", [("w", False, {"env": "prod"}), ("r", True, {})])])
+    return neptune_audit.scan(regions="us-east-1").to_dict()
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda d: d["findings"][0].update(result="WARN"),
+    lambda d: d["findings"][0].update(surprise=1),
+    lambda d: d["findings"][0].pop("reason"),
+    lambda d: d["scope"][0].update(state="scanned", error="should be null when scanned"),
+    lambda d: d["scope"][0].update(state="denied", error=None),
+    lambda d: d["summary"].update(fail=-1),
+    lambda d: d.update(generated_at="yesterday"),
+    lambda d: d.update(schema="neptune-audit/2"),
+    lambda d: d["clusters"][0].update(result="EXCEPTED"),
+    lambda d: d["findings"][0]["tags"].update(env=3),
+])
+def test_schema_refuses_what_the_contract_does_not_allow(doc, breakage):
+    contract.validate(doc)
+    broken = copy.deepcopy(doc)
+    breakage(broken)
+    with pytest.raises(jsonschema.ValidationError):
+        contract.validate(broken)
+
+
+def _parameters(name: str) -> dict:
+    nb = json.loads((ROOT / "notebooks" / name).read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+
+
+@pytest.mark.parametrize("name, own", [("audit.ipynb", {"history_dir": None, "record_history": True}),
+                                       ("remediate.ipynb", {"apply": False, "audit_log": None})])
+def test_each_notebook_declares_exactly_the_scan_options(name, own):
+    """The notebooks' parameters are ScanOptions' fields, with its defaults, plus their own few."""
+    declared = _parameters(name)
+    defaults = {f.name: f.default for f in dataclasses.fields(ScanOptions)}
+    assert set(declared) == set(defaults) | set(own)
+    for key, value in declared.items():
+        expected = own[key] if key in own else defaults[key]
+        assert value == expected or (value == [] and expected == ()), (key, value, expected)
+
+
+def test_scan_options_normalise_and_validate(tmp_path):
+    o = ScanOptions(regions=["us-east-1", "eu-west-1"], profiles="prod", exceptions_file=tmp_path / "e.yml")
+    assert o.regions == "us-east-1,eu-west-1" and o.profiles == ("prod",) and isinstance(o.exceptions_file, str)
+    assert ScanOptions.from_parameters({"regions": "all", "demo": True, "apply": True}) == ScanOptions(demo=True)
+    assert json.loads(json.dumps(ScanOptions(role_arns=["arn:aws:iam::111122223333:role/x"]).as_parameters()))
+    for bad, message in [(dict(max_workers=0), "max-workers"), (dict(regions="us_east_1"), "unknown region"),
+                         (dict(role_arns=["nope"]), "not an IAM role ARN"), (dict(role_name="a b"), "role name"),
+                         (dict(demo=True, profiles=["p"]), "--profile cannot be combined"),
+                         (dict(exceptions_file=tmp_path / "missing.yml"), "not found")]:
+        with pytest.raises(neptune_audit.UsageError, match=message):
+            ScanOptions(**bad).validate()
+
+
+ROW = {"account_id": "111122223333", "region": "us-east-1", "cluster_id": "c", "instance_id": "i",
+       "arn": "arn:aws:rds:us-east-1:111122223333:db:i", "tags": {"env": "sandbox"}}
+ACTIVE = exceptions.parse("- {instance: i, reason: vendor pin, expires: 2030-01-01}")
+EXPIRED = exceptions.parse("- {tag: env=sandbox, reason: rebuilt weekly, expires: 2020-01-01}")
+
+
+@pytest.mark.parametrize("is_writer, role", [(True, "writer"), (False, "reader"), (None, "instance")])
+@pytest.mark.parametrize("setting, rules, result, why_has, exception", [
+    (True, [], "PASS", "on", None),
+    (True, ACTIVE, "PASS", "on", None),                      # an exception never touches a passing instance
+    (False, [], "FAIL", "off", None),
+    (False, ACTIVE, "EXCEPTED", "excepted until 2030-01-01: vendor pin", False),
+    (False, EXPIRED, "FAIL", "(exception expired)", True),
+])
+def test_judge_every_role_setting_and_exception_state(is_writer, role, setting, rules, result, why_has, exception):
+    v = evaluate.judge({**ROW, "is_writer": is_writer, "auto_minor_version_upgrade": setting}, rules,
+                       date(2026, 11, 27))
+    assert (v.result, v.role) == (result, role)
+    assert why_has in v.why and v.reason
+    assert (v.exception is None) if exception is None else (v.exception["expired"] is exception)
+    if result == "FAIL":
+        assert {"writer": "whole cluster", "reader": "failover", "instance": "receives no"}[role] in v.reason
+
+
+def test_rule_metadata_is_validated():
+    assert rule.metadata().id == "Neptune-001" and rule.header()["standards"] == ["APRA", "MAS", "NIST4"]
+    good = rule.metadata().model_dump()
+    for typo in ({"risk": "medium"}, {"standard": ["APRA"]}, {"id": "Neptun-001"}, {"reference": "example.com"}):
+        bad = {**good, **typo}
+        with pytest.raises(Exception, match="validation error"):
+            rule.Rule.model_validate(bad)
+
+
+def test_the_python_api_a_notebook_user_meets(doc):
+    names = dir(neptune_audit)
+    assert {"scan", "AuditResult", "ScanOptions", "UsageError"} <= set(names)
+    assert issubclass(neptune_audit.UsageError, ValueError)
+    result = neptune_audit.scan(regions="us-east-1")
+    assert isinstance(result, neptune_audit.AuditResult)
+    assert len(repr(result)) < 300 and "1 fail" in repr(result)
+    html = result._repr_html_()
+    assert "Neptune-001" in html and "na-card" in html and "1 scanned" in html
+
+
+def test_botocore_tuning_says_once_when_it_cannot_apply(monkeypatch, capsys):
+    from neptune_audit import botocore_tuning
+
+    class Bare:  # a client whose HTTP session is not where botocore keeps it today
+        _endpoint = None
+
+    monkeypatch.setenv("NEPTUNE_AUDIT_DEBUG", "1")
+    monkeypatch.setattr(botocore_tuning, "_warned", set())
+    botocore_tuning.share_tls_context(Bare())
+    botocore_tuning.share_tls_context(Bare())
+    assert capsys.readouterr().err.count("running without this speed-up") == 1
