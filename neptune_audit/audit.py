@@ -56,10 +56,8 @@ class AuditResult:
         return text
 
     def __repr__(self) -> str:
-        s = self.summary
-        return (f"<AuditResult {rule.metadata().id} {self.generated_at:%Y-%m-%dT%H:%M:%SZ}: {s['instances']} instances, "
-                f"{s['fail']} fail, {s['pass']} pass, {s['excepted']} excepted; {s['targets_scanned']} account-regions "
-                f"scanned, {s['targets_not_scanned']} not scanned; exit code {self.exit_code}>")
+        return (f"<AuditResult {rule.metadata().id} {self.generated_at:%Y-%m-%dT%H:%M:%SZ}: "
+                f"{contract.summary_line(self.summary)}; exit code {self.exit_code}>")
 
     def _repr_html_(self) -> str:
         from . import present
@@ -107,7 +105,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
     findings = evaluate.evaluate_instances(inv.instances, rules, today)
     clusters = evaluate.roll_up_clusters(findings, inv.clusters)
     params = {**options.describe(),
-              "endpoint_url": connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")}
+              "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
     callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]
     return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
                        summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,

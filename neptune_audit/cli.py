@@ -60,18 +60,6 @@ def _options(args) -> ScanOptions:
                        exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers).validate()
 
 
-def _refuse_overwriting_inputs(output, args, *inputs) -> None:
-    """An output path must never be one of the run's input files (it would be overwritten)."""
-    from pathlib import Path
-
-    if not output:
-        return
-    out = Path(output).resolve()
-    for flag, path in (("--exceptions", getattr(args, "exceptions_file", None)), *inputs):
-        if path and Path(path).resolve() == out:
-            raise UsageError(f"the output file is the {flag} file ({path}): choose another output path")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Audit Amazon Neptune instances for Auto Minor Version "
                                             "Upgrade (Conformity Neptune-001).")
@@ -135,9 +123,8 @@ def cmd_scan(args) -> int:
     from .export import check_writable
 
     options = _options(args)
-    _refuse_overwriting_inputs(args.output, args)
     if args.output:
-        check_writable(args.output)
+        check_writable(args.output, inputs={"--exceptions": args.exceptions_file})
     result = audit.scan(options, progress=sys.stderr.isatty())
     text = result.write(args.format, args.output)
     if not args.output:
@@ -173,9 +160,8 @@ def cmd_remediate(args) -> int:
         raise UsageError("--apply-immediately goes with --apply")
     if args.apply and not args.yes and not sys.stdin.isatty():
         raise UsageError("--apply asks for confirmation on a terminal; add --yes to run unattended")
-    _refuse_overwriting_inputs(args.script, args, ("--audit-log", args.audit_log))
     if args.script:
-        check_writable(args.script)
+        check_writable(args.script, inputs={"--exceptions": args.exceptions_file, "--audit-log": args.audit_log})
     result = audit.scan(options, progress=sys.stderr.isatty())
     rem = remediate.Remediation(result, args.instances, apply_immediately=args.apply_immediately,
                                 include_excepted=args.include_excepted, audit_log=args.audit_log)
@@ -222,31 +208,16 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
-def example_exceptions() -> str:
-    """Path of the example exceptions file (in a checkout, or inside the installed package)."""
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "examples" / "exceptions.yml", here.parent / "examples" / "exceptions.yml"):
-        if candidate.exists():
-            return str(candidate)
-    raise UsageError("the example exceptions file is missing from this installation")
-
-
 def _report_summary(rep) -> str:
-    s = rep.summary
-    return (f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): "
-            f"{s['instances']} instances, {s['fail']} fail, {s['pass']} pass, {s['excepted']} excepted; "
-            f"{s['targets_not_scanned']} account-regions not scanned")
+    from .contract import summary_line
+
+    return f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): {summary_line(rep.summary)}"
 
 
 def cmd_report(args) -> int:
     from .report import run_report
 
-    options = _options(args)
-    _refuse_overwriting_inputs(args.output, args)
-    _refuse_overwriting_inputs(args.keep_notebook, args)
-    rep = run_report(options, output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history)
+    rep = run_report(_options(args), output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history)
     print(_report_summary(rep))
     return rep.exit_code
 
@@ -257,6 +228,7 @@ def cmd_demo(args) -> int:
     from pathlib import Path
 
     from .report import default_output, run_report
+    from .simulate import example_exceptions
 
     out = Path(args.output) if args.output else Path("reports") / default_output("neptune-audit-demo")
     if not args.output:

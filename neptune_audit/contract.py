@@ -72,6 +72,13 @@ def exit_code(summary: dict) -> int:
     return EXIT_OK
 
 
+def summary_line(summary: dict) -> str:
+    """The summary block in one line, as the terminal, the report command and ``repr`` say it."""
+    s = summary
+    return (f"{s['instances']} instances: {s['pass']} pass, {s['fail']} fail, {s['excepted']} excepted; "
+            f"{s['targets_scanned']} account-regions scanned, {s['targets_not_scanned']} not scanned")
+
+
 def validate(doc: dict) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid ``neptune-audit/1`` document."""
     import jsonschema

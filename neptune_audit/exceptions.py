@@ -23,8 +23,30 @@ import yaml
 
 from .errors import UsageError
 
+MAX_BYTES = 2 * 1024 * 1024   # a reviewed list of exceptions is kilobytes; megabytes mean a wrong file
+MAX_ENTRIES = 10_000
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps: dates stay text, so a bad one gets a clear message."""
+    """SafeLoader for a reviewed file: no implicit timestamps (dates stay text, so a bad one gets a clear
+    message), no anchors or aliases (a few lines of nested aliases expand to gigabytes: "billion laughs"),
+    and no duplicate keys (last-wins would silently drop the first value)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (& and *) are not allowed here",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -79,6 +101,8 @@ def _fail(where: str, what: str):
 
 
 def _parse_tag(value, where: str) -> tuple[str, str]:
+    if isinstance(value, dict) and any(isinstance(v, (dict, list)) for v in (*value, *value.values())):
+        _fail(where, "a tag's key and value must be text")
     if isinstance(value, dict) and len(value) == 1:
         (k, v), = value.items()
         return str(k), "" if v is None else str(v)
@@ -104,6 +128,16 @@ def _parse_expires(value, where: str) -> date | None:
         _fail(where, f"bad expiry date {value!r} (use an ISO date such as 2027-03-31)")
 
 
+def _text(entry: dict, key: str, where: str, digits_ok: bool = False) -> str | None:
+    """A field that must be text (an account id may be written as a number); lists and mappings are refused."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int) if digits_ok else str):
+        _fail(where, f"{key} must be text, not {type(value).__name__}")
+    return str(value).strip()
+
+
 def parse_entry(index: int, entry, where: str) -> ExceptionRule:
     where = f"{where}, entry {index + 1}"
     if not isinstance(entry, dict):
@@ -111,6 +145,9 @@ def parse_entry(index: int, entry, where: str) -> ExceptionRule:
     unknown = sorted(set(map(str, entry)) - _KEYS)
     if unknown:
         _fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
+    for key in ("instance", "arn", "region", "reason", "approved_by"):
+        _text(entry, key, where)
+    _text(entry, "account", where, digits_ok=True)
     selectors = [k for k in _SELECTORS if entry.get(k) not in (None, "")]
     if len(selectors) != 1:
         _fail(where, "needs exactly one of instance, arn or tag")
@@ -123,8 +160,8 @@ def parse_entry(index: int, entry, where: str) -> ExceptionRule:
     if account is not None:
         account = str(account).strip().zfill(12) if str(account).strip().isdigit() else str(account).strip()
     return ExceptionRule(index=index, reason=reason.strip(), instance=instance, tag=tag, account=account,
-                         region=entry.get("region"), expires=_parse_expires(entry.get("expires"), where),
-                         approved_by=entry.get("approved_by"))
+                         region=_text(entry, "region", where), expires=_parse_expires(entry.get("expires"), where),
+                         approved_by=_text(entry, "approved_by", where))
 
 
 def parse(text: str, where: str = "<text>") -> list[ExceptionRule]:
@@ -144,6 +181,8 @@ def parse(text: str, where: str = "<text>") -> list[ExceptionRule]:
         return []
     if not isinstance(entries, list):
         _fail(where, "'exceptions' must be a list")
+    if len(entries) > MAX_ENTRIES:
+        _fail(where, f"has {len(entries)} entries, more than the {MAX_ENTRIES} allowed (is it the right file?)")
     return [parse_entry(i, e, where) for i, e in enumerate(entries)]
 
 
@@ -153,6 +192,9 @@ def load(path: str | Path | None) -> list[ExceptionRule]:
         return []
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_BYTES:
+            raise UsageError(f"exceptions file {p} is {p.stat().st_size / 1e6:.1f} MB, more than the "
+                             f"{MAX_BYTES // (1024 * 1024)} MB allowed (is it the right file?)")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"exceptions file not found: {p}") from None

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__, rule
-from .contract import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, NOT_ENABLED, SCHEMA, SCOPE_FIELDS
+from .contract import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, NOT_ENABLED, SCHEMA, SCOPE_FIELDS, summary_line
 from .errors import UsageError
 
 _UMASK = os.umask(0o022)
@@ -169,9 +169,7 @@ def to_table(result) -> str:
     if not s["targets_scanned"]:
         lines += ["", "NOTHING WAS SCANNED: no account-region could be checked, so this run proves nothing."]
     not_enabled = int((result.scope["state"] == NOT_ENABLED).sum())
-    lines += ["", (f"{s['instances']} instances: {s['pass']} pass, {s['fail']} fail, {s['excepted']} excepted; "
-                   f"{s['targets_scanned']} account-regions scanned, {s['targets_not_scanned']} not scanned, "
-                   f"{not_enabled} not enabled")]
+    lines += ["", f"{summary_line(s)}, {not_enabled} not enabled"]
     return "\n".join(lines) + "\n"
 
 
@@ -188,9 +186,13 @@ def render(result, fmt: str) -> str:
     return RENDERERS[fmt](result)
 
 
-def check_writable(path) -> Path:
-    """Fail before any work if ``path`` cannot be written (so nothing is half done)."""
+def check_writable(path, inputs: dict | None = None) -> Path:
+    """Fail before any work if ``path`` cannot be written (so nothing is half done), or if it is one of the
+    run's ``inputs`` (``{"--exceptions": path, ...}``), which writing would destroy."""
     p = Path(path)
+    for flag, given in (inputs or {}).items():
+        if given and Path(given).resolve() == p.resolve():
+            raise UsageError(f"the output file is the {flag} file ({given}): choose another output path")
     if p.is_dir():
         raise UsageError(f"output path is a directory: {p}")
     parent = p.parent if str(p.parent) else Path(".")

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 THROTTLE_BODY = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded"
                  b"</Message></Error><RequestId>bench</RequestId></ErrorResponse>")
+GARBLED_BODY = b"<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances><DBInstance><Engine>nep" + b"\x00" * 64
 
 
 class LatencyProxy:
@@ -32,6 +33,7 @@ class LatencyProxy:
         self._cached: dict = {}
         self._role_of_key: dict = {}  # assumed-role access key id -> role ARN
         self.calls: Counter = Counter()
+        self.garble: set[tuple[str, str]] = set()  # (action, region) answered with an unparseable body
         self.throttled = 0
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -55,6 +57,10 @@ class LatencyProxy:
                     proxy.throttled += bool(throttle)
                 if throttle:
                     return self._reply(400, [("Content-Type", "text/xml")], THROTTLE_BODY)
+                region = self.headers.get("Authorization", "").split("Credential=")[-1].split("/")[2:3]
+                if (action, *region) in proxy.garble:
+                    # A body cut short mid-element: what a broken middlebox or a truncated response looks like.
+                    return self._reply(200, [("Content-Type", "text/xml")], GARBLED_BODY)
                 key = None
                 if proxy.cache and action.startswith("Describe"):
                     scope = self.headers.get("Authorization", "").split("Credential=")[-1].split(",")[0]

@@ -63,35 +63,74 @@ def _run_document(nb) -> dict:
     raise UsageError("the audit notebook ran but produced no result (was it edited?)")
 
 
-def _kernel_manager_class(runtime_dir: str):
-    """Kernels whose runtime files (connection file with its HMAC key, IPC sockets, stderr) live in
-    ``runtime_dir``, a private folder removed after the run: never the working directory, which a
-    scheduler may give read-only (cron's or systemd's ``/``).  On POSIX the kernel talks over Unix
-    sockets (IPC), not loopback TCP: private to this user, and no plain-text warning."""
-    import os
+class KernelRuntime:
+    """A private folder (mode 0700) for one report's kernel, and the means to end it, whatever happens.
 
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
+    The kernel's connection file (with its HMAC key), its IPC sockets and its stderr live here, never in the
+    working directory, which a scheduler may give read-only (cron's or systemd's ``/``).  papermill drives the
+    kernel from a background thread (jupyter_core's ``run_sync``), which Ctrl-C does not stop: ``close()``
+    stops it from starting a kernel, kills one it started, and removes the folder.
+    """
 
-    class PrivateKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _transport_default(self):
-            return "ipc" if os.name == "posix" else "tcp"
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="neptune-audit-")
+        self.closed = False
+        self.managers: list = []
 
-        @default("connection_file")
-        def _connection_file_default(self):
-            return os.path.join(runtime_dir, "kernel.json")  # IPC sockets go beside it (kernel-ipc-N)
+    def manager_class(self):
+        import os
 
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            # The kernel's own stderr (shutdown chatter such as "KeyboardInterrupt caught in kernel") is not the
-            # user's concern: errors reach them through the executed notebook, in one line.
-            kw["stderr"] = open(os.path.join(runtime_dir, "kernel-stderr.log"), "wb")  # noqa: SIM115
-            try:
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-            finally:
-                kw["stderr"].close()
+        from jupyter_client.manager import AsyncKernelManager
+        from traitlets import default
 
-    return PrivateKernelManager
+        runtime = self
+
+        class PrivateKernelManager(AsyncKernelManager):
+            def __init__(self, **kw):
+                super().__init__(**kw)
+                runtime.managers.append(self)
+
+            @default("transport")
+            def _transport_default(self):
+                # Unix sockets, not loopback TCP: private to this user, and no plain-text warning.
+                return "ipc" if os.name == "posix" else "tcp"
+
+            @default("connection_file")
+            def _connection_file_default(self):
+                return os.path.join(runtime.dir, "kernel.json")  # the IPC sockets go beside it (kernel-ipc-N)
+
+            def write_connection_file(self, **kw):
+                runtime.check_open()
+                return super().write_connection_file(**kw)
+
+            async def _async_launch_kernel(self, kernel_cmd, **kw):
+                runtime.check_open()
+                # The kernel's own stderr (shutdown chatter such as "KeyboardInterrupt caught in kernel") is not
+                # the user's concern: errors reach them through the executed notebook, in one line.
+                with open(os.path.join(runtime.dir, "kernel-stderr.log"), "wb") as err:
+                    return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": err})
+
+        return PrivateKernelManager
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("the report was interrupted")
+
+    def close(self) -> None:
+        import shutil
+
+        self.closed = True
+        for km in self.managers:
+            process = getattr(getattr(km, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()
+        for _ in range(20):  # a write already under way in papermill's thread may land after the first pass
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if not Path(self.dir).exists():
+                time.sleep(0.05)
+                if not Path(self.dir).exists():
+                    return
+            time.sleep(0.05)
 
 
 def preflight(options: ScanOptions, history_dir=None) -> None:
@@ -129,17 +168,19 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
 
     start = time.monotonic()
     options = options or ScanOptions(**fields)
-    html_path = check_writable(output or default_output())
+    inputs = {"--exceptions": options.exceptions_file}
+    html_path = check_writable(output or default_output(), inputs)
     if keep_notebook:
-        check_writable(keep_notebook)
+        check_writable(keep_notebook, inputs)
     preflight(options, history_dir)
     params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False}
-    with tempfile.TemporaryDirectory(prefix="neptune-audit-") as tmp:
-        executed = Path(keep_notebook) if keep_notebook else Path(tmp) / "audit.ipynb"
+    runtime = KernelRuntime()
+    try:
+        executed = Path(keep_notebook) if keep_notebook else Path(runtime.dir) / "audit.ipynb"
         try:
             papermill.execute_notebook(str(notebook_path("audit.ipynb")), str(executed), parameters=params,
                                        kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                       cwd=str(Path.cwd()), kernel_manager_class=_kernel_manager_class(tmp))
+                                       cwd=str(Path.cwd()), kernel_manager_class=runtime.manager_class())
         except PapermillExecutionError as exc:
             message = exc.evalue.splitlines()[0] if exc.evalue else ""
             if exc.ename == "UsageError":  # bad input only the scan could see (e.g. a region AWS does not know)
@@ -152,6 +193,8 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
         nb = nbformat.read(str(executed), as_version=4)
         document = _run_document(nb)
         write_atomic(html_path, to_html(nb))
+    finally:
+        runtime.close()
     if history_dir:
         history.record_document(document, history_dir)
     return Report(html_path=html_path, notebook_path=Path(keep_notebook) if keep_notebook else None,

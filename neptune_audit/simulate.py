@@ -188,6 +188,19 @@ def demo_connection(max_workers: int = 16) -> Connection:
                       static_credentials=dict(DUMMY_CREDENTIALS))
 
 
+def example_exceptions() -> str:
+    """The demo's exceptions file (``examples/exceptions.yml``: in a checkout, or inside the installed package)."""
+    from pathlib import Path
+
+    from .errors import UsageError
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "examples" / "exceptions.yml", here.parent / "examples" / "exceptions.yml"):
+        if candidate.exists():
+            return str(candidate)
+    raise UsageError("the example exceptions file is missing from this installation")
+
+
 def lab_command(server: DemoServer) -> tuple[list[str], dict, str | None]:
     """How to start JupyterLab on the notebooks against ``server``: command, environment, and a note to print."""
     from .report import notebook_path

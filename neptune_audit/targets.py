@@ -41,9 +41,27 @@ AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 _MESSAGE_CHARS = 300
 
 
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
+
+
 def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
-    text = " ".join(str(text).split())
+    """A message as the kit records it: one line, bounded, with any URL's user:password removed."""
+    text = _USERINFO.sub(r"\1", " ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL as the kit records it: no user:password, no query string (either can hold a secret)."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "") if "@" in parts.netloc else parts.netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def describe_error(exc: Exception) -> tuple[str, str]:
@@ -180,7 +198,7 @@ def _identity(session: boto3.Session, connection: Connection, what: str) -> tupl
         _, msg = describe_error(exc)
         raise UsageError(f"AWS rejected the credentials for {what}: {msg}") from None
     except BotoCoreError as exc:
-        raise UsageError(f"cannot reach AWS STS for {what}: {exc}") from None
+        raise UsageError(f"cannot reach AWS STS for {what}: {one_line(str(exc))}") from None
     return ident["Account"], ident["Arn"]
 
 

@@ -19,7 +19,7 @@ def result():
 
 
 def simulate_exceptions():
-    from neptune_audit.cli import example_exceptions
+    from neptune_audit.simulate import example_exceptions
 
     return example_exceptions()
 

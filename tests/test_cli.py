@@ -93,7 +93,7 @@ def test_ocsf_parses_back_into_compliance_findings(moto_server, estate):
 
 
 def _example():
-    from neptune_audit.cli import example_exceptions
+    from neptune_audit.simulate import example_exceptions
 
     return example_exceptions()
 

@@ -17,6 +17,7 @@ from neptune_audit.options import ScanOptions
 from .conftest import ROOT, run_cli, seed
 
 
+@pytest.mark.slow
 def test_schema_command_prints_a_valid_json_schema():
     proc = run_cli(["schema"], env=None)
     assert proc.returncode == 0 and proc.stderr == ""

@@ -231,8 +231,42 @@ def test_panel_changing_the_choice_needs_a_new_review(fleet):
     assert not panel.apply_button.disabled
     panel.timing.value = True
     assert panel.apply_button.disabled and panel.plan is None
+    assert "review the plan again" in panel.plan_view.value and "<table" not in panel.plan_view.value
     panel.review.click()
     assert "pending modifications are applied too" in panel.plan_view.value
+
+
+def test_panel_runs_the_same_remediation_as_the_cli(fleet, tmp_path, monkeypatch):
+    """Earlier intents without outcome are reported, verification waits like the CLI's, fixed instances leave the list."""
+    log = tmp_path / "a.jsonl"
+    log.write_text('{"event": "intent", "change_id": "old", "instance_id": "c1-w"}\n')
+    waits = []
+    real_verify = remediate.verify
+    monkeypatch.setattr(remediate, "verify", lambda *a, **kw: waits.append(kw.get("wait_seconds")) or
+                        real_verify(*a, **kw))
+    panel = RemediationPanel(fleet, apply_enabled=True, audit_log=log)
+    panel.cluster.value = "c2"
+    panel.select_all.click()
+    panel.review.click()
+    panel.apply_button.click()
+    assert "1 change(s) from an earlier run have no recorded outcome" in panel.status.value
+    assert waits == [remediate.VERIFY_WAIT_SECONDS], "polls as long as the CLI does"
+    panel.cluster.value = ALL
+    assert [label.split(" ")[0] for label, _ in panel.instances.options] == ["c1-r", "c1-w"], "c2-w is fixed"
+    assert panel.apply_button.disabled and panel.results is not None
+    panel.verify_button.click()
+    assert "1 of 1" in panel.status.value
+
+
+def test_panel_asks_again_for_named_excepted_instances(aws, tmp_path):
+    seed([("c", [("x-1", False, {})])])
+    (tmp_path / "e.yml").write_text("- {instance: x-1, reason: pinned}\n")
+    panel = RemediationPanel(neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml"),
+                             apply_enabled=True, audit_log=tmp_path / "a.jsonl")
+    panel.include_excepted.value = True
+    panel.select_all.click()
+    panel.review.click()
+    assert "x-1" in panel.plan_view.value and not panel.apply_button.disabled
 
 
 def test_panel_never_applies_when_not_enabled(fleet):

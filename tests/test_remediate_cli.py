@@ -93,3 +93,30 @@ def test_bad_input(moto_server, estate, args, message):
     proc = run_cli(["remediate", "--regions", "us-east-1", *args], moto_server.env(), input="")
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert amvu_state(moto_server.url, estate.accounts) == before
+
+
+def test_named_excepted_instance_is_left_alone_unless_asked(moto_server, estate, tmp_path):
+    from neptune_audit.simulate import example_exceptions
+
+    mgmt = estate.accounts["management"]
+    args = ["remediate", "--regions", "us-east-1", "--exceptions", example_exceptions(), "--instance",
+            "kg-legacy-writer", "--apply", "--yes", "--audit-log", str(tmp_path / "a.jsonl")]
+    proc = run_cli(args, moto_server.env())
+    assert proc.returncode == 0, proc.stderr
+    assert "Left alone: kg-legacy-writer" in proc.stdout and "excepted" in proc.stdout
+    assert "Nothing to remediate" in proc.stdout
+    assert not amvu_state(moto_server.url, estate.accounts)[(mgmt, "kg-legacy-writer", "neptune")]
+    proc = run_cli([*args, "--include-excepted"], moto_server.env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert amvu_state(moto_server.url, estate.accounts)[(mgmt, "kg-legacy-writer", "neptune")]
+
+
+def test_damaged_audit_log_stops_before_anything_changes(moto_server, estate, tmp_path):
+    before = amvu_state(moto_server.url, estate.accounts)
+    log = tmp_path / "a.jsonl"
+    log.write_text('{"event": "intent", "change_id": "x"}\n[1, 2]\n{"event": "outcome", "change_id": "x"}\n')
+    proc = run_cli(["remediate", "--regions", "us-east-1", "--apply", "--yes", "--audit-log", str(log)],
+                   moto_server.env())
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert f"{log} is damaged at line 2" in proc.stderr
+    assert amvu_state(moto_server.url, estate.accounts) == before

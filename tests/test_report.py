@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from neptune_audit import contract, simulate
-from neptune_audit.cli import example_exceptions
+from neptune_audit.simulate import example_exceptions
 from neptune_audit.report import run_report
 
 from .conftest import ROOT, run_cli, seed

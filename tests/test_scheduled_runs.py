@@ -1,0 +1,117 @@
+"""`neptune-audit report` where schedulers run it (cron, systemd, Airflow): a working directory it must not write
+to, nothing left behind when interrupted, bad input refused before a kernel starts, a damaged history survived."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from neptune_audit import history
+
+from .conftest import run_cli, seed
+
+
+@pytest.fixture
+def sched(moto_server, tmp_path):
+    """A working directory and a TMPDIR of the run's own, to see exactly what it leaves behind."""
+    seed([("a", [("a-1", False, {})])], endpoint_url=moto_server.url)
+    cwd, tmp, out = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "out"
+    for d in (cwd, tmp, out):
+        d.mkdir()
+    env = moto_server.env(TMPDIR=str(tmp), JUPYTER_RUNTIME_DIR=None)
+    return cwd, tmp, out, env
+
+
+def _files(*folders) -> list[str]:
+    return sorted(str(p) for d in folders for p in d.rglob("*"))
+
+
+def test_report_writes_nothing_in_the_working_directory(sched):
+    cwd, tmp, out, env = sched
+    os.chmod(cwd, 0o555)  # cron's or systemd's `/` for a non-root user (root ignores it: the listing checks)
+    try:
+        proc = run_cli(["report", "--regions", "us-east-1", "-o", str(out / "r.html")], env, cwd=cwd)
+    finally:
+        os.chmod(cwd, 0o755)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == "", "no kernel chatter"
+    assert _files(cwd) == [] and _files(tmp) == [], "no kernel sockets, connection file or temporary notebook"
+    assert _files(out) == [str(out / "r.html")]
+
+
+def test_interrupted_report_leaves_nothing_behind(sched):
+    cwd, tmp, out, env = sched
+    proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "report", "--regions", "us-east-1", "-o",
+                             str(out / "r.html")], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp.rglob("kernel*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # until the kernel's runtime files exist: the run is mid-way
+    assert list(tmp.rglob("kernel*")), "the kernel's runtime files live in the run's private temporary folder"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "neptune-audit: interrupted"
+    time.sleep(0.5)
+    assert _files(cwd) == [] and _files(tmp) == [] and _files(out) == [], "no sockets, no HMAC key, no half report"
+
+
+@pytest.mark.parametrize("args, output, env_change, message", [
+    (["--history", "h"], "r.html", {}, "history folder is a file"),
+    ([], "r.html", {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "no AWS credentials"),
+    (["--profile", "nope"], "r.html", {}, "unknown AWS profile 'nope'"),
+    (["--regions", "xx-nowhere-1"], "r.html", {}, "unknown region 'xx-nowhere-1'"),
+    (["--exceptions", "e.yml"], "e.yml", {}, "is the --exceptions file"),
+])
+def test_report_refuses_bad_input_before_a_kernel_starts(sched, args, output, env_change, message):
+    cwd, tmp, out, env = sched
+    (out / "h").write_text("")
+    (out / "e.yml").write_text("- {instance: a-1, reason: x}\n")
+    args = [str(out / a) if a in ("h", "e.yml") else a for a in args]
+    output = str(out / output)
+    env = {k: v for k, v in {**env, **env_change}.items() if v is not None}
+    started = time.monotonic()
+    proc = run_cli(["report", *args, "-o", output], env, cwd=cwd)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert message in proc.stderr
+    assert time.monotonic() - started < 20
+    assert _files(cwd) == [] and _files(tmp) == [] and sorted(p.name for p in out.iterdir()) == ["e.yml", "h"]
+    assert (out / "e.yml").read_text() == "- {instance: a-1, reason: x}\n", "an input is never overwritten"
+
+
+def test_a_damaged_history_entry_is_skipped_and_shown(sched):
+    cwd, tmp, out, env = sched
+    hist = out / "history"
+    hist.mkdir()
+    # The right schema tag, but not a run: it must not break this report or any later one.
+    (hist / "neptune-audit-20260101T000000Z.json").write_text(json.dumps({"schema": "neptune-audit/1"}))
+    proc = run_cli(["report", "--regions", "us-east-1", "--history", str(hist), "-o", str(out / "r.html")], env,
+                   cwd=cwd)
+    assert proc.returncode == 1, proc.stderr
+    html = (out / "r.html").read_text()
+    assert "Past runs skipped" in html and "neptune-audit-20260101T000000Z.json" in html
+    runs, skipped = history.load(hist)
+    assert len(runs) == 1 and len(skipped) == 1, "this run is recorded; the damaged one stays skipped"
+
+
+def test_a_failed_report_records_no_history(sched, tmp_path, monkeypatch):
+    import nbformat
+
+    from neptune_audit import report
+
+    cwd, tmp, out, env = sched
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(str(report.notebook_path("audit.ipynb")), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell('raise RuntimeError("after the scan and the history section")'))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, str(broken))
+    monkeypatch.setattr(report, "notebook_path", lambda name: broken)
+    hist = out / "history"
+    with pytest.raises(report.NotebookFailed):
+        report.run_report(regions="us-east-1", history_dir=hist, output=out / "r.html")
+    assert not list(hist.glob("neptune-audit-*.json")) and not (out / "r.html").exists()
