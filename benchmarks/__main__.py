@@ -38,12 +38,15 @@ def _free_port() -> int:
 
 
 class Moto:
-    """A moto server in its own process, so it does not share our interpreter's GIL."""
+    """The simulated account's server (moto plus the Neptune engine catalogue and pending maintenance, which moto
+    lacks), unseeded, in its own process so it does not share our interpreter's GIL."""
 
     def __init__(self):
         self.port = _free_port()
         env = dict(os.environ, MOTO_RDS_SNAPSHOT_LIMIT="1000000")  # moto snapshots every new instance
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+        serve = ("import threading\nfrom neptune_audit import simulate\n"
+                 f"simulate.DemoServer(port={self.port}, seeded=False)\nthreading.Event().wait()\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", serve],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(200):
@@ -187,8 +190,9 @@ def scenario_org(rtt: float, startup: float, repeat: int) -> list[str]:
                 tasks = sum(s["state"] == "scanned" for s in doc["scope"])
                 with_instances = sum(s["instances"] > 0 for s in doc["scope"])
                 # Bounded by the pool: every scanned account-region needs its instance listing, and those with
-                # instances a cluster listing too; plus STS, ListAccounts, AssumeRole and DescribeRegions.
-                ideal = startup + rtt * (4 + (tasks + with_instances) / workers)
+                # instances a cluster and a pending-maintenance listing too (the engine catalogue is asked once per
+                # region and runs beside them); plus STS, ListAccounts, AssumeRole and DescribeRegions.
+                ideal = startup + rtt * (4 + (tasks + 2 * with_instances) / workers)
                 what = (f"{len(set(s['account_id'] for s in doc['scope']))} accounts, {tasks} account-regions, "
                         f"{doc['summary']['instances']} instances")
                 rows.append({"name": f"(c) scan --organization, {workers} workers"

@@ -102,7 +102,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         inv = collect.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
     from . import evaluate
 
-    findings = evaluate.evaluate_instances(inv.instances, rules, today)
+    findings = evaluate.evaluate_instances(inv.instances, rules, today, clusters=inv.clusters)
     clusters = evaluate.roll_up_clusters(findings, inv.clusters)
     params = {**options.describe(),
               "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}

@@ -100,6 +100,21 @@ def engine_versions(findings: pd.DataFrame) -> go.Figure:
     return fig
 
 
+EXPOSURE_COLORS = {"not-covered": "#922b21", "behind": "#e1a23b", "unknown": "#95a5a6", "current": "#2e8b57"}
+
+
+def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
+    """Clusters per upgrade exposure (the cluster table beside it says which, and their writer's setting)."""
+    states = list(EXPOSURE_COLORS)
+    counts = [int((clusters["exposure"] == s).sum()) if len(clusters) else 0 for s in states]
+    fig = go.Figure(go.Bar(x=states, y=counts, marker_color=[EXPOSURE_COLORS[s] for s in states], text=counts,
+                           hovertemplate="%{x}: %{y} cluster(s)<extra></extra>"))
+    fig.update_layout(title="Upgrade exposure per cluster", xaxis_title="exposure", yaxis_title="clusters",
+                      showlegend=False, height=320, **_LAYOUT)
+    fig.update_yaxes(dtick=1)
+    return fig
+
+
 def trend(history: pd.DataFrame) -> go.Figure:
     """Pass / fail / excepted counts over past runs."""
     fig = go.Figure([go.Scatter(name=r, x=history["generated_at"], y=history[r.lower()], mode="lines+markers",

@@ -1,16 +1,24 @@
 """Collect: Neptune instances and clusters per (account, region), and the scope each ended in.
 
-Per region: one paginated DescribeDBInstances and, where it finds Neptune instances, one
-DescribeDBClusters (for writer/reader roles), both filtered on the server to ``engine=neptune``
-(the RDS API also returns RDS and DocumentDB resources) and checked again here.  Tags come with
-DescribeDBInstances' ``TagList``, so there is no call per instance.  Every (account, region)
-ends in exactly one scope state: ``scanned``, ``not-enabled``, ``denied`` or ``error``.
+Per region: one paginated DescribeDBInstances and, where it finds Neptune instances, three calls
+that start together as soon as its first page has any: DescribeDBClusters (writer/reader roles, the
+cluster's engine version and maintenance window), DescribePendingMaintenanceActions (what is waiting,
+kept for the Neptune clusters and instances found) and DescribeDBEngineVersions (what each engine
+version can move to; the catalogue is the same for every account, so it is asked once per partition
+and region per run).  Instances and clusters are filtered on the server to ``engine=neptune`` (the RDS
+API also returns RDS and DocumentDB resources) and checked again here.  Tags come with
+DescribeDBInstances' ``TagList``, so there is no call per instance.  Every (account, region) ends in
+exactly one scope state: ``scanned``, ``not-enabled``, ``denied`` or ``error``; a failure of the two
+upgrade-exposure calls never loses a finding: their columns become unknown (None) and the scope row
+says which call failed, in ``warnings``.
 """
 from __future__ import annotations
 
+import re
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .botocore_tuning import load_models
@@ -28,9 +36,11 @@ INSTANCE_COLUMNS = [
     "account_id", "region", "cluster_id", "instance_id", "arn", "engine", "engine_version",
     "instance_class", "status", "is_writer", "promotion_tier", "auto_minor_version_upgrade",
     "maintenance_window", "pending_modifications", "tags", "availability_zone",
+    "upgrade_targets", "own_pending_maintenance",  # None when the call that knows them failed
 ]
-CLUSTER_COLUMNS = ["account_id", "region", "cluster_id", "cluster_status", "engine_version", "members"]
-SCOPE_COLUMNS = ["account_id", "account_label", "region", "state", "instances", "error"]
+CLUSTER_COLUMNS = ["account_id", "region", "cluster_id", "cluster_arn", "cluster_status", "engine_version",
+                   "maintenance_window", "members", "upgrade_targets", "pending_maintenance"]
+SCOPE_COLUMNS = ["account_id", "account_label", "region", "state", "instances", "error", "warnings"]
 ANY_REGION = "*"  # the scope row of an account whose regions could not be listed
 
 
@@ -57,7 +67,9 @@ def _instance_row(account_id: str, region: str, db: dict) -> dict:
         "status": db.get("DBInstanceStatus"),
         "is_writer": None,
         "promotion_tier": db.get("PromotionTier"),
-        "auto_minor_version_upgrade": bool(db.get("AutoMinorVersionUpgrade")),
+        # The API marks the key optional: absent is "not reported", never "off".
+        "auto_minor_version_upgrade": (None if db.get("AutoMinorVersionUpgrade") is None
+                                       else bool(db["AutoMinorVersionUpgrade"])),
         "maintenance_window": db.get("PreferredMaintenanceWindow"),
         "pending_modifications": dict(db.get("PendingModifiedValues") or {}),
         "tags": {t["Key"]: t.get("Value", "") for t in db.get("TagList") or []},
@@ -65,9 +77,61 @@ def _instance_row(account_id: str, region: str, db: dict) -> dict:
     }
 
 
-def collect_region(account: Account, region: str) -> tuple[dict, list[dict], list[dict], int]:
+_DATE = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)")
+
+
+def _iso(value) -> str | None:
+    """A timestamp as the contract writes it (timestamps are left as text when parsed: see botocore_tuning)."""
+    if value is None:
+        return None
+    m = _DATE.match(str(value))
+    return f"{m.group(1)}T{m.group(2)}Z" if m else str(value)
+
+
+def pending_action(detail: dict) -> dict:
+    """One PendingMaintenanceAction as the contract's ``pending_maintenance`` item."""
+    return {"action": detail.get("Action"), "description": detail.get("Description"),
+            "auto_applied_after": _iso(detail.get("AutoAppliedAfterDate")),
+            "forced_apply_date": _iso(detail.get("ForcedApplyDate")),
+            "current_apply_date": _iso(detail.get("CurrentApplyDate")), "opt_in_status": detail.get("OptInStatus")}
+
+
+@dataclass
+class EngineCatalogue:
+    """Neptune's engine versions and their upgrade targets, per (partition, region), asked once per run.
+
+    The catalogue is AWS's, not the account's, so one account's answer serves every account of the run.  Only
+    answers are kept: an account whose call is refused (an older audit policy) does not spoil the others.
+    """
+
+    _known: dict = field(default_factory=dict)
+    _locks: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def targets(self, rds, partition: str, region: str) -> tuple[dict[str, list[dict]], int]:
+        """engine version -> ValidUpgradeTarget[], and the calls this made (0 when already known)."""
+        key = (partition, region)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # a second account of the region waits for the first's answer instead of asking again
+            if key in self._known:
+                return self._known[key], 0
+            versions, calls = {}, 0
+            for page in rds.get_paginator("describe_db_engine_versions").paginate(
+                    Engine=ENGINE, PaginationConfig={"PageSize": PAGE_SIZE}):
+                calls += 1
+                for v in page.get("DBEngineVersions", []):
+                    if v.get("Engine") == ENGINE:
+                        versions[v["EngineVersion"]] = list(v.get("ValidUpgradeTarget") or [])
+            self._known[key] = versions
+            return versions, calls
+
+
+def collect_region(account: Account, region: str, catalogue: EngineCatalogue | None = None
+                   ) -> tuple[dict, list[dict], list[dict], int]:
     """Scan one (account, region): its scope row, instance rows, cluster rows and API calls made."""
     scope = _unscanned(account, region, SCANNED, None)
+    catalogue = catalogue or EngineCatalogue()
     calls = 0
     # The rds model, not neptune's: the API is the same, but only rds's model keeps TagList.
     rds = account.client("rds", region, cache=False)
@@ -76,19 +140,27 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
         for page in rds.get_paginator(operation).paginate(Filters=_FILTER, PaginationConfig={"PageSize": PAGE_SIZE}):
             yield [r for r in page[key] if r.get("Engine") == ENGINE]
 
-    side = ThreadPoolExecutor(max_workers=1)
+    def pending_pages():
+        # Unfiltered (RDS filters take identifiers, and the ARNs are not all known yet); kept for Neptune below.
+        return [page.get("PendingMaintenanceActions", []) for page in
+                rds.get_paginator("describe_pending_maintenance_actions").paginate(
+                    PaginationConfig={"PageSize": PAGE_SIZE})]
+
+    side = ThreadPoolExecutor(max_workers=3)
     try:
-        # Clusters only give instances their writer/reader roles, so a region without Neptune instances (most
-        # regions of most accounts) needs no cluster call.  Where there are instances, clusters are listed
+        # Where a region has Neptune instances, clusters, pending actions and the engine catalogue are asked for
         # while the remaining instance pages come in: one region's pages are a chain of markers, the longest
-        # chain is the scan's critical path, and the cluster call need not wait at its end.
-        cluster_pages = None
+        # chain is the scan's critical path, and these calls need not wait at its end.  A region without
+        # Neptune instances (most regions of most accounts) makes none of them.
+        started = None
         instance_pages = []
         for page in pages("describe_db_instances", "DBInstances"):
             instance_pages.append(page)
-            if page and cluster_pages is None:
-                cluster_pages = side.submit(lambda: list(pages("describe_db_clusters", "DBClusters")))
-        cluster_pages = cluster_pages.result() if cluster_pages else []
+            if page and started is None:
+                started = (side.submit(lambda: list(pages("describe_db_clusters", "DBClusters"))),
+                           side.submit(pending_pages),
+                           side.submit(catalogue.targets, rds, account.partition, region))
+        cluster_pages = started[0].result() if started else []
         calls += len(instance_pages) + len(cluster_pages)
         instances = [_instance_row(account.account_id, region, db) for page in instance_pages for db in page]
         clusters = [c for page in cluster_pages for c in page]
@@ -99,23 +171,55 @@ def collect_region(account: Account, region: str) -> tuple[dict, list[dict], lis
         return scope, [], [], calls
     finally:
         side.shutdown(wait=False)
+    pending, targets = None, None
+    if started:
+        try:
+            found = started[1].result()
+            calls += len(found)
+            pending = {}
+            for resource in (r for page in found for r in page):
+                pending[resource.get("ResourceIdentifier")] = [
+                    pending_action(d) for d in resource.get("PendingMaintenanceActionDetails") or []]
+        except AWS_ERRORS as exc:
+            scope["warnings"].append(f"rds:DescribePendingMaintenanceActions failed ({describe_error(exc)[1]}): "
+                                     "pending maintenance unknown")
+        try:
+            targets, made = started[2].result()
+            calls += made
+        except AWS_ERRORS as exc:
+            scope["warnings"].append(f"rds:DescribeDBEngineVersions failed ({describe_error(exc)[1]}): "
+                                     "engine upgrade targets unknown")
     writer_of = {}
     cluster_rows = []
     for c in clusters:
         members = [(m["DBInstanceIdentifier"], bool(m.get("IsClusterWriter"))) for m in c.get("DBClusterMembers", [])]
         writer_of.update(dict(members))
+        arn = c.get("DBClusterArn")
         cluster_rows.append({"account_id": account.account_id, "region": region,
-                             "cluster_id": c["DBClusterIdentifier"], "cluster_status": c.get("Status"),
-                             "engine_version": c.get("EngineVersion"), "members": members})
+                             "cluster_id": c["DBClusterIdentifier"], "cluster_arn": arn,
+                             "cluster_status": c.get("Status"), "engine_version": c.get("EngineVersion"),
+                             "maintenance_window": c.get("PreferredMaintenanceWindow"), "members": members,
+                             "upgrade_targets": None if targets is None else targets.get(c.get("EngineVersion"), []),
+                             "pending_maintenance": None if pending is None else pending.get(arn, [])})
     for row in instances:
         row["is_writer"] = writer_of.get(row["instance_id"])
+        row["upgrade_targets"] = None if targets is None else targets.get(row["engine_version"], [])
+        row["own_pending_maintenance"] = None if pending is None else pending.get(row["arn"], [])
+    seen = {row["instance_id"] for row in instances}
+    unseen = [(c["cluster_id"], m) for c in cluster_rows for m, is_writer in c["members"] if is_writer and m not in seen]
+    if unseen:
+        # The writer decides a cluster's upgrades: without it the roll-up would guess.  The findings stay; the
+        # account-region is incomplete, so the run cannot pass.
+        scope.update(state="error", error="; ".join(
+            f"cluster {c}: its writer {m} was not returned by DescribeDBInstances (changed during the scan?)"
+            for c, m in unseen))
     scope["instances"] = len(instances)
     return scope, instances, cluster_rows, calls
 
 
 def _unscanned(account: Account, region: str, state: str, error: str | None) -> dict:
     return {"account_id": account.account_id, "account_label": account.label, "region": region,
-            "state": state, "instances": 0, "error": error}
+            "state": state, "instances": 0, "error": error, "warnings": []}
 
 
 def plan_tasks(accounts: list[Account], regions: list[str] | None, region_lists: dict[str, RegionList]):
@@ -151,7 +255,8 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
         tasks, scope_rows = plan_tasks(accounts, regions, region_lists)
         instances, clusters = [], []
         api_calls = len(reachable)
-        futures = [pool.submit(collect_region, acct, region) for acct, region in tasks]
+        catalogue = EngineCatalogue()
+        futures = [pool.submit(collect_region, acct, region, catalogue) for acct, region in tasks]
         bar = None
         if progress and futures:
             from tqdm import tqdm

@@ -3,6 +3,15 @@
 Neptune applies minor engine upgrades to a whole cluster by its *writer's* setting: a writer
 with the setting off holds the whole cluster back; a reader with it off does so only after a
 failover promotes it.  Both fail the rule; the reason says which risk applies.
+
+The verdict is the flag (Conformity's rule); what the flag *means* for the cluster is its upgrade
+exposure.  From engine release 1.3.0.0 on, versions read product.major.minor.patch and the setting
+governs the minor number; an older release gets no automatic minor upgrades whatever the flag says
+(Neptune user guide, "Engine version numbers": docs.aws.amazon.com/neptune/latest/userguide/
+cluster-maintenance.html, and "Managing engine updates to your Neptune DB cluster":
+.../engine-maintenance-management.html).  Exposure: ``not-covered`` (older than 1.3.0.0; takes
+precedence), ``behind`` (a newer minor exists or maintenance is pending), ``current``, ``unknown``
+(the catalogue or the pending actions could not be read, or the writer was not seen).
 """
 from __future__ import annotations
 
@@ -14,9 +23,49 @@ import pandas as pd
 from . import exceptions as exc_rules
 from .contract import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS, RESULTS, SCANNED
 
-# Beside the contract's fields the DataFrames carry what the views show: the role and the reason in short.
-FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why"]
+# Beside the contract's fields the DataFrames carry what the views and remediation use: the role, the reason in
+# short, the cluster's exposure and maintenance window (engine updates happen in the *cluster's* window).
+FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why", "exposure", "cluster_maintenance_window"]
 CLUSTER_COLUMNS = [*CLUSTER_FIELDS, "reason"]
+COVERED_FROM = (1, 3, 0, 0)
+EXPOSURES = ("not-covered", "behind", "current", "unknown")
+
+
+def version_key(version) -> tuple:
+    """``1.3.2.1`` -> (1, 3, 2, 1), for ordering engine releases."""
+    return tuple(int(p) if p.isdigit() else 0 for p in str(version).split("."))
+
+
+def amvu_effective(engine_version) -> bool | None:
+    """Whether the setting can act on this engine release at all (1.3.0.0 and later); None when unknown."""
+    if not engine_version:
+        return None
+    return version_key(engine_version) >= COVERED_FROM
+
+
+def upgrade_position(engine_version, targets) -> tuple[str | None, int | None]:
+    """(latest minor version, minor versions behind) from ``ValidUpgradeTarget``; (None, None) when unknown.
+
+    Only non-major targets count.  From 1.3.0.0 on, "behind" counts distinct newer minor numbers (1.3.3.0,
+    1.3.3.1 and 1.3.4.0 above 1.3.2.1 are 2); before it, distinct newer non-major target versions.
+    """
+    if targets is None or not engine_version:
+        return None, None
+    current = version_key(engine_version)
+    newer = {t["EngineVersion"] for t in targets
+             if not t.get("IsMajorVersionUpgrade") and version_key(t["EngineVersion"]) > current}
+    latest = max(newer, key=version_key) if newer else engine_version
+    if current >= COVERED_FROM:
+        return latest, len({version_key(v)[:3] for v in newer if version_key(v)[:3] > current[:3]})
+    return latest, len(newer)
+
+
+def exposure_of(engine_version, behind, pending) -> str:
+    if amvu_effective(engine_version) is False:
+        return "not-covered"
+    if behind is None or pending is None:
+        return "unknown"
+    return "behind" if behind or pending else "current"
 RESULT_ORDER = {r: i for i, r in enumerate((FAIL, EXCEPTED, PASS))}
 assert set(RESULT_ORDER) == set(RESULTS)
 
@@ -46,16 +95,45 @@ _OFF = {
                "the cluster stops receiving automatic minor upgrades.", "reader off: failover risk"),
     "instance": ("Auto Minor Version Upgrade is off: this instance receives no automatic minor upgrades.", "off"),
 }
+_NOT_REPORTED = ("The API did not report the Auto Minor Version Upgrade setting (AutoMinorVersionUpgrade is absent), "
+                 "so it cannot be shown to be on.", "setting not reported")
+
+
+def _version_note(row) -> tuple[str, str]:
+    """What the engine release adds to a reason, in full and in short."""
+    version, behind, latest = row.get("engine_version"), row.get("minor_versions_behind"), row.get("latest_minor_version")
+    if row.get("amvu_effective") is False:
+        return (f" Engine release {version} is older than 1.3.0.0: Neptune applies no automatic minor upgrades to it "
+                "whatever the setting says; it needs a manual engine upgrade.", f"; {version}: not covered before 1.3.0.0")
+    full, short = "", ""
+    if behind:
+        s = "s" if behind > 1 else ""
+        full, short = f" The engine is {behind} minor version{s} behind ({version}; newest minor {latest}).", \
+            f"; {behind} minor{s} behind"
+    pending = row.get("pending_maintenance") or []
+    if pending:
+        first = pending[0]
+        when = first.get("auto_applied_after") or first.get("forced_apply_date")
+        full += f" Pending maintenance: {first.get('action')}" + (f" (applied automatically after {when[:10]})" if when else "") + "."
+        short += f"; pending {first.get('action')}"
+    return full, short
 
 
 def judge(row, rules, today: date) -> Verdict:
-    """The verdict for one instance row (``auto_minor_version_upgrade``, ``is_writer``, ``cluster_id`` ...)."""
+    """The verdict for one instance row (``auto_minor_version_upgrade``, ``is_writer``, ``cluster_id``, and the
+    exposure columns ``engine_version``, ``amvu_effective``, ``minor_versions_behind``, ``latest_minor_version``)."""
     role = role_of(row["is_writer"])
-    if row["auto_minor_version_upgrade"]:
+    note, short = _version_note(row)
+    setting = row["auto_minor_version_upgrade"]
+    if setting is True:
+        if row.get("amvu_effective") is False:
+            return Verdict(PASS, role, "Auto Minor Version Upgrade is on, but it has no effect yet." + note,
+                           "on, no effect" + short, None)
         return Verdict(PASS, role, "Auto Minor Version Upgrade is on: minor engine releases are applied in the "
-                                   "maintenance window.", "on", None)
-    reason, why = _OFF[role]
-    reason = reason.format(cluster=row["cluster_id"] or "(none)")
+                                   "cluster's maintenance window." + note, "on" + short, None)
+    reason, why = _NOT_REPORTED if setting is None else _OFF[role]
+    reason = reason.format(cluster=row["cluster_id"] or "(none)") + note
+    why += short
     rule = exc_rules.find(rules, row, today)
     if rule is None:
         return Verdict(FAIL, role, reason, why, None)
@@ -67,11 +145,35 @@ def judge(row, rules, today: date) -> Verdict:
                    f"excepted{until}: {rule.reason}", rule.as_dict(today))
 
 
-def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = None) -> pd.DataFrame:
-    """Findings: the instance rows with the verdict's columns, failing first."""
+def _exposure_columns(instances: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.DataFrame:
+    """Each instance's upgrade exposure: from its engine version, the catalogue, and what is pending for it
+    (its own actions and its cluster's: a cluster's engine update restarts every instance)."""
+    by_cluster = {}
+    if clusters is not None:
+        by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters.to_dict("records")}
+    rows = []
+    for r in instances.to_dict("records"):
+        cluster = by_cluster.get((r["account_id"], r["region"], r["cluster_id"]), {})
+        own, of_cluster = r.get("own_pending_maintenance"), cluster.get("pending_maintenance", [])
+        pending = None if own is None or of_cluster is None else [*of_cluster, *own]
+        latest, behind = upgrade_position(r["engine_version"], r.get("upgrade_targets"))
+        rows.append({"amvu_effective": amvu_effective(r["engine_version"]), "latest_minor_version": latest,
+                     "minor_versions_behind": behind, "pending_maintenance": pending,
+                     "exposure": exposure_of(r["engine_version"], behind, pending),
+                     "cluster_maintenance_window": cluster.get("maintenance_window")})
+    columns = ["amvu_effective", "latest_minor_version", "minor_versions_behind", "pending_maintenance", "exposure",
+               "cluster_maintenance_window"]
+    return pd.DataFrame(rows, columns=columns, index=instances.index, dtype=object)
+
+
+def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = None,
+                       clusters: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Findings: the instance rows with their upgrade exposure and the verdict's columns, failing first."""
     today = today or date.today()
-    verdicts = [judge(row, rules, today) for row in instances.to_dict("records")]
     df = instances.copy()
+    for name, column in _exposure_columns(instances, clusters).items():
+        df[name] = column
+    verdicts = [judge(row, rules, today) for row in df.to_dict("records")]
     for i, name in enumerate(Verdict._fields):
         df[name] = pd.Series([v[i] for v in verdicts], index=df.index, dtype=object)
     df = df.assign(_order=df["result"].map(RESULT_ORDER))
@@ -81,7 +183,7 @@ def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = N
 
 
 def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
-    """One row per cluster: its writer, whether it gets minor upgrades, and how many instances fail."""
+    """One row per cluster: its writer, whether it gets minor upgrades, how many instances fail, its exposure."""
     by_instance = {(r["account_id"], r["region"], r["instance_id"]): r for r in findings.to_dict("records")}
     rows = []
     for c in clusters.to_dict("records"):
@@ -91,22 +193,40 @@ def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
         writer = by_instance.get((c["account_id"], c["region"], writer_id))
         failing = sum(m["result"] == FAIL for m in members)
         off_readers = [m["instance_id"] for m in members
-                       if m["is_writer"] is False and not m["auto_minor_version_upgrade"]]
-        gets = bool(writer and writer["auto_minor_version_upgrade"])
-        if writer is None:
+                       if m["is_writer"] is False and m["auto_minor_version_upgrade"] is not True]
+        effective = amvu_effective(c["engine_version"])
+        latest, behind = upgrade_position(c["engine_version"], c["upgrade_targets"])
+        pending = c["pending_maintenance"]
+        exposure = exposure_of(c["engine_version"], behind, pending)
+        gets = bool(writer and writer["auto_minor_version_upgrade"] is True and effective is not False)
+        if writer_id is None:
             reason = "No writer instance: nothing to upgrade."
-        elif gets and off_readers:
-            reason = f"Writer {writer_id} has it on; reader(s) {', '.join(off_readers)} would stop upgrades after a failover."
-        elif gets:
-            reason = f"Writer {writer_id} has it on: the cluster receives minor upgrades."
-        else:
+        elif writer is None:
+            reason = (f"Writer {writer_id} was not returned by DescribeDBInstances: whether the cluster receives minor "
+                      "upgrades is unknown, and its account-region is not fully scanned.")
+            exposure = "unknown"
+        elif writer["auto_minor_version_upgrade"] is not True:
             reason = f"Writer {writer_id} has it off: the cluster receives no automatic minor upgrades."
+        elif effective is False:
+            reason = (f"Writer {writer_id} has it on, but engine release {c['engine_version']} is older than 1.3.0.0: "
+                      "the cluster receives no automatic minor upgrades until it is upgraded by hand.")
+        elif off_readers:
+            reason = f"Writer {writer_id} has it on; reader(s) {', '.join(off_readers)} would stop upgrades after a failover."
+        else:
+            reason = f"Writer {writer_id} has it on: the cluster receives minor upgrades."
         rows.append({
             "account_id": c["account_id"], "region": c["region"], "cluster_id": c["cluster_id"],
             "writer_instance_id": writer_id, "gets_minor_upgrades": gets, "instances": len(members),
-            "failing_instances": failing, "result": FAIL if failing else PASS, "reason": reason,
+            "failing_instances": failing, "engine_version": c["engine_version"],
+            # a cluster whose writer was not seen cannot pass
+            "result": FAIL if failing or (writer_id is not None and writer is None) else PASS,
+            "maintenance_window": c["maintenance_window"], "latest_minor_version": latest,
+            "minor_versions_behind": behind, "amvu_effective": effective, "pending_maintenance": pending,
+            "exposure": exposure, "reason": reason,
         })
-    df = pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+    # object columns keep None as None (unknown) and bools as bools; the counts stay numbers
+    df = pd.DataFrame(rows, columns=CLUSTER_COLUMNS, dtype=object).astype(
+        {"instances": int, "failing_instances": int, "gets_minor_upgrades": bool})
     return df.sort_values(["result", "account_id", "region", "cluster_id"], kind="stable").reset_index(drop=True)
 
 

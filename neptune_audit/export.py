@@ -64,7 +64,7 @@ def csv_cell(value):
 
 def to_csv(result) -> str:
     df = result.findings[list(FINDING_FIELDS)].copy()
-    for col in ("pending_modifications", "tags", "exception"):
+    for col in ("pending_modifications", "tags", "exception", "pending_maintenance"):
         df[col] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in df[col]]
     df = df.astype(object).apply(lambda col: col.map(csv_cell))
     return df.to_csv(index=False, lineterminator="\n")
@@ -120,7 +120,8 @@ def ocsf_findings(result) -> list[dict]:
                 labels=[f"{k}:{v}" for k, v in f["tags"].items()] or None,
                 data={k: f[k] for k in ("account_id", "cluster_id", "is_writer", "auto_minor_version_upgrade",
                                          "engine_version", "instance_class", "status", "maintenance_window",
-                                         "pending_modifications", "exception")},
+                                         "pending_modifications", "exception", "amvu_effective",
+                                         "latest_minor_version", "minor_versions_behind", "pending_maintenance")},
             )],
             unmapped={"cloud": {"provider": "AWS", "account": {"uid": f["account_id"], "type": "AWS Account"},
                                 "region": f["region"]}},
@@ -149,7 +150,7 @@ def to_table(result) -> str:
     lines = [f"{meta.id} ({meta.risk}): {meta.title}", ""]
     f = result.findings
     if len(f):
-        view = f.assign(auto_minor=f["auto_minor_version_upgrade"].map({True: "on", False: "off"}),
+        view = f.assign(auto_minor=[{True: "on", False: "off"}.get(v, "?") for v in f["auto_minor_version_upgrade"]],
                         note=[_clip(w) if r != "PASS" else "" for r, w in zip(f["result"], f["why"])])
         view = view[["result", "account_id", "region", "cluster_id", "instance_id", "role", "auto_minor", "note"]]
         view = view.astype(object).apply(lambda col: col.map(terminal_text))

@@ -1,6 +1,6 @@
 """Least-privilege IAM policies for the audit and for remediation, as data.
 
-The audit needs three read actions per account (plus, for ``--organization``, listing the
+The audit needs five read actions per account (plus, for ``--organization``, listing the
 Organization's accounts and assuming the member role).  Remediation adds exactly one write
 action, limited to DB instances.  ``sts:GetCallerIdentity`` needs no permission.
 """
@@ -10,7 +10,11 @@ import json
 
 from .options import DEFAULT_ROLE_NAME
 
-AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeDBInstances"]
+AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
+                 # upgrade exposure: what each engine version can move to, and what maintenance is waiting
+                 "rds:DescribeDBEngineVersions", "rds:DescribePendingMaintenanceActions"]
+# The policy before upgrade exposure: a scan with it still produces every finding (exposure unknown, warned).
+AUDIT_ACTIONS_WITHOUT_EXPOSURE = AUDIT_ACTIONS[:3]
 ORGANIZATION_ACTIONS = ["organizations:ListAccounts"]
 REMEDIATE_ACTIONS = ["rds:ModifyDBInstance"]
 KINDS = ("audit", "remediate")

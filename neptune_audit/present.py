@@ -160,8 +160,9 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
         if out[col].map(lambda v: isinstance(v, (dict, list))).any():
             out[col] = out[col].map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) and v else
                                     ("" if isinstance(v, (dict, list)) or v is None else v))
-        elif out[col].dtype == object:
-            out[col] = out[col].map(lambda v: "" if v is None or v != v else v)
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            # pandas 3 keeps text in its own `str` dtype, whose missing value is NaN: empty is empty
+            out[col] = out[col].astype(object).map(lambda v: "" if v is None or v != v else v)
     return out
 
 
@@ -178,8 +179,49 @@ def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
     f = result.findings
     view = f[["result", "account_id", "region", "cluster_id", "instance_id", "role", "why", "engine_version",
-              "status", "maintenance_window", "tags"]]
+              "latest_minor_version", "exposure", "status", "tags"]]
     table(view, caption="Findings (failing first)")
+
+
+_EXPOSURE_TEXT = {
+    "not-covered": "engine older than 1.3.0.0: the setting cannot help; upgrade the engine by hand",
+    "behind": "a newer minor version exists, or maintenance is waiting",
+    "current": "on the newest minor version, nothing pending",
+    "unknown": "the engine catalogue, pending maintenance or writer could not be read (see Coverage)",
+}
+
+
+def _pending_text(actions) -> str:
+    if actions is None:
+        return "unknown"
+    return "; ".join(f"{a['action']}" + (f" auto after {a['auto_applied_after'][:10]}" if a.get("auto_applied_after")
+                                         else "") + (f", forced {a['forced_apply_date'][:10]}" if a.get("forced_apply_date")
+                                                     else "") for a in actions)
+
+
+def upgrade_exposure(result) -> None:
+    """What the setting means per cluster: not covered (before 1.3.0.0), behind, current, unknown."""
+    from . import charts
+
+    c = result.clusters
+    counts = c["exposure"].value_counts()
+    _html("<ul>" + "".join(f"<li><b>{int(counts.get(k, 0))} {e(k)}</b> &mdash; {e(text)}</li>"
+                           for k, text in _EXPOSURE_TEXT.items()) + "</ul>")
+    show(charts.upgrade_exposure(c))
+    todo = c[c["exposure"].isin(["not-covered", "behind", "unknown"])]
+    if not len(todo):
+        _html("<p>Every cluster is on its newest minor version with nothing pending.</p>")
+        return
+    view = todo.assign(upgrade=[f"{r.engine_version} → {r.latest_minor_version}" if r.latest_minor_version
+                                and r.latest_minor_version != r.engine_version else (r.engine_version or "")
+                                for r in todo.itertuples()],
+                       pending=[_pending_text(a) for a in todo["pending_maintenance"]],
+                       writer=["on" if g else "off / not effective" for g in todo["gets_minor_upgrades"]])
+    order = {"not-covered": 0, "behind": 1, "unknown": 2}
+    view = view.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
+                            "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
+    table(view[["exposure", "account_id", "region", "cluster_id", "upgrade", "minor_versions_behind", "pending",
+                "maintenance_window", "writer"]], caption="Clusters to look at (not covered, behind, unknown)")
 
 
 def clusters_table(result) -> None:

@@ -12,7 +12,7 @@ import json
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +49,46 @@ def in_maintenance_window(window: str | None, now: datetime) -> bool:
         return False
     t = now.weekday() * 1440 + now.hour * 60 + now.minute
     return start <= t < end if start <= end else (t >= start or t < end)
+
+
+UPGRADE_LEAD = timedelta(hours=1)  # a window about to open counts as open: the change may land inside it
+
+
+def upgrade_starts_warning(finding: dict, now: datetime) -> str | None:
+    """The outage case: AutoMinorVersionUpgrade turned on while the cluster's maintenance window is open, with a
+    newer minor version available, starts that upgrade at once, and every instance of the cluster restarts.
+
+    AWS, ModifyDBInstance API reference (AutoMinorVersionUpgrade): no outage "except ... if this parameter is set
+    to true during the maintenance window, and a newer minor version is available, and Neptune has enabled auto
+    patching for that engine version"; engine updates apply to all instances of the cluster at once, in the
+    cluster's window, with 20-30 s to several minutes of downtime (user guide, "Managing engine updates").
+    """
+    window = finding.get("cluster_maintenance_window") or finding.get("maintenance_window")
+    if not (in_maintenance_window(window, now) or window_opens_within(window, now, UPGRADE_LEAD)):
+        return None
+    if finding.get("amvu_effective") is False:
+        return None  # before 1.3.0.0 the setting starts no minor upgrade
+    latest, current = finding.get("latest_minor_version"), finding.get("engine_version")
+    cluster = finding.get("cluster_id") or finding.get("instance_id")
+    if latest is None:
+        return (f"the maintenance window of cluster {cluster} ({window}) is open or opens within the hour, and whether a "
+                "newer minor version is waiting is unknown: enabling now may start an engine upgrade, and then every "
+                "instance of the cluster restarts; change it outside the window")
+    if latest == current:
+        return None
+    return (f"the maintenance window of cluster {cluster} ({window}) is open or opens within the hour and engine "
+            f"{latest} is available: enabling now starts the upgrade from {current} at once and every instance of "
+            "the cluster restarts (20-30 s to several minutes of downtime); change it outside the window")
+
+
+def window_opens_within(window: str | None, now: datetime, lead: timedelta) -> bool:
+    """Whether a window such as ``sat:09:57-sat:10:27`` starts after ``now`` (UTC) and within ``lead``."""
+    try:
+        start = _minute_of_week(window.split("-")[0])
+    except (AttributeError, ValueError, IndexError):
+        return False
+    t = now.weekday() * 1440 + now.hour * 60 + now.minute
+    return 0 < (start - t) % (7 * 1440) <= lead.total_seconds() / 60
 
 
 def select(findings: pd.DataFrame, instances=None, include_excepted: bool = False) -> tuple[pd.DataFrame, list[str]]:
@@ -91,9 +131,9 @@ def plan(findings: pd.DataFrame, instances=None, apply_immediately: bool = False
                             f"has pending modifications ({names}); they stay queued unless you apply immediately")
         if f["status"] != "available":
             warnings.append(f"instance is {f['status']}: AWS refuses changes until it is available")
-        if in_maintenance_window(f["maintenance_window"], now):
-            warnings.append(f"its maintenance window ({f['maintenance_window']}) is in progress: a pending minor "
-                            "upgrade may start as soon as the setting is on")
+        warning = upgrade_starts_warning(f, now)
+        if warning:
+            warnings.append(warning)
         rows.append({**{k: f.get(k) for k in PLAN_COLUMNS if k in f}, "current": False,
                      "change": "AutoMinorVersionUpgrade: false -> true", "pending_modifications": pending,
                      "warnings": warnings})

@@ -70,7 +70,10 @@ class RemediationPanel:
             w.HTML("<b>1. Choose failing instances</b>"),
             w.HBox([self.account, self.region]), w.HBox([self.cluster, self.tag]), self.include_excepted,
             self.instances, w.HBox([self.select_all, self.select_none]),
-            w.HTML("<b>2. Choose when</b> &mdash; <i>now</i> also applies every pending modification"),
+            w.HTML("<b>2. Choose when</b> &mdash; <i>now</i> also applies every pending modification. Either way, "
+                   "turning the setting on while the cluster's maintenance window is open, with a newer minor "
+                   "version available, starts that upgrade at once and every instance of the cluster restarts: "
+                   "the plan warns about it."),
             self.timing, w.HTML("<b>3. Review the plan</b>"), self.review, self.plan_view,
             w.HTML("<b>4. Apply and verify</b>"), w.HBox([self.apply_button, self.verify_button]),
             self.progress, self.results_view, self.status,
@@ -138,8 +141,9 @@ class RemediationPanel:
         plan = self.remediation.plan
         view = plan[["account_id", "region", "cluster_id", "instance_id", "role", "status", "change"]].copy()
         view["warnings"] = plan["warnings"].map(lambda ws: "; ".join(ws))
-        when = ("<b>now</b>: pending modifications are applied too" if self.timing.value
-                else "in each instance's next maintenance window")
+        when = ("<b>now</b> (ApplyImmediately): pending modifications are applied too" if self.timing.value
+                else "without ApplyImmediately: AWS applies the setting as soon as it can; pending modifications "
+                     "wait for the next maintenance window")
         self.plan_view.value = f"<p>{len(plan)} change(s), {when}.</p>" + _table(view)
         self.apply_button.disabled = not self.apply_enabled or plan.empty
 

@@ -60,6 +60,15 @@ ESTATE = {
         ],
     },
 }
+# The engine release of each demo cluster (its instances run the same): every upgrade-exposure state appears.
+# kg-legacy and sandbox-graph are on 1.2.x (not covered: the setting cannot help before 1.3.0.0); graph-prod,
+# identity-graph and supply-chain are minor versions behind; recs-eu and lab-graph are current; fraud-detect is
+# on the newest 1.3 minor (only a major upgrade is newer); network-topology has a required update pending.
+ENGINE_VERSIONS = {
+    "kg-legacy": "1.2.1.0", "sandbox-graph": "1.2.0.2", "graph-prod": "1.3.2.1", "identity-graph": "1.3.0.0",
+    "supply-chain": "1.4.4.0", "recs-eu": "1.4.5.1", "lab-graph": "1.4.5.1", "fraud-detect": "1.3.4.0",
+    "network-topology": "1.4.5.0",
+}
 # Other engines with the setting off, in every seeded account: never a finding.
 DECOYS = [("orders-mysql", "mysql"), ("billing-postgres", "postgres")]
 
@@ -88,17 +97,22 @@ def assume_credentials(endpoint_url: str | None, account_id: str) -> dict:
 
 
 def seed_instances(creds: dict, region: str, clusters, endpoint_url: str | None = None,
-                   account_id: str = "", instance_class: str = "db.r6g.large") -> list[dict]:
-    """Create Neptune clusters and instances (writer first) in one account and region."""
+                   account_id: str = "", instance_class: str = "db.r6g.large",
+                   engine_versions: dict | None = None) -> list[dict]:
+    """Create Neptune clusters and instances (writer first) in one account and region.
+
+    ``engine_versions``: cluster id -> engine release (default: moto's, 1.3.2.1).
+    """
     neptune = _client(creds, "neptune", region, endpoint_url)
     made = []
     for cluster_id, members in clusters:
-        neptune.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="neptune")
+        version = {"EngineVersion": engine_versions[cluster_id]} if cluster_id in (engine_versions or {}) else {}
+        neptune.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="neptune", **version)
         for i, (instance_id, amvu, tags) in enumerate(members):
             neptune.create_db_instance(
                 DBInstanceIdentifier=instance_id, DBInstanceClass=instance_class, Engine="neptune",
                 DBClusterIdentifier=cluster_id, AutoMinorVersionUpgrade=amvu,
-                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()], **version,
             )
             made.append({"account_id": account_id, "region": region, "cluster_id": cluster_id,
                          "instance_id": instance_id, "auto_minor_version_upgrade": amvu,
@@ -137,25 +151,127 @@ def seed(endpoint_url: str | None = None) -> Manifest:
         account_id = manifest.accounts[name]
         creds = base if name == "management" else assume_credentials(endpoint_url, account_id)
         for region, clusters in regions.items():
-            manifest.instances += seed_instances(creds, region, clusters, endpoint_url, account_id)
+            manifest.instances += seed_instances(creds, region, clusters, endpoint_url, account_id,
+                                                 engine_versions=ENGINE_VERSIONS)
         manifest.decoys += seed_decoys(creds, next(iter(regions)), endpoint_url, account_id)
     return manifest
 
 
-class DemoServer:
-    """A moto server on loopback, seeded once."""
+# --- What moto lacks: Neptune's engine catalogue and pending maintenance ------------------------------------
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
+def _engine_data() -> dict:
+    from importlib import resources
+
+    import yaml
+
+    return yaml.safe_load(resources.files(__package__).joinpath("simulated_engines.yaml").read_text("utf-8"))
+
+
+def version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in str(version).split("."))
+
+
+def _upgrade_target(current: str, target: str, auto: bool) -> dict:
+    # Neptune's major version is the second number (1.3.x.x is major 3; 1.2.x.x major 2).
+    return {"Engine": "neptune", "EngineVersion": target, "Description": f"Neptune engine version {target}",
+            "AutoUpgrade": auto, "IsMajorVersionUpgrade": version_key(target)[:2] != version_key(current)[:2]}
+
+
+def engine_versions(engine_version: str | None = None) -> list[dict]:
+    """The simulated DescribeDBEngineVersions(Engine="neptune") answer, as the API's DBEngineVersion shapes."""
+    out = []
+    for version, targets in _engine_data()["versions"].items():
+        version = str(version)
+        if engine_version and version != engine_version:
+            continue
+        minors = [str(t) for t in targets if version_key(t)[:2] == version_key(version)[:2]]
+        newest = max(minors, key=version_key) if minors else None
+        out.append({"Engine": "neptune", "EngineVersion": version,
+                    "DBParameterGroupFamily": "neptune1." + str(version_key(version)[1]),
+                    "DBEngineDescription": "Neptune", "DBEngineVersionDescription": f"Neptune {version}",
+                    "ValidUpgradeTarget": [_upgrade_target(version, str(t), str(t) == newest) for t in targets]})
+    return out
+
+
+def pending_actions(cluster_id: str, today=None) -> list[dict]:
+    """The simulated pending maintenance of a cluster, as the API's PendingMaintenanceAction shapes."""
+    from datetime import date, datetime, time, timedelta, timezone
+
+    today = today or date.today()
+
+    def day(n):
+        return None if n is None else datetime.combine(today + timedelta(days=n), time(), tzinfo=timezone.utc)
+
+    return [{"Action": a["action"], "Description": a["description"],
+             "AutoAppliedAfterDate": day(a.get("auto_applied_after_days")),
+             "ForcedApplyDate": day(a.get("forced_apply_date_days")),
+             "CurrentApplyDate": day(a.get("auto_applied_after_days")), "OptInStatus": a.get("opt_in_status")}
+            for a in _engine_data()["pending"].get(cluster_id, [])]
+
+
+def install_neptune_extras() -> None:
+    """Teach moto's RDS API the two calls it lacks, for Neptune, from ``simulated_engines.yaml``.
+
+    They are added to moto's own RDS response handler, so moto authenticates, authorises (IAM enforcement
+    included) and serialises them with botocore's service model: every client, in-process or over HTTP
+    (a notebook kernel, the CLI), sees AWS's response format.  Idempotent; a moto that implements the calls
+    itself is left alone.
+    """
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
+    if hasattr(RDSResponse, "describe_db_engine_versions") and hasattr(RDSResponse, "describe_pending_maintenance_actions"):
+        return
+
+    def paged(self, key: str, items: list) -> ActionResult:
+        start = int(self.params.get("Marker") or 0)
+        size = int(self.params.get("MaxRecords") or 100)
+        result = {key: items[start:start + size]}
+        if start + size < len(items):
+            result["Marker"] = str(start + size)
+        return ActionResult(result)
+
+    def describe_db_engine_versions(self) -> ActionResult:
+        engine = self.params.get("Engine")
+        versions = engine_versions(self.params.get("EngineVersion")) if engine in (None, "neptune") else []
+        return paged(self, "DBEngineVersions", versions)
+
+    def describe_pending_maintenance_actions(self) -> ActionResult:
+        wanted = self.params.get("ResourceIdentifier")
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        cluster_ids = filters.get("db-cluster-id")
+        found = []
+        for cluster_id, cluster in sorted(self.backend.clusters.items()):
+            arn = cluster.db_cluster_arn
+            if cluster.engine != "neptune" or (wanted and wanted != arn):
+                continue
+            if cluster_ids is not None and cluster_id not in cluster_ids and arn not in cluster_ids:
+                continue
+            actions = pending_actions(cluster_id)
+            if actions:
+                found.append({"ResourceIdentifier": arn, "PendingMaintenanceActionDetails": actions})
+        return paged(self, "PendingMaintenanceActions", found)
+
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
+
+
+class DemoServer:
+    """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one)."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", seeded: bool = True):
         import logging
 
         from moto.server import ThreadedMotoServer
 
+        install_neptune_extras()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._server.start()
         h, p = self._server.get_host_and_port()
+        self.port = p
         self.endpoint_url = f"http://{h}:{p}"
-        self.manifest = seed(self.endpoint_url)
+        self.manifest = seed(self.endpoint_url) if seeded else None
 
     def client_env(self, environ=None) -> dict:
         """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""

@@ -3,7 +3,6 @@ the instance-metadata service is off, and every call goes to moto (in-process or
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -71,20 +70,16 @@ def assume_creds(account_id: str, endpoint_url=None) -> dict:
     return simulate.assume_credentials(endpoint_url, account_id)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+simulate.install_neptune_extras()  # in-process moto (mock_aws) answers what the simulated account answers
 
 
 class MotoServer:
-    def __init__(self):
-        from moto.server import ThreadedMotoServer
+    """The simulated account's server (moto plus the Neptune extras), empty: each test seeds what it needs."""
 
-        self.port = _free_port()
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self):
+        self.server = simulate.DemoServer(seeded=False)
+        self.port = self.server.port
+        self.url = self.server.endpoint_url
 
     def reset(self):
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()

@@ -54,9 +54,12 @@ def enforced(moto_server):
     simulate.seed(moto_server.url)
     iam = boto("iam", endpoint_url=moto_server.url)
     keys = {}
-    for kind in iam_policy.KINDS:
+    old = iam_policy.document("audit")
+    old["Statement"][0]["Action"] = list(iam_policy.AUDIT_ACTIONS_WITHOUT_EXPOSURE)
+    documents = {kind: iam_policy.document(kind) for kind in iam_policy.KINDS} | {"old-audit": old}
+    for kind, document in documents.items():
         iam.create_user(UserName=f"neptune-{kind}")
-        iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(iam_policy.document(kind)))
+        iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(document))
         k = iam.create_access_key(UserName=f"neptune-{kind}")["AccessKey"]
         keys[kind] = {"AWS_ACCESS_KEY_ID": k["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"]}
     requests.post(f"{moto_server.url}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
@@ -81,6 +84,8 @@ def test_audit_policy_scans_everything_but_cannot_remediate(moto_server, enforce
     doc = json.loads(scan.stdout)
     assert {s["state"] for s in doc["scope"]} <= {"scanned", "not-enabled"}, [s["region"] for s in doc["scope"] if s["state"] == "error"]
     assert doc["summary"]["targets_not_scanned"] == 0 and doc["summary"]["instances"] > 0
+    assert not any(s["warnings"] for s in doc["scope"]), "both upgrade-exposure calls are allowed"
+    assert {c["exposure"] for c in doc["clusters"]} <= {"current", "behind", "not-covered"}
     before = neptune_state(moto_server.url, enforced["audit"])
     log = tmp_path / "audit.jsonl"
     rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes", "--audit-log", str(log)], env)
@@ -96,3 +101,18 @@ def test_remediation_policy_succeeds(moto_server, enforced, tmp_path):
                    "--audit-log", str(tmp_path / "a.jsonl")], env)
     assert rem.returncode == 0, rem.stdout + rem.stderr
     assert all(neptune_state(moto_server.url, enforced["remediate"]).values())
+
+
+def test_the_older_three_action_policy_still_finds_everything(moto_server, enforced):
+    """Moto enforces IAM on the simulated account's engine catalogue and pending actions too (they are served
+    by its RDS handler): without the two new actions the scan keeps every finding, exposure unknown, and says why."""
+    full = json.loads(run_cli(["scan", "--format", "json"], moto_server.env(**enforced["audit"])).stdout)
+    proc = run_cli(["scan", "--format", "json"], moto_server.env(**enforced["old-audit"]))
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    key = lambda d: sorted((f["account_id"], f["instance_id"], f["result"]) for f in d["findings"])  # noqa: E731
+    assert key(doc) == key(full) and doc["summary"] == full["summary"]
+    assert all(f["latest_minor_version"] is None and f["pending_maintenance"] is None for f in doc["findings"])
+    assert {c["exposure"] for c in doc["clusters"]} <= {"unknown", "not-covered"}
+    warned = [s for s in doc["scope"] if s["instances"]]
+    assert warned and all(len(s["warnings"]) == 2 and all("AccessDenied" in w for w in s["warnings"]) for s in warned)

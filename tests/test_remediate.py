@@ -89,11 +89,32 @@ def test_maintenance_window(window, when, inside):
     assert remediate.in_maintenance_window(window, when) is inside
 
 
-def test_window_in_progress_is_a_warning(fleet):
+FRIDAY_4AM = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("cluster_window, instance_window, version, latest, effective, expect", [
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.4.0", True, "starts the upgrade from 1.3.2.1"),
+    ("fri:04:30-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.4.0", True, "opens within the hour"),
+    ("mon:01:00-mon:01:30", "fri:03:00-fri:05:00", "1.3.2.1", "1.3.4.0", True, None),   # the instance's window is not it
+    ("fri:05:30-fri:06:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.4.0", True, None),   # opens in 90 minutes
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.4.5.1", "1.4.5.1", True, None),   # nothing newer to start
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.2.1.0", "1.2.1.2", False, None),  # the setting starts nothing
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", None, True, "is unknown"),  # catalogue unreadable
+])
+def test_enabling_during_the_clusters_window_warns_of_the_restart(fleet, cluster_window, instance_window, version,
+                                                                  latest, effective, expect):
+    """Real AWS starts a waiting minor upgrade at once when the setting is turned on in the maintenance window;
+    the whole cluster restarts.  The plan says so, using the cluster's window (engine updates are per cluster)."""
     f = fleet.findings.copy()
-    f["maintenance_window"] = "fri:03:00-fri:05:00"
-    p = remediate.plan(f, now=datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc))
-    assert all(any("in progress" in w for w in ws) for ws in p["warnings"])
+    f["cluster_maintenance_window"], f["maintenance_window"] = cluster_window, instance_window
+    f["engine_version"], f["latest_minor_version"], f["amvu_effective"] = version, latest, effective
+    p = remediate.plan(f, now=FRIDAY_4AM)
+    restart = [w for ws in p["warnings"] for w in ws if "maintenance window of cluster" in w]
+    if expect is None:
+        assert restart == []
+    else:
+        assert len(restart) == len(p) and all(expect in w and "every instance of the cluster restart" in w
+                                               for w in restart)
 
 
 def test_apply_and_verify_fix_exactly_the_plan(fleet, tmp_path):

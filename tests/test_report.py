@@ -15,7 +15,7 @@ from neptune_audit.report import run_report
 
 from .conftest import ROOT, run_cli, seed
 
-CHART_TITLES = ["Compliance per region", "Failing instances per account and region",
+CHART_TITLES = ["Upgrade exposure per cluster", "Compliance per region", "Failing instances per account and region",
                 "Cluster roll-up", "Engine versions in use"]
 
 
@@ -50,7 +50,9 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
     check_offline_html(html)
     assert "Neptune-001" in html and "Auto Minor Version Upgrade" in html
     assert all(t in html for t in CHART_TITLES)
-    assert html.count('class="plotly-graph-div"') == 4
+    assert html.count('class="plotly-graph-div"') == len(CHART_TITLES)
+    assert "Upgrade exposure" in html and "not-covered" in html and "1.2.1.0 → 1.2.1.2" in html
+    assert html.index("Upgrade exposure") < html.index("Compliance per region"), "near the top"
     assert "kg-legacy-writer" in html and "Vendor-certified" in html, "the exception in force is shown"
     assert rep.exit_code == 1
     contract.validate(rep.document)  # the run's JSON, as the kernel wrote it into the notebook
@@ -171,7 +173,7 @@ def test_report_renders_offline_in_a_real_browser(estate, tmp_path):
             "--virtual-time-budget=15000", "--window-size=1280,5000"]
     dom = subprocess.run(args + ["--dump-dom", rep.html_path.as_uri()], capture_output=True, text=True,
                          timeout=180).stdout
-    assert dom.count('class="main-svg"') >= 4, "every chart rendered by plotly.js"
+    assert dom.count('class="main-svg"') >= len(CHART_TITLES), "every chart rendered by plotly.js"
     for title in CHART_TITLES:
         assert title in dom
     assert "dt-container" in dom or "dataTables_wrapper" in dom, "the findings table is interactive"
