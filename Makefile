@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lab bench install clean
+.PHONY: demo test test-airflow lab bench install clean
 
 install: $(STAMP)
 
@@ -23,6 +23,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The Airflow DAG (examples/airflow), run once end to end by Airflow in its own virtualenv (never the kit's).
+AIRFLOW_VENV := .venv-airflow
+$(AIRFLOW_VENV)/.installed-stamp: examples/airflow/requirements.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip --disable-pip-version-check -q install -r examples/airflow/requirements.txt
+	@touch $@
+
+test-airflow: $(STAMP) $(AIRFLOW_VENV)/.installed-stamp
+	NEPTUNE_AUDIT_AIRFLOW=$(CURDIR)/$(AIRFLOW_VENV)/bin/airflow $(BIN)/python -m pytest -p no:cacheprovider examples/airflow/test_dag.py
+
 lab: $(STAMP)
 	$(BIN)/neptune-audit demo --lab
 
@@ -30,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) reports .pytest_cache

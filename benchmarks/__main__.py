@@ -204,6 +204,40 @@ def scenario_org(rtt: float, startup: float, repeat: int) -> list[str]:
         moto.stop()
 
 
+def scenario_shards(rtt: float, startup: float, repeat: int) -> list[str]:
+    """The same 50-account Organization in one process, and as N shards run at once (as Airflow would, here on
+    this machine's cores), answers replayed; the wall time of the slowest shard is what N shards give."""
+    moto = Moto()
+    try:
+        seed_organization(moto.url, accounts=50, instances_per_member=20, members_with_instances=10)
+        proxy = LatencyProxy(moto.port, rtt=rtt, cache=True)
+        out = Path(tempfile.mkdtemp())
+        measure("scan", proxy.url, "--organization", "--format", "json", "-o", str(out / "warm.json"))
+        rows = []
+        for n in (1, 2, 4):
+            walls = []
+            for _ in range(repeat):
+                proxy.reset(rtt=rtt)
+                start = time.monotonic()
+                procs = [subprocess.Popen([sys.executable, "-m", "neptune_audit", "scan", "--organization",
+                                           *(["--shard", f"{k}/{n}"] if n > 1 else []), "--format", "json",
+                                           "-o", str(out / f"s{k}.json")], env=_env(proxy.url),
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for k in range(1, n + 1)]
+                codes = [p.wait() for p in procs]
+                walls.append(time.monotonic() - start)
+                assert all(c in (0, 1, 3) for c in codes), codes
+            walls.sort()
+            rows.append({"name": "one process" if n == 1 else f"{n} shards at once", "wall": walls[len(walls) // 2],
+                         "calls": sum(proxy.calls.values()),
+                         "note": f"median of {repeat} ({walls[0]:.1f}–{walls[-1]:.1f} s)"})
+        proxy.stop()
+        return [table(f"Organization of 50 accounts, sharded — RTT {rtt * 1000:.0f} ms, answers replayed, "
+                      f"{os.cpu_count()} cores", rows)]
+    finally:
+        moto.stop()
+
+
 def scenario_report(rtt: float, startup: float) -> list[str]:
     moto = Moto()
     try:
@@ -229,10 +263,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("--quick", action="store_true", help="RTT 0 and 50 ms only, no naive run, no 10k report")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each replayed scan; the median is reported")
-    ap.add_argument("--only", choices=["fleet", "org", "report"], action="append",
+    ap.add_argument("--only", choices=["fleet", "org", "shards", "report"], action="append",
                     help="run only this scenario (repeatable); results go to last-run.md all the same")
     args = ap.parse_args()
-    only = set(args.only or ["fleet", "org", "report"])
+    only = set(args.only or ["fleet", "org", "shards", "report"])
     startup = startup_seconds()
     header = (f"neptune-audit benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -244,6 +278,8 @@ def main() -> int:
                                 args.repeat)
     if "org" in only:
         texts += scenario_org(0.05, startup, args.repeat)
+    if "shards" in only:
+        texts += scenario_shards(0.05, startup, args.repeat)
     if "report" in only and not args.quick:
         texts += scenario_report(0.05, startup)
     Path("benchmarks/last-run.md").write_text("\n".join(texts) + "\n")

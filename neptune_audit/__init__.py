@@ -12,8 +12,8 @@ from .errors import UsageError
 from .options import ScanOptions
 
 # Public names that load boto3 and pandas: imported on first use, so `import neptune_audit` stays cheap.
-_LAZY = {"scan": "audit", "AuditResult": "audit"}
-__all__ = ["__version__", "AuditResult", "ScanOptions", "UsageError", "scan"]
+_LAZY = {"scan": "audit", "scan_or_load": "audit", "AuditResult": "audit", "load": "saved"}
+__all__ = ["__version__", "AuditResult", "ScanOptions", "UsageError", "load", "scan", "scan_or_load"]
 
 
 def __getattr__(name):

@@ -32,6 +32,7 @@ class AuditResult:
     exceptions: list = field(default_factory=list)
     api_calls: int = 0
     accounts: list = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)  # saved scans this was loaded from (file, generated_at, sha256)
 
     @property
     def rule(self) -> dict:
@@ -98,7 +99,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
     generated_at = datetime.now(timezone.utc).replace(microsecond=0)
     with fewer_gc_passes():
         accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns, options.organization,
-                                            options.role_name)
+                                            options.role_name, only=options.accounts, shard=options.shard_numbers)
         inv = collect.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
     from . import evaluate
 
@@ -111,3 +112,12 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
                        summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,
                        options=options, parameters=params, callers=callers, exceptions=rules,
                        api_calls=inv.api_calls, accounts=accounts)
+
+
+def scan_or_load(options: ScanOptions | None = None, results_files=(), **kw) -> AuditResult:
+    """Load ``results_files`` (saved scans; several = shards of one audit) when given, else scan with ``options``."""
+    if results_files:
+        from .saved import load
+
+        return load(results_files)
+    return scan(options, **kw)

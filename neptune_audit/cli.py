@@ -46,6 +46,9 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
                    help="scan every ACTIVE account of the caller's AWS Organization")
     g.add_argument("--role-name", default=None, metavar="NAME",
                    help=f"role assumed in each member account with --organization (default: {DEFAULT_ROLE_NAME})")
+    g.add_argument("--shard", metavar="K/N", help="with --organization: only the K-th of N shards of its accounts "
+                                                   "(N runs with the same N cover it exactly once)")
+    g.add_argument("--accounts", metavar="ID,ID", default="", help="only these account ids")
     g.add_argument("--demo", action="store_true", help="scan the built-in simulated AWS account (no credentials)")
     g.add_argument("--max-workers", type=int, default=16, metavar="N",
                    help="account-regions scanned at once (default: 16)")
@@ -57,7 +60,8 @@ def _options(args) -> ScanOptions:
         raise UsageError("--role-name goes with --organization")
     return ScanOptions(regions=args.regions, profiles=args.profiles, role_arns=args.role_arns,
                        organization=args.organization, role_name=args.role_name or DEFAULT_ROLE_NAME,
-                       exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers).validate()
+                       exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers,
+                       accounts=args.accounts, shard=args.shard).validate()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to write the report (default: neptune-audit-report-DATE.html)")
     report.add_argument("--history", metavar="DIR", help="folder of past runs: adds trends and changes")
     report.add_argument("--keep-notebook", metavar="FILE.ipynb", help="also keep the executed notebook")
+    report.add_argument("--from", nargs="+", default=[], metavar="FILE.json", dest="from_files",
+                        help="render saved scans (`scan --format json`) instead of scanning; several = shards")
     report.set_defaults(func=cmd_report)
 
     rem = sub.add_parser("remediate", help="plan (default), apply and verify turning the setting on")
@@ -102,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("--role-name", default=None, metavar="NAME",
                      help=f"member role assumed with --organization (default: {DEFAULT_ROLE_NAME})")
     pol.set_defaults(func=cmd_policy)
+
+    ev = sub.add_parser("evidence", help="extract the run's JSON embedded in an HTML report, checking its SHA-256")
+    ev.add_argument("report", metavar="REPORT.html")
+    ev.add_argument("-o", "--output", metavar="FILE.json", help="write it to FILE.json instead of standard output")
+    ev.set_defaults(func=cmd_evidence)
+
+    merge = sub.add_parser("merge", help="merge saved scans (shards of one audit) into one JSON document")
+    merge.add_argument("files", nargs="+", metavar="FILE.json")
+    merge.add_argument("-o", "--output", metavar="FILE.json", required=True, help="where to write the merged JSON")
+    merge.set_defaults(func=cmd_merge)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the scan's JSON output (neptune-audit/1)")
     schema.set_defaults(func=cmd_schema)
@@ -201,6 +217,39 @@ def cmd_policy(args) -> int:
     return EXIT_OK
 
 
+def cmd_evidence(args) -> int:
+    from pathlib import Path
+
+    from .evidence import digest, extract
+    from .export import check_writable, dumps, write_atomic
+
+    if args.output:
+        check_writable(args.output, inputs={"REPORT.html": args.report})
+    try:
+        text = Path(args.report).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {args.report}: {getattr(exc, 'strerror', None) or exc}") from None
+    doc = extract(text, args.report)
+    if args.output:
+        write_atomic(args.output, dumps(doc))
+        print(f"{args.output}: the run of {doc.get('generated_at')}, SHA-256 {digest(doc)} matches the report's header")
+    else:
+        sys.stdout.write(dumps(doc))
+    return EXIT_OK
+
+
+def cmd_merge(args) -> int:
+    from . import saved
+    from .contract import exit_code, summary_line
+    from .export import check_writable, dumps, write_atomic
+
+    check_writable(args.output, inputs={f"input {p}": p for p in args.files})
+    doc = saved.merge([saved.read(p) for p in args.files])
+    write_atomic(args.output, dumps(doc))
+    print(f"{args.output}: {len(args.files)} file(s) merged; {summary_line(doc['summary'])}")
+    return exit_code(doc["summary"])
+
+
 def cmd_schema(args) -> int:
     from .contract import schema_text
 
@@ -217,7 +266,12 @@ def _report_summary(rep) -> str:
 def cmd_report(args) -> int:
     from .report import run_report
 
-    rep = run_report(_options(args), output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history)
+    options = _options(args)
+    if args.from_files and options != ScanOptions(max_workers=options.max_workers):
+        raise UsageError("--from renders saved scans: it takes no targets or --exceptions (they were applied "
+                         "when the scans ran)")
+    rep = run_report(options, output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history,
+                     from_files=args.from_files)
     print(_report_summary(rep))
     return rep.exit_code
 

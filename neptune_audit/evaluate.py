@@ -15,6 +15,7 @@ precedence), ``behind`` (a newer minor exists or maintenance is pending), ``curr
 """
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import NamedTuple
 
@@ -31,6 +32,7 @@ COVERED_FROM = (1, 3, 0, 0)
 EXPOSURES = ("not-covered", "behind", "current", "unknown")
 
 
+@functools.lru_cache(maxsize=4096)
 def version_key(version) -> tuple:
     """``1.3.2.1`` -> (1, 3, 2, 1), for ordering engine releases."""
     return tuple(int(p) if p.isdigit() else 0 for p in str(version).split("."))
@@ -119,9 +121,8 @@ def _version_note(row) -> tuple[str, str]:
     return full, short
 
 
-def judge(row, rules, today: date) -> Verdict:
-    """The verdict for one instance row (``auto_minor_version_upgrade``, ``is_writer``, ``cluster_id``, and the
-    exposure columns ``engine_version``, ``amvu_effective``, ``minor_versions_behind``, ``latest_minor_version``)."""
+def _unexcepted(row) -> Verdict:
+    """The verdict before exceptions: PASS, or FAIL with the role's reason, and what the engine release adds."""
     role = role_of(row["is_writer"])
     note, short = _version_note(row)
     setting = row["auto_minor_version_upgrade"]
@@ -132,54 +133,72 @@ def judge(row, rules, today: date) -> Verdict:
         return Verdict(PASS, role, "Auto Minor Version Upgrade is on: minor engine releases are applied in the "
                                    "cluster's maintenance window." + note, "on" + short, None)
     reason, why = _NOT_REPORTED if setting is None else _OFF[role]
-    reason = reason.format(cluster=row["cluster_id"] or "(none)") + note
-    why += short
-    rule = exc_rules.find(rules, row, today)
-    if rule is None:
-        return Verdict(FAIL, role, reason, why, None)
-    if rule.expired(today):
-        return Verdict(FAIL, role, f"{reason} Its exception ({rule.match_text}) expired on {rule.expires.isoformat()}.",
-                       f"{why} (exception expired)", rule.as_dict(today))
-    until = f" until {rule.expires.isoformat()}" if rule.expires else ""
-    return Verdict(EXCEPTED, role, f"Excepted{until} ({rule.match_text}): {rule.reason}",
-                   f"excepted{until}: {rule.reason}", rule.as_dict(today))
+    return Verdict(FAIL, role, reason.format(cluster=row["cluster_id"] or "(none)") + note, why + short, None)
 
 
-def _exposure_columns(instances: pd.DataFrame, clusters: pd.DataFrame | None) -> pd.DataFrame:
-    """Each instance's upgrade exposure: from its engine version, the catalogue, and what is pending for it
+def _excepted(v: Verdict, exception: dict | None) -> Verdict:
+    """A FAIL under an exception (the finding's ``exception`` field): EXCEPTED, or still FAIL once it expired."""
+    if v.result != FAIL or not exception:
+        return v
+    if exception["expired"]:
+        return Verdict(FAIL, v.role, f"{v.reason} Its exception ({exception['match']}) expired on "
+                                     f"{exception['expires']}.", f"{v.why} (exception expired)", exception)
+    until = f" until {exception['expires']}" if exception["expires"] else ""
+    return Verdict(EXCEPTED, v.role, f"Excepted{until} ({exception['match']}): {exception['reason']}",
+                   f"excepted{until}: {exception['reason']}", exception)
+
+
+def judge(row, rules, today: date) -> Verdict:
+    """The verdict for one instance row (``auto_minor_version_upgrade``, ``is_writer``, ``cluster_id``, and the
+    exposure columns ``engine_version``, ``amvu_effective``, ``minor_versions_behind``, ``latest_minor_version``)."""
+    v = _unexcepted(row)
+    rule = exc_rules.find(rules, row, today) if v.result == FAIL else None
+    return _excepted(v, rule.as_dict(today) if rule else None)
+
+
+def verdict_of(finding: dict) -> Verdict:
+    """The verdict of a saved finding (a contract document's), from its own fields and recorded exception."""
+    return _excepted(_unexcepted(finding), finding.get("exception"))
+
+
+_KEEP_AS_IS = ("amvu_effective", "latest_minor_version", "minor_versions_behind", "pending_maintenance",
+               "exception")
+
+
+def _exposure(row: dict, cluster: dict, positions: dict) -> dict:
+    """One instance's upgrade exposure: from its engine version, the catalogue, and what is pending for it
     (its own actions and its cluster's: a cluster's engine update restarts every instance)."""
-    by_cluster = {}
-    if clusters is not None:
-        by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters.to_dict("records")}
-    rows = []
-    for r in instances.to_dict("records"):
-        cluster = by_cluster.get((r["account_id"], r["region"], r["cluster_id"]), {})
-        own, of_cluster = r.get("own_pending_maintenance"), cluster.get("pending_maintenance", [])
-        pending = None if own is None or of_cluster is None else [*of_cluster, *own]
-        latest, behind = upgrade_position(r["engine_version"], r.get("upgrade_targets"))
-        rows.append({"amvu_effective": amvu_effective(r["engine_version"]), "latest_minor_version": latest,
-                     "minor_versions_behind": behind, "pending_maintenance": pending,
-                     "exposure": exposure_of(r["engine_version"], behind, pending),
-                     "cluster_maintenance_window": cluster.get("maintenance_window")})
-    columns = ["amvu_effective", "latest_minor_version", "minor_versions_behind", "pending_maintenance", "exposure",
-               "cluster_maintenance_window"]
-    return pd.DataFrame(rows, columns=columns, index=instances.index, dtype=object)
+    own, of_cluster = row.get("own_pending_maintenance"), cluster.get("pending_maintenance", [])
+    pending = None if own is None or of_cluster is None else [*of_cluster, *own]
+    targets = row.get("upgrade_targets")
+    key = (row["engine_version"], id(targets))  # one catalogue entry serves every instance on that version
+    if key not in positions:
+        positions[key] = upgrade_position(row["engine_version"], targets)
+    latest, behind = positions[key]
+    return {"amvu_effective": amvu_effective(row["engine_version"]), "latest_minor_version": latest,
+            "minor_versions_behind": behind, "pending_maintenance": pending,
+            "exposure": exposure_of(row["engine_version"], behind, pending),
+            "cluster_maintenance_window": cluster.get("maintenance_window")}
 
 
 def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = None,
                        clusters: pd.DataFrame | None = None) -> pd.DataFrame:
     """Findings: the instance rows with their upgrade exposure and the verdict's columns, failing first."""
     today = today or date.today()
-    df = instances.copy()
-    for name, column in _exposure_columns(instances, clusters).items():
-        df[name] = column
-    verdicts = [judge(row, rules, today) for row in df.to_dict("records")]
-    for i, name in enumerate(Verdict._fields):
-        df[name] = pd.Series([v[i] for v in verdicts], index=df.index, dtype=object)
+    by_cluster = {}
+    if clusters is not None:
+        by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters.to_dict("records")}
+    rows, positions = instances.to_dict("records"), {}
+    for row in rows:
+        row.update(_exposure(row, by_cluster.get((row["account_id"], row["region"], row["cluster_id"]), {}), positions))
+        row.update(judge(row, rules, today)._asdict())
+    extra = [c for c in instances.columns if c not in FINDING_COLUMNS]
+    df = pd.DataFrame(rows, columns=FINDING_COLUMNS + extra)
+    for name in _KEEP_AS_IS:  # None stays None (unknown), ints stay ints, lists stay lists
+        df[name] = pd.Series([row[name] for row in rows], index=df.index, dtype=object)
     df = df.assign(_order=df["result"].map(RESULT_ORDER))
     df = df.sort_values(["_order", "account_id", "region", "cluster_id", "instance_id"], kind="stable")
-    extra = [c for c in df.columns if c not in FINDING_COLUMNS and c != "_order"]
-    return df[FINDING_COLUMNS + extra].reset_index(drop=True)
+    return df.drop(columns="_order").reset_index(drop=True)
 
 
 def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:

@@ -48,8 +48,13 @@ def to_contract(result) -> dict:
     }
 
 
+def dumps(doc: dict) -> str:
+    """A contract document as text, the one way every writer of it (scan, history, evidence) writes it."""
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
 def to_json(result) -> str:
-    return json.dumps(to_contract(result), indent=2, default=str) + "\n"
+    return dumps(to_contract(result))
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

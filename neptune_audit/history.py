@@ -9,7 +9,7 @@ import pandas as pd
 
 from .contract import SCHEMA, SUMMARY_FIELDS
 from .errors import UsageError
-from .export import to_contract, to_json, write_atomic
+from .export import dumps, to_contract, to_json, write_atomic
 
 PREFIX = "neptune-audit-"
 CHANGE_COLUMNS = ["change", "account_id", "region", "cluster_id", "instance_id", "before", "after"]
@@ -85,8 +85,7 @@ def record(result, directory, enabled: bool = True) -> Path | None:
 def record_document(document: dict, directory) -> Path:
     """Save a run's contract JSON (as read back from an executed notebook) in the folder."""
     stamp = document["generated_at"].replace("-", "").replace(":", "")
-    text = json.dumps(document, indent=2, default=str) + "\n"
-    return write_atomic(_folder(directory) / f"{PREFIX}{stamp}.json", text)
+    return write_atomic(_folder(directory) / f"{PREFIX}{stamp}.json", dumps(document))
 
 
 def trend(runs: list[dict]) -> pd.DataFrame:

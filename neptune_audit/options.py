@@ -37,6 +37,8 @@ class ScanOptions:
     exceptions_file: str | None = None
     demo: bool = False
     max_workers: int = 16
+    accounts: tuple[str, ...] = ()   # only these account ids
+    shard: str | None = None         # "K/N": the K-th of N shards of an Organization
 
     def __post_init__(self):
         regions = self.regions
@@ -44,7 +46,9 @@ class ScanOptions:
             regions = "all"
         elif not isinstance(regions, str):
             regions = ",".join(str(r) for r in regions)
+        accounts = self.accounts.split(",") if isinstance(self.accounts, str) else self.accounts
         fix = {"regions": regions, "profiles": _tuple(self.profiles), "role_arns": _tuple(self.role_arns),
+               "accounts": tuple(a.strip() for a in _tuple(accounts) if a.strip()),
                "exceptions_file": os.fspath(self.exceptions_file) if self.exceptions_file else None}
         for name, value in fix.items():
             object.__setattr__(self, name, value)
@@ -61,7 +65,8 @@ class ScanOptions:
     def as_parameters(self) -> dict:
         """Papermill parameters (JSON types), paths made absolute so the kernel's working folder does not matter."""
         params = dataclasses.asdict(self)
-        params["profiles"], params["role_arns"] = list(self.profiles), list(self.role_arns)
+        params["profiles"], params["role_arns"], params["accounts"] = (list(self.profiles), list(self.role_arns),
+                                                                       list(self.accounts))
         if self.exceptions_file:
             params["exceptions_file"] = str(Path(self.exceptions_file).resolve())
         return params
@@ -87,11 +92,29 @@ class ScanOptions:
             raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
         if not isinstance(self.role_name, str) or not _ROLE_NAME.match(self.role_name):
             raise UsageError(f"not an IAM role name: {self.role_name!r}")
+        for account in self.accounts:
+            if not re.fullmatch(r"\d{12}", account):
+                raise UsageError(f"--accounts takes 12-digit AWS account ids, not {account!r}")
+        if self.shard is not None:
+            self.shard_numbers  # noqa: B018 - parses and checks
+            if not self.organization:
+                raise UsageError("--shard goes with --organization")
         exceptions.load(self.exceptions_file)
         return self
+
+    @property
+    def shard_numbers(self) -> tuple[int, int] | None:
+        """``"K/N"`` as (K, N), 1 <= K <= N."""
+        if self.shard is None:
+            return None
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(self.shard))
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            raise UsageError(f"--shard takes K/N with 1 <= K <= N (e.g. 2/4), not {self.shard!r}")
+        return int(m.group(1)), int(m.group(2))
 
     def describe(self) -> dict:
         """The parameters as the report's header shows them."""
         return {"regions": self.regions, "profiles": list(self.profiles), "role_arns": list(self.role_arns),
                 "organization": self.organization, "role_name": self.role_name if self.organization else None,
-                "exceptions_file": self.exceptions_file, "demo": self.demo}
+                "exceptions_file": self.exceptions_file, "demo": self.demo, "accounts": list(self.accounts),
+                "shard": self.shard}

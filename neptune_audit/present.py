@@ -85,7 +85,11 @@ def _kv(rows) -> str:
 
 
 def header(result) -> None:
-    """What an auditor checks first: the rule, when, by whom, over what, with which parameters."""
+    """What an auditor checks first: the rule, when, by whom, over what, with which parameters, and the
+    SHA-256 of the run's JSON, which is embedded here as the report's evidence."""
+    from . import evidence
+
+    doc = to_contract(result)
     meta = rule.metadata()
     scanned = result.scope[result.scope["state"] == SCANNED]
     callers = "<br>".join(f"{e(c['account_id'])} &mdash; {e(c['caller_arn'] or c['label'])}" for c in result.callers)
@@ -101,7 +105,11 @@ def header(result) -> None:
         ("Regions scanned", e(", ".join(sorted(scanned["region"].unique())) or "none")),
         ("Parameters", params or "defaults"),
         ("Rule source", f'{e(meta.publisher)} &mdash; {e(meta.reference)}'),
-    ]) + f"<p>{e(meta.rationale)}</p>")
+        *[("Saved scan" if len(result.sources) == 1 else f"Shard {i}", f"{e(src['file'])} &mdash; generated "
+           f"{e(src['generated_at'])} &mdash; SHA-256 <code>{e(src['sha256'])}</code>")
+          for i, src in enumerate(result.sources, start=1)],
+        *evidence.header_rows(doc),
+    ]) + f"<p>{e(meta.rationale)}</p>" + evidence.element(doc))
 
 
 def _cards(result) -> str:
@@ -234,12 +242,12 @@ def exceptions_table(result) -> None:
              "match": r.exception["match"], "reason": r.exception["reason"], "expires": r.exception["expires"],
              "expired": r.exception["expired"], "approved_by": r.exception.get("approved_by")}
             for r in result.findings.itertuples() if r.exception]
-    if not result.exceptions:
-        _html("<p>No exceptions file was used.</p>")
-    elif not rows:
+    if rows:
+        table(pd.DataFrame(rows), caption="Exceptions matched")
+    elif result.exceptions:
         _html(f"<p>{len(result.exceptions)} exception(s) loaded; none matched an instance.</p>")
     else:
-        table(pd.DataFrame(rows), caption="Exceptions matched")
+        _html("<p>No exceptions file was used.</p>")
 
 
 def history_section(hist) -> None:

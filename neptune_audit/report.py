@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import contract, history, rule
+from . import contract, evidence, history, rule
 from .errors import UsageError
 from .export import check_writable, write_atomic
 from .options import ScanOptions
-from .present import RESULT_MIME
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,14 +52,6 @@ class Report:
 
 def _absolute(path) -> str | None:
     return str(Path(path).resolve()) if path else None
-
-
-def _run_document(nb) -> dict:
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if RESULT_MIME in out.get("data", {}):
-                return out["data"][RESULT_MIME]
-    raise UsageError("the audit notebook ran but produced no result (was it edited?)")
 
 
 class KernelRuntime:
@@ -133,12 +124,17 @@ class KernelRuntime:
             time.sleep(0.05)
 
 
-def preflight(options: ScanOptions, history_dir=None) -> None:
-    """What a report can check before a kernel starts: the options, the history folder, the credentials."""
+def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
+    """What a report can check before a kernel starts: the options, the history folder, the credentials
+    (or, from saved scans, that they are valid shards of one audit)."""
     options.validate()
     if history_dir:
         history.check_folder(history_dir)
-    if not options.demo:
+    if from_files:
+        from . import saved
+
+        saved.merge([saved.read(p) for p in from_files])
+    elif not options.demo:
         from . import targets
 
         targets.check_credentials(targets.Connection(max_workers=options.max_workers), options.profiles,
@@ -156,8 +152,9 @@ def to_html(nb) -> str:
 
 
 def run_report(options: ScanOptions | None = None, output=None, keep_notebook=None, history_dir=None,
-               kernel_name: str = "python3", **fields) -> Report:
-    """Run the audit notebook for these targets and write the HTML report; bad input raises UsageError.
+               kernel_name: str = "python3", from_files=(), **fields) -> Report:
+    """Run the audit notebook for these targets, or on saved scans (``from_files``, several = shards), and write
+    the HTML report; bad input raises UsageError.
 
     Everything that can be checked is checked before a kernel starts.  The run is saved in
     ``history_dir`` only once its report is written.
@@ -168,12 +165,13 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
 
     start = time.monotonic()
     options = options or ScanOptions(**fields)
-    inputs = {"--exceptions": options.exceptions_file}
+    inputs = {"--exceptions": options.exceptions_file, **{f"--from {p}": p for p in from_files}}
     html_path = check_writable(output or default_output(), inputs)
     if keep_notebook:
         check_writable(keep_notebook, inputs)
-    preflight(options, history_dir)
-    params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False}
+    preflight(options, history_dir, from_files)
+    params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False,
+              "results_files": [_absolute(p) for p in from_files]}
     runtime = KernelRuntime()
     try:
         executed = Path(keep_notebook) if keep_notebook else Path(runtime.dir) / "audit.ipynb"
@@ -191,8 +189,10 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
             raise NotebookFailed(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {message} "
                                  f"(executed notebook kept at {kept})") from None
         nb = nbformat.read(str(executed), as_version=4)
-        document = _run_document(nb)
-        write_atomic(html_path, to_html(nb))
+        html = to_html(nb)
+        # The run's JSON as embedded (the notebook file itself re-orders JSON keys): what the report vouches for.
+        document = evidence.extract(html, "the executed audit notebook")
+        write_atomic(html_path, html)
     finally:
         runtime.close()
     if history_dir:

@@ -256,38 +256,62 @@ def organization_accounts(base: Account) -> list[dict]:
     return [a for a in accounts if (a.get("State") or a.get("Status")) == "ACTIVE"]
 
 
+def in_shard(account_ids: list[str], management: str, shard: tuple[int, int] | None) -> list[str]:
+    """The accounts of shard K of N: the management account is shard 1's; each other ACTIVE account, by its
+    position in the sorted list of the others, belongs to shard ``position % N + 1``.  N runs with the same
+    N cover the Organization exactly once."""
+    if shard is None:
+        return list(account_ids)
+    k, n = shard
+    others = sorted(a for a in set(account_ids) if a != management)
+    mine = {a for i, a in enumerate(others) if i % n == k - 1} | ({management} if k == 1 else set())
+    return [a for a in account_ids if a in mine]
+
+
 def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organization=False,
-                     role_name: str = DEFAULT_ROLE_NAME) -> list[Account]:
-    """Every account to scan, reachable or not, one per account id (first mention wins)."""
+                     role_name: str = DEFAULT_ROLE_NAME, only=(), shard: tuple[int, int] | None = None
+                     ) -> list[Account]:
+    """Every account to scan, reachable or not, one per account id (first mention wins).
+
+    ``only``: just these account ids (``--accounts``); ``shard``: (K, N) of an Organization (``--shard K/N``).
+    Roles are assumed only for the accounts kept.
+    """
     for arn in role_arns:
         validate_role_arn(arn)
     if connection.static_credentials and profiles:
         raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
     bases = [_base_account(connection, p) for p in profiles] or [_base_account(connection, None)]
-    accounts: list[Account] = []
-    jobs: list[tuple[Account, str, str]] = []
+    candidates: list[Account | tuple[Account, str, str]] = []  # accounts in hand, or (base, role ARN, label) jobs
     for arn in role_arns:
-        jobs.append((bases[0], arn, f"role:{arn}"))
+        candidates.append((bases[0], arn, f"role:{arn}"))
     if organization:
         base = bases[0]
         members = organization_accounts(base)
         if base.account_id not in {m["Id"] for m in members}:
             # The caller's own account is always in scope, listed or not.
-            accounts.append(Account(base.account_id, "org:(caller)", base.session, connection,
-                                    caller_arn=base.caller_arn))
-        for member in members:
+            members = [{"Id": base.account_id, "Name": "(caller)"}, *members]
+        kept = set(in_shard([m["Id"] for m in members], base.account_id, shard))
+        for member in (m for m in members if m["Id"] in kept):
             if member["Id"] == base.account_id:
-                accounts.append(Account(base.account_id, f"org:{member.get('Name', '')}", base.session,
-                                        connection, caller_arn=base.caller_arn))
+                candidates.append(Account(base.account_id, f"org:{member.get('Name', '')}", base.session,
+                                          connection, caller_arn=base.caller_arn))
             else:
                 arn = f"arn:{base.partition}:iam::{member['Id']}:role/{role_name}"
-                jobs.append((base, arn, f"org:{member.get('Name', member['Id'])}"))
-    if not role_arns and not organization:
-        accounts.extend(bases)
-    elif profiles:
-        accounts.extend(bases)
+                candidates.append((base, arn, f"org:{member.get('Name', member['Id'])}"))
+    if (not role_arns and not organization) or profiles:
+        candidates.extend(bases)
+    if only:
+        ids = {c.account_id if isinstance(c, Account) else _ROLE_ARN.match(c[1]).group(1) for c in candidates}
+        missing = [a for a in only if a not in ids]
+        if missing and not (organization and shard):  # in a shard, the others' accounts are simply elsewhere
+            raise UsageError(f"--accounts names {missing[0]}, which is not among the targets")
+        candidates = [c for c in candidates
+                      if (c.account_id if isinstance(c, Account) else _ROLE_ARN.match(c[1]).group(1)) in only]
+    jobs = [c for c in candidates if not isinstance(c, Account)]
     with ThreadPoolExecutor(max_workers=connection.max_workers) as pool:
-        accounts.extend(pool.map(lambda job: assume(*job), jobs))
+        assumed = list(pool.map(lambda job: assume(*job), jobs))
+    # Accounts reached with the caller's own credentials come first, so they win over an assumed role to the same id.
+    accounts = [c for c in candidates if isinstance(c, Account)] + assumed
     seen, unique = set(), []
     for acct in accounts:
         if acct.account_id not in seen:

@@ -61,7 +61,8 @@ def _parameters(name: str) -> dict:
     return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
 
 
-@pytest.mark.parametrize("name, own", [("audit.ipynb", {"history_dir": None, "record_history": True}),
+@pytest.mark.parametrize("name, own", [("audit.ipynb", {"history_dir": None, "record_history": True,
+                                                        "results_files": []}),
                                        ("remediate.ipynb", {"apply": False, "audit_log": None})])
 def test_each_notebook_declares_exactly_the_scan_options(name, own):
     """The notebooks' parameters are ScanOptions' fields, with its defaults, plus their own few."""

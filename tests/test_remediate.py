@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 
 import neptune_audit
@@ -101,11 +102,14 @@ FRIDAY_4AM = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
     ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.2.1.0", "1.2.1.2", False, None),  # the setting starts nothing
     ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", None, True, "is unknown"),  # catalogue unreadable
 ])
-def test_enabling_during_the_clusters_window_warns_of_the_restart(fleet, cluster_window, instance_window, version,
+def test_enabling_during_the_clusters_window_warns_of_the_restart(cluster_window, instance_window, version,
                                                                   latest, effective, expect):
     """Real AWS starts a waiting minor upgrade at once when the setting is turned on in the maintenance window;
     the whole cluster restarts.  The plan says so, using the cluster's window (engine updates are per cluster)."""
-    f = fleet.findings.copy()
+    f = pd.DataFrame([{"account_id": "123456789012", "region": "us-east-1", "cluster_id": c, "instance_id": f"{c}-w",
+                       "arn": f"arn:aws:rds:us-east-1:123456789012:db:{c}-w", "role": "writer", "status": "available",
+                       "result": "FAIL", "auto_minor_version_upgrade": False, "pending_modifications": {}}
+                      for c in ("c1", "c2", "c3")])
     f["cluster_maintenance_window"], f["maintenance_window"] = cluster_window, instance_window
     f["engine_version"], f["latest_minor_version"], f["amvu_effective"] = version, latest, effective
     p = remediate.plan(f, now=FRIDAY_4AM)

@@ -153,7 +153,8 @@ def test_notebooks_are_committed_clean_and_hold_no_logic():
                 continue
             assert not cell.get("outputs") and not cell.get("execution_count"), f"{path.name} has outputs"
             src = "".join(cell["source"])
-            assert len(src.splitlines()) <= 12, f"{path.name}: cells stay short"
+            if "parameters" not in cell["metadata"].get("tags", []):  # declarations only, one per option
+                assert len(src.splitlines()) <= 12, f"{path.name}: cells stay short"
             for node in ast.walk(ast.parse(src)):
                 assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.Lambda,
                                              ast.ListComp, ast.DictComp, ast.GeneratorExp)), src
