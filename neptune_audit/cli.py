@@ -258,9 +258,12 @@ def cmd_schema(args) -> int:
 
 
 def _report_summary(rep) -> str:
+    """One line for the scheduler's log, with the evidence hash: a record of it outside the report itself."""
     from .contract import summary_line
+    from .evidence import digest
 
-    return f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): {summary_line(rep.summary)}"
+    return (f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): "
+            f"{summary_line(rep.summary)}; evidence SHA-256 {digest(rep.document)}")
 
 
 def cmd_report(args) -> int:

@@ -117,9 +117,14 @@ def select(findings: pd.DataFrame, instances=None, include_excepted: bool = Fals
 def plan(findings: pd.DataFrame, instances=None, apply_immediately: bool = False,
          now: datetime | None = None, include_excepted: bool = False) -> pd.DataFrame:
     """What would change, one row per selected Neptune instance with the setting off, with warnings."""
+    return plan_rows(select(findings, instances, include_excepted)[0], apply_immediately, now)
+
+
+def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: datetime | None = None) -> pd.DataFrame:
+    """The plan for rows already selected (``select()``)."""
     now = now or datetime.now(timezone.utc)
     rows = []
-    for f in select(findings, instances, include_excepted)[0].to_dict("records"):
+    for f in selected.to_dict("records"):
         if f.get("engine", "neptune") != "neptune" or ":db:" not in str(f["arn"]):
             continue  # only Neptune DB instances can ever be planned
         pending = f["pending_modifications"] or {}
@@ -292,9 +297,8 @@ class Remediation:
                  audit_log=None, now: datetime | None = None):
         self.result = result
         self.apply_immediately = apply_immediately
-        self.plan = plan(result.findings, instances, apply_immediately=apply_immediately, now=now,
-                         include_excepted=include_excepted)
-        self.skipped = select(result.findings, instances, include_excepted)[1]
+        selected, self.skipped = select(result.findings, instances, include_excepted)
+        self.plan = plan_rows(selected, apply_immediately, now)
         self.audit_log_path = Path(audit_log) if audit_log else auditlog.default_path()
         self.log: AuditLog | None = None
         self.dangling: list[dict] = []

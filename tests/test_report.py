@@ -104,6 +104,10 @@ def test_report_cli_and_notebook_failure(kernel_env, tmp_path):
                  cwd=tmp_path)
     assert ok.returncode == 1, ok.stderr
     assert "ok.html" in ok.stdout and (tmp_path / "ok.html").exists()
+    from neptune_audit import evidence
+
+    shown = evidence.digest(evidence.extract((tmp_path / "ok.html").read_text()))
+    assert f"evidence SHA-256 {shown}" in ok.stdout, "the scheduler's log keeps the hash"
     # A region name of the right shape that the endpoint does not know is refused before a kernel starts.
     bad = run_cli(["report", "--regions", "xx-nowhere-1", "-o", str(tmp_path / "bad.html")], kernel_env.env(),
                   cwd=tmp_path)
