@@ -117,8 +117,9 @@ class EngineCatalogue:
             if key in self._known:
                 return self._known[key], 0
             versions, calls = {}, 0
+            # IncludeAll: a cluster can run a version no longer offered for new clusters; it is still listed then.
             for page in rds.get_paginator("describe_db_engine_versions").paginate(
-                    Engine=ENGINE, PaginationConfig={"PageSize": PAGE_SIZE}):
+                    Engine=ENGINE, IncludeAll=True, PaginationConfig={"PageSize": PAGE_SIZE}):
                 calls += 1
                 for v in page.get("DBEngineVersions", []):
                     if v.get("Engine") == ENGINE:
@@ -199,11 +200,12 @@ def collect_region(account: Account, region: str, catalogue: EngineCatalogue | N
                              "cluster_id": c["DBClusterIdentifier"], "cluster_arn": arn,
                              "cluster_status": c.get("Status"), "engine_version": c.get("EngineVersion"),
                              "maintenance_window": c.get("PreferredMaintenanceWindow"), "members": members,
-                             "upgrade_targets": None if targets is None else targets.get(c.get("EngineVersion"), []),
+                             # a version the catalogue does not list has unknown targets, never "none newer"
+                             "upgrade_targets": None if targets is None else targets.get(c.get("EngineVersion")),
                              "pending_maintenance": None if pending is None else pending.get(arn, [])})
     for row in instances:
         row["is_writer"] = writer_of.get(row["instance_id"])
-        row["upgrade_targets"] = None if targets is None else targets.get(row["engine_version"], [])
+        row["upgrade_targets"] = None if targets is None else targets.get(row["engine_version"])
         row["own_pending_maintenance"] = None if pending is None else pending.get(row["arn"], [])
     seen = {row["instance_id"] for row in instances}
     unseen = [(c["cluster_id"], m) for c in cluster_rows for m, is_writer in c["members"] if is_writer and m not in seen]

@@ -195,7 +195,8 @@ _EXPOSURE_TEXT = {
     "not-covered": "engine older than 1.3.0.0: the setting cannot help; upgrade the engine by hand",
     "behind": "a newer minor version exists, or maintenance is waiting",
     "current": "on the newest minor version, nothing pending",
-    "unknown": "the engine catalogue, pending maintenance or writer could not be read (see Coverage)",
+    "unknown": "its engine version is not in the catalogue, or the catalogue, pending maintenance or writer "
+               "could not be read (see Coverage)",
 }
 
 

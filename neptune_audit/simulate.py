@@ -37,6 +37,7 @@ ESTATE = {
             ("recs-eu", [("recs-eu-1", True, {"env": "prod", "team": "recs"}),
                          ("recs-eu-2", True, {"env": "prod", "team": "recs"})]),
             ("identity-graph", [("identity-graph-1", False, {"env": "staging", "team": "iam"})]),
+            ("archive-graph", [("archive-graph-1", True, {"env": "prod", "team": "archive"})]),
         ],
     },
     "member-a": {
@@ -63,11 +64,13 @@ ESTATE = {
 # The engine release of each demo cluster (its instances run the same): every upgrade-exposure state appears.
 # kg-legacy and sandbox-graph are on 1.2.x (not covered: the setting cannot help before 1.3.0.0); graph-prod,
 # identity-graph and supply-chain are minor versions behind; recs-eu and lab-graph are current; fraud-detect is
-# on the newest 1.3 minor (only a major upgrade is newer); network-topology has a required update pending.
+# on the newest 1.3 minor (only a major upgrade is newer); network-topology has a required update pending;
+# archive-graph runs a version the catalogue does not list (unknown).
 ENGINE_VERSIONS = {
     "kg-legacy": "1.2.1.0", "sandbox-graph": "1.2.0.2", "graph-prod": "1.3.2.1", "identity-graph": "1.3.0.0",
     "supply-chain": "1.4.4.0", "recs-eu": "1.4.5.1", "lab-graph": "1.4.5.1", "fraud-detect": "1.3.4.0",
     "network-topology": "1.4.5.0",
+    "archive-graph": "1.4.1.0",  # not in the simulated catalogue: its exposure is unknown
 }
 # Other engines with the setting off, in every seeded account: never a finding.
 DECOYS = [("orders-mysql", "mysql"), ("billing-postgres", "postgres")]

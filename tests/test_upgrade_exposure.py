@@ -147,7 +147,10 @@ def test_demo_json_shows_every_exposure_state(moto_server):
     proc = run_cli(["scan", "--demo", "--format", "json"], moto_server.env())
     doc = json.loads(proc.stdout)
     contract.validate(doc)
-    assert {c["exposure"] for c in doc["clusters"]} == {"current", "behind", "not-covered"}
+    assert {c["exposure"] for c in doc["clusters"]} == {"current", "behind", "not-covered", "unknown"}
+    unknown = [c for c in doc["clusters"] if c["exposure"] == "unknown"]
+    assert all(c["latest_minor_version"] is None and c["engine_version"] == "1.4.1.0" for c in unknown), \
+        "a version the catalogue does not list is unknown, never current"
     assert any(c["pending_maintenance"] for c in doc["clusters"])
     assert any(f["amvu_effective"] is False for f in doc["findings"])
 
@@ -162,4 +165,4 @@ def test_the_catalogue_is_asked_once_per_region_not_per_account(aws):
     with_instances = {(m["account_id"], m["region"]) for m in manifest.instances}
     assert len(with_instances) > len({region for _, region in with_instances}), "some region has several accounts"
     assert sorted(asked) == sorted({region for _, region in with_instances})
-    assert set(r.clusters["exposure"]) <= {"current", "behind", "not-covered"}
+    assert set(r.clusters["exposure"]) <= {"current", "behind", "not-covered", "unknown"}
