@@ -165,9 +165,12 @@ def to_table(result) -> str:
         lines.append("No Neptune instances found in the scanned scope.")
     held = held_back(result.clusters)
     if len(held):
-        lines += ["", "Clusters that receive no automatic minor upgrades (writer has it off):"]
-        lines += [terminal_text(f"  {r.account_id} {r.region} {r.cluster_id} (writer {r.writer_instance_id})")
-                  for r in held.itertuples()]
+        lines += ["", "Clusters that receive no automatic minor upgrades:"]
+        lines += [terminal_text(f"  {r.account_id} {r.region} {r.cluster_id}: {r.reason}") for r in held.itertuples()]
+    if len(result.clusters):
+        counts = result.clusters["exposure"].value_counts()
+        lines += ["", "Upgrade exposure (clusters): " + ", ".join(
+            f"{int(counts.get(k, 0))} {k}" for k in ("not-covered", "behind", "current", "unknown"))]
     bad = not_scanned(result.scope)
     if len(bad):
         lines += ["", "Not scanned:"]

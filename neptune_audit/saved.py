@@ -106,7 +106,9 @@ def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads o
         rows.append({**f, "role": v.role, "why": v.why, "exposure": cluster.get("exposure", "unknown"),
                      "cluster_maintenance_window": cluster.get("maintenance_window")})
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS, dtype=object)
-    clusters = pd.DataFrame([{**c, "reason": ""} for c in doc["clusters"]], columns=CLUSTER_COLUMNS, dtype=object)
+    clusters = pd.DataFrame([{**c, "reason": "Receives minor upgrades." if c["gets_minor_upgrades"] else
+                               "Receives no automatic minor upgrades (saved scan: its findings say why)."}
+                              for c in doc["clusters"]], columns=CLUSTER_COLUMNS, dtype=object)
     scope = pd.DataFrame([{**s, "account_label": ""} for s in doc["scope"]],
                          columns=["account_id", "account_label", "region", "state", "instances", "error", "warnings"])
     generated = datetime.strptime(doc["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
