@@ -188,9 +188,9 @@ class RemediationPanel:
                              + ("" if ok else " See the errors above.")
                              + f" Audit log: {html.escape(str(self.last_run.audit_log_path))}")
         # Instances now verified on are no longer candidates: the list shows what is still to do.
-        fixed = set(results.loc[results["verified"].eq(True), "instance_id"])
-        fixed_keys = {(r.account_id, r.region, r.instance_id) for r in results.itertuples() if r.instance_id in fixed}
-        keep = [(a, r, i) not in fixed_keys for a, r, i in
+        # keyed by account and region too: the same instance id can exist in several accounts
+        fixed = {(r.account_id, r.region, r.instance_id) for r in results.itertuples() if r.verified is True}
+        keep = [key not in fixed for key in
                 zip(self.candidates["account_id"], self.candidates["region"], self.candidates["instance_id"])]
         self.candidates = self.candidates[keep].reset_index(drop=True)
         self._refilter()

@@ -311,3 +311,25 @@ def test_panel_hides_excepted_unless_asked(aws, tmp_path):
     panel.include_excepted.value = True
     assert any("[excepted]" in label for label, _ in panel.instances.options)
     assert panel.account.value == ALL
+
+
+def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_path):
+    from .conftest import assume_creds
+
+    org = boto("organizations")
+    org.create_organization(FeatureSet="ALL")
+    other = org.create_account(Email="m@example.com", AccountName="m")["CreateAccountStatus"]["AccountId"]
+    seed([("c", [("dup-1", False, {})])])
+    seed([("c", [("dup-1", False, {})])], creds=assume_creds(other), account_id=other)
+    result = neptune_audit.scan(regions="us-east-1", organization=True)
+    panel = RemediationPanel(result, apply_enabled=True, audit_log=tmp_path / "a.jsonl")
+    assert len(panel.instances.options) == 2
+    panel.account.value = other
+    panel.select_all.click()
+    panel.review.click()
+    panel.apply_button.click()
+    assert "1 of 1" in panel.status.value
+    panel.account.value = ALL
+    left = [label for label, _ in panel.instances.options]
+    assert len(left) == 1 and left[0].startswith("dup-1") and other not in left[0], \
+        "the namesake in the other account still needs fixing"
