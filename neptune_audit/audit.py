@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
-from . import collect, contract, exceptions, rule, targets
+from . import collect, contract, rule, targets
 from .botocore_tuning import fewer_gc_passes, load_models
 from .errors import UsageError
 from .options import ScanOptions
@@ -86,8 +86,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         raise UsageError("pass either a ScanOptions or its fields as keywords, not both")
     # Service models and pandas take longer to load than the first round trips: load them while those are in flight.
     threading.Thread(target=_preload, daemon=True).start()
-    options.validate()
-    rules = exceptions.load(options.exceptions_file)
+    rules = options.validate().exception_rules
     if connection is not None and options.demo:
         raise UsageError("pass either demo=True or a connection, not both")
     if options.demo:

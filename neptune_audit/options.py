@@ -6,6 +6,7 @@ them), so a new option is added here once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -80,7 +81,6 @@ class ScanOptions:
 
     def validate(self) -> ScanOptions:
         """Every check that needs no AWS call; raises :class:`UsageError` with one line."""
-        from . import exceptions
         from .targets import validate_role_arn
 
         if not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool) or self.max_workers < 1:
@@ -99,8 +99,15 @@ class ScanOptions:
             self.shard_numbers  # noqa: B018 - parses and checks
             if not self.organization:
                 raise UsageError("--shard goes with --organization")
-        exceptions.load(self.exceptions_file)
+        self.exception_rules  # noqa: B018 - parses the exceptions file once; scan() uses the rules
         return self
+
+    @functools.cached_property
+    def exception_rules(self) -> list:
+        """The exceptions file's rules, parsed once for these options (validate() and scan() share them)."""
+        from . import exceptions
+
+        return exceptions.load(self.exceptions_file)
 
     @property
     def shard_numbers(self) -> tuple[int, int] | None:

@@ -115,13 +115,11 @@ class KernelRuntime:
             process = getattr(getattr(km, "provisioner", None), "process", None)
             if process is not None and process.poll() is None:
                 process.kill()
-        for _ in range(20):  # a write already under way in papermill's thread may land after the first pass
+        for _ in range(20):  # a write already under way in papermill's thread may land after a pass: look again
             shutil.rmtree(self.dir, ignore_errors=True)
-            if not Path(self.dir).exists():
-                time.sleep(0.05)
-                if not Path(self.dir).exists():
-                    return
             time.sleep(0.05)
+            if not Path(self.dir).exists():
+                return
 
 
 def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
