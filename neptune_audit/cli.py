@@ -12,7 +12,7 @@ import sys
 
 from . import __version__
 from .contract import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, FORMATS
-from .errors import UsageError
+from .errors import UsageError, one_line
 from .iam_policy import KINDS as POLICY_KINDS
 from .options import DEFAULT_ROLE_NAME, ScanOptions
 
@@ -333,7 +333,7 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UsageError as exc:
-        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(exc, limit=None)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -341,7 +341,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug: never a traceback for users; NEPTUNE_AUDIT_DEBUG=1 shows it
         if os.environ.get("NEPTUNE_AUDIT_DEBUG"):
             raise
-        detail = " ".join(str(exc).split())[:200]
+        detail = one_line(exc, limit=200)
         print(f"{PROG}: internal error (a bug in neptune-audit, please report it): {type(exc).__name__}: {detail} "
               "(set NEPTUNE_AUDIT_DEBUG=1 to see the traceback)", file=sys.stderr)
         return EXIT_INTERNAL

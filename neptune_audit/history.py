@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .contract import SCHEMA, SUMMARY_FIELDS
-from .errors import UsageError
+from .errors import UsageError, one_line
 from .export import dumps, to_contract, to_json, write_atomic
 
 PREFIX = "neptune-audit-"
@@ -53,7 +53,7 @@ def load(directory) -> tuple[list[dict], list[str]]:
             _check_run(doc)
             runs.append(doc)
         except (OSError, ValueError) as exc:
-            skipped.append(f"{path.name}: {' '.join(str(exc).split())[:120]}")
+            skipped.append(f"{path.name}: {one_line(exc, limit=120)}")
     runs.sort(key=lambda d: d["generated_at"])
     return runs, skipped
 

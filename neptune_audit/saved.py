@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, contract, rule
-from .errors import UsageError
+from .errors import UsageError, one_line
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def read(path) -> Source:
     except Exception as exc:  # jsonschema.ValidationError: its message, in one line
         where = "/".join(str(x) for x in getattr(exc, "absolute_path", [])) or "the top level"
         raise UsageError(f"{p} is not a valid {contract.SCHEMA} document at {where}: "
-                         f"{' '.join(str(getattr(exc, 'message', exc)).split())[:200]}") from None
+                         f"{one_line(getattr(exc, 'message', exc), limit=200)}") from None
     return Source(p.name, doc, hashlib.sha256(data).hexdigest())
 
 

@@ -21,7 +21,7 @@ from botocore.parsers import ResponseParserError
 
 from . import __version__
 from .botocore_tuning import new_botocore_session, share_tls_context
-from .errors import UsageError
+from .errors import UsageError, one_line
 from .options import DEFAULT_ROLE_NAME
 
 SESSION_NAME = "neptune-audit"
@@ -38,18 +38,6 @@ _DENIED_CODES = {
 # What one account-region's calls can raise: AWS's answers, botocore's own faults (network, retries exhausted),
 # and a body botocore cannot parse (ResponseParserError is not a BotoCoreError).  Each is recorded, never fatal.
 AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
-_MESSAGE_CHARS = 300
-
-
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
-
-
-def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
-    """A message as the kit records it: one line, bounded, with any URL's user:password removed."""
-    text = _USERINFO.sub(r"\1", " ".join(str(text).split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def redact_url(url: str | None) -> str | None:
     """A URL as the kit records it: no user:password, no query string (either can hold a secret)."""
     if not url:
