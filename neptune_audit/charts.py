@@ -20,12 +20,41 @@ def _counts(findings: pd.DataFrame, by: str) -> pd.DataFrame:
     return table.reindex(columns=RESULTS, fill_value=0).sort_index()
 
 
+def _names(values, limit: int = 6) -> str:
+    """A few distinct names for a hover text, and how many more."""
+    names = sorted({str(v) for v in values if v is not None and v == v})
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more or "-"
+
+
+def _who(findings: pd.DataFrame, by: str, keys, result: str | None) -> list[list[str]]:
+    """Per bar: the accounts, regions and clusters it counts (the hover names what a number is made of)."""
+    rows = findings if result is None else findings[findings["result"] == result]
+    groups = {k: g for k, g in rows.groupby(by)} if len(rows) else {}
+    out = []
+    for key in keys:
+        g = groups.get(key)
+        out.append(["-", "-", "-"] if g is None else
+                    [_names(g["account_id"]), _names(g["region"]), _names(g["cluster_id"])])
+    return out
+
+
+_BAR_HOVER = ("<b>%{fullData.name}</b>: %{y} instance(s)<br>%{x}<br>accounts: %{customdata[0]}<br>"
+              "regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>")
+
+
+def _result_bars(findings: pd.DataFrame, by: str) -> list[go.Bar]:
+    counts = _counts(findings, by)
+    keys = list(counts.index)
+    return [go.Bar(name=r, x=keys, y=counts[r].tolist(), marker_color=COLORS[r], customdata=_who(findings, by, keys, r),
+                   hovertemplate=_BAR_HOVER) for r in RESULTS]
+
+
 def compliance_by_region(findings: pd.DataFrame) -> go.Figure:
     """Stacked bars: PASS / FAIL / EXCEPTED instances per region."""
-    counts = _counts(findings, "region")
-    fig = go.Figure([go.Bar(name=r, x=list(counts.index), y=counts[r].tolist(), marker_color=COLORS[r])
-                     for r in RESULTS])
-    fig.update_layout(barmode="stack", title="Compliance per region", yaxis_title="instances", **_LAYOUT)
+    fig = go.Figure(_result_bars(findings, "region"))
+    fig.update_layout(barmode="stack", title="Compliance per region", xaxis_title="region", yaxis_title="instances",
+                      **_LAYOUT)
     return fig
 
 
@@ -37,26 +66,35 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     fails = (findings[findings["result"] == "FAIL"].groupby(["account_id", "region"]).size()
              if len(findings) else pd.Series(dtype=int))
     states = {(r.account_id, r.region): r.state for r in scope.itertuples()}
-    z, text = [], []
+    failing = findings[findings["result"] == "FAIL"] if len(findings) else findings
+    cluster_names = {k: _names(g["cluster_id"]) for k, g in failing.groupby(["account_id", "region"])} if len(failing) else {}
+    z, text, hover = [], [], []
     for acct in accounts:
-        z_row, t_row = [], []
+        z_row, t_row, h_row = [], [], []
         for region in scanned_regions:
             state = states.get((acct, region)) or states.get((acct, "*"), SCANNED)
             n = int(fails.get((acct, region), 0))
             if state in NOT_SCANNED:
                 z_row.append(None)
                 t_row.append(state)
+                h_row.append(f"not scanned ({state})")
             else:
                 z_row.append(n)
-                t_row.append(str(n) if n else "")
+                t_row.append(str(n))
+                h_row.append(f"failing: {n}<br>clusters: {cluster_names.get((acct, region), '-')}")
         z.append(z_row)
         text.append(t_row)
+        hover.append(h_row)
+    top = max([v for row in z for v in row if v is not None] + [1])
+    # The scale starts at 0 and a cell with one failure is already clearly red: 0 and 1 never look alike.
+    step = 0.5 / top
     fig = go.Figure(go.Heatmap(z=z, x=scanned_regions, y=accounts, text=text, texttemplate="%{text}",
-                               colorscale=[[0, "#f4f6f6"], [0.01, "#f5b7b1"], [1, "#922b21"]],
-                               hovertemplate="account %{y}<br>%{x}<br>failing: %{z}<extra></extra>",
-                               colorbar_title="failing", xgap=2, ygap=2))
-    fig.update_layout(title="Failing instances per account and region", yaxis_type="category",
-                      height=max(260, 90 + 40 * len(accounts)), **_LAYOUT)
+                               customdata=hover, zmin=0, zmax=top,
+                               colorscale=[[0, "#eef1f1"], [step, "#eef1f1"], [step, "#f1948a"], [1, "#922b21"]],
+                               hovertemplate="account %{y}<br>region %{x}<br>%{customdata}<extra></extra>",
+                               colorbar=dict(title="failing", dtick=max(1, top // 5)), xgap=2, ygap=2))
+    fig.update_layout(title="Failing instances per account and region", yaxis_type="category", xaxis_title="region",
+                      yaxis_title="account", height=max(260, 90 + 40 * len(accounts)), **_LAYOUT)
     return fig
 
 
@@ -80,11 +118,14 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
             picked = writer if key.startswith("writer") else ~writer
             series[key].append(int((picked & (on if key.endswith(" on") else ~on)).sum()))
     colors = {"writer on": "#2e8b57", "writer off": "#c0392b", "readers on": "#82c09a", "readers off": "#e8998d"}
-    fig = go.Figure([go.Bar(name=k, y=labels, x=v, orientation="h", marker_color=colors[k])
+    who = [[c.account_id, c.region, c.cluster_id] for c in clusters.itertuples()]
+    fig = go.Figure([go.Bar(name=k, y=labels, x=v, orientation="h", marker_color=colors[k], customdata=who,
+                            hovertemplate=f"<b>{k}</b>: %{{x}} instance(s)<br>account %{{customdata[0]}}<br>"
+                                          "region %{customdata[1]}<br>cluster %{customdata[2]}<extra></extra>")
                      for k, v in series.items()])
     shown = "" if total <= limit else f" ({limit} of {total} clusters, failing first)"
     fig.update_layout(barmode="stack", title=f"Cluster roll-up: the writer decides whether a cluster is upgraded{shown}",
-                      xaxis_title="instances", height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
+                      xaxis_title="instances", yaxis_title="cluster (account, region)", height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(dtick=1)
     return fig
@@ -92,9 +133,7 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
 
 def engine_versions(findings: pd.DataFrame) -> go.Figure:
     """Instances per engine version, by result."""
-    counts = _counts(findings, "engine_version")
-    fig = go.Figure([go.Bar(name=r, x=list(counts.index), y=counts[r].tolist(), marker_color=COLORS[r])
-                     for r in RESULTS])
+    fig = go.Figure(_result_bars(findings, "engine_version"))
     fig.update_layout(barmode="stack", title="Engine versions in use", xaxis_title="engine version",
                       xaxis_type="category", yaxis_title="instances", **_LAYOUT)
     return fig
@@ -107,8 +146,12 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     """Clusters per upgrade exposure (the cluster table beside it says which, and their writer's setting)."""
     states = list(EXPOSURE_COLORS)
     counts = [int((clusters["exposure"] == s).sum()) if len(clusters) else 0 for s in states]
+    groups = {k: g for k, g in clusters.groupby("exposure")} if len(clusters) else {}
+    who = [[_names(g["account_id"]), _names(g["region"]), _names(g["cluster_id"])] if g is not None else ["-"] * 3
+           for g in (groups.get(s) for s in states)]
     fig = go.Figure(go.Bar(x=states, y=counts, marker_color=[EXPOSURE_COLORS[s] for s in states], text=counts,
-                           hovertemplate="%{x}: %{y} cluster(s)<extra></extra>"))
+                           customdata=who, hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
+                           "<br>regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>"))
     fig.update_layout(title="Upgrade exposure per cluster", xaxis_title="exposure", yaxis_title="clusters",
                       showlegend=False, height=320, **_LAYOUT)
     fig.update_yaxes(dtick=1)
@@ -118,7 +161,8 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
 def trend(history: pd.DataFrame) -> go.Figure:
     """Pass / fail / excepted counts over past runs."""
     fig = go.Figure([go.Scatter(name=r, x=history["generated_at"], y=history[r.lower()], mode="lines+markers",
-                                line_color=COLORS[r]) for r in RESULTS])
-    fig.update_layout(title="Trend over past runs", yaxis_title="instances", **_LAYOUT)
+                                line_color=COLORS[r], hovertemplate=f"<b>{r}</b>: %{{y}} instance(s)<br>run %{{x}}"
+                                "<extra></extra>") for r in RESULTS])
+    fig.update_layout(title="Trend over past runs", xaxis_title="run (UTC)", yaxis_title="instances", **_LAYOUT)
     return fig
 

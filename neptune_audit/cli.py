@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="start the simulated account as a local endpoint and print how to use it")
     demo.add_argument("--port", type=_port, default=5000, help="port for --serve and --lab (default: 5000)")
     demo.add_argument("--lab", action="store_true",
-                      help="serve the simulated account and open JupyterLab on the notebooks")
+                      help="serve the simulated account and open JupyterLab on working copies of the notebooks")
+    demo.add_argument("--lab-dir", metavar="DIR", default="lab",
+                      help="folder of the working copies for --lab (default: ./lab; kept between runs)")
     demo.add_argument("-o", "--output", metavar="FILE.html",
                       help="where to write the demo report (default: reports/neptune-audit-demo-DATE.html)")
     demo.set_defaults(func=cmd_demo)
@@ -281,7 +283,7 @@ def cmd_report(args) -> int:
 
 def cmd_demo(args) -> int:
     if args.serve or args.lab:
-        return _serve_demo(args.port, lab=args.lab)
+        return _serve_demo(args.port, lab=args.lab_dir if args.lab else None)
     from pathlib import Path
 
     from .report import default_output, run_report
@@ -296,11 +298,11 @@ def cmd_demo(args) -> int:
     return EXIT_OK  # the simulated estate fails on purpose; the demo succeeded once the report is written
 
 
-def _serve_demo(port: int, lab: bool) -> int:
+def _serve_demo(port: int, lab: str | None) -> int:
     """Run the simulated account on ``port`` until Ctrl-C, or for as long as JupyterLab runs on it."""
     import threading
 
-    from .simulate import DemoServer, lab_command
+    from .simulate import DemoServer, lab_command, prepare_lab
 
     try:
         server = DemoServer(port=port)
@@ -310,8 +312,14 @@ def _serve_demo(port: int, lab: bool) -> int:
         if lab:
             import subprocess
 
-            command, env, note = lab_command(server)
-            print(f"Simulated AWS account at {server.endpoint_url}; JupyterLab sees it through AWS_ENDPOINT_URL."
+            try:
+                prepare_lab(lab)
+            except OSError as exc:
+                raise UsageError(f"cannot write the notebooks' working copies in {lab}: {exc.strerror or exc}") from None
+            command, env, note = lab_command(server, lab)
+            print(f"Simulated AWS account at {server.endpoint_url}; JupyterLab sees it through AWS_ENDPOINT_URL.\n"
+                  f"JupyterLab opens working copies of the notebooks in {lab}/ (set for the simulated Organization "
+                  "and the example exceptions; yours to edit: delete them to start over)."
                   + (f"\n{note}" if note else ""), flush=True)
             return subprocess.call(command, env=env)
         print(f"Simulated AWS account running at {server.endpoint_url} (Ctrl-C to stop).\n"

@@ -261,9 +261,10 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
         futures = [pool.submit(collect_region, acct, region, catalogue) for acct, region in tasks]
         bar = None
         if progress and futures:
-            from tqdm import tqdm
+            # tqdm.auto: a text bar with ETA on a terminal, a widget in a notebook (gone when done: leave=False)
+            from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(futures), desc="Scanning regions", unit="region", file=sys.stderr, leave=False)
+            bar = tqdm(total=len(futures), desc="Scanning", unit="account-region", file=sys.stderr, leave=False)
         for fut in as_completed(futures):
             scope, inst, clus, calls = fut.result()
             scope_rows.append(scope)

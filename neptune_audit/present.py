@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 
-from . import __version__, rule
+from . import __version__, charts, rule
 from .contract import EXIT_MEANING, NOT_SCANNED, SCANNED, SCOPE_STATES
 from .evaluate import held_back, not_scanned
 from .export import iso, to_contract
@@ -28,6 +28,19 @@ _STYLE = """<style>
 .na-kv th{text-align:left!important}
 .na-state-denied,.na-state-error{color:#922b21;font-weight:600}
 .na-note{padding:.6em 1em;background:#fef5e7;border-left:4px solid #e1a23b;font-family:system-ui,sans-serif}
+.na-chip{display:inline-block;margin:1px 3px 1px 0;padding:0 .45em;border-radius:.8em;background:#e8eef3;
+ color:#234;font-size:.85em;white-space:nowrap}
+table.dataTable td.na-text,table.dataTable th.na-text{text-align:left!important}
+table.dataTable td.na-num,table.dataTable th.na-num{text-align:right!important}
+table.dataTable td.na-id{white-space:nowrap}
+table.dataTable{font-size:13px}
+table.dataTable>tbody>tr>td,table.dataTable>thead>tr>th{padding:4px 6px!important}
+table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:anywhere}
+table.dataTable td.na-wide{min-width:11em}
+table.dataTable th{white-space:normal}
+.na-sub{color:#666}
+table.dataTable{width:100%!important}
+details.na-more>summary{cursor:pointer;color:#1f618d;margin:.4em 0}
 </style>"""
 
 
@@ -50,10 +63,16 @@ def e(value) -> str:
 def setup() -> None:
     """Embed plotly.js and the DataTables bundle once, so charts and tables work offline."""
     import itables
+    from IPython.utils.capture import capture_output
     from plotly.offline import get_plotlyjs
 
     _html(f'{_STYLE}<script type="text/javascript">{get_plotlyjs()}</script>')
-    itables.init_notebook_mode(all_interactive=False, connected=False)
+    # itables (2.x) displays its dark-theme module script *before* the script that defines the offline bundle
+    # it awaits, so in JupyterLab the module ran first and failed ("Cannot destructure property
+    # 'set_or_remove_dark_class' of undefined"). Same outputs, in one cell output, bundle first.
+    with capture_output(stdout=False, stderr=False) as shown:
+        itables.init_notebook_mode(all_interactive=False, connected=False)
+    _html("".join(o.data.get("text/html", "") for o in reversed(shown.outputs)))
 
 
 def show(fig) -> None:
@@ -143,51 +162,134 @@ def result_html(result) -> str:
             f"<p>Account-regions: {e(_coverage_line(result.scope))}.</p></div>")
 
 
+def coverage_by_account(scope: pd.DataFrame) -> pd.DataFrame:
+    """One row per account: how many of its regions are in each scope state, and its instances."""
+    counts = scope.pivot_table(index=["account_id", "account_label"], columns="state", values="region",
+                               aggfunc="count", fill_value=0).reindex(columns=list(SCOPE_STATES), fill_value=0)
+    counts.columns = [f"regions {s}" for s in SCOPE_STATES]
+    instances = scope.groupby(["account_id", "account_label"])["instances"].sum()
+    return counts.assign(instances=instances.astype(int)).reset_index()
+
+
 def coverage(result) -> None:
-    """Every account x region with its scope state: what was not scanned, and why."""
-    scope = result.scope
+    """What was not scanned, in full and first; then one row per account; the account x region list folded."""
+    scope = result.scope.assign(account_label=result.scope["account_label"].fillna(""))
     bad = not_scanned(scope)
     text = f"<p>Account-regions: {e(_coverage_line(scope))}.</p>"
     if len(bad):
         text += ('<div class="na-note"><b>Not scanned</b> &mdash; findings below do not cover these:<ul>'
                  + "".join(f'<li><span class="na-state-{e(r.state)}">{e(r.state)}</span> {e(r.account_id)} '
                            f"{e(r.region)}: {e(r.error)}</li>" for r in bad.itertuples()) + "</ul></div>")
-    _html(text)
-    table(scope[["account_id", "account_label", "region", "state", "instances", "error"]]
-          .sort_values(["state", "account_id", "region"], key=lambda c: c.map(_STATE_ORDER) if c.name == "state" else c),
-          caption="Scope")
+    order = scope.sort_values(["state", "account_id", "region"], kind="stable",
+                              key=lambda c: c.map(_STATE_ORDER) if c.name == "state" else c)
+    full = _table_html(order[["account_id", "account_label", "region", "state", "instances", "error"]],
+                       caption="Every account and region")
+    _html(text + _table_html(coverage_by_account(scope), caption="Coverage per account", page_length=10)
+          + f'<details class="na-more"><summary>Every account and region ({len(scope)} rows)</summary>{full}</details>')
 
 
 _STATE_ORDER = {s: i for i, s in enumerate((*NOT_SCANNED, *(s for s in SCOPE_STATES if s not in NOT_SCANNED)))}
 
 
+class Html(str):
+    """A cell already rendered (and escaped) by this module."""
+
+
+def _stack(top: pd.Series, below: pd.Series) -> pd.Series:
+    """Two values in one cell, the second smaller beneath (account over region, instance over cluster): the
+    tables fit a notebook beside JupyterLab's file browser at 1280 px."""
+    # dtype=object: pandas 3 would turn the cells into plain `str` and they would be escaped twice
+    return pd.Series([Html(f'{_text(a)}<br><small class="na-sub">{_text(b)}</small>') for a, b in zip(top, below)],
+                     index=top.index, dtype=object)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT
+
+
+def _text(v) -> str:
+    """One cell as escaped HTML: empty is empty; tags (dicts) as key=value chips; lists and dicts compact."""
+    if isinstance(v, Html):
+        return v
+    if _missing(v):
+        return ""
+    if isinstance(v, dict):
+        return "".join(f'<span class="na-chip">{e(k)}={e(val)}</span>' for k, val in sorted(v.items()))
+    if isinstance(v, list):
+        return e(json.dumps(v, sort_keys=True, default=str)) if v else ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return e(v)
+
+
 def _flat(df: pd.DataFrame) -> pd.DataFrame:
-    """Dict and list cells as compact text, so every table sorts and searches."""
+    """Every text cell as escaped HTML (numbers stay numbers, so they sort): NaN and None show as empty.
+
+    pandas 3 keeps text in its own ``str`` dtype, whose missing value is NaN; pandas 2 uses None in object columns.
+    """
     out = df.copy()
     for col in out.columns:
-        if out[col].map(lambda v: isinstance(v, (dict, list))).any():
-            out[col] = out[col].map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) and v else
-                                    ("" if isinstance(v, (dict, list)) or v is None else v))
-        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            # pandas 3 keeps text in its own `str` dtype, whose missing value is NaN: empty is empty
-            out[col] = out[col].astype(object).map(lambda v: "" if v is None or v != v else v)
+        if pd.api.types.is_bool_dtype(out[col]) or not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].astype(object).map(_text)
+        else:
+            out[col] = out[col].astype(object).map(lambda v: "" if _missing(v) else v)
     return out
 
 
+_LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
+         "maintenance window"}
+
+
+def _column_classes(df: pd.DataFrame) -> list[dict]:
+    """Text left, numbers right (JupyterLab right-aligns every cell); ids never wrap; long text gets room."""
+    defs = []
+    for i, col in enumerate(df.columns):
+        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+        kind = "na-num" if numeric else "na-text " + ("na-long" if col in _LONG else "na-id")
+        kind += " na-wide" if col in ("why", "reason", "pending") else ""
+        defs.append({"targets": i, "className": kind})
+    return defs
+
+
+def static_table(df: pd.DataFrame) -> str:
+    """A plain HTML table (for widgets, where DataTables does not run): same cells as ``table``, text left."""
+    body = _flat(df.reset_index(drop=True)).to_html(index=False, escape=False, border=0, classes="na-table")
+    return ("<style>.na-table{border-collapse:collapse;font-size:13px;line-height:1.35}.na-table th,.na-table td"
+            "{text-align:left!important;padding:3px 8px;vertical-align:top;border-bottom:1px solid #e5e5e5;"
+            "white-space:nowrap}.na-table td:last-child{white-space:normal}</style>" + body)
+
+
 def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> None:
-    """A searchable, sortable table (itables, offline); cell text is escaped."""
+    """A searchable, sortable table (itables, offline); every cell is escaped by ``_text``."""
+    _html(_table_html(df, caption, page_length))
+
+
+def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> str:
     import itables
 
-    itables.show(_flat(df).reset_index(drop=True), caption=caption, showIndex=False, pageLength=page_length,
-                 lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=False,
+    df = df.reset_index(drop=True)
+    return itables.to_html_datatable(_flat(df), caption=caption, showIndex=False, pageLength=page_length,
+                 lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
+                 columnDefs=_column_classes(df), autoWidth=False,
+                 # not itables' default layout, which it strips of the search box when the rows fit one page
+                 layout={"topStart": "pageLength", "topEnd": {"search": {"placeholder": "any column"}},
+                         "bottomStart": "info", "bottomEnd": "paging"},
                  maxBytes=0)  # never downsample: an auditor must see every row
+
+
+def _engine(versions: pd.Series, latest: pd.Series) -> list[str]:
+    """``1.2.1.0 → 1.2.1.2`` when a newer minor version exists, else the version."""
+    return [f"{v} → {n}" if isinstance(n, str) and n and n != v else ("" if _missing(v) else str(v))
+            for v, n in zip(versions, latest)]
 
 
 def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
     f = result.findings
-    view = f[["result", "account_id", "region", "cluster_id", "instance_id", "role", "why", "engine_version",
-              "latest_minor_version", "exposure", "status", "tags"]]
+    view = pd.DataFrame({"result": f["result"], "account / region": _stack(f["account_id"], f["region"]),
+                         "instance / cluster": _stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
+                         "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
+                         "why": f["why"], "tags": f["tags"]})
     table(view, caption="Findings (failing first)")
 
 
@@ -210,8 +312,6 @@ def _pending_text(actions) -> str:
 
 def upgrade_exposure(result) -> None:
     """What the setting means per cluster: not covered (before 1.3.0.0), behind, current, unknown."""
-    from . import charts
-
     c = result.clusters
     counts = c["exposure"].value_counts()
     _html("<ul>" + "".join(f"<li><b>{int(counts.get(k, 0))} {e(k)}</b> &mdash; {e(text)}</li>"
@@ -221,30 +321,43 @@ def upgrade_exposure(result) -> None:
     if not len(todo):
         _html("<p>Every cluster is on its newest minor version with nothing pending.</p>")
         return
-    view = todo.assign(upgrade=[f"{r.engine_version} → {r.latest_minor_version}" if r.latest_minor_version
-                                and r.latest_minor_version != r.engine_version else (r.engine_version or "")
-                                for r in todo.itertuples()],
-                       pending=[_pending_text(a) for a in todo["pending_maintenance"]],
-                       writer=["on" if g else "off / not effective" for g in todo["gets_minor_upgrades"]])
     order = {"not-covered": 0, "behind": 1, "unknown": 2}
-    view = view.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
+    todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
                             "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
-    table(view[["exposure", "account_id", "region", "cluster_id", "upgrade", "minor_versions_behind", "pending",
-                "maintenance_window", "writer"]], caption="Clusters to look at (not covered, behind, unknown)")
+    view = pd.DataFrame({"exposure": todo["exposure"],
+                         "cluster / account, region": _stack(todo["cluster_id"], todo["account_id"] + " " + todo["region"]),
+                         "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"]),
+                         "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
+                         "pending": [_pending_text(a) for a in todo["pending_maintenance"]],
+                         "maintenance window": todo["maintenance_window"],
+                         "minor upgrades": ["yes" if g else "no" for g in todo["gets_minor_upgrades"]]})
+    table(view, caption="Clusters to look at (not covered, behind, unknown)")
 
 
 def clusters_table(result) -> None:
-    table(result.clusters, caption="Clusters")
+    """One row per cluster: does it get minor upgrades (its writer decides), and how far behind is it."""
+    c = result.clusters
+    view = pd.DataFrame({"result": c["result"], "account / region": _stack(c["account_id"], c["region"]),
+                         "cluster / writer": _stack(c["cluster_id"], c["writer_instance_id"]),
+                         "minor upgrades": c["gets_minor_upgrades"].map({True: "yes", False: "no"}),
+                         "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
+                                               for n, t in zip(c["failing_instances"], c["instances"])],
+                                              index=c.index, dtype=object),
+                         "engine": _engine(c["engine_version"], c["latest_minor_version"]), "exposure": c["exposure"],
+                         "maintenance window": c["maintenance_window"]})
+    table(view, caption="Clusters")
 
 
 def exceptions_table(result) -> None:
     """The exceptions in force (and expired ones still matching), with reason and expiry."""
-    rows = [{"result": r.result, "account_id": r.account_id, "region": r.region, "instance_id": r.instance_id,
-             "match": r.exception["match"], "reason": r.exception["reason"], "expires": r.exception["expires"],
-             "expired": r.exception["expired"], "approved_by": r.exception.get("approved_by")}
+    rows = [{"result": r.result, "account_id": r.account_id, "region": r.region, "instance": r.instance_id, "match": r.exception["match"], "reason": r.exception["reason"],
+             "expires": r.exception["expires"], "expired": r.exception["expired"],
+             "approved by": r.exception.get("approved_by")}
             for r in result.findings.itertuples() if r.exception]
     if rows:
-        table(pd.DataFrame(rows), caption="Exceptions matched")
+        df = pd.DataFrame(rows)
+        df.insert(1, "account / region", _stack(df.pop("account_id"), df.pop("region")))
+        table(df, caption="Exceptions matched")
     elif result.exceptions:
         _html(f"<p>{len(result.exceptions)} exception(s) loaded; none matched an instance.</p>")
     else:
@@ -253,8 +366,6 @@ def exceptions_table(result) -> None:
 
 def history_section(hist) -> None:
     """Trend over past runs and what changed since the previous one."""
-    from . import charts
-
     if hist is None:
         _html("<p>No history folder was given: run with a history folder to see trends and changes.</p>")
         return
@@ -278,3 +389,27 @@ def machine_summary(result) -> None:
     """The run as JSON (for `neptune-audit report` and other tools) and the exit code, in one output."""
     code = result.exit_code
     _display_bundle({RESULT_MIME: to_contract(result), "text/plain": f"Exit code {code}: {EXIT_MEANING[code]}."})
+
+
+def filtered_note(flt, view, result) -> None:
+    """Above each redrawn section: what the filter bar keeps (nothing when it keeps everything)."""
+    text = flt.describe()
+    if text:
+        _html(f'<p class="na-filtered">Filtered to {e(text)}: {len(view.findings)} of {len(result.findings)} '
+              f"instances.</p>")
+
+
+def compliance_chart(view) -> None:
+    show(charts.compliance_by_region(view.findings))
+
+
+def failing_chart(view) -> None:
+    show(charts.failing_by_account_region(view.findings, view.scope))
+
+
+def rollup_chart(view) -> None:
+    show(charts.cluster_rollup(view.findings, view.clusters))
+
+
+def engines_chart(view) -> None:
+    show(charts.engine_versions(view.findings))

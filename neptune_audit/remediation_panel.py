@@ -12,15 +12,11 @@ import threading
 import ipywidgets as w
 import pandas as pd
 
-from . import remediate
+from . import present, remediate
 from .contract import FAIL
 from .errors import UsageError
 
 ALL = "(all)"
-
-
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, escape=True, border=0, classes="na-table", na_rep="")
 
 
 class RemediationPanel:
@@ -144,7 +140,7 @@ class RemediationPanel:
         when = ("<b>now</b> (ApplyImmediately): pending modifications are applied too" if self.timing.value
                 else "without ApplyImmediately: AWS applies the setting as soon as it can; pending modifications "
                      "wait for the next maintenance window")
-        self.plan_view.value = f"<p>{len(plan)} change(s), {when}.</p>" + _table(view)
+        self.plan_view.value = f"<p>{len(plan)} change(s), {when}.</p>" + present.static_table(view)
         self.apply_button.disabled = not self.apply_enabled or plan.empty
 
     def _on_apply(self, _=None):
@@ -180,7 +176,7 @@ class RemediationPanel:
     def _show_results(self, note: str = ""):
         results = self.last_run.results
         ok = remediate.succeeded(results)
-        self.results_view.value = _table(results[["account_id", "region", "instance_id", "outcome",
+        self.results_view.value = present.static_table(results[["account_id", "region", "instance_id", "outcome",
                                                   "verified", "error", "detail"]])
         done = int(results["verified"].eq(True).sum())
         self.status.value = (html.escape(note) + f"<b>{'All' if ok else 'Not all'} changes verified</b>: {done} of "

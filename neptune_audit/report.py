@@ -168,7 +168,9 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
     if keep_notebook:
         check_writable(keep_notebook, inputs)
     preflight(options, history_dir, from_files)
+    # interactive=False: no progress or filter bar widgets in a file that is read without a kernel
     params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False,
+              "interactive": False,
               "results_files": [_absolute(p) for p in from_files]}
     runtime = KernelRuntime()
     try:

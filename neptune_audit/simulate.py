@@ -320,11 +320,48 @@ def example_exceptions() -> str:
     raise UsageError("the example exceptions file is missing from this installation")
 
 
-def lab_command(server: DemoServer) -> tuple[list[str], dict, str | None]:
-    """How to start JupyterLab on the notebooks against ``server``: command, environment, and a note to print."""
+LAB_PARAMETERS = {"organization": True, "history_dir": "history"}  # and the example exceptions file
+
+
+def prepare_lab(folder, **overrides) -> list:
+    """Working copies of both notebooks in ``folder`` for ``demo --lab``, set for the full demo: the simulated
+    Organization, the example exceptions, a history folder.
+
+    JupyterLab saves (and autosaves) outputs into the notebooks it opens: opening copies keeps the tracked
+    notebooks clean.  A copy that exists is the user's and is kept.  ``overrides`` (e.g. ``apply=True``) go to
+    each notebook that declares them.
+    """
+    from pathlib import Path
+
+    import nbformat
+    import papermill
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
     from .report import notebook_path
 
-    command = [sys.executable, "-m", "jupyterlab", str(notebook_path("audit.ipynb").parent)]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {**LAB_PARAMETERS, "exceptions_file": example_exceptions(), **overrides}
+    paths = []
+    for name in ("audit.ipynb", "remediate.ipynb"):
+        target = folder / name
+        paths.append(target)
+        if target.exists():
+            continue
+        source = notebook_path(name)
+        declared = papermill.inspect_notebook(str(source))
+        nb = parameterize_notebook(
+            load_notebook_node(str(source)), {k: v for k, v in wanted.items() if k in declared},
+            comment="Set by `neptune-audit demo --lab`: the simulated Organization (the kernel reaches it through "
+                    "AWS_ENDPOINT_URL) and the example exceptions")
+        nbformat.write(nb, target)
+    return paths
+
+
+def lab_command(server: DemoServer, folder) -> tuple[list[str], dict, str | None]:
+    """How to start JupyterLab on ``folder`` against ``server``: command, environment, and a note to print."""
+    command = [sys.executable, "-m", "jupyterlab", str(folder)]
     note = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # JupyterLab refuses to run as root without --allow-root (it would serve root's files to the browser).

@@ -119,3 +119,11 @@ def run_cli(args, env, cwd=None, input=None, timeout=300):
 
 def boto(service, region="us-east-1", endpoint_url=None, creds=None):
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **(creds or CREDS))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on the test item (``rep_call``), for fixtures that act on failure (screenshots)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

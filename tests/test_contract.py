@@ -62,7 +62,7 @@ def _parameters(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name, own", [("audit.ipynb", {"history_dir": None, "record_history": True,
-                                                        "results_files": []}),
+                                                        "results_files": [], "interactive": True}),
                                        ("remediate.ipynb", {"apply": False, "audit_log": None})])
 def test_each_notebook_declares_exactly_the_scan_options(name, own):
     """The notebooks' parameters are ScanOptions' fields, with its defaults, plus their own few."""

@@ -85,8 +85,8 @@ def test_lab_as_root_allows_root_and_says_so(monkeypatch):
             return {"AWS_ENDPOINT_URL": self.endpoint_url}
 
     monkeypatch.setattr(simulate.os, "geteuid", lambda: 0)
-    command, env, note = simulate.lab_command(Server())
+    command, env, note = simulate.lab_command(Server(), "lab")
     assert "--allow-root" in command and "root" in note and env["AWS_ENDPOINT_URL"] == Server.endpoint_url
     monkeypatch.setattr(simulate.os, "geteuid", lambda: 1000)
-    command, _, note = simulate.lab_command(Server())
+    command, _, note = simulate.lab_command(Server(), "lab")
     assert "--allow-root" not in command and note is None

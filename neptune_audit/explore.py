@@ -1,0 +1,215 @@
+"""Explore: narrow a result to one account, region, cluster, result, tag or exposure, and redraw in place.
+
+``narrow()`` is the filtering, on the DataFrames only.  ``FilterBar`` is its ipywidgets form (its child
+widgets are attributes: set ``.value`` in tests).  ``Explorer`` shows the notebook's sections either
+statically (the HTML report) or in output widgets that the filter bar redraws (a live kernel).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import pandas as pd
+
+ALL = None  # a filter left at "all"
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What to keep; ``None`` keeps everything.  ``cluster`` is (account_id, region, cluster_id): cluster
+    identifiers repeat across accounts.  ``tag`` is ``key=value``, or ``key`` for any value."""
+
+    account: str | None = None
+    region: str | None = None
+    cluster: tuple[str, str, str] | None = None
+    result: str | None = None
+    tag: str | None = None
+    exposure: str | None = None
+
+    def describe(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value:
+                parts.append(f"{f.name} {value[2] if f.name == 'cluster' else value}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class View:
+    """The part of a result a filter keeps; the sections draw from it as they would from the whole result."""
+
+    findings: pd.DataFrame
+    clusters: pd.DataFrame
+    scope: pd.DataFrame
+
+
+def _has_tag(tags, key: str, value: str | None) -> bool:
+    return isinstance(tags, dict) and key in tags and (value is None or str(tags[key]) == value)
+
+
+def narrow(result, flt: Filter) -> View:
+    """The findings, clusters and scope rows that ``flt`` keeps.
+
+    Findings and clusters are kept together: a cluster stays when one of its kept instances does (or, for
+    ``exposure`` and ``result``, by the cluster's own value); scope keeps the account-regions still in view.
+    """
+    f, c, s = result.findings, result.clusters, result.scope
+    for column, value in (("account_id", flt.account), ("region", flt.region)):
+        if value is not ALL:
+            f, c, s = f[f[column] == value], c[c[column] == value], s[s[column] == value]
+    if flt.cluster is not ALL:
+        acct, region, cluster = flt.cluster
+        f = f[(f["account_id"] == acct) & (f["region"] == region) & (f["cluster_id"] == cluster)]
+        c = c[(c["account_id"] == acct) & (c["region"] == region) & (c["cluster_id"] == cluster)]
+        s = s[(s["account_id"] == acct) & (s["region"] == region)]
+    if flt.result is not ALL:
+        f = f[f["result"] == flt.result]
+    if flt.exposure is not ALL:
+        c = c[c["exposure"] == flt.exposure]
+        f = f[f["exposure"] == flt.exposure]
+    if flt.tag:
+        key, _, value = flt.tag.partition("=")
+        key, value = key.strip(), (value.strip() if _ else None)
+        f = f[f["tags"].map(lambda t: _has_tag(t, key, value))]
+    if flt.result is not ALL or flt.tag:
+        kept = set(zip(f["account_id"], f["region"], f["cluster_id"]))
+        c = c[[k in kept for k in zip(c["account_id"], c["region"], c["cluster_id"])]]
+    return View(findings=f, clusters=c, scope=s)
+
+
+def choices(result) -> dict[str, list]:
+    """The options each filter offers: what occurs in the result, sorted."""
+    f, c = result.findings, result.clusters
+    clusters = sorted(set(zip(c["account_id"], c["region"], c["cluster_id"])))
+    tags = sorted({f"{k}={v}" for t in f["tags"] if isinstance(t, dict) for k, v in t.items()})
+    return {
+        "account": sorted(set(result.scope["account_id"])),
+        "region": sorted(set(f["region"]) | set(c["region"])),
+        "cluster": [(f"{cl} ({acct}, {region})", (acct, region, cl)) for acct, region, cl in clusters],
+        "result": [r for r in ("FAIL", "EXCEPTED", "PASS") if r in set(f["result"])],
+        "exposure": [x for x in ("not-covered", "behind", "unknown", "current") if x in set(c["exposure"])],
+        "tag": tags,
+    }
+
+
+class FilterBar:
+    """Dropdowns for account, region, cluster, result, exposure and a ``key=value`` tag box; ``view`` is the
+    narrowed result and ``on_change`` callbacks run after any change."""
+
+    def __init__(self, result):
+        import ipywidgets as w
+
+        self.result = result
+        opts = choices(result)
+        row = w.Layout(width="auto", min_width="11em")
+
+        def dropdown(label: str, values) -> w.Dropdown:
+            pairs = [(v, v) if not isinstance(v, tuple) else v for v in values]
+            return w.Dropdown(options=[("all", ALL), *pairs], value=ALL, description=label, layout=row,
+                              style={"description_width": "initial"})
+
+        self.account = dropdown("Account", opts["account"])
+        self.region = dropdown("Region", opts["region"])
+        self.cluster = dropdown("Cluster", opts["cluster"])
+        self.result_filter = dropdown("Result", opts["result"])
+        self.exposure = dropdown("Exposure", opts["exposure"])
+        self.tag = w.Combobox(options=opts["tag"], placeholder="tag key=value", ensure_option=False,
+                              continuous_update=False, description="Tag", layout=row,
+                              style={"description_width": "initial"})
+        self.reset = w.Button(description="Show all", icon="undo", layout=w.Layout(width="auto"))
+        self.summary = w.HTML()
+        self.widget = w.VBox([w.HBox([self.account, self.region, self.cluster], layout=w.Layout(flex_flow="row wrap")),
+                              w.HBox([self.result_filter, self.exposure, self.tag, self.reset],
+                                     layout=w.Layout(flex_flow="row wrap")), self.summary])
+        self.widget.add_class("na-filter-bar")
+        self._callbacks: list[Callable[[View], None]] = []
+        self._resetting = False
+        for child in self.controls:
+            child.observe(self._changed, names="value")
+        self.reset.on_click(self._reset)
+        self.view = narrow(result, Filter())
+        self._describe()
+
+    @property
+    def controls(self) -> list:
+        return [self.account, self.region, self.cluster, self.result_filter, self.exposure, self.tag]
+
+    @property
+    def filter(self) -> Filter:
+        return Filter(account=self.account.value, region=self.region.value, cluster=self.cluster.value,
+                      result=self.result_filter.value, exposure=self.exposure.value, tag=self.tag.value.strip() or None)
+
+    def on_change(self, callback: Callable[[View], None]) -> None:
+        self._callbacks.append(callback)
+
+    def _changed(self, _change=None) -> None:
+        if self._resetting:
+            return
+        self.view = narrow(self.result, self.filter)
+        self._describe()
+        for callback in self._callbacks:
+            callback(self.view)
+
+    def _reset(self, _button=None) -> None:
+        self._resetting = True
+        try:
+            for child in self.controls:
+                child.value = "" if child is self.tag else ALL
+        finally:
+            self._resetting = False
+        self._changed()
+
+    def _describe(self) -> None:
+        from .present import e
+
+        flt = self.filter.describe()
+        total, kept = len(self.result.findings), len(self.view.findings)
+        self.summary.value = (f"<b>{kept}</b> of {total} instances, <b>{len(self.view.clusters)}</b> of "
+                              f"{len(self.result.clusters)} clusters" + (f" &mdash; {e(flt)}" if flt else
+                                                                       " &mdash; no filter"))
+
+
+class Explorer:
+    """Shows each section once: statically (``live=False``, the HTML report) or in an output widget that the
+    filter bar redraws in place (``live=True``, a notebook in JupyterLab)."""
+
+    def __init__(self, result, live: bool):
+        self.result = result
+        self.live = live
+        self.bar = FilterBar(result) if live else None
+        self.sections: list[tuple[object, Callable]] = []
+        if self.bar is not None:
+            self.bar.on_change(self._redraw)
+
+    def filter_bar(self) -> None:
+        """Display the filter bar (nothing in the report: it keeps its static sections)."""
+        if self.bar is not None:
+            from IPython.display import display
+
+            display(self.bar.widget)
+
+    def section(self, draw: Callable) -> None:
+        """Display ``draw(view)``; in a live notebook, again whenever the filter changes."""
+        if self.bar is None:
+            draw(self.result)
+            return
+        import ipywidgets as w
+        from IPython.display import display
+
+        out = w.Output()
+        self.sections.append((out, draw))
+        display(out)
+        self._draw(out, draw, self.bar.view)
+
+    def _draw(self, out, draw: Callable, view: View) -> None:
+        from .present import filtered_note
+
+        out.clear_output(wait=True)
+        with out:
+            filtered_note(self.bar.filter, view, self.result)
+            draw(view)
+
+    def _redraw(self, view: View) -> None:
+        for out, draw in self.sections:
+            self._draw(out, draw, view)

@@ -1,0 +1,271 @@
+"""Both notebooks as a person uses them: a real JupyterLab, driven by Playwright in Debian's chromium.
+
+One JupyterLab for the module, on the working copies `neptune-audit demo --lab` makes (simulated
+Organization, example exceptions; ``apply=True`` for the panel), against the simulated account.  Each
+notebook is opened, run with Run All, and read back both as the notebook model (outputs) and as the page a
+person sees (charts, tables, widgets).  Screenshots of a failing test go to a temporary folder named in
+the failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from neptune_audit import simulate
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")]
+
+RUN_TIMEOUT_MS = 240_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    def __init__(self, server: simulate.DemoServer, root: Path):
+        self.root = root
+        self.server = server
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        home = root.parent / "jupyter-home"
+        settings = home / "settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True)
+        # every cell stays in the DOM (JupyterLab 4 otherwise virtualises cells scrolled out of view)
+        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        news = home / "settings" / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True)
+        (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
+                                                                           "checkForUpdates": False}))
+        command, env, _ = simulate.lab_command(server, root)
+        env.update(JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
+                   JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"))
+        command += ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+                    f"--IdentityProvider.token={self.token}", "--LabApp.expose_app_in_browser=True",
+                    "--ServerApp.port_retries=0"]
+        self.log = open(home / "lab.log", "w")
+        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2).read()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start: " + (home / "lab.log").read_text()[-2000:])
+                time.sleep(0.3)
+
+    def url(self, notebook: str) -> str:
+        return f"{self.base}/lab/tree/{notebook}?token={self.token}&reset"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = simulate.DemoServer()
+    root = tmp_path_factory.mktemp("lab") / "lab"
+    simulate.prepare_lab(root, apply=True, audit_log=str(root / "audit-log.jsonl"))
+    lab = Lab(server, root)
+    yield lab
+    lab.stop()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic",
+                                                               "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    pg.console_errors = []
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
+    yield pg
+    # On failure (conftest records the outcome), or always with NEPTUNE_AUDIT_SHOTS=folder to look at the lab.
+    wanted = os.environ.get("NEPTUNE_AUDIT_SHOTS")
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if wanted or failed:
+        folder = Path(wanted) if wanted else Path(tempfile.mkdtemp(prefix="neptune-audit-lab-shots-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        screenshots(pg, folder, request.node.name)
+        print(f"screenshots: {folder}")
+    ctx.close()
+
+
+def screenshots(page, folder: Path, name: str) -> None:
+    """The notebook scrolls inside its panel: one screenshot per screenful."""
+    scroller = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+    height = page.evaluate(f"() => document.querySelector('{scroller}')?.scrollHeight || 0")
+    for i, top in enumerate(range(0, max(height, 1), 800)):
+        page.evaluate(f"() => document.querySelector('{scroller}')?.scrollTo(0, {top})")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(folder / f"{name}-{i:02d}.png"))
+
+
+def run_all(page, lab: Lab, notebook: str) -> dict:
+    """Open ``notebook``, Run All, wait for every cell, and return the notebook model (with outputs)."""
+    page.goto(lab.url(notebook))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.connectionStatus"
+                           " === 'connected'", timeout=120_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        """() => {
+            const nb = window.jupyterapp.shell.currentWidget;
+            const kernel = nb.sessionContext.session.kernel;
+            const cells = nb.model.toJSON().cells.filter(c => c.cell_type === 'code');
+            return kernel.status === 'idle' && cells.every(c => c.execution_count !== null);
+        }""", timeout=RUN_TIMEOUT_MS, polling=500)
+    page.wait_for_timeout(1500)  # let renderers (plotly, DataTables, widgets) finish
+    return page.evaluate("() => window.jupyterapp.shell.currentWidget.model.toJSON()")
+
+
+def problems(model: dict) -> list[str]:
+    """Error outputs and anything written to stderr, per cell."""
+    out = []
+    for i, cell in enumerate(model["cells"]):
+        for o in cell.get("outputs", []):
+            if o["output_type"] == "error":
+                out.append(f"cell {i}: {o['ename']}: {o['evalue']}")
+            elif o["output_type"] == "stream" and o["name"] == "stderr":
+                out.append(f"cell {i} stderr: {''.join(o['text'])[:300]}")
+    return out
+
+
+def cell_texts(page) -> list[str]:
+    return [t.strip() for t in page.locator("table.dataTable td").all_inner_texts()]
+
+
+def check_tables(page) -> None:
+    tables = page.locator("div.dt-container")
+    assert tables.count() >= 1
+    for i in range(tables.count()):
+        assert tables.nth(i).locator("input[type=search]").count() == 1, "every table has a search box"
+    # Every visible table fits the notebook's width beside the file browser: no column cut off or scrolled away.
+    wide = page.evaluate("""() => [...document.querySelectorAll('div.dt-container')]
+        .filter(c => c.offsetParent !== null)
+        .map(c => [c.querySelector('caption')?.textContent, c.querySelector('table').getBoundingClientRect().right,
+                   c.closest('.jp-OutputArea-output').getBoundingClientRect().right])
+        .filter(([, table, area]) => table > area + 1)""")
+    assert not wide, f"tables wider than the notebook: {wide}"
+    bad = [t for t in cell_texts(page) if t in ("NaN", "None", "nan", "NaT", "<NA>")]
+    assert not bad, f"empty cells must be empty: {bad[:5]}"
+
+
+def test_audit_notebook_in_jupyterlab(lab, page):
+    model = run_all(page, lab, "audit.ipynb")
+    assert page.locator(".jp-FileBrowser").is_visible(), "measured with the file browser open"
+    assert not problems(model), problems(model)
+    assert page.locator(".main-svg").count() >= 4, "the charts render"
+    check_tables(page)
+    assert page.get_by_text("Error displaying widget").count() == 0
+    assert not page.console_errors, page.console_errors
+    bar = page.locator(".na-filter-bar")
+    assert bar.count() == 1, "the filter bar renders as widgets"
+    # The progress bar is gone once the scan is done (tqdm's notebook bar with leave=False).
+    assert page.locator(".widget-hprogress").count() == 0
+    # The findings table narrows to one region's instances when the region is chosen.
+    manifest = lab.server.manifest.instances
+    region = "eu-west-1"
+    expected = sum(1 for m in manifest if m["region"] == region)
+    assert 0 < expected < len(manifest)
+    findings_info = page.locator(".dt-container", has=page.locator("caption", has_text="Findings")).locator(".dt-info")
+    assert f"of {len(manifest)} entries" in findings_info.inner_text()
+    bar.locator(".widget-dropdown", has=page.locator("label", has_text="Region")).locator("select").select_option(
+        label=region)
+    findings_info = page.locator(".dt-container", has=page.locator("caption", has_text="Findings")).locator(".dt-info")
+    page.wait_for_function("([sel, n]) => [...document.querySelectorAll(sel)].some(e => e.textContent.includes(n))",
+                           arg=[".dt-info", f"of {expected} entries"], timeout=30_000)
+    assert f"of {expected} entries" in findings_info.inner_text()
+    regions = {t for t in page.locator(".dt-container", has=page.locator("caption", has_text="Findings"))
+               .locator("tbody td:nth-child(2) small").all_inner_texts()}  # account over region
+    assert regions == {region}
+    assert not page.console_errors, page.console_errors
+
+
+def amvu_settings(server: simulate.DemoServer) -> dict:
+    """(account, region, instance) -> AutoMinorVersionUpgrade, read from the simulated account with boto3."""
+    out = {}
+    for account, region in {(m["account_id"], m["region"]) for m in server.manifest.instances}:
+        creds = simulate.assume_credentials(server.endpoint_url, account)
+        rds = boto3.client("neptune", region_name=region, endpoint_url=server.endpoint_url, **creds)
+        for db in rds.describe_db_instances()["DBInstances"]:
+            out[(account, region, db["DBInstanceIdentifier"])] = db["AutoMinorVersionUpgrade"]
+    return out
+
+
+def test_remediation_notebook_in_jupyterlab(lab, page):
+    model = run_all(page, lab, "remediate.ipynb")
+    assert not problems(model), problems(model)
+    panel_outputs = [o for c in model["cells"] if "RemediationPanel(result" in "".join(c["source"])
+                     for o in c.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in panel_outputs)
+    assert page.get_by_text("Error displaying widget").count() == 0
+    panel = page.locator(".jp-OutputArea-output", has=page.get_by_text("1. Choose failing instances"))
+    assert panel.locator(".widget-select-multiple select").count() == 1, "the panel renders as widgets"
+
+    apply_button = panel.locator("button.widget-button.mod-danger")  # "Apply" (its name also matches "Now (apply…")
+    before = amvu_settings(lab.server)
+    label = panel.locator(".widget-select-multiple option").first.text_content().strip()
+    instance, rest = label.replace("\xa0", " ").split(" — ", 1)  # ipywidgets shows spaces as no-break spaces
+    account, region = rest.rsplit("(", 1)[1].rstrip(")").split(", ")
+    assert before[(account, region, instance)] is False
+    panel.locator(".widget-select-multiple select").select_option(label=label)
+    panel.get_by_role("button", name="Review plan").click()
+    panel.get_by_text("1 change(s)").wait_for(timeout=30_000)
+    # Changing When after a review clears the plan: Apply is off until the plan is reviewed again.
+    panel.get_by_role("button", name="Now (apply immediately)").click()
+    panel.get_by_text("review the plan again").wait_for(timeout=30_000)
+    assert panel.get_by_text("1 change(s)").count() == 0
+    assert apply_button.is_disabled()
+    panel.get_by_role("button", name="Next maintenance window").click()
+    panel.get_by_role("button", name="Review plan").click()
+    panel.get_by_text("1 change(s)").wait_for(timeout=30_000)
+    apply_button.click()
+    panel.get_by_text("All changes verified").wait_for(timeout=120_000)
+    panel.get_by_role("button", name="Re-verify").click()
+    panel.get_by_text("All changes verified").wait_for(timeout=60_000)
+    assert panel.locator(".widget-select-multiple option", has_text=label).count() == 0, "fixed: off the list"
+    cells = [t.strip() for t in panel.locator("table.na-table td").all_inner_texts()]
+    assert cells and not [t for t in cells if t in ("NaN", "None", "nan", "<NA>")], cells
+
+    after = amvu_settings(lab.server)
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {(account, region, instance)} and after[(account, region, instance)] is True
+    assert not page.console_errors, page.console_errors
