@@ -11,7 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
-ALL = None  # a filter left at "all"
+_ANY = "*"  # the dropdowns' "all" (a Dropdown shows the value None as no selection at all)
 
 
 @dataclass(frozen=True)
@@ -56,23 +56,23 @@ def narrow(result, flt: Filter) -> View:
     """
     f, c, s = result.findings, result.clusters, result.scope
     for column, value in (("account_id", flt.account), ("region", flt.region)):
-        if value is not ALL:
+        if value is not None:
             f, c, s = f[f[column] == value], c[c[column] == value], s[s[column] == value]
-    if flt.cluster is not ALL:
+    if flt.cluster is not None:
         acct, region, cluster = flt.cluster
         f = f[(f["account_id"] == acct) & (f["region"] == region) & (f["cluster_id"] == cluster)]
         c = c[(c["account_id"] == acct) & (c["region"] == region) & (c["cluster_id"] == cluster)]
         s = s[(s["account_id"] == acct) & (s["region"] == region)]
-    if flt.result is not ALL:
+    if flt.result is not None:
         f = f[f["result"] == flt.result]
-    if flt.exposure is not ALL:
+    if flt.exposure is not None:
         c = c[c["exposure"] == flt.exposure]
         f = f[f["exposure"] == flt.exposure]
     if flt.tag:
         key, _, value = flt.tag.partition("=")
         key, value = key.strip(), (value.strip() if _ else None)
         f = f[f["tags"].map(lambda t: _has_tag(t, key, value))]
-    if flt.result is not ALL or flt.tag:
+    if flt.result is not None or flt.tag:
         kept = set(zip(f["account_id"], f["region"], f["cluster_id"]))
         c = c[[k in kept for k in zip(c["account_id"], c["region"], c["cluster_id"])]]
     return View(findings=f, clusters=c, scope=s)
@@ -106,7 +106,7 @@ class FilterBar:
 
         def dropdown(label: str, values) -> w.Dropdown:
             pairs = [(v, v) if not isinstance(v, tuple) else v for v in values]
-            return w.Dropdown(options=[("all", ALL), *pairs], value=ALL, description=label, layout=row,
+            return w.Dropdown(options=[("all", _ANY), *pairs], value=_ANY, description=label, layout=row,
                               style={"description_width": "initial"})
 
         self.account = dropdown("Account", opts["account"])
@@ -137,8 +137,11 @@ class FilterBar:
 
     @property
     def filter(self) -> Filter:
-        return Filter(account=self.account.value, region=self.region.value, cluster=self.cluster.value,
-                      result=self.result_filter.value, exposure=self.exposure.value, tag=self.tag.value.strip() or None)
+        def value(dropdown):
+            return None if dropdown.value == _ANY else dropdown.value
+
+        return Filter(account=value(self.account), region=value(self.region), cluster=value(self.cluster),
+                      result=value(self.result_filter), exposure=value(self.exposure), tag=self.tag.value.strip() or None)
 
     def on_change(self, callback: Callable[[View], None]) -> None:
         self._callbacks.append(callback)
@@ -155,7 +158,7 @@ class FilterBar:
         self._resetting = True
         try:
             for child in self.controls:
-                child.value = "" if child is self.tag else ALL
+                child.value = "" if child is self.tag else _ANY
         finally:
             self._resetting = False
         self._changed()

@@ -84,3 +84,35 @@ def test_cluster_rollup_is_capped_failing_first(result):
     failing = {f"{c.cluster_id} ({c.account_id[-4:]}, {c.region})" for c in result.clusters.itertuples()
                if c.result == "FAIL"}
     assert set(fig.data[0].y) <= failing
+
+
+def test_heatmap_scale_starts_at_zero_and_one_failure_is_clearly_red(result):
+    hm = charts.failing_by_account_region(result.findings, result.scope).data[0]
+    assert hm.zmin == 0 and hm.zmax >= 1
+    scale = [(pos, color) for pos, color in hm.colorscale]
+
+    def color_at(value):
+        pos = value / hm.zmax
+        return [c for p, c in scale if p <= pos][-1]
+
+    assert color_at(0) != color_at(1), "zero and one failure never look alike"
+    assert color_at(1) != "#eef1f1" and color_at(0) == "#eef1f1"
+
+
+@pytest.mark.parametrize("name", ["compliance_by_region", "failing_by_account_region", "cluster_rollup",
+                                  "engine_versions", "upgrade_exposure"])
+def test_every_chart_has_axis_titles_and_hovers_naming_what_it_counts(result, name):
+    fig = {"compliance_by_region": lambda: charts.compliance_by_region(result.findings),
+           "failing_by_account_region": lambda: charts.failing_by_account_region(result.findings, result.scope),
+           "cluster_rollup": lambda: charts.cluster_rollup(result.findings, result.clusters),
+           "engine_versions": lambda: charts.engine_versions(result.findings),
+           "upgrade_exposure": lambda: charts.upgrade_exposure(result.clusters)}[name]()
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+    for trace in fig.data:
+        template = trace.hovertemplate
+        assert "account" in template and "region" in template
+        # the cluster names are in the hover's data (customdata) or template
+        assert "cluster" in template or any("cluster" in str(row) for row in trace.customdata)
+    names = {c for c in result.clusters["cluster_id"]}
+    hover_data = " ".join(str(t.customdata) for t in fig.data)
+    assert any(n in hover_data for n in names), "the hover names real clusters"

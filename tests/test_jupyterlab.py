@@ -25,6 +25,8 @@ import pytest
 
 from neptune_audit import simulate
 
+from .conftest import ROOT
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 
@@ -189,6 +191,7 @@ def check_tables(page) -> None:
 
 
 def test_audit_notebook_in_jupyterlab(lab, page):
+    tracked = (ROOT / "notebooks" / "audit.ipynb").read_bytes()
     model = run_all(page, lab, "audit.ipynb")
     assert page.locator(".jp-FileBrowser").is_visible(), "measured with the file browser open"
     assert not problems(model), problems(model)
@@ -198,7 +201,9 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     assert not page.console_errors, page.console_errors
     bar = page.locator(".na-filter-bar")
     assert bar.count() == 1, "the filter bar renders as widgets"
-    # The progress bar is gone once the scan is done (tqdm's notebook bar with leave=False).
+    # A progress bar was shown while the scan ran (tqdm's notebook bar) and is gone once it is done.
+    scan_cell = next(c for c in model["cells"] if "scan_or_load(" in "".join(c["source"]))
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in scan_cell["outputs"])
     assert page.locator(".widget-hprogress").count() == 0
     # The findings table narrows to one region's instances when the region is chosen.
     manifest = lab.server.manifest.instances
@@ -217,6 +222,11 @@ def test_audit_notebook_in_jupyterlab(lab, page):
                .locator("tbody td:nth-child(2) small").all_inner_texts()}  # account over region
     assert regions == {region}
     assert not page.console_errors, page.console_errors
+    # Saving writes the outputs into the working copy, never into the tracked notebook.
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    assert '"output_type"' in (lab.root / "audit.ipynb").read_text()
+    assert (ROOT / "notebooks" / "audit.ipynb").read_bytes() == tracked
 
 
 def amvu_settings(server: simulate.DemoServer) -> dict:

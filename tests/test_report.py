@@ -58,6 +58,8 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
     contract.validate(rep.document)  # the run's JSON, as the kernel wrote it into the notebook
     assert rep.summary["instances"] == len(estate.instances)
     assert rep.html_path.stat().st_size < 8e6
+    executed = (tmp_path / "r.ipynb").read_text()
+    assert "application/vnd.jupyter.widget-view+json" not in executed, "no progress or filter bar in the report"
     nb = json.loads((tmp_path / "r.ipynb").read_text())
     assert nb["cells"][2]["metadata"]["tags"] == ["injected-parameters"]
     for account in estate.accounts.values():

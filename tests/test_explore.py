@@ -1,0 +1,153 @@
+"""The notebook's filter bar and its sections, under plain pytest: set ``.value``, click, read the rows."""
+from __future__ import annotations
+
+import subprocess
+
+import pandas as pd
+import pytest
+
+import neptune_audit
+from neptune_audit import explore, present, simulate
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def result():
+    from moto import mock_aws
+
+    with mock_aws():
+        simulate.seed()
+        yield neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                 exceptions_file=simulate.example_exceptions())
+
+
+def keys(df: pd.DataFrame) -> set:
+    return set(zip(df["account_id"], df["region"], df["instance_id"]))
+
+
+def test_narrow_by_each_field(result):
+    f, c = result.findings, result.clusters
+    region = explore.narrow(result, explore.Filter(region="eu-west-1"))
+    assert keys(region.findings) == keys(f[f["region"] == "eu-west-1"]) and len(region.findings) < len(f)
+    assert set(region.clusters["region"]) == {"eu-west-1"} and set(region.scope["region"]) == {"eu-west-1"}
+
+    acct = f["account_id"].iloc[0]
+    assert keys(explore.narrow(result, explore.Filter(account=acct)).findings) == keys(f[f["account_id"] == acct])
+
+    failing = explore.narrow(result, explore.Filter(result="FAIL"))
+    assert set(failing.findings["result"]) == {"FAIL"}
+    assert set(zip(failing.clusters["account_id"], failing.clusters["cluster_id"])) == \
+        set(zip(failing.findings["account_id"], failing.findings["cluster_id"])), "clusters follow their instances"
+
+    behind = explore.narrow(result, explore.Filter(exposure="behind"))
+    assert set(behind.clusters["exposure"]) == {"behind"} and set(behind.findings["exposure"]) == {"behind"}
+
+
+def test_a_cluster_is_one_account_and_region_not_every_namesake(result):
+    c = result.clusters
+    names = c["cluster_id"].value_counts()
+    twin = names[names > 1].index[0]  # the demo has clusters of one name in two accounts
+    row = c[c["cluster_id"] == twin].iloc[0]
+    view = explore.narrow(result, explore.Filter(cluster=(row.account_id, row.region, twin)))
+    assert len(view.clusters) == 1 and set(view.findings["account_id"]) == {row.account_id}
+    assert set(view.findings["cluster_id"]) == {twin}
+
+
+def test_tag_filter_key_value_and_key_only(result):
+    f = result.findings
+    env_prod = explore.narrow(result, explore.Filter(tag="env=prod")).findings
+    assert len(env_prod) and all(t.get("env") == "prod" for t in env_prod["tags"])
+    assert keys(env_prod) == keys(f[f["tags"].map(lambda t: isinstance(t, dict) and t.get("env") == "prod")])
+    any_env = explore.narrow(result, explore.Filter(tag=" env ")).findings
+    assert len(any_env) > len(env_prod)
+    assert explore.narrow(result, explore.Filter(tag="env=nowhere")).findings.empty
+
+
+def test_filter_bar_values_narrow_and_redraw(result):
+    bar = explore.FilterBar(result)
+    seen = []
+    bar.on_change(seen.append)
+    assert bar.region.value == "*" and bar.region.label == "all", "'all' is shown, not an empty dropdown"
+    assert len(bar.view.findings) == len(result.findings)
+    bar.region.value = "eu-west-1"
+    expected = result.findings[result.findings["region"] == "eu-west-1"]
+    assert keys(bar.view.findings) == keys(expected) and keys(seen[-1].findings) == keys(expected)
+    assert f"<b>{len(expected)}</b> of {len(result.findings)} instances" in bar.summary.value
+    bar.result_filter.value = "PASS"
+    assert set(bar.view.findings["result"]) == {"PASS"} and set(bar.view.findings["region"]) == {"eu-west-1"}
+    bar.tag.value = "team=nobody"
+    assert bar.view.findings.empty and "tag team=nobody" in bar.summary.value
+    bar.reset.click()
+    assert len(bar.view.findings) == len(result.findings) and "no filter" in bar.summary.value
+    assert bar.tag.value == "" and bar.region.value == "*"
+
+
+def test_explorer_redraws_each_section_in_place(result, monkeypatch):
+    drawn = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    ex = explore.Explorer(result, live=True)
+    ex.section(lambda view: drawn.append(("findings", len(view.findings))))
+    ex.section(lambda view: drawn.append(("clusters", len(view.clusters))))
+    assert drawn == [("findings", len(result.findings)), ("clusters", len(result.clusters))]
+    ex.bar.region.value = "ap-southeast-2"
+    narrowed = explore.narrow(result, explore.Filter(region="ap-southeast-2"))
+    assert drawn[2:] == [("findings", len(narrowed.findings)), ("clusters", len(narrowed.clusters))]
+
+
+def test_the_report_gets_static_sections_and_no_filter_bar(result):
+    drawn = []
+    ex = explore.Explorer(result, live=False)
+    ex.filter_bar()  # displays nothing
+    ex.section(drawn.append)
+    assert ex.bar is None and drawn == [result]
+
+
+def test_tables_show_empty_as_empty_and_tags_as_chips():
+    df = pd.DataFrame({"error": pd.array([None, "boom <b>"], dtype="string"), "n": [1, None],
+                       "tags": [{"env": "prod", "team": "<x>"}, {}], "flag": [True, False]})
+    flat = present._flat(df)
+    assert flat["error"].tolist() == ["", "boom &lt;b&gt;"]
+    assert flat["n"].iloc[1] == "" and flat["flag"].tolist() == ["yes", "no"]
+    assert flat["tags"].iloc[0] == '<span class="na-chip">env=prod</span><span class="na-chip">team=&lt;x&gt;</span>'
+    assert flat["tags"].iloc[1] == ""
+    classes = [d["className"] for d in present._column_classes(df)]
+    assert classes[0].startswith("na-text") and classes[1] == "na-num"
+
+
+def test_small_tables_keep_their_search_box():
+    html = present._table_html(pd.DataFrame({"a": ["x"]}))
+    assert '"search"' in html and "any column" in html
+
+
+def test_coverage_per_account_counts_states():
+    scope = pd.DataFrame([
+        {"account_id": "1", "account_label": "a", "region": "us-east-1", "state": "scanned", "instances": 2},
+        {"account_id": "1", "account_label": "a", "region": "eu-west-1", "state": "denied", "instances": 0},
+        {"account_id": "2", "account_label": "b", "region": "us-east-1", "state": "not-enabled", "instances": 0}])
+    rows = present.coverage_by_account(scope).set_index("account_id")
+    assert rows.loc["1", "regions scanned"] == 1 and rows.loc["1", "regions denied"] == 1
+    assert rows.loc["1", "instances"] == 2 and rows.loc["2", "regions not-enabled"] == 1
+
+
+def test_lab_copies_are_parameterised_and_leave_the_tracked_notebooks_alone(tmp_path):
+    tracked = {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")}
+    paths = simulate.prepare_lab(tmp_path / "lab")
+    import papermill
+
+    audit = papermill.inspect_notebook(str(paths[0]))
+    assert {p.name for p in paths} == set(tracked)
+    text = paths[0].read_text()
+    assert "organization = True" in text and "exceptions.yml" in text and "injected-parameters" in text
+    assert "default" in audit["organization"]
+    paths[0].write_text(text.replace("organization = True", "organization = True  # edited"))
+    simulate.prepare_lab(tmp_path / "lab")
+    assert "# edited" in paths[0].read_text(), "a working copy that exists is the user's: kept"
+    assert {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")} == tracked
+
+
+def test_make_lab_folder_is_ignored_by_git():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    proc = subprocess.run(["git", "check-ignore", "-q", "lab/audit.ipynb"], cwd=ROOT)
+    assert proc.returncode == 0, "JupyterLab saves outputs into lab/: it must never show in git status"
