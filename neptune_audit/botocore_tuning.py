@@ -79,6 +79,57 @@ def load_models() -> None:
         _models_loaded.append(True)
 
 
+# --- 2b. One service model and one client class per service, for every account -------------------
+# botocore builds a new ServiceModel (whose shapes it then resolves again, per client, on the first call)
+# and a new client class (a method per operation: ~160 for rds, ~700 for ec2) for every client.  A scan
+# makes a client per account-region: 20,000 of them for 1,000 accounts.  Neither holds credentials or
+# anything of the account or region: both are kept per (service, API version) and shared by the clients of
+# the kit's own sessions (those with the shared loader) only.  Clients, their credentials, endpoints and
+# event handlers stay one per account-region.
+
+_models: dict = {}
+_classes: dict = {}
+_shared_lock = threading.Lock()
+
+
+def _share_models_and_classes() -> None:
+    from botocore.client import ClientCreator
+
+    load, create = getattr(ClientCreator, "_load_service_model", None), getattr(ClientCreator, "_create_client_class",
+                                                                                  None)
+    if load is None or create is None or getattr(ClientCreator, "_neptune_audit_shared", False):
+        if load is None or create is None:
+            _debug_once("ClientCreator._load_service_model/_create_client_class not found (shared models)")
+        return
+
+    def ours(creator) -> bool:
+        return bool(_shared_loader) and getattr(creator, "_loader", None) is _shared_loader[0]
+
+    def load_service_model(self, service_name, api_version=None):
+        if not ours(self):
+            return load(self, service_name, api_version)
+        key = (service_name, api_version)
+        with _shared_lock:
+            if key not in _models:
+                _models[key] = load(self, service_name, api_version)
+            return _models[key]
+
+    def create_client_class(self, service_name, service_model):
+        if not ours(self) or _models.get((service_name, None)) is not service_model:
+            return create(self, service_name, service_model)
+        with _shared_lock:
+            if service_name not in _classes:
+                _classes[service_name] = create(self, service_name, service_model)
+            return _classes[service_name]
+
+    ClientCreator._load_service_model = load_service_model
+    ClientCreator._create_client_class = create_client_class
+    ClientCreator._neptune_audit_shared = True
+
+
+_share_models_and_classes()
+
+
 # --- 3. One TLS context per CA bundle --------------------------------------------------------------
 # urllib3 loads the CA bundle into a new context for every connection (~22 ms of CPU with OpenSSL 3;
 # urllib3/urllib3#3623, boto/botocore#3171), and a scan opens one or two connections per account-region:

@@ -316,7 +316,7 @@ def _serve_demo(port: int, lab: str | None) -> int:
                 prepare_lab(lab)
             except OSError as exc:
                 raise UsageError(f"cannot write the notebooks' working copies in {lab}: {exc.strerror or exc}") from None
-            command, env, note = lab_command(server, lab)
+            command, env, note = lab_command(server.endpoint_url, lab)
             print(f"Simulated AWS account at {server.endpoint_url}; JupyterLab sees it through AWS_ENDPOINT_URL.\n"
                   f"JupyterLab opens working copies of the notebooks in {lab}/ (set for the simulated Organization "
                   "and the example exceptions; yours to edit: delete them to start over)."

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -224,57 +225,131 @@ def _unscanned(account: Account, region: str, state: str, error: str | None) -> 
             "state": state, "instances": 0, "error": error, "warnings": []}
 
 
-def plan_tasks(accounts: list[Account], regions: list[str] | None, region_lists: dict[str, RegionList]):
-    """Split (account, region) pairs into those to scan and scope rows already decided."""
+def plan_account(acct: Account, regions: list[str] | None, rl: RegionList) -> tuple[list, list[dict]]:
+    """One reachable account's (account, region) pairs to scan, and the scope rows already decided."""
+    if rl.error and regions is None:
+        return [], [_unscanned(acct, ANY_REGION, rl.state, rl.error)]
     tasks, decided = [], []
-    for acct in accounts:
-        if acct.session is None:
-            for region in regions or [ANY_REGION]:
-                decided.append(_unscanned(acct, region, acct.state, acct.error))
-            continue
-        rl = region_lists[acct.account_id]
-        if rl.error and regions is None:
-            decided.append(_unscanned(acct, ANY_REGION, rl.state, rl.error))
-            continue
-        for region in sorted(rl.enabled) if regions is None else regions:
-            if rl.error or rl.enabled.get(region):
-                tasks.append((acct, region))
-            else:
-                decided.append(_unscanned(acct, region, NOT_ENABLED,
-                                          "region is not enabled (opted in) for this account"))
+    for region in sorted(rl.enabled) if regions is None else regions:
+        if rl.error or rl.enabled.get(region):
+            tasks.append((acct, region))
+        else:
+            decided.append(_unscanned(acct, region, NOT_ENABLED, "region is not enabled (opted in) for this account"))
     return tasks, decided
+
+
+class _Progress:
+    """Account-regions done of the total, with an ETA (tqdm): a text bar on a terminal, a widget in a notebook
+    that is gone when done.  Accounts' regions are listed as the scan goes (see ``collect``): until every
+    account is listed, the total counts the others at the average so far."""
+
+    def __init__(self, enabled: bool, accounts: int, per_account: float):
+        self.bar = None
+        self.accounts, self.listed, self.planned = accounts, 0, 0
+        if enabled and accounts:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=round(accounts * per_account), desc="Scanning", unit="account-region",
+                            file=sys.stderr, leave=False)
+
+    def listed_account(self, tasks: int) -> None:
+        self.listed += 1
+        self.planned += tasks
+        if self.bar is not None:
+            total = self.planned + round(self.planned / self.listed * (self.accounts - self.listed))
+            self.bar.total = total
+            widget = getattr(getattr(self.bar, "container", None), "pbar", None)  # tqdm.notebook's IntProgress
+            if widget is not None:
+                widget.max = max(total, 1)
+            self.bar.refresh()
+
+    def done(self) -> None:
+        if self.bar is not None:
+            self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def collect(accounts: list[Account], regions: list[str] | None, max_workers: int = 16,
             progress: bool = False) -> Inventory:
-    """Collect every account x region concurrently; ``regions=None`` means every enabled region."""
-    reachable = [a for a in accounts if a.session is not None]
-    load_models()
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        region_lists = dict(zip([a.account_id for a in reachable], pool.map(describe_regions, reachable)))
-        if regions is not None:
-            check_known_regions(regions, list(region_lists.values()))
-        tasks, scope_rows = plan_tasks(accounts, regions, region_lists)
-        instances, clusters = [], []
-        api_calls = len(reachable)
-        catalogue = EngineCatalogue()
-        futures = [pool.submit(collect_region, acct, region, catalogue) for acct, region in tasks]
-        bar = None
-        if progress and futures:
-            # tqdm.auto: a text bar with ETA on a terminal, a widget in a notebook (gone when done: leave=False)
-            from tqdm.auto import tqdm
+    """Collect every account x region concurrently; ``regions=None`` means every enabled region.
 
-            bar = tqdm(total=len(futures), desc="Scanning", unit="account-region", file=sys.stderr, leave=False)
-        for fut in as_completed(futures):
-            scope, inst, clus, calls = fut.result()
-            scope_rows.append(scope)
-            instances += inst
-            clusters += clus
-            api_calls += calls
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            bar.close()
+    A bounded pipeline, so memory follows the pool, not the Organization: an account's regions are listed
+    (DescribeRegions) when the pool gets to it, its account-regions are queued ahead of any new account, at
+    most ``2 x max_workers`` tasks are submitted at a time, and an account's session is released as soon as
+    its last region is done.  Only the rows are kept.
+    """
+    load_models()
+    scope_rows, instances, clusters = [], [], []
+    reachable = []
+    for acct in accounts:
+        if acct.reachable:
+            reachable.append(acct)
+        else:
+            scope_rows += [_unscanned(acct, region, acct.state, acct.error) for region in regions or [ANY_REGION]]
+    api_calls = 0
+    first: Future | None = None
+    if regions is not None and reachable:
+        # Region names are checked before anything is scanned (the partition's regions are the same for all).
+        first = Future()
+        first.set_result(describe_regions(reachable[0]))
+        api_calls += 1
+        check_known_regions(regions, [first.result()])
+    catalogue = EngineCatalogue()
+    per_account = float(len(regions)) if regions else 20.0  # expected regions per account, refined as lists come
+    bar = _Progress(progress, len(reachable), per_account)
+    limit = 2 * max_workers
+    queue: deque = deque()          # (account, region) pairs ready to scan
+    left: dict[int, int] = {}       # id(account) -> its regions not yet done
+    pending: dict[Future, tuple[str, Account]] = {}
+    to_list = iter(reachable)
+    listing = 0                     # DescribeRegions calls in flight
+
+    try:
+        with ThreadPoolExecutor(max_workers=max_workers) as pool:
+            def feed() -> None:
+                nonlocal listing
+                while len(pending) < limit and queue:
+                    acct, region = queue.popleft()
+                    pending[pool.submit(collect_region, acct, region, catalogue)] = ("region", acct)
+                # Start listing the next account's regions while the queue would not keep the pool busy.
+                while len(pending) < limit and len(queue) + listing * per_account < limit:
+                    acct = next(to_list, None)
+                    if acct is None:
+                        return
+                    fut = first if first is not None and acct is reachable[0] else pool.submit(describe_regions, acct)
+                    pending[fut] = ("regions", acct)
+                    listing += 1
+
+            feed()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    kind, acct = pending.pop(fut)
+                    if kind == "regions":
+                        listing -= 1
+                        api_calls += fut is not first
+                        tasks, decided = plan_account(acct, regions, fut.result())
+                        scope_rows += decided
+                        queue.extend(tasks)
+                        left[id(acct)] = len(tasks)
+                        bar.listed_account(len(tasks))
+                        per_account = bar.planned / bar.listed if not regions else per_account
+                    else:
+                        scope, inst, clus, calls = fut.result()
+                        scope_rows.append(scope)
+                        instances += inst
+                        clusters += clus
+                        api_calls += calls
+                        left[id(acct)] -= 1
+                        bar.done()
+                    if not left[id(acct)]:
+                        acct.release()  # its regions are done: keep the rows, not the session and its clients
+                feed()
+    finally:
+        bar.close()
     import pandas as pd
 
     return Inventory(

@@ -180,7 +180,7 @@ def _apply_one(row: dict, account, log: AuditLog, apply_immediately: bool) -> di
               "before": {"auto_minor_version_upgrade": False}, "after": {"auto_minor_version_upgrade": True},
               "apply_immediately": apply_immediately}
     result = {**base, "apply_immediately": apply_immediately, "verified": None, "detail": None}
-    if account is None or account.session is None:
+    if account is None or not account.reachable:
         return {**result, "outcome": "failed", "error": "account not reachable in this scan"}
     change_id = log.intent(change)
 

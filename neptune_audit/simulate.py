@@ -259,6 +259,16 @@ def install_neptune_extras() -> None:
     RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
 
 
+def client_env(endpoint_url: str, environ=None) -> dict:
+    """An environment in which any AWS client (a notebook kernel, the CLI) sees the simulated account at
+    ``endpoint_url``, with dummy credentials and nothing of the caller's own AWS configuration."""
+    env = dict(os.environ if environ is None else environ, AWS_ENDPOINT_URL=endpoint_url,
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env.pop(var, None)
+    return env
+
+
 class DemoServer:
     """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one)."""
 
@@ -278,11 +288,7 @@ class DemoServer:
 
     def client_env(self, environ=None) -> dict:
         """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""
-        env = dict(os.environ if environ is None else environ, AWS_ENDPOINT_URL=self.endpoint_url,
-                   AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            env.pop(var, None)
-        return env
+        return client_env(self.endpoint_url, environ)
 
     def stop(self) -> None:
         self._server.stop()
@@ -359,8 +365,9 @@ def prepare_lab(folder, **overrides) -> list:
     return paths
 
 
-def lab_command(server: DemoServer, folder) -> tuple[list[str], dict, str | None]:
-    """How to start JupyterLab on ``folder`` against ``server``: command, environment, and a note to print."""
+def lab_command(endpoint_url: str, folder) -> tuple[list[str], dict, str | None]:
+    """How to start JupyterLab on ``folder`` against the simulated account at ``endpoint_url``: command,
+    environment, and a note to print."""
     command = [sys.executable, "-m", "jupyterlab", str(folder)]
     note = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -368,4 +375,4 @@ def lab_command(server: DemoServer, folder) -> tuple[list[str], dict, str | None
         command.append("--allow-root")
         note = ("Warning: running as root, so JupyterLab starts with --allow-root. That is fine in a throwaway "
                 "container; elsewhere run `make lab` as an ordinary user.")
-    return command, server.client_env(), note
+    return command, client_env(endpoint_url), note

@@ -11,6 +11,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import timezone
 
 import boto3
@@ -106,7 +107,13 @@ class Connection:
 
 @dataclass
 class Account:
-    """One account to scan, reached through one boto3 session (or not reached, with why)."""
+    """One account to scan, reached through one boto3 session (or not reached, with why).
+
+    An assumed-role account builds its session on first use and drops it, with its clients, when
+    ``release()`` is called (its regions are done): a 1,000-account Organization keeps only the accounts in
+    flight in memory.  Its credentials (the assumed role's, refreshable) are kept, so a later use (remediation)
+    builds the session again without a new AssumeRole.
+    """
 
     account_id: str
     label: str
@@ -115,12 +122,18 @@ class Account:
     caller_arn: str | None = None
     state: str | None = None  # "denied" / "error" when the account could not be reached
     error: str | None = None
+    make_session: Callable[[], boto3.Session] | None = field(default=None, repr=False)
+    _home: str | None = field(default=None, repr=False)  # the home region while the session is not built
     _clients: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
+    def reachable(self) -> bool:
+        return self.session is not None or self.make_session is not None
+
+    @property
     def home_region(self) -> str:
-        return (self.session and self.session.region_name) or "us-east-1"
+        return (self.session and self.session.region_name) or self._home or "us-east-1"
 
     @property
     def partition(self) -> str:
@@ -133,11 +146,20 @@ class Account:
         region = region or self.home_region
         key = (service, region)
         with self._lock:
+            if self.session is None and self.make_session is not None:
+                self.session = self.make_session()
             if not cache:
                 return self.connection.client(self.session, service, region)
             if key not in self._clients:
                 self._clients[key] = self.connection.client(self.session, service, region)
             return self._clients[key]
+
+    def release(self) -> None:
+        """Drop the session and its clients (their models, connection pools, handlers) if they can be rebuilt."""
+        with self._lock:
+            if self.make_session is not None:
+                self._clients.clear()
+                self.session = None
 
 
 def _iso(value) -> str:
@@ -211,12 +233,18 @@ def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
     account_id = match.group(1) if match else "unknown"
     label = label or f"role:{role_arn}"
     provider = _AssumedRoleProvider(base.client("sts"), role_arn)
-    try:
-        provider.load()
+    home = base.home_region
+
+    def make_session() -> boto3.Session:
         bc = new_botocore_session()
         bc.get_component("credential_provider").insert_before("env", provider)
-        session = boto3.Session(botocore_session=bc, region_name=base.home_region)
-        return Account(account_id, label, session, base.connection, caller_arn=provider.assumed_arn)
+        return boto3.Session(botocore_session=bc, region_name=home)
+
+    try:
+        provider.load()
+        # The session is built when the account is first used, not here: see Account.release().
+        return Account(account_id, label, None, base.connection, caller_arn=provider.assumed_arn,
+                       make_session=make_session, _home=home)
     except AWS_ERRORS as exc:
         state, msg = describe_error(exc)
         return Account(account_id, label, None, base.connection, state=state,

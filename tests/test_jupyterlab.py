@@ -42,8 +42,51 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class Account:
+    """The simulated account in its own process (`neptune-audit demo --serve`), as `make lab` runs it: its moto
+    state is its own, whatever the other tests in this process do to theirs."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "demo", "--serve", "--port",
+                                      str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=simulate.client_env("http://127.0.0.1:1"))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.settings()
+                return
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the simulated account did not start")
+                time.sleep(0.3)
+
+    def _client(self, service: str, region: str, **creds):
+        creds = creds or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint_url, **creds)
+
+    def settings(self) -> dict:
+        """(account, region, instance) -> AutoMinorVersionUpgrade, for every Neptune instance, read with boto3."""
+        accounts = [a["Id"] for a in self._client("organizations", "us-east-1").list_accounts()["Accounts"]]
+        regions = [r["RegionName"] for r in self._client("ec2", "us-east-1").describe_regions()["Regions"]]
+        out = {}
+        for account in accounts:
+            creds = simulate.assume_credentials(self.endpoint_url, account)
+            for region in regions:
+                for db in self._client("neptune", region, **creds).describe_db_instances(
+                        Filters=[{"Name": "engine", "Values": ["neptune"]}])["DBInstances"]:
+                    out[(account, region, db["DBInstanceIdentifier"])] = db["AutoMinorVersionUpgrade"]
+        assert out, "the simulated account is seeded"
+        return out
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
 class Lab:
-    def __init__(self, server: simulate.DemoServer, root: Path):
+    def __init__(self, server: Account, root: Path):
         self.root = root
         self.server = server
         self.port = _free_port()
@@ -57,7 +100,7 @@ class Lab:
         news.mkdir(parents=True)
         (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
                                                                            "checkForUpdates": False}))
-        command, env, _ = simulate.lab_command(server, root)
+        command, env, _ = simulate.lab_command(server.endpoint_url, root)
         env.update(JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"))
         command += ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
@@ -90,7 +133,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    server = simulate.DemoServer()
+    server = Account()
     root = tmp_path_factory.mktemp("lab") / "lab"
     simulate.prepare_lab(root, apply=True, audit_log=str(root / "audit-log.jsonl"))
     lab = Lab(server, root)
@@ -206,9 +249,9 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in scan_cell["outputs"])
     assert page.locator(".widget-hprogress").count() == 0
     # The findings table narrows to one region's instances when the region is chosen.
-    manifest = lab.server.manifest.instances
+    manifest = lab.server.settings()
     region = "eu-west-1"
-    expected = sum(1 for m in manifest if m["region"] == region)
+    expected = sum(1 for (_, r, _) in manifest if r == region)
     assert 0 < expected < len(manifest)
     findings_info = page.locator(".dt-container", has=page.locator("caption", has_text="Findings")).locator(".dt-info")
     assert f"of {len(manifest)} entries" in findings_info.inner_text()
@@ -229,17 +272,6 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     assert (ROOT / "notebooks" / "audit.ipynb").read_bytes() == tracked
 
 
-def amvu_settings(server: simulate.DemoServer) -> dict:
-    """(account, region, instance) -> AutoMinorVersionUpgrade, read from the simulated account with boto3."""
-    out = {}
-    for account, region in {(m["account_id"], m["region"]) for m in server.manifest.instances}:
-        creds = simulate.assume_credentials(server.endpoint_url, account)
-        rds = boto3.client("neptune", region_name=region, endpoint_url=server.endpoint_url, **creds)
-        for db in rds.describe_db_instances()["DBInstances"]:
-            out[(account, region, db["DBInstanceIdentifier"])] = db["AutoMinorVersionUpgrade"]
-    return out
-
-
 def test_remediation_notebook_in_jupyterlab(lab, page):
     model = run_all(page, lab, "remediate.ipynb")
     assert not problems(model), problems(model)
@@ -251,7 +283,7 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     assert panel.locator(".widget-select-multiple select").count() == 1, "the panel renders as widgets"
 
     apply_button = panel.locator("button.widget-button.mod-danger")  # "Apply" (its name also matches "Now (apply…")
-    before = amvu_settings(lab.server)
+    before = lab.server.settings()
     label = panel.locator(".widget-select-multiple option").first.text_content().strip()
     instance, rest = label.replace("\xa0", " ").split(" — ", 1)  # ipywidgets shows spaces as no-break spaces
     account, region = rest.rsplit("(", 1)[1].rstrip(")").split(", ")
@@ -275,7 +307,7 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     cells = [t.strip() for t in panel.locator("table.na-table td").all_inner_texts()]
     assert cells and not [t for t in cells if t in ("NaN", "None", "nan", "<NA>")], cells
 
-    after = amvu_settings(lab.server)
+    after = lab.server.settings()
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {(account, region, instance)} and after[(account, region, instance)] is True
     assert not page.console_errors, page.console_errors

@@ -78,15 +78,10 @@ def test_demo_port_out_of_range_is_bad_input(args):
 
 
 def test_lab_as_root_allows_root_and_says_so(monkeypatch):
-    class Server:
-        endpoint_url = "http://127.0.0.1:1"
-
-        def client_env(self):
-            return {"AWS_ENDPOINT_URL": self.endpoint_url}
-
+    url = "http://127.0.0.1:1"
     monkeypatch.setattr(simulate.os, "geteuid", lambda: 0)
-    command, env, note = simulate.lab_command(Server(), "lab")
-    assert "--allow-root" in command and "root" in note and env["AWS_ENDPOINT_URL"] == Server.endpoint_url
+    command, env, note = simulate.lab_command(url, "lab")
+    assert "--allow-root" in command and "root" in note and env["AWS_ENDPOINT_URL"] == url
     monkeypatch.setattr(simulate.os, "geteuid", lambda: 1000)
-    command, _, note = simulate.lab_command(Server(), "lab")
+    command, _, note = simulate.lab_command(url, "lab")
     assert "--allow-root" not in command and note is None
