@@ -14,6 +14,7 @@ import sys
 import threading
 
 import botocore
+import botocore.hooks
 import botocore.session
 from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
 
@@ -43,12 +44,45 @@ def _keep_text(value: str) -> str:
     return value
 
 
+# --- 1b. Only the handlers of the services the kit calls ------------------------------------------
+# Every client copies its session's event handlers (a trie of ~400 nodes) and every session registers
+# botocore's 127 built-in handlers, 37 of them for S3 alone: for a 1,000-account Organization that is
+# 20,000 copies and 1,000 registrations of handlers that can never fire.  The kit's sessions register the
+# built-in handlers of its own services and the generic ones; clients of other services are never made
+# from them.
+
+SERVICES = {"rds", "neptune", "ec2", "sts", "organizations"}
+
+
+class _ScanSession(botocore.session.Session):
+    def _register_builtin_handlers(self, events):
+        from botocore import handlers
+
+        for spec in handlers.BUILTIN_HANDLERS:
+            parts = spec[0].split(".")
+            if len(parts) < 2 or parts[1] == "*" or parts[1] in SERVICES:
+                self._register_builtin_handler(spec)
+
+    def _register_builtin_handler(self, spec) -> None:
+        from botocore import handlers
+
+        event_name, handler = spec[0], spec[1]
+        register_type = spec[2] if len(spec) > 2 else None
+        if register_type is handlers.REGISTER_FIRST:
+            self._events.register_first(event_name, handler)
+        elif register_type is handlers.REGISTER_LAST:
+            self._events.register_last(event_name, handler)
+        else:
+            self.register(event_name, handler)
+
+
 def new_botocore_session() -> botocore.session.Session:
     """A botocore session sharing the process's data loader, with timestamps left as text.
 
     The kit reads no timestamp as a datetime, and parsing them is ~40 % of parsing a DescribeDBInstances page.
     """
-    bc = botocore.session.Session()
+    bc = _ScanSession() if hasattr(botocore.session.Session, "_register_builtin_handlers") else \
+        botocore.session.Session()
     if not _shared_loader:
         _shared_loader.append(bc.get_component("data_loader"))
     bc.register_component("data_loader", _shared_loader[0])
@@ -177,6 +211,125 @@ def share_tls_context(client) -> None:
         return  # an unreadable bundle: botocore reports it on the first request, as it always has
     http.__class__ = _SharedTLSContextSession
     http._manager.connection_pool_kw["ssl_context"] = context
+
+
+# --- 3b. What every client of the kit builds the same: one HTTP session, one endpoint rule set ------
+# Per client botocore builds an HTTP session (a connection pool manager and an SSL context: ~0.4 ms, and on
+# AWS a new TCP and TLS connection, one more round trip, per account-region), parses the service's
+# endpoint rule set again (~0.3 ms) and reads every proxy variable of the environment twice.  Clients built
+# by the kit (``building_client()``) share one HTTP session per configuration and one rule set per service.
+# A connection carries no identity: every request is signed with its own client's credentials, as AWS's
+# SDKs that share one HTTP client across credentials do.  Client CPU per account-region, 200 accounts x 20
+# regions, answers replayed: see benchmarks/RESULTS.md.
+
+_building = threading.local()
+_http_sessions: dict = {}
+_providers: dict = {}
+_proxies: dict = {}
+_http_lock = threading.Lock()
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+               "no_proxy")
+
+
+@contextlib.contextmanager
+def building_client():
+    """Mark the clients built in this block as the kit's own (see 3b)."""
+    _building.ours = True
+    try:
+        yield
+    finally:
+        _building.ours = False
+
+
+def _ours() -> bool:
+    return getattr(_building, "ours", False)
+
+
+def _shared_http_session(**kwargs):
+    key = repr(sorted(kwargs.items()))
+    with _http_lock:
+        if key not in _http_sessions:
+            cls = _SharedTLSContextSession if kwargs.get("verify") else URLLib3Session
+            _http_sessions[key] = cls(**kwargs)
+        return _http_sessions[key]
+
+
+def _share_http_and_rules() -> None:
+    import botocore.regions
+    from botocore.endpoint import EndpointCreator
+    from botocore.utils import get_environ_proxies
+
+    create, provider_cls = getattr(EndpointCreator, "create_endpoint", None), getattr(botocore.regions,
+                                                                                    "EndpointProvider", None)
+    if create is None or provider_cls is None or getattr(EndpointCreator, "_neptune_audit_shared", False):
+        if create is None or provider_cls is None:
+            _debug_once("EndpointCreator.create_endpoint/regions.EndpointProvider not found (shared HTTP session)")
+        return
+
+    def create_endpoint(self, service_model, *args, **kwargs):
+        if _ours() and not args and "http_session_cls" not in kwargs:
+            kwargs["http_session_cls"] = _shared_http_session
+            url = kwargs.get("endpoint_url")
+            if kwargs.get("proxies") is None and url:
+                # The environment's proxies for this URL, read again only when a proxy variable changes.
+                key = (url, tuple(os.environ.get(v) for v in _PROXY_VARS))
+                if key not in _proxies:
+                    _proxies[key] = get_environ_proxies(url)
+                kwargs["proxies"] = _proxies[key]
+        return create(self, service_model, *args, **kwargs)
+
+    def endpoint_provider(ruleset_data, partition_data, excluded_params=None):
+        if not _ours() or excluded_params:
+            return provider_cls(ruleset_data=ruleset_data, partition_data=partition_data,
+                                excluded_params=excluded_params)
+        key = (id(ruleset_data), id(partition_data))
+        with _http_lock:
+            if key not in _providers:  # the data is kept with it, so that its id is never reused
+                _providers[key] = (provider_cls(ruleset_data=ruleset_data, partition_data=partition_data),
+                                   ruleset_data, partition_data)
+            return _providers[key][0]
+
+    EndpointCreator.create_endpoint = create_endpoint
+    EndpointCreator._neptune_audit_shared = True
+    botocore.regions.EndpointProvider = endpoint_provider
+
+    # Every event a client emits has its name checked against botocore's aliases; the answers are cached, but
+    # per client (each copy of the session's emitter starts empty), so every account-region paid for them
+    # again: ~13 % of a scan's CPU.  The answer depends on the aliases only: copies with the same aliases share it.
+    aliaser = botocore.hooks.EventAliaser
+    copy_aliaser = getattr(aliaser, "__copy__", None)
+    if copy_aliaser is None or not hasattr(aliaser("x"), "_alias_name_cache"):
+        _debug_once("EventAliaser.__copy__/_alias_name_cache not found (shared event aliases)")
+        return
+
+    def copy_with_shared_aliases(self):
+        new = copy_aliaser(self)
+        if _ours() and new._event_aliases == self._event_aliases:
+            new._alias_name_cache = self._alias_name_cache
+        return new
+
+    aliaser.__copy__ = copy_with_shared_aliases
+
+    # Each client registers its retry handlers, and botocore checks that every handler takes **kwargs by
+    # inspecting its signature (~7 % of a scan's CPU).  The answer depends on the function's code only.
+    accepts = getattr(botocore.hooks, "accepts_kwargs", None)
+    if accepts is None:
+        _debug_once("hooks.accepts_kwargs not found (handler signatures checked once)")
+        return
+    known: dict = {}
+
+    def accepts_kwargs(func):
+        code = getattr(getattr(func, "__func__", func), "__code__", None)
+        if code is None or not _ours():
+            return accepts(func)
+        if code not in known:
+            known[code] = accepts(func)
+        return known[code]
+
+    botocore.hooks.accepts_kwargs = accepts_kwargs
+
+
+_share_http_and_rules()
 
 
 # --- 4. Fewer garbage-collector passes while responses are parsed ----------------------------------

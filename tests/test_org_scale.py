@@ -92,3 +92,29 @@ def test_progress_total_counts_account_regions(aws, monkeypatch, capsys):
     assert seen[-1][0] == scanned, "once every account is listed, the total is exact"
     err = capsys.readouterr().err
     assert "account-region" in err
+
+
+def test_clients_of_two_accounts_share_models_and_connections_never_credentials(aws):
+    ids = _organization(2)
+    result = neptune_audit.scan(organization=True, regions="eu-west-1")
+    a, b = (next(x for x in result.accounts if x.account_id == i) for i in ids)
+    ca, cb = a.client("rds", "eu-west-1", cache=False), b.client("rds", "eu-west-1", cache=False)
+    assert type(ca) is type(cb) and ca.meta.service_model is cb.meta.service_model
+    assert ca._endpoint.http_session is cb._endpoint.http_session, "one connection pool"
+    assert ca.meta.events is not cb.meta.events, "each client keeps its own handlers"
+    signed = []
+    for client in (ca, cb):
+        client.meta.events.register("before-send.rds.DescribeDBInstances",
+                                    lambda request, **_: signed.append(request.headers["Authorization"]))
+        client.describe_db_instances()
+    key_ids = [h.decode() if isinstance(h, bytes) else h for h in signed]
+    key_ids = [k.split("Credential=")[1].split("/")[0] for k in key_ids]
+    assert key_ids[0] != key_ids[1], "each request is signed with its own account's credentials"
+    assert key_ids == [c._request_signer._credentials.access_key for c in (ca, cb)]
+
+
+def test_clients_built_outside_the_kit_are_left_as_botocore_makes_them(aws):
+    plain = boto3.client("rds", region_name="eu-west-1")
+    ours = targets.Connection().client(targets.Connection().base_session(), "rds", "eu-west-1")
+    assert plain.meta.service_model is not ours.meta.service_model
+    assert plain._endpoint.http_session is not ours._endpoint.http_session
