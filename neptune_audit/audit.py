@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
@@ -33,6 +34,14 @@ class AuditResult:
     api_calls: int = 0
     accounts: list = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)  # saved scans this was loaded from (file, generated_at, sha256)
+    duration_seconds: float | None = None  # wall time of the scan
+
+    @property
+    def run(self) -> dict | None:
+        """The contract's optional ``run`` record: wall time and API calls (None when not known)."""
+        if self.duration_seconds is None:
+            return None
+        return {"duration_seconds": round(self.duration_seconds, 3), "api_calls": int(self.api_calls)}
 
     @property
     def rule(self) -> dict:
@@ -96,6 +105,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
     elif connection is None:
         connection = targets.Connection(max_workers=options.max_workers)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+    started = time.monotonic()
     with fewer_gc_passes():
         accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns, options.organization,
                                             options.role_name, only=options.accounts, shard=options.shard_numbers)
@@ -110,7 +120,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
     return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
                        summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,
                        options=options, parameters=params, callers=callers, exceptions=rules,
-                       api_calls=inv.api_calls, accounts=accounts)
+                       api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started)
 
 
 def scan_or_load(options: ScanOptions | None = None, results_files=(), **kw) -> AuditResult:

@@ -45,6 +45,7 @@ def to_contract(result) -> dict:
         "findings": _records(result.findings, FINDING_FIELDS),
         "clusters": _records(result.clusters, CLUSTER_FIELDS),
         "summary": dict(result.summary),
+        **({"run": dict(result.run)} if result.run else {}),
     }
 
 

@@ -123,6 +123,8 @@ def header(result) -> None:
         ("Accounts in scope", e(", ".join(sorted(result.scope["account_id"].unique())))),
         ("Regions scanned", e(", ".join(sorted(scanned["region"].unique())) or "none")),
         ("Parameters", params or "defaults"),
+        *([("Run", f"{result.run['api_calls']:,} AWS API calls in {result.run['duration_seconds']:,.1f} s")]
+          if result.run else []),
         ("Rule source", f'{e(meta.publisher)} &mdash; {e(meta.reference)}'),
         *[("Saved scan" if len(result.sources) == 1 else f"Shard {i}", f"{e(src['file'])} &mdash; generated "
            f"{e(src['generated_at'])} &mdash; SHA-256 <code>{e(src['sha256'])}</code>")

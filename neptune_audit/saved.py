@@ -83,6 +83,10 @@ def merge(sources: list[Source]) -> dict:
                     "targets_scanned": sum(s["state"] == contract.SCANNED for s in scope),
                     "targets_not_scanned": sum(s["state"] in contract.NOT_SCANNED for s in scope)},
     }
+    runs = [src.document.get("run") for src in sources]
+    if all(runs):  # shards run side by side: the longest is the audit's wall time; their calls add up
+        merged["run"] = {"duration_seconds": max(r["duration_seconds"] for r in runs),
+                         "api_calls": sum(r["api_calls"] for r in runs)}
     contract.validate(merged)
     return merged
 
@@ -114,4 +118,6 @@ def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads o
     generated = datetime.strptime(doc["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     return AuditResult(findings=findings, clusters=clusters.astype({"instances": int, "failing_instances": int}),
                        scope=scope, summary=doc["summary"], generated_at=generated, options=ScanOptions(),
-                       parameters={"from": [s.name for s in sources]}, sources=[s.describe() for s in sources])
+                       parameters={"from": [s.name for s in sources]}, sources=[s.describe() for s in sources],
+                       api_calls=(doc.get("run") or {}).get("api_calls", 0),
+                       duration_seconds=(doc.get("run") or {}).get("duration_seconds"))

@@ -34,6 +34,13 @@ def doc(aws):
     return neptune_audit.scan(regions="us-east-1").to_dict()
 
 
+def test_a_scan_records_its_duration_and_api_calls(doc):
+    run = doc["run"]
+    assert run["api_calls"] >= 3 and 0 < run["duration_seconds"] < 60, "DescribeRegions, instances, clusters"
+    older = {k: v for k, v in doc.items() if k != "run"}
+    contract.validate(older)  # optional: documents written before it are still valid
+
+
 @pytest.mark.parametrize("breakage", [
     lambda d: d["findings"][0].update(result="WARN"),
     lambda d: d["findings"][0].update(surprise=1),
@@ -45,6 +52,8 @@ def doc(aws):
     lambda d: d.update(schema="neptune-audit/2"),
     lambda d: d["clusters"][0].update(result="EXCEPTED"),
     lambda d: d["findings"][0]["tags"].update(env=3),
+    lambda d: d["run"].update(api_calls=-1),
+    lambda d: d["run"].update(cost=3),
 ])
 def test_schema_refuses_what_the_contract_does_not_allow(doc, breakage):
     contract.validate(doc)

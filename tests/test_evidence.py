@@ -72,6 +72,9 @@ def test_shards_cover_the_organization_once_and_reports_from_them_match(org, mot
     doc = json.loads(merged.read_text())
     contract.validate(doc)
     assert _key(doc) == _key(whole) and doc["summary"] == whole["summary"]
+    runs = [json.loads(p.read_text())["run"] for p in shards]
+    assert doc["run"] == {"duration_seconds": max(r["duration_seconds"] for r in runs),
+                          "api_calls": sum(r["api_calls"] for r in runs)}, "shards' calls add up"
     rep = run_report(output=tmp_path / "r.html", from_files=shards)
     assert _key(rep.document) == _key(whole) and rep.exit_code == 1
     html = rep.html_path.read_text()
