@@ -48,8 +48,8 @@ def _keep_text(value: str) -> str:
 # Every client copies its session's event handlers (a trie of ~400 nodes) and every session registers
 # botocore's 127 built-in handlers, 37 of them for S3 alone: for a 1,000-account Organization that is
 # 20,000 copies and 1,000 registrations of handlers that can never fire.  The kit's sessions register the
-# built-in handlers of its own services and the generic ones; clients of other services are never made
-# from them.
+# built-in handlers of its own services and the generic ones (not the ones that edit docstrings); clients
+# of other services are never made from them.
 
 SERVICES = {"rds", "neptune", "ec2", "sts", "organizations"}
 
@@ -60,6 +60,8 @@ class _ScanSession(botocore.session.Session):
 
         for spec in handlers.BUILTIN_HANDLERS:
             parts = spec[0].split(".")
+            if parts[0] == "docs":
+                continue  # they edit generated docstrings, never a request
             if len(parts) < 2 or parts[1] == "*" or parts[1] in SERVICES:
                 self._register_builtin_handler(spec)
 

@@ -277,9 +277,9 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
     """Collect every account x region concurrently; ``regions=None`` means every enabled region.
 
     A bounded pipeline, so memory follows the pool, not the Organization: an account's regions are listed
-    (DescribeRegions) when the pool gets to it, its account-regions are queued ahead of any new account, at
-    most ``2 x max_workers`` tasks are submitted at a time, and an account's session is released as soon as
-    its last region is done.  Only the rows are kept.
+    (DescribeRegions) shortly before the pool needs them, its account-regions are queued ahead of any new
+    account, at most ``2 x max_workers`` tasks are submitted at a time, and an account's session is released
+    as soon as its last region is done.  Only the rows are kept.
     """
     load_models()
     scope_rows, instances, clusters = [], [], []
@@ -314,8 +314,9 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                 while len(pending) < limit and queue:
                     acct, region = queue.popleft()
                     pending[pool.submit(collect_region, acct, region, catalogue)] = ("region", acct)
-                # Start listing the next account's regions while the queue would not keep the pool busy.
-                while len(pending) < limit and len(queue) + listing * per_account < limit:
+                # List the next account's regions while the queue still holds two submissions' worth of work: a
+                # listing waits behind the tasks already submitted, then takes its own round trip.
+                while len(pending) < limit and len(queue) + listing * per_account < 2 * limit:
                     acct = next(to_list, None)
                     if acct is None:
                         return
