@@ -4,7 +4,7 @@ Scenarios (each printed as a table with wall time, ratio to the ideal, API calls
   1. one account, every enabled region, 2,000 instances over four regions, RTT 0 / 50 / 100 ms:
      (a) the rule's published procedure done naively, (b) our collector region by region, (c) our scan —
      against moto as is, then with moto's answers replayed (over HTTP, and over HTTPS with a CA bundle);
-  2. an Organization of 50 accounts x every enabled region;
+  2. an Organization of 50 accounts (`--accounts N`) x every enabled region, answers replayed above 50;
   3. a 10,000-instance fleet through `neptune-audit report`, end to end.
 Ideal = interpreter start-up + RTT x (STS identity + DescribeRegions + the most instance and cluster
 pages any one region needs).  Replayed scans run ``--repeat`` times (default 5) and report the median.

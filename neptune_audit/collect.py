@@ -276,10 +276,10 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
             progress: bool = False) -> Inventory:
     """Collect every account x region concurrently; ``regions=None`` means every enabled region.
 
-    A bounded pipeline, so memory follows the pool, not the Organization: an account's regions are listed
-    (DescribeRegions) shortly before the pool needs them, its account-regions are queued ahead of any new
-    account, at most ``2 x max_workers`` tasks are submitted at a time, and an account's session is released
-    as soon as its last region is done.  Only the rows are kept.
+    A bounded pipeline, so memory follows the pool, not the Organization: accounts' regions are listed
+    (DescribeRegions) a few accounts ahead of the pool, their account-regions are queued ahead of any new
+    account, at most ``2 x max_workers`` tasks are submitted at a time, and an account's session is
+    released as soon as its last region is done.  Only the rows are kept.
     """
     load_models()
     scope_rows, instances, clusters = [], [], []
@@ -314,8 +314,9 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                 while len(pending) < limit and queue:
                     acct, region = queue.popleft()
                     pending[pool.submit(collect_region, acct, region, catalogue)] = ("region", acct)
-                # List the next account's regions while the queue still holds two submissions' worth of work: a
-                # listing waits behind the tasks already submitted, then takes its own round trip.
+                # Once the queue cannot fill the pool, list the next accounts, up to two submissions' worth of
+                # expected work at once (a listing waits behind the tasks already submitted, then takes its own
+                # round trip, so one account at a time left 16 workers idle at every account boundary).
                 while len(pending) < limit and len(queue) + listing * per_account < 2 * limit:
                     acct = next(to_list, None)
                     if acct is None:
