@@ -27,9 +27,10 @@ def _names(values, limit: int = 6) -> str:
     return ", ".join(names[:limit]) + more or "-"
 
 
-def _who(findings: pd.DataFrame, by: str, keys, result: str | None) -> list[list[str]]:
-    """Per bar: the accounts, regions and clusters it counts (the hover names what a number is made of)."""
-    rows = findings if result is None else findings[findings["result"] == result]
+def _who(rows: pd.DataFrame, by: str, keys, result: str | None) -> list[list[str]]:
+    """Per bar: the accounts, regions and clusters it counts (the hover names what a number is made of); ``rows``
+    are findings or clusters, ``result`` keeps one result only."""
+    rows = rows if result is None else rows[rows["result"] == result]
     groups = {k: g for k, g in rows.groupby(by)} if len(rows) else {}
     out = []
     for key in keys:
@@ -63,17 +64,16 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     # Regions with instances or with a problem; empty, healthy regions would only add blank columns.
     scanned_regions = sorted(set(findings["region"]) | set(scope.loc[scope["state"].isin(NOT_SCANNED), "region"]))
     accounts = sorted(set(scope["account_id"]) | set(findings["account_id"]))
-    fails = (findings[findings["result"] == "FAIL"].groupby(["account_id", "region"]).size()
-             if len(findings) else pd.Series(dtype=int))
     states = {(r.account_id, r.region): r.state for r in scope.itertuples()}
     failing = findings[findings["result"] == "FAIL"] if len(findings) else findings
-    cluster_names = {k: _names(g["cluster_id"]) for k, g in failing.groupby(["account_id", "region"])} if len(failing) else {}
+    by_cell = {k: g for k, g in failing.groupby(["account_id", "region"])} if len(failing) else {}
     z, text, hover = [], [], []
     for acct in accounts:
         z_row, t_row, h_row = [], [], []
         for region in scanned_regions:
             state = states.get((acct, region)) or states.get((acct, "*"), SCANNED)
-            n = int(fails.get((acct, region), 0))
+            cell = by_cell.get((acct, region))
+            n = 0 if cell is None else len(cell)
             if state in NOT_SCANNED:
                 z_row.append(None)
                 t_row.append(state)
@@ -81,7 +81,7 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
             else:
                 z_row.append(n)
                 t_row.append(str(n))
-                h_row.append(f"failing: {n}<br>clusters: {cluster_names.get((acct, region), '-')}")
+                h_row.append(f"failing: {n}<br>clusters: {'-' if cell is None else _names(cell['cluster_id'])}")
         z.append(z_row)
         text.append(t_row)
         hover.append(h_row)
@@ -125,7 +125,8 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
                      for k, v in series.items()])
     shown = "" if total <= limit else f" ({limit} of {total} clusters, failing first)"
     fig.update_layout(barmode="stack", title=f"Cluster roll-up: the writer decides whether a cluster is upgraded{shown}",
-                      xaxis_title="instances", yaxis_title="cluster (account, region)", height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
+                      xaxis_title="instances", yaxis_title="cluster (account, region)",
+                      height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(dtick=1)
     return fig
@@ -146,11 +147,8 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     """Clusters per upgrade exposure (the cluster table beside it says which, and their writer's setting)."""
     states = list(EXPOSURE_COLORS)
     counts = [int((clusters["exposure"] == s).sum()) if len(clusters) else 0 for s in states]
-    groups = {k: g for k, g in clusters.groupby("exposure")} if len(clusters) else {}
-    who = [[_names(g["account_id"]), _names(g["region"]), _names(g["cluster_id"])] if g is not None else ["-"] * 3
-           for g in (groups.get(s) for s in states)]
     fig = go.Figure(go.Bar(x=states, y=counts, marker_color=[EXPOSURE_COLORS[s] for s in states], text=counts,
-                           customdata=who, hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
+                           customdata=_who(clusters, "exposure", states, None), hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
                            "<br>regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>"))
     fig.update_layout(title="Upgrade exposure per cluster", xaxis_title="exposure", yaxis_title="clusters",
                       showlegend=False, height=320, **_LAYOUT)
