@@ -148,7 +148,8 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     states = list(EXPOSURE_COLORS)
     counts = [int((clusters["exposure"] == s).sum()) if len(clusters) else 0 for s in states]
     fig = go.Figure(go.Bar(x=states, y=counts, marker_color=[EXPOSURE_COLORS[s] for s in states], text=counts,
-                           customdata=_who(clusters, "exposure", states, None), hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
+                           customdata=_who(clusters, "exposure", states, None),
+                           hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
                            "<br>regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>"))
     fig.update_layout(title="Upgrade exposure per cluster", xaxis_title="exposure", yaxis_title="clusters",
                       showlegend=False, height=320, **_LAYOUT)

@@ -295,7 +295,6 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
         # Region names are checked before anything is scanned (the partition's regions are the same for all).
         first = Future()
         first.set_result(describe_regions(reachable[0]))
-        api_calls += 1
         check_known_regions(regions, [first.result()])
     catalogue = EngineCatalogue()
     per_account = float(len(regions)) if regions else 20.0  # expected regions per account, refined as lists come
@@ -332,7 +331,7 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                     kind, acct = pending.pop(fut)
                     if kind == "regions":
                         listing -= 1
-                        api_calls += fut is not first
+                        api_calls += 1  # its DescribeRegions
                         tasks, decided = plan_account(acct, regions, fut.result())
                         scope_rows += decided
                         queue.extend(tasks)

@@ -69,8 +69,8 @@ def narrow(result, flt: Filter) -> View:
         c = c[c["exposure"] == flt.exposure]
         f = f[f["exposure"] == flt.exposure]
     if flt.tag:
-        key, _, value = flt.tag.partition("=")
-        key, value = key.strip(), (value.strip() if _ else None)
+        key, sep, value = flt.tag.partition("=")
+        key, value = key.strip(), (value.strip() if sep else None)
         f = f[f["tags"].map(lambda t: _has_tag(t, key, value))]
     if flt.result is not None or flt.tag:
         kept = set(zip(f["account_id"], f["region"], f["cluster_id"]))

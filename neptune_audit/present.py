@@ -332,7 +332,7 @@ def upgrade_exposure(result) -> None:
                          "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
                          "pending": [_pending_text(a) for a in todo["pending_maintenance"]],
                          "maintenance window": todo["maintenance_window"],
-                         "minor upgrades": ["yes" if g else "no" for g in todo["gets_minor_upgrades"]]})
+                         "minor upgrades": todo["gets_minor_upgrades"]})
     table(view, caption="Clusters to look at (not covered, behind, unknown)")
 
 
@@ -341,7 +341,7 @@ def clusters_table(result) -> None:
     c = result.clusters
     view = pd.DataFrame({"result": c["result"], "account / region": _stack(c["account_id"], c["region"]),
                          "cluster / writer": _stack(c["cluster_id"], c["writer_instance_id"]),
-                         "minor upgrades": c["gets_minor_upgrades"].map({True: "yes", False: "no"}),
+                         "minor upgrades": c["gets_minor_upgrades"],  # yes/no, as _text shows every bool
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
                                                for n, t in zip(c["failing_instances"], c["instances"])],
                                               index=c.index, dtype=object),
@@ -352,7 +352,8 @@ def clusters_table(result) -> None:
 
 def exceptions_table(result) -> None:
     """The exceptions in force (and expired ones still matching), with reason and expiry."""
-    rows = [{"result": r.result, "account_id": r.account_id, "region": r.region, "instance": r.instance_id, "match": r.exception["match"], "reason": r.exception["reason"],
+    rows = [{"result": r.result, "account_id": r.account_id, "region": r.region, "instance": r.instance_id,
+             "match": r.exception["match"], "reason": r.exception["reason"],
              "expires": r.exception["expires"], "expired": r.exception["expired"],
              "approved by": r.exception.get("approved_by")}
             for r in result.findings.itertuples() if r.exception]
