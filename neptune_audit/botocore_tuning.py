@@ -108,9 +108,11 @@ def load_models() -> None:
             return
         bc = new_botocore_session()
         for service in ("ec2", "rds"):
-            # Placeholder keys: building a client loads its models and never sends a request.
-            client = bc.create_client(service, region_name="us-east-1", aws_access_key_id="unused",
-                                      aws_secret_access_key="unused")
+            # Placeholder keys: building a client loads its models and never sends a request.  As the kit's own
+            # client, it also leaves the shared model and client class (2b) ready.
+            with building_client():
+                client = bc.create_client(service, region_name="us-east-1", aws_access_key_id="unused",
+                                          aws_secret_access_key="unused")
         client.can_paginate("describe_db_instances")
         _models_loaded.append(True)
 
@@ -119,9 +121,9 @@ def load_models() -> None:
 # botocore builds a new ServiceModel (whose shapes it then resolves again, per client, on the first call)
 # and a new client class (a method per operation: ~160 for rds, ~700 for ec2) for every client.  A scan
 # makes a client per account-region: 20,000 of them for 1,000 accounts.  Neither holds credentials or
-# anything of the account or region: both are kept per (service, API version) and shared by the clients of
-# the kit's own sessions (those with the shared loader) only.  Clients, their credentials, endpoints and
-# event handlers stay one per account-region.
+# anything of the account or region: both are kept per (service, API version) and shared by the clients the
+# kit builds (``building_client()``, 3b) only.  Clients, their credentials, endpoints and event handlers stay
+# one per account-region.
 
 _models: dict = {}
 _classes: dict = {}
@@ -138,11 +140,8 @@ def _share_models_and_classes() -> None:
             _debug_once("ClientCreator._load_service_model/_create_client_class not found (shared models)")
         return
 
-    def ours(creator) -> bool:
-        return bool(_shared_loader) and getattr(creator, "_loader", None) is _shared_loader[0]
-
     def load_service_model(self, service_name, api_version=None):
-        if not ours(self):
+        if not _ours():
             return load(self, service_name, api_version)
         key = (service_name, api_version)
         with _shared_lock:
@@ -151,7 +150,7 @@ def _share_models_and_classes() -> None:
             return _models[key]
 
     def create_client_class(self, service_name, service_model):
-        if not ours(self) or _models.get((service_name, None)) is not service_model:
+        if not _ours() or _models.get((service_name, None)) is not service_model:
             return create(self, service_name, service_model)
         with _shared_lock:
             if service_name not in _classes:
@@ -295,22 +294,29 @@ def _share_http_and_rules() -> None:
     EndpointCreator._neptune_audit_shared = True
     botocore.regions.EndpointProvider = endpoint_provider
 
+
+_share_http_and_rules()
+
+
+def _share_event_answers() -> None:
     # Every event a client emits has its name checked against botocore's aliases; the answers are cached, but
     # per client (each copy of the session's emitter starts empty), so every account-region paid for them
     # again: ~13 % of a scan's CPU.  The answer depends on the aliases only: copies with the same aliases share it.
     aliaser = botocore.hooks.EventAliaser
+    if getattr(aliaser, "_neptune_audit_shared", False):  # both patches below are in place already
+        return
     copy_aliaser = getattr(aliaser, "__copy__", None)
     if copy_aliaser is None or not hasattr(aliaser("x"), "_alias_name_cache"):
         _debug_once("EventAliaser.__copy__/_alias_name_cache not found (shared event aliases)")
-        return
+    else:
+        def copy_with_shared_aliases(self):
+            new = copy_aliaser(self)
+            if _ours() and new._event_aliases == self._event_aliases:
+                new._alias_name_cache = self._alias_name_cache
+            return new
 
-    def copy_with_shared_aliases(self):
-        new = copy_aliaser(self)
-        if _ours() and new._event_aliases == self._event_aliases:
-            new._alias_name_cache = self._alias_name_cache
-        return new
-
-    aliaser.__copy__ = copy_with_shared_aliases
+        aliaser.__copy__ = copy_with_shared_aliases
+    aliaser._neptune_audit_shared = True
 
     # Each client registers its retry handlers, and botocore checks that every handler takes **kwargs by
     # inspecting its signature (~7 % of a scan's CPU).  The answer depends on the function's code only.
@@ -331,7 +337,7 @@ def _share_http_and_rules() -> None:
     botocore.hooks.accepts_kwargs = accepts_kwargs
 
 
-_share_http_and_rules()
+_share_event_answers()
 
 
 # --- 4. Fewer garbage-collector passes while responses are parsed ----------------------------------
