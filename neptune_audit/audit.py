@@ -35,13 +35,15 @@ class AuditResult:
     accounts: list = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)  # saved scans this was loaded from (file, generated_at, sha256)
     duration_seconds: float | None = None  # wall time of the scan
+    signature: dict | None = None  # the key the report or notebook holding this run is signed with (signing.Signer)
 
     @property
     def run(self) -> dict | None:
         """The contract's optional ``run`` record: wall time and API calls (None when not known)."""
         if self.duration_seconds is None:
             return None
-        return {"duration_seconds": round(self.duration_seconds, 3), "api_calls": int(self.api_calls)}
+        return {"duration_seconds": round(self.duration_seconds, 3), "api_calls": int(self.api_calls),
+                **({"signature": dict(self.signature)} if self.signature else {})}
 
     @property
     def rule(self) -> dict:
@@ -123,10 +125,15 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
                        api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started)
 
 
-def scan_or_load(options: ScanOptions | None = None, results_files=(), **kw) -> AuditResult:
-    """Load ``results_files`` (saved scans; several = shards of one audit) when given, else scan with ``options``."""
+def scan_or_load(options: ScanOptions | None = None, results_files=(), signer: dict | None = None,
+                 **kw) -> AuditResult:
+    """Load ``results_files`` (saved scans; several = shards of one audit) when given, else scan with ``options``.
+    ``signer``: the key the report being made will be signed with, recorded in the run (``report --sign``)."""
     if results_files:
         from .saved import load
 
-        return load(results_files)
-    return scan(options, **kw)
+        result = load(results_files)
+    else:
+        result = scan(options, **kw)
+    result.signature = signer
+    return result

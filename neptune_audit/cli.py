@@ -82,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="FILE.html",
                         help="where to write the report (default: neptune-audit-report-DATE.html)")
     report.add_argument("--history", metavar="DIR", help="folder of past runs: adds trends and changes")
-    report.add_argument("--keep-notebook", metavar="FILE.ipynb", help="also keep the executed notebook")
+    report.add_argument("--notebook", "--keep-notebook", metavar="FILE.ipynb", dest="notebook",
+                        help="also write the executed notebook (static outputs, the same evidence)")
+    report.add_argument("--sign", metavar="KEY.pem|kms:KEY",
+                        help="sign every byte of the report (and notebook) with a local Ed25519 / ECDSA P-256 "
+                             "private key or an AWS KMS SIGN_VERIFY key; the signature is written to FILE.sig")
     report.add_argument("--from", nargs="+", default=[], metavar="FILE.json", dest="from_files",
                         help="render saved scans (`scan --format json`) instead of scanning; several = shards")
     report.set_defaults(func=cmd_report)
@@ -107,11 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add listing the Organization's accounts and assuming the member role")
     pol.add_argument("--role-name", default=None, metavar="NAME",
                      help=f"member role assumed with --organization (default: {DEFAULT_ROLE_NAME})")
+    pol.add_argument("--sign", metavar="kms:KEY", dest="kms_key",
+                     help="add what `report --sign kms:KEY` needs (kms:GetPublicKey, kms:Sign on that key)")
     pol.set_defaults(func=cmd_policy)
 
-    ev = sub.add_parser("evidence", help="extract the run's JSON embedded in an HTML report, checking its SHA-256")
-    ev.add_argument("report", metavar="REPORT.html")
+    ev = sub.add_parser("evidence", help="extract the run's JSON embedded in a report or executed notebook, checking "
+                                         "its SHA-256 and, with a public key, its signature")
+    ev.add_argument("report", metavar="FILE.html|FILE.ipynb", nargs="?")
     ev.add_argument("-o", "--output", metavar="FILE.json", help="write it to FILE.json instead of standard output")
+    key = ev.add_mutually_exclusive_group()
+    key.add_argument("--public-key", metavar="PUB.pem", help="verify FILE.sig with this public key (offline)")
+    key.add_argument("--kms-key", metavar="KEY", help="verify FILE.sig with this KMS key's public key (online)")
+    key.add_argument("--export-public-key", metavar="kms:KEY",
+                     help="print the PEM public key of a KMS signing key (to verify offline later), and stop")
+    ev.add_argument("--signature", metavar="FILE.sig", help="the signature, when it is not FILE.sig beside FILE")
     ev.set_defaults(func=cmd_evidence)
 
     merge = sub.add_parser("merge", help="merge saved scans (shards of one audit) into one JSON document")
@@ -215,28 +228,46 @@ def cmd_policy(args) -> int:
     from . import iam_policy
 
     kw = {"role_name": args.role_name} if args.role_name else {}
+    if args.kms_key:
+        if not args.kms_key.startswith("kms:") or not args.kms_key[4:]:
+            raise UsageError("policy --sign takes a KMS key, kms:KEY-ID|ARN|alias/NAME (a local key needs no policy)")
+        kw["kms_key"] = args.kms_key[4:]
     sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization, **kw))
     return EXIT_OK
 
 
 def cmd_evidence(args) -> int:
-    from pathlib import Path
-
-    from .evidence import digest, extract
+    from .evidence import verify
     from .export import check_writable, dumps, write_atomic
+    from .signing import kms_public_key, load_public_key, public_pem
 
+    if args.export_public_key:
+        if args.report or args.signature or not args.export_public_key.startswith("kms:"):
+            raise UsageError("--export-public-key takes kms:KEY and no FILE")
+        pem = public_pem(kms_public_key(args.export_public_key[4:])[0])
+        if args.output:
+            write_atomic(check_writable(args.output), pem)
+            print(f"{args.output}: the public key of {args.export_public_key}", file=sys.stderr)
+        else:
+            sys.stdout.write(pem)
+        return EXIT_OK
+    if not args.report:
+        raise UsageError("give the report or notebook to check (FILE.html or FILE.ipynb)")
     if args.output:
-        check_writable(args.output, inputs={"REPORT.html": args.report})
-    try:
-        text = Path(args.report).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {args.report}: {getattr(exc, 'strerror', None) or exc}") from None
-    doc = extract(text, args.report)
+        check_writable(args.output, inputs={"FILE": args.report, "--signature": args.signature})
+    public_key = None
+    if args.public_key:
+        public_key = load_public_key(args.public_key)
+    elif args.kms_key:
+        public_key = kms_public_key(args.kms_key[4:] if args.kms_key.startswith("kms:") else args.kms_key)[0]
+    elif args.signature:
+        raise UsageError("--signature goes with --public-key or --kms-key")
+    found = verify(args.report, public_key, args.signature)
     if args.output:
-        write_atomic(args.output, dumps(doc))
-        print(f"{args.output}: the run of {doc.get('generated_at')}, SHA-256 {digest(doc)} matches the report's header")
+        write_atomic(args.output, dumps(found.document))
     else:
-        sys.stdout.write(dumps(doc))
+        sys.stdout.write(dumps(found.document))
+    print("\n".join(found.lines(args.report)), file=sys.stderr if not args.output else sys.stdout)
     return EXIT_OK
 
 
@@ -264,8 +295,9 @@ def _report_summary(rep) -> str:
     from .contract import summary_line
     from .evidence import digest
 
+    signed = f"; signed by key {rep.signature['key_id']}" if rep.signature else "; unsigned"
     return (f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): "
-            f"{summary_line(rep.summary)}; evidence SHA-256 {digest(rep.document)}")
+            f"{summary_line(rep.summary)}; evidence SHA-256 {digest(rep.document)}{signed}")
 
 
 def cmd_report(args) -> int:
@@ -275,8 +307,8 @@ def cmd_report(args) -> int:
     if args.from_files and options != ScanOptions(max_workers=options.max_workers):
         raise UsageError("--from renders saved scans: it takes no targets or --exceptions (they were applied "
                          "when the scans ran)")
-    rep = run_report(options, output=args.output, keep_notebook=args.keep_notebook, history_dir=args.history,
-                     from_files=args.from_files)
+    rep = run_report(options, output=args.output, keep_notebook=args.notebook, history_dir=args.history,
+                     from_files=args.from_files, sign=args.sign)
     print(_report_summary(rep))
     return rep.exit_code
 

@@ -1,8 +1,9 @@
 """History: each run's JSON kept in a folder; the trend, and what changed since the previous run."""
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +11,11 @@ import pandas as pd
 from .contract import SCHEMA, SUMMARY_FIELDS
 from .errors import UsageError, one_line
 from .export import dumps, to_contract, to_json, write_atomic
+from .inputs import read_bytes, strict_json
 
 PREFIX = "neptune-audit-"
+MAX_BYTES = 256 * 1024 * 1024
+_UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 CHANGE_COLUMNS = ["change", "account_id", "region", "cluster_id", "instance_id", "before", "after"]
 
 
@@ -49,10 +53,10 @@ def load(directory) -> tuple[list[dict], list[str]]:
     runs, skipped = [], []
     for path in sorted(Path(directory).glob(f"{PREFIX}*.json")):
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = strict_json(read_bytes(path, MAX_BYTES, "history file"), path.name)
             _check_run(doc)
             runs.append(doc)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # UsageError is a ValueError
             skipped.append(f"{path.name}: {one_line(exc, limit=120)}")
     runs.sort(key=lambda d: d["generated_at"])
     return runs, skipped
@@ -62,8 +66,12 @@ def _check_run(doc) -> None:
     """What the trend and the comparison read from a past run; anything else is not trusted."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ValueError(f"not a {SCHEMA} document")
-    if not isinstance(doc.get("generated_at"), str):
-        raise ValueError("no generated_at")
+    if not isinstance(doc.get("generated_at"), str) or not _UTC_TIME.fullmatch(doc["generated_at"]):
+        raise ValueError("no generated_at time (YYYY-MM-DDThh:mm:ssZ)")
+    try:
+        datetime.strptime(doc["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise ValueError(f"generated_at {doc['generated_at']} is not a real time") from None
     summary = doc.get("summary")
     if not isinstance(summary, dict) or not all(isinstance(summary.get(k), int) for k in SUMMARY_FIELDS):
         raise ValueError("no valid summary")
@@ -79,13 +87,29 @@ def record(result, directory, enabled: bool = True) -> Path | None:
         return None
     folder = _folder(directory)
     stamp = result.generated_at.strftime("%Y%m%dT%H%M%SZ")
-    return write_atomic(folder / f"{PREFIX}{stamp}.json", to_json(result))
+    return write_atomic(_claim(folder, stamp), to_json(result))
 
 
 def record_document(document: dict, directory) -> Path:
     """Save a run's contract JSON (as read back from an executed notebook) in the folder."""
     stamp = document["generated_at"].replace("-", "").replace(":", "")
-    return write_atomic(_folder(directory) / f"{PREFIX}{stamp}.json", dumps(document))
+    return write_atomic(_claim(_folder(directory), stamp), dumps(document))
+
+
+def _claim(folder: Path, stamp: str) -> Path:
+    """A name of its own for this run: two runs in one second (or two processes) never overwrite each other."""
+    import os
+
+    for n in range(1, 10_000):
+        path = folder / f"{PREFIX}{stamp}{'' if n == 1 else f'-{n}'}.json"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot write in history folder {folder}: {exc.strerror or exc}") from None
+    raise UsageError(f"history folder {folder} holds 10,000 runs of one second: refused")
 
 
 def trend(runs: list[dict]) -> pd.DataFrame:

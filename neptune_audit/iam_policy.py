@@ -17,11 +17,25 @@ AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeD
 AUDIT_ACTIONS_WITHOUT_EXPOSURE = AUDIT_ACTIONS[:3]
 ORGANIZATION_ACTIONS = ["organizations:ListAccounts"]
 REMEDIATE_ACTIONS = ["rds:ModifyDBInstance"]
+KMS_SIGN_ACTIONS = ["kms:GetPublicKey", "kms:Sign"]  # report --sign kms:KEY (signing.py)
 KINDS = ("audit", "remediate")
 
 
-def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME) -> dict:
-    """The IAM policy document for ``audit`` or ``remediate``."""
+def _kms_resource(key: str) -> dict:
+    """Where ``kms:Sign`` may act: the key's ARN; for an alias, any key behind that alias (KMS developer guide,
+    "Using aliases to control access to KMS keys": condition ``kms:ResourceAliases``)."""
+    if key.startswith("arn:") and ":alias/" not in key:
+        return {"Resource": key}
+    if key.startswith("alias/") or ":alias/" in key:
+        alias = key[key.index("alias/"):]
+        return {"Resource": "arn:aws:kms:*:*:key/*",
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}}
+    return {"Resource": f"arn:aws:kms:*:*:key/{key}"}
+
+
+def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
+             kms_key: str | None = None) -> dict:
+    """The IAM policy document for ``audit`` or ``remediate`` (``kms_key``: also signing reports with it)."""
     statements = [{"Sid": "NeptuneAuditRead", "Effect": "Allow", "Action": list(AUDIT_ACTIONS), "Resource": "*"}]
     if organization:
         statements += [
@@ -33,6 +47,9 @@ def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROL
     if kind == "remediate":
         statements.append({"Sid": "NeptuneEnableAutoMinorVersionUpgrade", "Effect": "Allow",
                            "Action": list(REMEDIATE_ACTIONS), "Resource": "arn:aws:rds:*:*:db:*"})
+    if kms_key:
+        statements.append({"Sid": "SignReportsWithKms", "Effect": "Allow", "Action": list(KMS_SIGN_ACTIONS),
+                           **_kms_resource(kms_key)})
     return {"Version": "2012-10-17", "Statement": statements}
 
 

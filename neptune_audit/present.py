@@ -129,7 +129,7 @@ def header(result) -> None:
         *[("Saved scan" if len(result.sources) == 1 else f"Shard {i}", f"{e(src['file'])} &mdash; generated "
            f"{e(src['generated_at'])} &mdash; SHA-256 <code>{e(src['sha256'])}</code>")
           for i, src in enumerate(result.sources, start=1)],
-        *evidence.header_rows(doc),
+        *evidence.header_rows(doc, result.signature),
     ]) + f"<p>{e(meta.rationale)}</p>" + evidence.element(doc))
 
 

@@ -40,6 +40,7 @@ class Report:
     notebook_path: Path | None
     document: dict          # the run's JSON (schema neptune-audit/1), read back from the notebook
     seconds: float
+    signature: dict | None = None   # signing.Signer.describe() when signed; FILE.sig beside each file
 
     @property
     def summary(self) -> dict:
@@ -150,13 +151,16 @@ def to_html(nb) -> str:
 
 
 def run_report(options: ScanOptions | None = None, output=None, keep_notebook=None, history_dir=None,
-               kernel_name: str = "python3", from_files=(), **fields) -> Report:
+               kernel_name: str = "python3", from_files=(), sign: str | None = None, **fields) -> Report:
     """Run the audit notebook for these targets, or on saved scans (``from_files``, several = shards), and write
-    the HTML report; bad input raises UsageError.
+    the HTML report (and, with ``keep_notebook``, the executed notebook); bad input raises UsageError.
 
-    Everything that can be checked is checked before a kernel starts.  The run is saved in
-    ``history_dir`` only once its report is written.
+    ``sign``: ``KEY.pem`` or ``kms:KEY`` signs every byte of each file written (``FILE.sig`` beside it).
+    Everything that can be checked is checked before a kernel starts, the signing key included.  The run is saved
+    in ``history_dir`` only once its report is written.
     """
+    from . import signing
+
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -167,14 +171,19 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
     html_path = check_writable(output or default_output(), inputs)
     if keep_notebook:
         check_writable(keep_notebook, inputs)
+    signer = None
+    if sign:
+        for artefact in filter(None, (html_path, keep_notebook)):
+            check_writable(signing.signature_path(artefact), inputs)
+        signer = signing.signer_for(sign)
     preflight(options, history_dir, from_files)
     # interactive=False: no progress or filter bar widgets in a file that is read without a kernel
     params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False,
-              "interactive": False,
+              "interactive": False, "signer": signer.describe() if signer else None,
               "results_files": [_absolute(p) for p in from_files]}
     runtime = KernelRuntime()
     try:
-        executed = Path(keep_notebook) if keep_notebook else Path(runtime.dir) / "audit.ipynb"
+        executed = Path(runtime.dir) / "audit.ipynb"
         try:
             papermill.execute_notebook(str(notebook_path("audit.ipynb")), str(executed), parameters=params,
                                        kernel_name=kernel_name, progress_bar=False, log_output=False,
@@ -183,19 +192,26 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
             message = exc.evalue.splitlines()[0] if exc.evalue else ""
             if exc.ename == "UsageError":  # bad input only the scan could see (e.g. a region AWS does not know)
                 raise UsageError(message) from None
-            kept = executed if keep_notebook else html_path.with_suffix(".failed.ipynb")
-            if not keep_notebook:
-                write_atomic(kept, executed.read_text(encoding="utf-8"))
+            kept = keep_notebook or html_path.with_suffix(".failed.ipynb")
+            write_atomic(kept, executed.read_bytes())
             raise NotebookFailed(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {message} "
                                  f"(executed notebook kept at {kept})") from None
         nb = nbformat.read(str(executed), as_version=4)
-        html = to_html(nb)
+        html = to_html(nb).encode("utf-8")
         # The run's JSON as embedded (the notebook file itself re-orders JSON keys): what the report vouches for.
-        document = evidence.extract(html, "the executed audit notebook")
-        write_atomic(html_path, html)
+        document = evidence.extract(html.decode("utf-8"), "the executed audit notebook")
+        files = {html_path: html, **({Path(keep_notebook): executed.read_bytes()} if keep_notebook else {})}
+        # Signed before anything is written: a key that fails (KMS denied, throttled) leaves no unsigned file.
+        envelopes = {path: signing.envelope(path.name, data, signer, evidence.digest(document))
+                     for path, data in files.items()} if signer else {}
+        for path, data in files.items():
+            write_atomic(path, data)
+            if path in envelopes:
+                write_atomic(signing.signature_path(path), envelopes[path])
     finally:
         runtime.close()
     if history_dir:
         history.record_document(document, history_dir)
     return Report(html_path=html_path, notebook_path=Path(keep_notebook) if keep_notebook else None,
-                  document=document, seconds=time.monotonic() - start)
+                  document=document, seconds=time.monotonic() - start,
+                  signature=signer.describe() if signer else None)

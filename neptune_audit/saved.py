@@ -7,13 +7,13 @@ not a valid ``neptune-audit/1`` document.  Nothing here calls AWS.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from . import __version__, contract, rule
-from .errors import UsageError, one_line
+from .errors import UsageError
+from .inputs import contract_document, read_bytes
 
 
 @dataclass(frozen=True)
@@ -28,25 +28,82 @@ class Source:
         return {"file": self.name, "generated_at": self.document["generated_at"], "sha256": self.sha256}
 
 
+MAX_BYTES = 256 * 1024 * 1024  # a 10,000-instance run is ~19 MB; a 1,000-account Organization's shard far less
+
+
 def read(path) -> Source:
+    """One saved scan, read with a byte cap, parsed strictly and checked against the schema and its own facts."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-        doc = json.loads(data.decode("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {p}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError):
-        raise UsageError(f"{p} is not JSON (expected a `neptune-audit scan --format json` file)") from None
-    tag = doc.get("schema") if isinstance(doc, dict) else None
-    if tag != contract.SCHEMA:
-        raise UsageError(f"{p} is schema {tag!r}, not {contract.SCHEMA}: refused")
-    try:
-        contract.validate(doc)
-    except Exception as exc:  # jsonschema.ValidationError: its message, in one line
-        where = "/".join(str(x) for x in getattr(exc, "absolute_path", [])) or "the top level"
-        raise UsageError(f"{p} is not a valid {contract.SCHEMA} document at {where}: "
-                         f"{one_line(getattr(exc, 'message', exc), limit=200)}") from None
+    data = read_bytes(p, MAX_BYTES, "saved scan")
+    doc = contract_document(data, str(p))
+    check_facts(doc, p.name)
     return Source(p.name, doc, hashlib.sha256(data).hexdigest())
+
+
+def _exception_expiry_ok(exception: dict, generated: date) -> bool:
+    """A recorded exception's ``expired`` against its own date, at the run's date (a day either way: the run
+    read its local date, ``generated_at`` is UTC)."""
+    if exception["expires"] is None:
+        return exception["expired"] is False
+    expires = date.fromisoformat(exception["expires"])
+    if expires < generated - timedelta(days=1):
+        return exception["expired"] is True
+    if expires >= generated + timedelta(days=1):
+        return exception["expired"] is False
+    return True
+
+
+def check_facts(doc: dict, name: str) -> None:
+    """Never trust a label: every verdict, cluster roll-up and the summary are recomputed from the facts they rest
+    on (the setting, the exception and its expiry, the writer); any that disagrees is bad input."""
+    from .evaluate import verdict_of
+
+    generated = date.fromisoformat(doc["generated_at"][:10])
+    members: dict[tuple, list[dict]] = {}
+    for f in doc["findings"]:
+        where = f"{name}: instance {f['instance_id']} ({f['account_id']} {f['region']})"
+        if f["exception"] is not None and not _exception_expiry_ok(f["exception"], generated):
+            raise UsageError(f"{where}: its exception says expired={f['exception']['expired']} but expires "
+                             f"{f['exception']['expires']} (run of {doc['generated_at']}): refused")
+        if f["result"] == contract.EXCEPTED and not f["exception"]:
+            raise UsageError(f"{where} is EXCEPTED without an exception: refused")
+        verdict = verdict_of(f).result
+        if verdict != f["result"]:
+            exc = f["exception"]
+            held = "no exception" if not exc else "an expired exception" if exc["expired"] else "an exception"
+            raise UsageError(f"{where} is labelled {f['result']}, but auto_minor_version_upgrade="
+                             f"{f['auto_minor_version_upgrade']} with {held} makes it {verdict}: refused")
+        if f["cluster_id"]:
+            members.setdefault((f["account_id"], f["region"], f["cluster_id"]), []).append(f)
+    for c in doc["clusters"]:
+        found = members.get((c["account_id"], c["region"], c["cluster_id"]), [])
+        writer = next((f for f in found if f["instance_id"] == c["writer_instance_id"]), None)
+        failing = sum(f["result"] == contract.FAIL for f in found)
+        result = contract.FAIL if failing or (c["writer_instance_id"] and writer is None) else contract.PASS
+        gets = bool(writer and writer["auto_minor_version_upgrade"] is True and c["amvu_effective"] is not False)
+        stated = (c["result"], c["failing_instances"], c["gets_minor_upgrades"])
+        if stated != (result, failing, gets):
+            raise UsageError(f"{name}: cluster {c['cluster_id']} ({c['account_id']} {c['region']}) says result="
+                             f"{c['result']}, failing_instances={c['failing_instances']}, gets_minor_upgrades="
+                             f"{c['gets_minor_upgrades']}, but its instances make it {result}, {failing}, {gets}: "
+                             "refused")
+    summary = _summary(doc["findings"], doc["scope"])
+    if summary != doc["summary"]:
+        wrong = ", ".join(f"{k}={doc['summary'][k]} (facts: {v})" for k, v in summary.items() if doc["summary"][k] != v)
+        raise UsageError(f"{name}: its summary disagrees with its findings and scope: {wrong}: refused")
+
+
+def _summary(findings: list[dict], scope: list[dict]) -> dict:
+    counts = {r: sum(f["result"] == r for f in findings) for r in contract.RESULTS}
+    return {"instances": len(findings), "pass": counts[contract.PASS], "fail": counts[contract.FAIL],
+            "excepted": counts[contract.EXCEPTED],
+            "targets_scanned": sum(s["state"] == contract.SCANNED for s in scope),
+            "targets_not_scanned": sum(s["state"] in contract.NOT_SCANNED for s in scope)}
+
+
+def _key(account_id: str, region: str) -> tuple[str, str]:
+    """Account ids and regions as AWS means them: '123456789012' and 'us-east-1' however a file spells them."""
+    return account_id.strip().zfill(12), region.strip().lower()
 
 
 def merge(sources: list[Source]) -> dict:
@@ -59,12 +116,18 @@ def merge(sources: list[Source]) -> dict:
         doc = src.document
         if doc["rule"]["id"] != rule.metadata().id:
             raise UsageError(f"{src.name} is a run of rule {doc['rule']['id']}, not {rule.metadata().id}")
+        own = set()
         for row in doc["scope"]:
-            key = (row["account_id"], row["region"])
+            key = _key(row["account_id"], row["region"])
             if key in seen:
                 raise UsageError(f"account {key[0]} region {key[1]} is in both {seen[key]} and {src.name}: "
                                  "shards of one audit must not overlap")
             seen[key] = src.name
+            own.add(key)
+        for item in (*doc["findings"], *doc["clusters"]):
+            if _key(item["account_id"], item["region"]) not in own:
+                raise UsageError(f"{src.name}: {item.get('instance_id') or item.get('cluster_id')} is in account "
+                                 f"{item['account_id']} region {item['region']}, which its scope does not list: refused")
         scope += doc["scope"]
         findings += doc["findings"]
         clusters += doc["clusters"]
@@ -73,15 +136,11 @@ def merge(sources: list[Source]) -> dict:
                                  f["instance_id"]))
     scope.sort(key=lambda s: (s["account_id"], s["region"]))
     clusters.sort(key=lambda c: (c["result"], c["account_id"], c["region"], c["cluster_id"]))
-    counts = {r: sum(f["result"] == r for f in findings) for r in contract.RESULTS}
     merged = {
         "schema": contract.SCHEMA, "rule": rule.header(),
         "generated_at": max(src.document["generated_at"] for src in sources),
         "tool_version": __version__, "scope": scope, "findings": findings, "clusters": clusters,
-        "summary": {"instances": len(findings), "pass": counts[contract.PASS], "fail": counts[contract.FAIL],
-                    "excepted": counts[contract.EXCEPTED],
-                    "targets_scanned": sum(s["state"] == contract.SCANNED for s in scope),
-                    "targets_not_scanned": sum(s["state"] in contract.NOT_SCANNED for s in scope)},
+        "summary": _summary(findings, scope),
     }
     runs = [src.document.get("run") for src in sources]
     if all(runs):  # shards run side by side: the longest is the audit's wall time; their calls add up

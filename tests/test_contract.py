@@ -71,7 +71,8 @@ def _parameters(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name, own", [("audit.ipynb", {"history_dir": None, "record_history": True,
-                                                        "results_files": [], "interactive": True}),
+                                                        "results_files": [], "interactive": True,
+                                                            "signer": None}),
                                        ("remediate.ipynb", {"apply": False, "audit_log": None})])
 def test_each_notebook_declares_exactly_the_scan_options(name, own):
     """The notebooks' parameters are ScanOptions' fields, with its defaults, plus their own few."""

@@ -1,0 +1,94 @@
+"""Reading what people hand the kit (saved scans, reports, notebooks, signatures, keys): never trusted.
+
+Every file is read with a byte cap and only if it is a regular file (``/dev/zero`` or a FIFO would otherwise
+stream forever); contract JSON is parsed strictly (no duplicate keys, no ``NaN``/``Infinity``, bounded nesting)
+and checked against the published schema before anything in it is believed.  Every refusal is a
+``UsageError``: one line, exit 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from . import contract
+from .errors import UsageError, one_line
+
+MAX_DEPTH = 64            # the contract nests 5 deep; anything near Python's recursion limit is an attack
+MB = 1024 * 1024
+
+
+def read_bytes(path, limit: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, or a UsageError naming it."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{what} {p} is not a regular file: refused")
+        data = b"" if info.st_size > limit else fh.read(info.st_size + 1)  # +1: a file still growing
+    if info.st_size > limit or len(data) > limit:
+        raise UsageError(f"{what} {p} is larger than the {limit // MB} MB the kit reads: refused")
+    return data
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise UsageError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constants(name):
+    raise UsageError(f"{name} is not JSON")
+
+
+def _depth_ok(data) -> None:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise UsageError(f"nested more than {MAX_DEPTH} deep")
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+
+
+def strict_json(data: bytes | str, where: str):
+    """JSON as RFC 8259 means it: UTF-8, unique keys, finite numbers, bounded depth."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        _depth_ok(value)
+        return value
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}: refused") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where} is not UTF-8 text: refused") from None
+    except RecursionError:
+        raise UsageError(f"{where}: nested more than {MAX_DEPTH} deep: refused") from None
+    except ValueError as exc:
+        raise UsageError(f"{where} is not JSON ({one_line(exc, limit=80)})") from None
+
+
+def contract_document(data: bytes | str, where: str) -> dict:
+    """A ``neptune-audit/1`` document, parsed strictly and valid against the schema, or a UsageError."""
+    doc = strict_json(data, where)
+    tag = doc.get("schema") if isinstance(doc, dict) else None
+    if tag != contract.SCHEMA:
+        kind = f"schema {one_line(tag, limit=40)!r}" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
+        raise UsageError(f"{where} is {kind}, not a {contract.SCHEMA} document: refused")
+    try:
+        contract.validate(doc)
+    except Exception as exc:  # jsonschema.ValidationError: its message, in one line
+        at = "/".join(str(x) for x in getattr(exc, "absolute_path", [])) or "the top level"
+        raise UsageError(f"{where} is not a valid {contract.SCHEMA} document at {at}: "
+                         f"{one_line(getattr(exc, 'message', exc), limit=200)}") from None
+    return doc
