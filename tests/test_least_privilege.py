@@ -31,11 +31,11 @@ def test_policy_command_prints_json():
 
 
 def as_moto_evaluates(doc: dict) -> str:
-    """moto checks every RDS request against resource '*', where AWS matches the instance's ARN; so for
-    moto the db-ARN resource becomes '*'. The actions, which are what this test proves, are unchanged."""
+    """moto checks every RDS and KMS request against resource '*', where AWS matches the instance's or the key's
+    ARN; so for moto those resources become '*'. The actions, which are what this test proves, are unchanged."""
     doc = json.loads(json.dumps(doc))
     for st in doc["Statement"]:
-        if st["Resource"] == "arn:aws:rds:*:*:db:*":
+        if st["Resource"] == "arn:aws:rds:*:*:db:*" or st["Resource"].startswith("arn:aws:kms:"):
             st["Resource"] = "*"
     return json.dumps(doc)
 
@@ -56,7 +56,11 @@ def enforced(moto_server):
     keys = {}
     old = iam_policy.document("audit")
     old["Statement"][0]["Action"] = list(iam_policy.AUDIT_ACTIONS_WITHOUT_EXPOSURE)
-    documents = {kind: iam_policy.document(kind) for kind in iam_policy.KINDS} | {"old-audit": old}
+    kms_key = boto("kms", endpoint_url=moto_server.url).create_key(KeyUsage="SIGN_VERIFY",
+                                                                   KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+    keys["kms_key"] = kms_key
+    documents = ({kind: iam_policy.document(kind) for kind in iam_policy.KINDS} | {"old-audit": old}
+                 | {"audit-kms": iam_policy.document("audit", kms_key=kms_key)})
     for kind, document in documents.items():
         iam.create_user(UserName=f"neptune-{kind}")
         iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(document))
@@ -117,3 +121,23 @@ def test_the_older_three_action_policy_still_finds_everything(moto_server, enfor
     assert {c["exposure"] for c in doc["clusters"]} <= {"unknown", "not-covered"}
     warned = [s for s in doc["scope"] if s["instances"]]
     assert warned and all(len(s["warnings"]) == 2 and all("AccessDenied" in w for w in s["warnings"]) for s in warned)
+
+
+def test_kms_signing_needs_exactly_the_actions_policy_adds(moto_server, enforced, tmp_path):
+    """`policy audit --sign kms:KEY` is enough to sign a report with KMS; the plain audit policy is refused
+    (exit 2, one line) before any work, and no file is written."""
+    saved = tmp_path / "scan.json"
+    scan = run_cli(["scan", "--regions", "us-east-1", "--format", "json", "-o", str(saved)],
+                   moto_server.env(**enforced["audit"]))
+    assert scan.returncode == 1, scan.stderr
+    key = f"kms:{enforced['kms_key']}"
+    denied = run_cli(["report", "--from", str(saved), "-o", str(tmp_path / "d.html"), "--sign", key],
+                     moto_server.env(**enforced["audit"]))
+    assert denied.returncode == 2 and "AccessDenied" in denied.stderr and len(denied.stderr.splitlines()) == 1
+    assert not (tmp_path / "d.html").exists()
+    signed = run_cli(["report", "--from", str(saved), "-o", str(tmp_path / "s.html"), "--sign", key],
+                     moto_server.env(**enforced["audit-kms"]))
+    assert signed.returncode == 1 and "signed by key SHA256:" in signed.stdout, signed.stderr
+    check = run_cli(["evidence", str(tmp_path / "s.html"), "--kms-key", enforced["kms_key"]],
+                    moto_server.env(**enforced["audit-kms"]))
+    assert check.returncode == 0 and "signature verified" in check.stderr, check.stderr
