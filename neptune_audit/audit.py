@@ -36,6 +36,7 @@ class AuditResult:
     sources: list[dict] = field(default_factory=list)  # saved scans this was loaded from (file, generated_at, sha256)
     duration_seconds: float | None = None  # wall time of the scan
     signature: dict | None = None  # the key the report or notebook holding this run is signed with (signing.Signer)
+    engine_calendar: dict | None = None  # the calendar the end-of-life dates came from (Calendar.describe)
 
     @property
     def run(self) -> dict | None:
@@ -44,6 +45,15 @@ class AuditResult:
             return None
         return {"duration_seconds": round(self.duration_seconds, 3), "api_calls": int(self.api_calls),
                 **({"signature": dict(self.signature)} if self.signature else {})}
+
+    @property
+    def calendar_note(self) -> str | None:
+        """One line when the engine calendar is old enough that its dates may have changed."""
+        c = self.engine_calendar
+        if not c or not c.get("stale"):
+            return None
+        return (f"The engine calendar is as of {c['as_of']}, more than 180 days before this run: end-of-life dates "
+                "may have changed (update the kit, or pass --engine-calendar FILE).")
 
     @property
     def rule(self) -> dict:
@@ -114,15 +124,18 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         inv = collect.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
     from . import evaluate
 
-    findings = evaluate.evaluate_instances(inv.instances, rules, today, clusters=inv.clusters)
-    clusters = evaluate.roll_up_clusters(findings, inv.clusters)
+    today = today or generated_at.date()
+    calendar = options.calendar
+    findings = evaluate.evaluate_instances(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
+    clusters = evaluate.roll_up_clusters(findings, inv.clusters, calendar=calendar, today=today)
     params = {**options.describe(),
               "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
     callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]
     return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
                        summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,
                        options=options, parameters=params, callers=callers, exceptions=rules,
-                       api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started)
+                       api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started,
+                       engine_calendar=calendar.describe(today))
 
 
 def scan_or_load(options: ScanOptions | None = None, results_files=(), signer: dict | None = None,

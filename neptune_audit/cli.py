@@ -53,6 +53,8 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-workers", type=int, default=16, metavar="N",
                    help="account-regions scanned at once (default: 16)")
     p.add_argument("--exceptions", metavar="FILE", dest="exceptions_file", help="YAML file of reviewed exceptions")
+    p.add_argument("--engine-calendar", metavar="FILE", dest="engine_calendar",
+                   help="YAML file of Neptune engine end-of-life dates (default: the one shipped with the kit)")
 
 
 def _options(args) -> ScanOptions:
@@ -61,7 +63,7 @@ def _options(args) -> ScanOptions:
     return ScanOptions(regions=args.regions, profiles=args.profiles, role_arns=args.role_arns,
                        organization=args.organization, role_name=args.role_name or DEFAULT_ROLE_NAME,
                        exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers,
-                       accounts=args.accounts, shard=args.shard).validate()
+                       accounts=args.accounts, shard=args.shard, engine_calendar=args.engine_calendar).validate()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -389,8 +391,9 @@ def main(argv=None) -> int:
 
 def run() -> None:
     """The console script: ``main()``, then exit."""
-    from .botocore_tuning import freeze_before_exit
+    from .botocore_tuning import freeze_before_exit, own_process
 
+    own_process()  # the console script's process is the kit's own: its interpreter settings may be tuned
     code = main()
     freeze_before_exit()
     sys.exit(code)

@@ -37,10 +37,12 @@ INSTANCE_COLUMNS = [
     "account_id", "region", "cluster_id", "instance_id", "arn", "engine", "engine_version",
     "instance_class", "status", "is_writer", "promotion_tier", "auto_minor_version_upgrade",
     "maintenance_window", "pending_modifications", "tags", "availability_zone",
-    "upgrade_targets", "own_pending_maintenance",  # None when the call that knows them failed
+    # None when the call that knows them failed; region_catalogue: the region's versions (version -> Status)
+    "upgrade_targets", "engine_status", "region_catalogue", "own_pending_maintenance",
 ]
 CLUSTER_COLUMNS = ["account_id", "region", "cluster_id", "cluster_arn", "cluster_status", "engine_version",
-                   "maintenance_window", "members", "upgrade_targets", "pending_maintenance"]
+                   "maintenance_window", "members", "upgrade_targets", "engine_status", "region_catalogue",
+                   "pending_maintenance", "global_cluster_id"]
 SCOPE_COLUMNS = ["account_id", "account_label", "region", "state", "instances", "error", "warnings"]
 ANY_REGION = "*"  # the scope row of an account whose regions could not be listed
 
@@ -109,8 +111,10 @@ class EngineCatalogue:
     _locks: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def targets(self, rds, partition: str, region: str) -> tuple[dict[str, list[dict]], int]:
-        """engine version -> ValidUpgradeTarget[], and the calls this made (0 when already known)."""
+    def targets(self, rds, partition: str, region: str) -> tuple[dict[str, dict], int]:
+        """engine version -> {"status": Status, "targets": ValidUpgradeTarget[]}, and the calls this made (0 when
+        already known).  ValidUpgradeTarget is optional in the API: a missing list is read as "none listed", and
+        newer releases are also found from the catalogue's own versions (``outlook.engine_facts``)."""
         key = (partition, region)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -124,9 +128,24 @@ class EngineCatalogue:
                 calls += 1
                 for v in page.get("DBEngineVersions", []):
                     if v.get("Engine") == ENGINE:
-                        versions[v["EngineVersion"]] = list(v.get("ValidUpgradeTarget") or [])
+                        versions[v["EngineVersion"]] = {"status": v.get("Status"),
+                                                        "targets": list(v.get("ValidUpgradeTarget") or [])}
+            statuses = {k: e["status"] for k, e in versions.items()}
+            for e in versions.values():
+                e["catalogue"] = statuses  # one dict shared by every entry of the region
             self._known[key] = versions
             return versions, calls
+
+
+def _catalogue_fields(catalogue: dict | None, version) -> dict:
+    """A version's targets and status, and the region's catalogue; a version it does not list has unknown
+    targets, never "none newer"."""
+    if catalogue is None:
+        return {"upgrade_targets": None, "engine_status": None, "region_catalogue": None}
+    entry = catalogue.get(version)
+    shared = next(iter(catalogue.values()))["catalogue"] if catalogue else {}
+    return {"upgrade_targets": entry["targets"] if entry else None, "engine_status": entry["status"] if entry else None,
+            "region_catalogue": shared}
 
 
 def collect_region(account: Account, region: str, catalogue: EngineCatalogue | None = None
@@ -201,12 +220,12 @@ def collect_region(account: Account, region: str, catalogue: EngineCatalogue | N
                              "cluster_id": c["DBClusterIdentifier"], "cluster_arn": arn,
                              "cluster_status": c.get("Status"), "engine_version": c.get("EngineVersion"),
                              "maintenance_window": c.get("PreferredMaintenanceWindow"), "members": members,
-                             # a version the catalogue does not list has unknown targets, never "none newer"
-                             "upgrade_targets": None if targets is None else targets.get(c.get("EngineVersion")),
-                             "pending_maintenance": None if pending is None else pending.get(arn, [])})
+                             **_catalogue_fields(targets, c.get("EngineVersion")),
+                             "pending_maintenance": None if pending is None else pending.get(arn, []),
+                             "global_cluster_id": c.get("GlobalClusterIdentifier") or None})
     for row in instances:
         row["is_writer"] = writer_of.get(row["instance_id"])
-        row["upgrade_targets"] = None if targets is None else targets.get(row["engine_version"])
+        row.update(_catalogue_fields(targets, row["engine_version"]))
         row["own_pending_maintenance"] = None if pending is None else pending.get(row["arn"], [])
     seen = {row["instance_id"] for row in instances}
     unseen = [(c["cluster_id"], m) for c in cluster_rows for m, is_writer in c["members"] if is_writer and m not in seen]

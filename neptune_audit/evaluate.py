@@ -4,18 +4,12 @@ Neptune applies minor engine upgrades to a whole cluster by its *writer's* setti
 with the setting off holds the whole cluster back; a reader with it off does so only after a
 failover promotes it.  Both fail the rule; the reason says which risk applies.
 
-The verdict is the flag (Conformity's rule); what the flag *means* for the cluster is its upgrade
-exposure.  From engine release 1.3.0.0 on, versions read product.major.minor.patch and the setting
-governs the minor number; an older release gets no automatic minor upgrades whatever the flag says
-(Neptune user guide, "Engine version numbers": docs.aws.amazon.com/neptune/latest/userguide/
-cluster-maintenance.html, and "Managing engine updates to your Neptune DB cluster":
-.../engine-maintenance-management.html).  Exposure: ``not-covered`` (older than 1.3.0.0; takes
-precedence), ``behind`` (a newer minor exists or maintenance is pending), ``current``, ``unknown``
-(the catalogue or the pending actions could not be read, or the writer was not seen).
+The verdict is the flag (Conformity's rule); what the flag *means* for the cluster (where it takes the
+engine, what is pending, when the release reaches end of life) is ``outlook``'s, and every instance of a
+cluster shares its cluster's engine facts, so rows and roll-up never disagree.
 """
 from __future__ import annotations
 
-import functools
 from datetime import date
 from typing import NamedTuple
 
@@ -23,51 +17,17 @@ import pandas as pd
 
 from . import exceptions as exc_rules
 from .contract import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS, RESULTS, SCANNED
+from .outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
 
 # Beside the contract's fields the DataFrames carry what the views and remediation use: the role, the reason in
-# short, the cluster's exposure and maintenance window (engine updates happen in the *cluster's* window).
-FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why", "exposure", "cluster_maintenance_window"]
+# short, the cluster's exposure and maintenance window (engine updates happen in the *cluster's* window), and
+# whether a global cluster's automatic target is out of reach.
+FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why", "exposure", "cluster_maintenance_window", "global_cluster_id",
+                   "end_of_life", "end_of_life_date", "outlook"]
 CLUSTER_COLUMNS = [*CLUSTER_FIELDS, "reason"]
-COVERED_FROM = (1, 3, 0, 0)
 EXPOSURES = ("not-covered", "behind", "current", "unknown")
 
 
-@functools.lru_cache(maxsize=4096)
-def version_key(version) -> tuple:
-    """``1.3.2.1`` -> (1, 3, 2, 1), for ordering engine releases."""
-    return tuple(int(p) if p.isdigit() else 0 for p in str(version).split("."))
-
-
-def amvu_effective(engine_version) -> bool | None:
-    """Whether the setting can act on this engine release at all (1.3.0.0 and later); None when unknown."""
-    if not engine_version:
-        return None
-    return version_key(engine_version) >= COVERED_FROM
-
-
-def upgrade_position(engine_version, targets) -> tuple[str | None, int | None]:
-    """(latest minor version, minor versions behind) from ``ValidUpgradeTarget``; (None, None) when unknown.
-
-    Only non-major targets count.  From 1.3.0.0 on, "behind" counts distinct newer minor numbers (1.3.3.0,
-    1.3.3.1 and 1.3.4.0 above 1.3.2.1 are 2); before it, distinct newer non-major target versions.
-    """
-    if targets is None or not engine_version:
-        return None, None
-    current = version_key(engine_version)
-    newer = {t["EngineVersion"] for t in targets
-             if not t.get("IsMajorVersionUpgrade") and version_key(t["EngineVersion"]) > current}
-    latest = max(newer, key=version_key) if newer else engine_version
-    if current >= COVERED_FROM:
-        return latest, len({version_key(v)[:3] for v in newer if version_key(v)[:3] > current[:3]})
-    return latest, len(newer)
-
-
-def exposure_of(engine_version, behind, pending) -> str:
-    if amvu_effective(engine_version) is False:
-        return "not-covered"
-    if behind is None or pending is None:
-        return "unknown"
-    return "behind" if behind or pending else "current"
 RESULT_ORDER = {r: i for i, r in enumerate((FAIL, EXCEPTED, PASS))}
 assert set(RESULT_ORDER) == set(RESULTS)
 
@@ -92,10 +52,19 @@ def role_of(is_writer) -> str:
 
 _OFF = {
     "writer": ("Auto Minor Version Upgrade is off on the writer of cluster {cluster}: the whole cluster receives "
-               "no automatic minor upgrades.", "writer off: whole cluster gets no minor upgrades"),
+               "no automatic minor upgrades (features, improvements and fixes; urgent security fixes ship as "
+               "patches, which Neptune installs whatever the setting says).",
+               "writer off: whole cluster gets no minor upgrades"),
     "reader": ("Auto Minor Version Upgrade is off on a reader of cluster {cluster}: if a failover promotes it, "
                "the cluster stops receiving automatic minor upgrades.", "reader off: failover risk"),
     "instance": ("Auto Minor Version Upgrade is off: this instance receives no automatic minor upgrades.", "off"),
+}
+_ON = {
+    "writer": ("Auto Minor Version Upgrade is on on the writer of cluster {cluster}: Neptune may apply automatic "
+               "minor upgrades to the whole cluster in the cluster's maintenance window.", "on"),
+    "reader": ("Auto Minor Version Upgrade is on on this reader of cluster {cluster}: the writer's setting decides "
+               "the cluster's upgrades; this one keeps them going if a failover promotes the reader.", "on (reader)"),
+    "instance": ("Auto Minor Version Upgrade is on.", "on"),
 }
 _NOT_REPORTED = ("The API did not report the Auto Minor Version Upgrade setting (AutoMinorVersionUpgrade is absent), "
                  "so it cannot be shown to be on.", "setting not reported")
@@ -110,14 +79,16 @@ def _version_note(row) -> tuple[str, str]:
     full, short = "", ""
     if behind:
         s = "s" if behind > 1 else ""
-        full, short = f" The engine is {behind} minor version{s} behind ({version}; newest minor {latest}).", \
+        target = row.get("auto_upgrade_target")
+        auto = f"automatic target {target}" if target else "no automatic target"
+        full, short = f" The engine is {behind} minor version{s} behind ({version}; newest minor {latest}; {auto}).", \
             f"; {behind} minor{s} behind"
-    pending = row.get("pending_maintenance") or []
+    pending = [a for a in row.get("pending_maintenance") or [] if a.get("action") == "db-upgrade"]
     if pending:
         first = pending[0]
         when = first.get("auto_applied_after") or first.get("forced_apply_date")
-        full += f" Pending maintenance: {first.get('action')}" + (f" (applied automatically after {when[:10]})" if when else "") + "."
-        short += f"; pending {first.get('action')}"
+        full += " An engine upgrade is pending" + (f" (applied automatically after {when[:10]})" if when else "") + "."
+        short += "; engine upgrade pending"
     return full, short
 
 
@@ -130,8 +101,8 @@ def _unexcepted(row) -> Verdict:
         if row.get("amvu_effective") is False:
             return Verdict(PASS, role, "Auto Minor Version Upgrade is on, but it has no effect yet." + note,
                            "on, no effect" + short, None)
-        return Verdict(PASS, role, "Auto Minor Version Upgrade is on: minor engine releases are applied in the "
-                                   "cluster's maintenance window." + note, "on" + short, None)
+        reason, why = _ON[role]
+        return Verdict(PASS, role, reason.format(cluster=row["cluster_id"] or "(none)") + note, why + short, None)
     reason, why = _NOT_REPORTED if setting is None else _OFF[role]
     return Verdict(FAIL, role, reason.format(cluster=row["cluster_id"] or "(none)") + note, why + short, None)
 
@@ -162,35 +133,66 @@ def verdict_of(finding: dict) -> Verdict:
 
 
 _KEEP_AS_IS = ("amvu_effective", "latest_minor_version", "minor_versions_behind", "pending_maintenance",
-               "exception")
+               "exception", "auto_upgrade_target", "os_update_pending")
+_SHARED = ("latest_minor_version", "minor_versions_behind", "auto_upgrade_target", "os_update_pending", "exposure",
+           "global_cluster_id", "end_of_life", "end_of_life_date")
 
 
-def _exposure(row: dict, cluster: dict, positions: dict) -> dict:
-    """One instance's upgrade exposure: from its engine version, the catalogue, and what is pending for it
-    (its own actions and its cluster's: a cluster's engine update restarts every instance)."""
-    own, of_cluster = row.get("own_pending_maintenance"), cluster.get("pending_maintenance", [])
-    pending = None if own is None or of_cluster is None else [*of_cluster, *own]
-    targets = row.get("upgrade_targets")
-    key = (row["engine_version"], id(targets))  # one catalogue entry serves every instance on that version
-    if key not in positions:
-        positions[key] = upgrade_position(row["engine_version"], targets)
-    latest, behind = positions[key]
-    return {"amvu_effective": amvu_effective(row["engine_version"]), "latest_minor_version": latest,
-            "minor_versions_behind": behind, "pending_maintenance": pending,
-            "exposure": exposure_of(row["engine_version"], behind, pending),
-            "cluster_maintenance_window": cluster.get("maintenance_window")}
+def _combined(*lists):
+    """Pending actions of a cluster and its instances together; None (unknown) when any part is unknown."""
+    return None if any(x is None for x in lists) else [a for x in lists for a in x]
+
+
+def cluster_facts(instances: pd.DataFrame, clusters: pd.DataFrame | None, calendar: Calendar | None = None,
+                  today: date | None = None) -> dict:
+    """(account, region, cluster) -> engine facts (``outlook.engine_facts``), over the cluster and its instances'
+    pending actions."""
+    if clusters is None or clusters.empty:
+        return {}
+    calendar, today = calendar or shipped_calendar(), today or date.today()
+    own = {(r["account_id"], r["region"], r["instance_id"]): r["own_pending_maintenance"]
+           for r in instances[["account_id", "region", "instance_id", "own_pending_maintenance"]].to_dict("records")}
+    out = {}
+    for c in clusters.to_dict("records"):
+        key = (c["account_id"], c["region"], c["cluster_id"])
+        pending = _combined(c["pending_maintenance"], *[own[(c["account_id"], c["region"], m)]
+                                                        for m, _ in c["members"] if (c["account_id"], c["region"], m) in own])
+        out[key] = {**engine_facts(c["engine_version"], c.get("engine_status"), c["upgrade_targets"],
+                                   c.get("region_catalogue"), pending, c.get("global_cluster_id"), calendar, today),
+                    "pending_maintenance": pending}
+    return out
+
+
+def _instance_facts(row: dict, cluster: dict | None, facts: dict | None, calendar, today) -> dict:
+    """One instance's engine facts: its cluster's (one engine per cluster), or its own when it has none."""
+    if facts is None:
+        pending = row.get("own_pending_maintenance")
+        facts = engine_facts(row["engine_version"], row.get("engine_status"), row.get("upgrade_targets"),
+                             row.get("region_catalogue"), pending, None, calendar, today)
+        facts["pending_maintenance"] = pending
+    else:
+        # a cluster's engine update restarts every instance: its actions and the instance's own, together
+        facts = {**facts, "pending_maintenance": _combined((cluster or {}).get("pending_maintenance"),
+                                                           row.get("own_pending_maintenance"))}
+    return {"amvu_effective": amvu_effective(row["engine_version"]),
+            "pending_maintenance": facts["pending_maintenance"],
+            "cluster_maintenance_window": (cluster or {}).get("maintenance_window"),
+            **{k: facts[k] for k in _SHARED}}
 
 
 def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = None,
-                       clusters: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Findings: the instance rows with their upgrade exposure and the verdict's columns, failing first."""
-    today = today or date.today()
+                       clusters: pd.DataFrame | None = None, calendar: Calendar | None = None) -> pd.DataFrame:
+    """Findings: the instance rows with their engine facts and the verdict's columns, failing first."""
+    today, calendar = today or date.today(), calendar or shipped_calendar()
     by_cluster = {}
     if clusters is not None:
         by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters.to_dict("records")}
-    rows, positions = instances.to_dict("records"), {}
+    facts = cluster_facts(instances, clusters, calendar, today)
+    rows = instances.to_dict("records")
     for row in rows:
-        row.update(_exposure(row, by_cluster.get((row["account_id"], row["region"], row["cluster_id"]), {}), positions))
+        key = (row["account_id"], row["region"], row["cluster_id"])
+        row.update(_instance_facts(row, by_cluster.get(key), facts.get(key), calendar, today))
+        row["outlook"] = None
         row.update(judge(row, rules, today)._asdict())
     extra = [c for c in instances.columns if c not in FINDING_COLUMNS]
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS + extra)
@@ -201,9 +203,13 @@ def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = N
     return df.drop(columns="_order").reset_index(drop=True)
 
 
-def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
-    """One row per cluster: its writer, whether it gets minor upgrades, how many instances fail, its exposure."""
+def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame, calendar: Calendar | None = None,
+                     today: date | None = None) -> pd.DataFrame:
+    """One row per cluster: its writer, whether it gets minor upgrades, how many instances fail, its engine
+    facts and outlook."""
+    today, calendar = today or date.today(), calendar or shipped_calendar()
     by_instance = {(r["account_id"], r["region"], r["instance_id"]): r for r in findings.to_dict("records")}
+    facts_of = cluster_facts(findings, clusters, calendar, today)  # findings keep the rows' own pending actions
     rows = []
     for c in clusters.to_dict("records"):
         members = [by_instance.get((c["account_id"], c["region"], m)) for m, _ in c["members"]]
@@ -213,10 +219,9 @@ def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
         failing = sum(m["result"] == FAIL for m in members)
         off_readers = [m["instance_id"] for m in members
                        if m["is_writer"] is False and m["auto_minor_version_upgrade"] is not True]
-        effective = amvu_effective(c["engine_version"])
-        latest, behind = upgrade_position(c["engine_version"], c["upgrade_targets"])
-        pending = c["pending_maintenance"]
-        exposure = exposure_of(c["engine_version"], behind, pending)
+        f = facts_of[(c["account_id"], c["region"], c["cluster_id"])]
+        effective = f["amvu_effective"]
+        exposure = f["exposure"]
         gets = bool(writer and writer["auto_minor_version_upgrade"] is True and effective is not False)
         if writer_id is None:
             reason = "No writer instance: nothing to upgrade."
@@ -232,16 +237,22 @@ def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataF
         elif off_readers:
             reason = f"Writer {writer_id} has it on; reader(s) {', '.join(off_readers)} would stop upgrades after a failover."
         else:
-            reason = f"Writer {writer_id} has it on: the cluster receives minor upgrades."
+            reason = f"Writer {writer_id} has it on: automatic minor upgrades apply to the cluster."
+        outlook = sentence(f, c["engine_version"], c["maintenance_window"], writer_id,
+                           writer["auto_minor_version_upgrade"] if writer else None, writer is not None)
         rows.append({
             "account_id": c["account_id"], "region": c["region"], "cluster_id": c["cluster_id"],
             "writer_instance_id": writer_id, "gets_minor_upgrades": gets, "instances": len(members),
             "failing_instances": failing, "engine_version": c["engine_version"],
             # a cluster whose writer was not seen cannot pass
             "result": FAIL if failing or (writer_id is not None and writer is None) else PASS,
-            "maintenance_window": c["maintenance_window"], "latest_minor_version": latest,
-            "minor_versions_behind": behind, "amvu_effective": effective, "pending_maintenance": pending,
-            "exposure": exposure, "reason": reason,
+            "maintenance_window": c["maintenance_window"], "latest_minor_version": f["latest_minor_version"],
+            "minor_versions_behind": f["minor_versions_behind"], "amvu_effective": effective,
+            "pending_maintenance": f["pending_maintenance"], "exposure": exposure,
+            "auto_upgrade_target": f["auto_upgrade_target"], "end_of_life_date": f["end_of_life_date"],
+            "end_of_life": f["end_of_life"], "forced_upgrade_date": f["forced_upgrade_date"],
+            "global_cluster_id": f["global_cluster_id"], "os_update_pending": f["os_update_pending"],
+            "outlook": outlook, "reason": reason,
         })
     # object columns keep None as None (unknown) and bools as bools; the counts stay numbers
     df = pd.DataFrame(rows, columns=CLUSTER_COLUMNS, dtype=object).astype(

@@ -42,6 +42,8 @@ class View:
     findings: pd.DataFrame
     clusters: pd.DataFrame
     scope: pd.DataFrame
+    engine_calendar: dict | None = None   # the whole result's: a filter narrows rows, not where dates came from
+    calendar_note: str | None = None
 
 
 def _has_tag(tags, key: str, value: str | None) -> bool:
@@ -75,7 +77,8 @@ def narrow(result, flt: Filter) -> View:
     if flt.result is not None or flt.tag:
         kept = set(zip(f["account_id"], f["region"], f["cluster_id"]))
         c = c[[k in kept for k in zip(c["account_id"], c["region"], c["cluster_id"])]]
-    return View(findings=f, clusters=c, scope=s)
+    return View(findings=f, clusters=c, scope=s, engine_calendar=result.engine_calendar,
+                calendar_note=result.calendar_note)
 
 
 def choices(result) -> dict[str, list]:

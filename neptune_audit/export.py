@@ -47,6 +47,7 @@ def to_contract(result) -> dict:
         "clusters": _records(result.clusters, CLUSTER_FIELDS),
         "summary": dict(result.summary),
         **({"run": dict(result.run)} if result.run else {}),
+        **({"engine_calendar": dict(result.engine_calendar)} if result.engine_calendar else {}),
     }
 
 
@@ -181,6 +182,12 @@ def to_table(result) -> str:
         counts = result.clusters["exposure"].value_counts()
         lines += ["", "Upgrade exposure (clusters): " + ", ".join(
             f"{int(counts.get(k, 0))} {k}" for k in ("not-covered", "behind", "current", "unknown"))]
+        ending = result.clusters[result.clusters["end_of_life"].isin(["past", "within-180-days"])]
+        if len(ending):
+            lines += ["", "End of life (AWS then upgrades the cluster to a new major version in a maintenance window):"]
+            lines += [terminal_text(f"  {r.account_id} {r.region} {r.cluster_id} {r.engine_version}: "
+                                    f"{'ended' if r.end_of_life == 'past' else 'ends'} {r.end_of_life_date}")
+                      for r in ending.sort_values("end_of_life_date", kind="stable").itertuples()]
     bad = not_scanned(result.scope)
     if len(bad):
         lines += ["", "Not scanned:"]
@@ -188,6 +195,8 @@ def to_table(result) -> str:
     if not s["targets_scanned"]:
         lines += ["", "NOTHING WAS SCANNED: no account-region could be checked, so this run proves nothing."]
     not_enabled = int((result.scope["state"] == NOT_ENABLED).sum())
+    if result.calendar_note:
+        lines += ["", result.calendar_note]
     lines += ["", f"{summary_line(s)}, {not_enabled} not enabled"]
     return "\n".join(lines) + "\n"
 

@@ -40,6 +40,7 @@ class ScanOptions:
     max_workers: int = 16
     accounts: tuple[str, ...] = ()   # only these account ids
     shard: str | None = None         # "K/N": the K-th of N shards of an Organization
+    engine_calendar: str | None = None  # YAML file of engine end-of-life dates (default: the one shipped)
 
     def __post_init__(self):
         regions = self.regions
@@ -50,7 +51,8 @@ class ScanOptions:
         accounts = self.accounts.split(",") if isinstance(self.accounts, str) else self.accounts
         fix = {"regions": regions, "profiles": _tuple(self.profiles), "role_arns": _tuple(self.role_arns),
                "accounts": tuple(a.strip() for a in _tuple(accounts) if a.strip()),
-               "exceptions_file": os.fspath(self.exceptions_file) if self.exceptions_file else None}
+               "exceptions_file": os.fspath(self.exceptions_file) if self.exceptions_file else None,
+               "engine_calendar": os.fspath(self.engine_calendar) if self.engine_calendar else None}
         for name, value in fix.items():
             object.__setattr__(self, name, value)
 
@@ -68,8 +70,9 @@ class ScanOptions:
         params = dataclasses.asdict(self)
         params["profiles"], params["role_arns"], params["accounts"] = (list(self.profiles), list(self.role_arns),
                                                                        list(self.accounts))
-        if self.exceptions_file:
-            params["exceptions_file"] = str(Path(self.exceptions_file).resolve())
+        for name in ("exceptions_file", "engine_calendar"):
+            if params[name]:
+                params[name] = str(Path(params[name]).resolve())
         return params
 
     @property
@@ -100,7 +103,15 @@ class ScanOptions:
             if not self.organization:
                 raise UsageError("--shard goes with --organization")
         self.exception_rules  # noqa: B018 - parses the exceptions file once; scan() uses the rules
+        self.calendar  # noqa: B018 - a malformed calendar is bad input before any AWS call
         return self
+
+    @functools.cached_property
+    def calendar(self):
+        """The engine calendar (``outlook.Calendar``): the user's file, or the one shipped with the kit."""
+        from .outlook import load_calendar
+
+        return load_calendar(self.engine_calendar)
 
     @functools.cached_property
     def exception_rules(self) -> list:
@@ -124,4 +135,4 @@ class ScanOptions:
         return {"regions": self.regions, "profiles": list(self.profiles), "role_arns": list(self.role_arns),
                 "organization": self.organization, "role_name": self.role_name if self.organization else None,
                 "exceptions_file": self.exceptions_file, "demo": self.demo, "accounts": list(self.accounts),
-                "shard": self.shard}
+                "shard": self.shard, "engine_calendar": self.engine_calendar}

@@ -161,7 +161,11 @@ def result_html(result) -> str:
     return (f"{_STYLE}<div><p><b>{e(meta.id)}</b> &mdash; {e(meta.title)} "
             f"<small>({e(iso(result.generated_at))}, exit code {result.exit_code}: "
             f"{e(EXIT_MEANING[result.exit_code])})</small></p>{_cards(result)}"
-            f"<p>Account-regions: {e(_coverage_line(result.scope))}.</p></div>")
+            f"<p>Account-regions: {e(_coverage_line(result.scope))}.</p>{_calendar_note(result)}</div>")
+
+
+def _calendar_note(result) -> str:
+    return f'<p class="na-note">{e(result.calendar_note)}</p>' if result.calendar_note else ""
 
 
 def coverage_by_account(scope: pd.DataFrame) -> pd.DataFrame:
@@ -239,7 +243,7 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
 
 
 _LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
-         "maintenance window"}
+         "maintenance window", "outlook", "what", "when", "end of life"}
 
 
 def _column_classes(df: pd.DataFrame) -> list[dict]:
@@ -248,7 +252,7 @@ def _column_classes(df: pd.DataFrame) -> list[dict]:
     for i, col in enumerate(df.columns):
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
         kind = "na-num" if numeric else "na-text " + ("na-long" if col in _LONG else "na-id")
-        kind += " na-wide" if col in ("why", "reason", "pending") else ""
+        kind += " na-wide" if col in ("why", "reason", "pending", "outlook") else ""
         defs.append({"targets": i, "className": kind})
     return defs
 
@@ -297,8 +301,8 @@ def findings_table(result) -> None:
 
 _EXPOSURE_TEXT = {
     "not-covered": "engine older than 1.3.0.0: the setting cannot help; upgrade the engine by hand",
-    "behind": "a newer minor version exists, or maintenance is waiting",
-    "current": "on the newest minor version, nothing pending",
+    "behind": "a newer minor version exists, the release is deprecated, or an engine upgrade is pending",
+    "current": "on the newest minor version of its major, no engine upgrade pending",
     "unknown": "its engine version is not in the catalogue, or the catalogue, pending maintenance or writer "
                "could not be read (see Coverage)",
 }
@@ -321,7 +325,8 @@ def upgrade_exposure(result) -> None:
     show(charts.upgrade_exposure(c))
     todo = c[c["exposure"].isin(["not-covered", "behind", "unknown"])]
     if not len(todo):
-        _html("<p>Every cluster is on its newest minor version with nothing pending.</p>")
+        _html("<p>No cluster in view is behind, not covered or unknown.</p>" if len(c) else
+              "<p>No clusters match.</p>")
         return
     order = {"not-covered": 0, "behind": 1, "unknown": 2}
     todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
@@ -329,11 +334,49 @@ def upgrade_exposure(result) -> None:
     view = pd.DataFrame({"exposure": todo["exposure"],
                          "cluster / account, region": _stack(todo["cluster_id"], todo["account_id"] + " " + todo["region"]),
                          "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"]),
+                         "automatic target": todo["auto_upgrade_target"],
                          "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
                          "pending": [_pending_text(a) for a in todo["pending_maintenance"]],
-                         "maintenance window": todo["maintenance_window"],
-                         "minor upgrades": todo["gets_minor_upgrades"]})
+                         "outlook": todo["outlook"]})
     table(view, caption="Clusters to look at (not covered, behind, unknown)")
+
+
+def upgrades_ahead_rows(clusters: pd.DataFrame) -> pd.DataFrame:
+    """What will happen to each cluster's engine, and when, soonest first: end of life (AWS upgrades the cluster
+    to a new major version), forced engine upgrades, then automatic minor upgrades in their window."""
+    rows = []
+    for c in clusters.to_dict("records"):
+        if c.get("end_of_life") in ("past", "within-180-days"):
+            rows.append({"when": c["end_of_life_date"], "what": "end of life" if c["end_of_life"] == "past"
+                         else "end of life ahead", **c})
+        if c.get("forced_upgrade_date"):
+            rows.append({"when": c["forced_upgrade_date"][:10], "what": "engine upgrade pending", **c})
+        if c.get("auto_upgrade_target") and c.get("gets_minor_upgrades"):
+            rows.append({"when": f"next window ({c['maintenance_window']})", "what":
+                         f"automatic upgrade to {c['auto_upgrade_target']}", **c})
+    df = pd.DataFrame(rows, columns=["when", "what", *clusters.columns])
+    # dates sort as text; "next window" rows (no date: the next weekly window) go last
+    return df.sort_values("when", key=lambda col: col.map(lambda w: (w.startswith("next"), w)),
+                          kind="stable").reset_index(drop=True)
+
+
+def upgrades_ahead(result) -> None:
+    """The section near the top: end of life, forced upgrades and automatic upgrades, by date."""
+    rows = upgrades_ahead_rows(result.clusters)
+    note = _calendar_note(result)
+    cal = result.engine_calendar or {}
+    source = (f'<p class="na-sub">End-of-life dates: AWS\'s engine release table as of {e(cal.get("as_of", "?"))}'
+              + (f" ({e(cal['file'])})" if cal.get("file") else "") + ".</p>")
+    if not len(rows):
+        _html(note + "<p>No end of life within 180 days, no pending engine upgrade and no automatic upgrade "
+              "is due for the clusters in view.</p>" + source)
+        return
+    view = pd.DataFrame({"when": rows["when"], "what": rows["what"],
+                         "cluster / account, region": _stack(rows["cluster_id"], rows["account_id"] + " " + rows["region"]),
+                         "engine": rows["engine_version"], "outlook": rows["outlook"]})
+    _html(note)
+    table(view, caption="Upgrades ahead (soonest first)")
+    _html(source)
 
 
 def clusters_table(result) -> None:
@@ -345,8 +388,11 @@ def clusters_table(result) -> None:
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
                                                for n, t in zip(c["failing_instances"], c["instances"])],
                                               index=c.index, dtype=object),
-                         "engine": _engine(c["engine_version"], c["latest_minor_version"]), "exposure": c["exposure"],
-                         "maintenance window": c["maintenance_window"]})
+                         "engine / end of life": _stack(pd.Series(_engine(c["engine_version"], c["latest_minor_version"]),
+                                                                  index=c.index),
+                                                        [f"end of life {d} ({s})" if d else f"end of life {s}"
+                                                         for s, d in zip(c["end_of_life"], c["end_of_life_date"])]),
+                         "exposure": c["exposure"], "outlook": c["outlook"]})
     table(view, caption="Clusters")
 
 

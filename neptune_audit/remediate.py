@@ -55,30 +55,27 @@ UPGRADE_LEAD = timedelta(hours=1)  # a window about to open counts as open: the 
 
 
 def upgrade_starts_warning(finding: dict, now: datetime) -> str | None:
-    """The outage case: AutoMinorVersionUpgrade turned on while the cluster's maintenance window is open, with a
-    newer minor version available, starts that upgrade at once, and every instance of the cluster restarts.
+    """The outage case: AutoMinorVersionUpgrade turned on while the cluster's maintenance window is open, with an
+    automatic minor-version target waiting, starts that upgrade at once, and every instance of the cluster restarts.
 
     AWS, ModifyDBInstance API reference (AutoMinorVersionUpgrade): no outage "except ... if this parameter is set
     to true during the maintenance window, and a newer minor version is available, and Neptune has enabled auto
-    patching for that engine version"; engine updates apply to all instances of the cluster at once, in the
-    cluster's window, with 20-30 s to several minutes of downtime (user guide, "Managing engine updates").
+    patching for that engine version" (the target's ``AutoUpgrade``, API reference ``UpgradeTarget``); engine
+    updates apply to all instances of the cluster at once, in the cluster's window, with 20-30 s to several minutes
+    of downtime (user guide, "Managing engine updates").  A newer *patch* is installed whatever the setting says,
+    so it never triggers this; neither does a target a global cluster cannot reach (``outlook``).
     """
     window = finding.get("cluster_maintenance_window") or finding.get("maintenance_window")
     if not (in_maintenance_window(window, now) or window_opens_within(window, now, UPGRADE_LEAD)):
         return None
-    if finding.get("amvu_effective") is False:
-        return None  # before 1.3.0.0 the setting starts no minor upgrade
-    latest, current = finding.get("latest_minor_version"), finding.get("engine_version")
-    cluster = finding.get("cluster_id") or finding.get("instance_id")
-    if latest is None:
-        return (f"the maintenance window of cluster {cluster} ({window}) is open or opens within the hour, and whether a "
-                "newer minor version is waiting is unknown: enabling now may start an engine upgrade, and then every "
-                "instance of the cluster restarts; change it outside the window")
-    if latest == current:
+    target, current = finding.get("auto_upgrade_target"), finding.get("engine_version")
+    if finding.get("amvu_effective") is False or not target:
         return None
-    return (f"the maintenance window of cluster {cluster} ({window}) is open or opens within the hour and engine "
-            f"{latest} is available: enabling now starts the upgrade from {current} at once and every instance of "
-            "the cluster restarts (20-30 s to several minutes of downtime); change it outside the window")
+    cluster = finding.get("cluster_id") or finding.get("instance_id")
+    return (f"the maintenance window of cluster {cluster} ({window}) is open or opens within the hour and {target} "
+            f"is its automatic upgrade target: enabling now starts the upgrade from {current} to {target} at once, "
+            "and every instance of the cluster restarts (20-30 s to several minutes of downtime); change it outside "
+            "the window")
 
 
 def window_opens_within(window: str | None, now: datetime, lead: timedelta) -> bool:

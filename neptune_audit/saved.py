@@ -167,11 +167,17 @@ def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads o
         v = verdict_of(f)
         cluster = by_cluster.get((f["account_id"], f["region"], f["cluster_id"]), {})
         rows.append({**f, "role": v.role, "why": v.why, "exposure": cluster.get("exposure", "unknown"),
-                     "cluster_maintenance_window": cluster.get("maintenance_window")})
+                     "cluster_maintenance_window": cluster.get("maintenance_window"),
+                     **{k: cluster.get(k) for k in ("global_cluster_id", "end_of_life", "end_of_life_date",
+                                                    "outlook")}})
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS, dtype=object)
-    clusters = pd.DataFrame([{**c, "reason": "Receives minor upgrades." if c["gets_minor_upgrades"] else
-                               "Receives no automatic minor upgrades (saved scan: its findings say why)."}
-                              for c in doc["clusters"]], columns=CLUSTER_COLUMNS, dtype=object)
+    # a file from before the outlook fields: they are unknown, never guessed
+    older = {"end_of_life": "unknown", "outlook": "Unknown: this saved scan predates the outlook."}
+    clusters = pd.DataFrame([{**older, **c, "reason": "Automatic minor upgrades apply." if c["gets_minor_upgrades"]
+                              else "Receives no automatic minor upgrades (saved scan: its findings say why)."}
+                             for c in doc["clusters"]], columns=CLUSTER_COLUMNS, dtype=object)
+    clusters = clusters.astype(object).where(clusters.notna(), None)
+    findings = findings.astype(object).where(findings.notna(), None)
     scope = pd.DataFrame([{**s, "account_label": ""} for s in doc["scope"]],
                          columns=["account_id", "account_label", "region", "state", "instances", "error", "warnings"])
     generated = datetime.strptime(doc["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -179,4 +185,11 @@ def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads o
                        scope=scope, summary=doc["summary"], generated_at=generated, options=ScanOptions(),
                        parameters={"from": [s.name for s in sources]}, sources=[s.describe() for s in sources],
                        api_calls=(doc.get("run") or {}).get("api_calls", 0),
-                       duration_seconds=(doc.get("run") or {}).get("duration_seconds"))
+                       duration_seconds=(doc.get("run") or {}).get("duration_seconds"),
+                       engine_calendar=_calendar_of(sources))
+
+
+def _calendar_of(sources) -> dict | None:
+    """The engine calendar the shards used: the oldest, so a stale one is never hidden by a fresh one."""
+    found = [s.document["engine_calendar"] for s in sources if s.document.get("engine_calendar")]
+    return min(found, key=lambda c: c["as_of"]) if found else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
+from .outlook import version_key
 from .targets import DEFAULT_ROLE_NAME, Connection
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
@@ -61,17 +62,31 @@ ESTATE = {
         ],
     },
 }
-# The engine release of each demo cluster (its instances run the same): every upgrade-exposure state appears.
-# kg-legacy and sandbox-graph are on 1.2.x (not covered: the setting cannot help before 1.3.0.0); graph-prod,
-# identity-graph and supply-chain are minor versions behind; recs-eu and lab-graph are current; fraud-detect is
-# on the newest 1.3 minor (only a major upgrade is newer); network-topology has a required update pending;
-# archive-graph runs a version the catalogue does not list (unknown).
+# The engine release of each demo cluster (its instances run the same), so that every outlook appears:
+# kg-legacy and sandbox-graph are on 1.2.x (past end of life, not covered by the setting); graph-prod's automatic
+# target (1.3.2.1) is not its newest minor (1.3.4.0); supply-chain has no automatic target (only a patch);
+# identity-graph's maintenance window is open whenever the demo runs (the change-safety warning); fraud-detect has
+# a required engine upgrade pending; recs-eu an OS update; network-topology is in a global database; recs-eu and
+# lab-graph are current; archive-graph runs a made-up release no catalogue lists (unknown).
 ENGINE_VERSIONS = {
-    "kg-legacy": "1.2.1.0", "sandbox-graph": "1.2.0.2", "graph-prod": "1.3.2.1", "identity-graph": "1.3.0.0",
-    "supply-chain": "1.4.4.0", "recs-eu": "1.4.5.1", "lab-graph": "1.4.5.1", "fraud-detect": "1.3.4.0",
-    "network-topology": "1.4.5.0",
-    "archive-graph": "1.4.1.0",  # not in the simulated catalogue: its exposure is unknown
+    "kg-legacy": "1.2.1.0", "sandbox-graph": "1.2.0.2", "graph-prod": "1.3.1.0", "identity-graph": "1.3.0.0",
+    "supply-chain": "1.4.5.0", "recs-eu": "1.4.7.1", "lab-graph": "1.4.7.1", "fraud-detect": "1.3.4.0",
+    "network-topology": "1.4.6.2",
+    "archive-graph": "1.4.99.0",  # fictional: its exposure is unknown
 }
+GLOBAL_CLUSTERS = {"network-topology": "global-topology"}
+OPEN_WINDOW_CLUSTERS = ("identity-graph",)
+
+
+def open_window(now=None) -> str:
+    """A maintenance window (``ddd:hh:mm-ddd:hh:mm``, UTC) that is open at ``now`` for the next hour."""
+    from datetime import datetime, timedelta, timezone
+
+    now = now or datetime.now(timezone.utc)
+    fmt = lambda t: f"{t.strftime('%a').lower()}:{t:%H:%M}"  # noqa: E731
+    return f"{fmt(now - timedelta(minutes=10))}-{fmt(now + timedelta(minutes=60))}"
+
+
 # Other engines with the setting off, in every seeded account: never a finding.
 DECOYS = [("orders-mysql", "mysql"), ("billing-postgres", "postgres")]
 
@@ -101,16 +116,25 @@ def assume_credentials(endpoint_url: str | None, account_id: str) -> dict:
 
 def seed_instances(creds: dict, region: str, clusters, endpoint_url: str | None = None,
                    account_id: str = "", instance_class: str = "db.r6g.large",
-                   engine_versions: dict | None = None) -> list[dict]:
+                   engine_versions: dict | None = None, windows: dict | None = None,
+                   global_clusters: dict | None = None) -> list[dict]:
     """Create Neptune clusters and instances (writer first) in one account and region.
 
-    ``engine_versions``: cluster id -> engine release (default: moto's, 1.3.2.1).
+    ``engine_versions``: cluster id -> engine release (default: moto's, 1.3.2.1); ``windows``: cluster id ->
+    maintenance window; ``global_clusters``: cluster id -> the global database it is created in.
     """
     neptune = _client(creds, "neptune", region, endpoint_url)
     made = []
     for cluster_id, members in clusters:
         version = {"EngineVersion": engine_versions[cluster_id]} if cluster_id in (engine_versions or {}) else {}
-        neptune.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="neptune", **version)
+        extra = dict(version)
+        if cluster_id in (windows or {}):
+            extra["PreferredMaintenanceWindow"] = windows[cluster_id]
+        if cluster_id in (global_clusters or {}):
+            neptune.create_global_cluster(GlobalClusterIdentifier=global_clusters[cluster_id], Engine="neptune",
+                                          **version)
+            extra["GlobalClusterIdentifier"] = global_clusters[cluster_id]
+        neptune.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="neptune", **extra)
         for i, (instance_id, amvu, tags) in enumerate(members):
             neptune.create_db_instance(
                 DBInstanceIdentifier=instance_id, DBInstanceClass=instance_class, Engine="neptune",
@@ -144,6 +168,7 @@ def seed(endpoint_url: str | None = None) -> Manifest:
 
         urlopen(Request(f"{endpoint_url}/moto-api/seed?a={DEMO_RANDOM_SEED}", method="POST"), timeout=10).close()
     manifest = Manifest()
+    windows = {c: open_window() for c in OPEN_WINDOW_CLUSTERS}
     manifest.accounts["management"] = _client(base, "sts", "us-east-1", endpoint_url).get_caller_identity()["Account"]
     org = _client(base, "organizations", "us-east-1", endpoint_url)
     org.create_organization(FeatureSet="ALL")
@@ -155,7 +180,8 @@ def seed(endpoint_url: str | None = None) -> Manifest:
         creds = base if name == "management" else assume_credentials(endpoint_url, account_id)
         for region, clusters in regions.items():
             manifest.instances += seed_instances(creds, region, clusters, endpoint_url, account_id,
-                                                 engine_versions=ENGINE_VERSIONS)
+                                                 engine_versions=ENGINE_VERSIONS, windows=windows,
+                                                 global_clusters=GLOBAL_CLUSTERS)
         manifest.decoys += seed_decoys(creds, next(iter(regions)), endpoint_url, account_id)
     return manifest
 
@@ -170,29 +196,27 @@ def _engine_data() -> dict:
     return yaml.safe_load(resources.files(__package__).joinpath("simulated_engines.yaml").read_text("utf-8"))
 
 
-def version_key(version: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in str(version).split("."))
-
-
 def _upgrade_target(current: str, target: str, auto: bool) -> dict:
     # Neptune's major version is the second number (1.3.x.x is major 3; 1.2.x.x major 2).
     return {"Engine": "neptune", "EngineVersion": target, "Description": f"Neptune engine version {target}",
-            "AutoUpgrade": auto, "IsMajorVersionUpgrade": version_key(target)[:2] != version_key(current)[:2]}
+            "AutoUpgrade": auto, "IsMajorVersionUpgrade": version_key(target)[:2] != version_key(current)[:2],
+            "SupportsGlobalDatabases": True}
 
 
 def engine_versions(engine_version: str | None = None) -> list[dict]:
     """The simulated DescribeDBEngineVersions(Engine="neptune") answer, as the API's DBEngineVersion shapes."""
+    releases = _engine_data()["releases"]
     out = []
-    for version, targets in _engine_data()["versions"].items():
-        version = str(version)
+    for i, release in enumerate(releases):
+        version = str(release["version"])
         if engine_version and version != engine_version:
             continue
-        minors = [str(t) for t in targets if version_key(t)[:2] == version_key(version)[:2]]
-        newest = max(minors, key=version_key) if minors else None
-        out.append({"Engine": "neptune", "EngineVersion": version,
+        later = [str(r["version"]) for r in releases[i + 1:]]
+        out.append({"Engine": "neptune", "EngineVersion": version, "Status": "available",
                     "DBParameterGroupFamily": "neptune1." + str(version_key(version)[1]),
                     "DBEngineDescription": "Neptune", "DBEngineVersionDescription": f"Neptune {version}",
-                    "ValidUpgradeTarget": [_upgrade_target(version, str(t), str(t) == newest) for t in targets]})
+                    "SupportsGlobalDatabases": True,
+                    "ValidUpgradeTarget": [_upgrade_target(version, t, t == release["auto"]) for t in later]})
     return out
 
 

@@ -141,14 +141,3 @@ def test_the_python_api_a_notebook_user_meets(doc):
     assert "Neptune-001" in html and "na-card" in html and "1 scanned" in html
 
 
-def test_botocore_tuning_says_once_when_it_cannot_apply(monkeypatch, capsys):
-    from neptune_audit import botocore_tuning
-
-    class Bare:  # a client whose HTTP session is not where botocore keeps it today
-        _endpoint = None
-
-    monkeypatch.setenv("NEPTUNE_AUDIT_DEBUG", "1")
-    monkeypatch.setattr(botocore_tuning, "_warned", set())
-    botocore_tuning.share_tls_context(Bare())
-    botocore_tuning.share_tls_context(Bare())
-    assert capsys.readouterr().err.count("running without this speed-up") == 1

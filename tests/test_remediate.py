@@ -93,25 +93,25 @@ def test_maintenance_window(window, when, inside):
 FRIDAY_4AM = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("cluster_window, instance_window, version, latest, effective, expect", [
-    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.4.0", True, "starts the upgrade from 1.3.2.1"),
-    ("fri:04:30-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.4.0", True, "opens within the hour"),
-    ("mon:01:00-mon:01:30", "fri:03:00-fri:05:00", "1.3.2.1", "1.3.4.0", True, None),   # the instance's window is not it
-    ("fri:05:30-fri:06:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.4.0", True, None),   # opens in 90 minutes
-    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.4.5.1", "1.4.5.1", True, None),   # nothing newer to start
-    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.2.1.0", "1.2.1.2", False, None),  # the setting starts nothing
-    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", None, True, "is unknown"),  # catalogue unreadable
+@pytest.mark.parametrize("cluster_window, instance_window, version, target, effective, expect", [
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.3.0", True, "starts the upgrade from 1.3.2.1 to 1.3.3.0"),
+    ("fri:04:30-fri:05:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.3.0", True, "opens within the hour"),
+    ("mon:01:00-mon:01:30", "fri:03:00-fri:05:00", "1.3.2.1", "1.3.3.0", True, None),   # the instance's window is not it
+    ("fri:05:30-fri:06:00", "mon:01:00-mon:01:30", "1.3.2.1", "1.3.3.0", True, None),   # opens in 90 minutes
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.4.5.0", None, True, None),        # no automatic target (a patch only)
+    ("fri:03:00-fri:05:00", "mon:01:00-mon:01:30", "1.2.1.0", None, False, None),       # the setting starts nothing
 ])
 def test_enabling_during_the_clusters_window_warns_of_the_restart(cluster_window, instance_window, version,
-                                                                  latest, effective, expect):
-    """Real AWS starts a waiting minor upgrade at once when the setting is turned on in the maintenance window;
-    the whole cluster restarts.  The plan says so, using the cluster's window (engine updates are per cluster)."""
+                                                                  target, effective, expect):
+    """Real AWS starts the automatic minor upgrade at once when the setting is turned on in the maintenance window
+    and an AutoUpgrade target exists; the whole cluster restarts.  The plan says so, using the cluster's window
+    (engine updates are per cluster), and names the target."""
     f = pd.DataFrame([{"account_id": "123456789012", "region": "us-east-1", "cluster_id": c, "instance_id": f"{c}-w",
                        "arn": f"arn:aws:rds:us-east-1:123456789012:db:{c}-w", "role": "writer", "status": "available",
                        "result": "FAIL", "auto_minor_version_upgrade": False, "pending_modifications": {}}
                       for c in ("c1", "c2", "c3")])
     f["cluster_maintenance_window"], f["maintenance_window"] = cluster_window, instance_window
-    f["engine_version"], f["latest_minor_version"], f["amvu_effective"] = version, latest, effective
+    f["engine_version"], f["auto_upgrade_target"], f["amvu_effective"] = version, target, effective
     p = remediate.plan(f, now=FRIDAY_4AM)
     restart = [w for ws in p["warnings"] for w in ws if "maintenance window of cluster" in w]
     if expect is None:

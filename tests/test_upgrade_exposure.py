@@ -92,7 +92,8 @@ def test_every_exposure_state_from_recorded_answers(estate):
     assert f.loc["legacy-1", "result"] == "PASS" and "no effect" in f.loc["legacy-1", "reason"]
     assert "older than 1.3.0.0" in f.loc["legacy-1", "reason"]
     assert f.loc["behind-1", "result"] == "FAIL" and "2 minor versions behind" in f.loc["behind-1", "reason"]
-    assert "applied in the cluster's maintenance window" in f.loc["fresh-1", "reason"]
+    assert "to the whole cluster in the cluster's maintenance window" in f.loc["fresh-1", "reason"]
+    assert c.loc["behind", "auto_upgrade_target"] == "1.3.4.0", "the AutoUpgrade target of the recorded answer"
     contract.validate(r.to_dict())
 
 
@@ -149,7 +150,7 @@ def test_demo_json_shows_every_exposure_state(moto_server):
     contract.validate(doc)
     assert {c["exposure"] for c in doc["clusters"]} == {"current", "behind", "not-covered", "unknown"}
     unknown = [c for c in doc["clusters"] if c["exposure"] == "unknown"]
-    assert all(c["latest_minor_version"] is None and c["engine_version"] == "1.4.1.0" for c in unknown), \
+    assert all(c["latest_minor_version"] is None and c["engine_version"] == "1.4.99.0" for c in unknown), \
         "a version the catalogue does not list is unknown, never current"
     assert any(c["pending_maintenance"] for c in doc["clusters"])
     assert any(f["amvu_effective"] is False for f in doc["findings"])

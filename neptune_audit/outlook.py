@@ -1,0 +1,295 @@
+"""Where each cluster's engine is headed: the automatic target, how far behind, what is pending, end of life.
+
+The rule checks the flag; this says what the flag does for a cluster, from AWS's own answers and its calendar:
+
+- Auto Minor Version Upgrade moves a cluster to the non-major ``ValidUpgradeTarget`` whose ``AutoUpgrade`` is
+  true ("applied to any source DB instances that have AutoMinorVersionUpgrade set to true", API reference
+  ``UpgradeTarget``), often not the newest minor: AWS's table sends 1.3.0.0-1.3.2.0 to 1.3.2.1.  No such target:
+  the setting moves nothing (user guide, "Managing engine updates to your Neptune DB cluster", ``using-amvu``).
+- From 1.3.0.0 versions read product.major.minor.patch and the setting governs the *minor* number; patches ship
+  urgent bug and security fixes and are applied in the next maintenance window whatever the setting says;
+  majors are optional until end of life (user guide, "Different types of engine release", release-types.html).
+- At end of life AWS notifies, and after a grace period schedules an upgrade to the newest major version in a
+  maintenance window (release-types.html, "Engine version life-spans").  No API field carries the date: it is
+  in the release table (engine-releases.html), kept here as a data file, ``engine_calendar.yaml``.  The API's
+  sign of it is a pending ``db-upgrade`` with ``ForcedApplyDate`` / ``AutoAppliedAfterDate``
+  (``PendingMaintenanceAction``); a ``system-update`` is an OS update and says nothing about the engine.
+- ``DBEngineVersion.Status`` can be ``deprecated``; ``ValidUpgradeTarget`` is optional, so a missing list is not
+  "nothing newer": the region's catalogue also says which newer minors exist.
+- Global databases (``DBCluster.GlobalClusterIdentifier``): a target with ``SupportsGlobalDatabases`` false, or a
+  release whose notes limit minor upgrades of global clusters (1.4.7.1: only from 1.4.7.0 on), is not reached
+  automatically by a global cluster.
+
+The calendar adds dates and never decides behind or current: releases reach regions at different times, so
+that comes from the region's catalogue.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+
+from .errors import UsageError, one_line
+
+CALENDAR_FILE = "engine_calendar.yaml"
+STALE_AFTER = timedelta(days=180)
+NEAR = timedelta(days=180)
+COVERED_FROM = (1, 3, 0, 0)
+END_OF_LIFE_STATES = ("past", "within-180-days", "later", "unknown")
+ENGINE_ACTION = "db-upgrade"
+OS_ACTION = "system-update"
+MAX_CALENDAR_BYTES = 1024 * 1024
+
+
+@functools.lru_cache(maxsize=4096)
+def version_key(version) -> tuple:
+    """``1.3.2.1`` -> (1, 3, 2, 1), for ordering engine releases."""
+    return tuple(int(p) if p.isdigit() else 0 for p in str(version).split("."))
+
+
+def amvu_effective(engine_version) -> bool | None:
+    """Whether the setting can act on this engine release at all (1.3.0.0 and later); None when unknown."""
+    if not engine_version:
+        return None
+    return version_key(engine_version) >= COVERED_FROM
+
+
+# ---- the calendar ----
+
+@dataclass(frozen=True)
+class Calendar:
+    """AWS's published release dates, as of a day; ``file`` is None for the one shipped with the kit."""
+
+    as_of: date
+    source: str
+    releases: dict = field(default_factory=dict)
+    file: str | None = None
+
+    def entry(self, version) -> dict | None:
+        """A release's row, or its major line's ("1.2" for 1.2.1.0); None when the calendar does not know it."""
+        if not version:
+            return None
+        v = str(version)
+        if v in self.releases:
+            return self.releases[v]
+        parts = v.split(".")
+        for n in (3, 2):
+            if ".".join(parts[:n]) in self.releases:
+                return self.releases[".".join(parts[:n])]
+        return None
+
+    def stale(self, today: date) -> bool:
+        return today - self.as_of > STALE_AFTER
+
+    def note(self, today: date) -> str | None:
+        """One line for every output when the calendar is old enough that AWS may have published new dates."""
+        if not self.stale(today):
+            return None
+        return (f"The engine calendar is as of {self.as_of.isoformat()}, more than {STALE_AFTER.days} days ago: "
+                "end-of-life dates may have changed (update the kit, or pass --engine-calendar FILE).")
+
+    def describe(self, today: date) -> dict:
+        return {"as_of": self.as_of.isoformat(), "source": self.source, "file": self.file,
+                "stale": self.stale(today)}
+
+
+def _date(value, where: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"{where}: {one_line(value, limit=40)!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_calendar(text: str, where: str) -> Calendar:
+    """A calendar file, checked: bad input is one line naming the file and the entry."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"engine calendar {where} is not YAML ({one_line(exc, limit=120)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("releases"), dict) or "as_of" not in data:
+        raise UsageError(f"engine calendar {where} needs 'as_of' (a date) and 'releases' (version: entry)")
+    as_of = _date(data["as_of"], f"engine calendar {where}: as_of")
+    releases = {}
+    for version, entry in data["releases"].items():
+        at = f"engine calendar {where}: release {one_line(version, limit=40)!r}"
+        if not isinstance(version, str) or not all(p.isdigit() for p in version.split(".")):
+            raise UsageError(f"{at}: the version must be quoted text such as \"1.4.7.0\" or \"1.2\"")
+        if not isinstance(entry, dict):
+            raise UsageError(f"{at}: expected a mapping with status, released, end_of_life")
+        unknown = set(entry) - {"status", "released", "end_of_life", "upgrade_to", "source",
+                                "global_minor_upgrades_from"}
+        if unknown:
+            raise UsageError(f"{at}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        if entry.get("status") not in ("active", "deprecated"):
+            raise UsageError(f"{at}: status must be active or deprecated")
+        releases[version] = {"status": entry["status"], "released": _date(entry.get("released"), at),
+                             "end_of_life": _date(entry.get("end_of_life"), at),
+                             "upgrade_to": entry.get("upgrade_to"), "source": entry.get("source"),
+                             "global_minor_upgrades_from": entry.get("global_minor_upgrades_from")}
+    return Calendar(as_of, str(data.get("source") or ""), releases)
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_calendar() -> Calendar:
+    return parse_calendar(resources.files(__package__).joinpath(CALENDAR_FILE).read_text(encoding="utf-8"),
+                          CALENDAR_FILE)
+
+
+def load_calendar(path=None) -> Calendar:
+    """The shipped calendar, or the user's file (``--engine-calendar``)."""
+    if path is None:
+        return shipped_calendar()
+    from .inputs import read_bytes
+
+    data = read_bytes(path, MAX_CALENDAR_BYTES, "engine calendar")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"engine calendar {path} is not UTF-8 text") from None
+    cal = parse_calendar(text, str(path))
+    return Calendar(cal.as_of, cal.source, cal.releases, file=str(Path(path)))
+
+
+def end_of_life(calendar: Calendar, version, today: date) -> tuple[str | None, str]:
+    """(end-of-life date, one of END_OF_LIFE_STATES) of a release on ``today``."""
+    entry = calendar.entry(version)
+    eol = entry and entry.get("end_of_life")
+    if not eol:
+        return None, "unknown"
+    if eol < today:
+        return eol.isoformat(), "past"
+    return eol.isoformat(), "within-180-days" if eol - today <= NEAR else "later"
+
+
+# ---- one cluster's engine facts ----
+
+def split_pending(actions) -> tuple[list | None, list | None]:
+    """(engine actions, OS updates) among pending maintenance actions; (None, None) when unknown."""
+    if actions is None:
+        return None, None
+    return ([a for a in actions if a.get("action") == ENGINE_ACTION],
+            [a for a in actions if a.get("action") == OS_ACTION])
+
+
+def _global_blocked(target: dict, current, calendar: Calendar) -> str | None:
+    if target.get("SupportsGlobalDatabases") is False:
+        return f"{target['EngineVersion']} does not support global databases"
+    entry = calendar.entry(target["EngineVersion"]) or {}
+    floor = entry.get("global_minor_upgrades_from")
+    if floor and version_key(current) < version_key(floor):
+        return (f"a global cluster can reach {target['EngineVersion']} by a minor upgrade only from {floor} on "
+                "(its release notes)")
+    return None
+
+
+def engine_facts(version, status, targets, catalogue, pending, global_cluster_id, calendar: Calendar,
+                 today: date) -> dict:
+    """The engine facts of one cluster (or lone instance).
+
+    ``targets``: the version's ``ValidUpgradeTarget`` list (None: unknown); ``catalogue``: the region's versions
+    (version -> status; None: unknown); ``pending``: every pending action on the cluster and its instances
+    (None: unknown).
+    """
+    effective = amvu_effective(version)
+    listed = None if catalogue is None else (version in catalogue)
+    engine, os_updates = split_pending(pending)
+    eol_date, eol = end_of_life(calendar, version, today)
+    forced = sorted(d for a in engine or [] for d in (a.get("forced_apply_date"), a.get("auto_applied_after")) if d)
+    facts = {"amvu_effective": effective, "engine_status": status, "listed": listed,
+             "latest_minor_version": None, "minor_versions_behind": None, "auto_upgrade_target": None,
+             "auto_blocked": None, "patch_target": None, "engine_pending": None if engine is None else bool(engine),
+             "os_update_pending": None if os_updates is None else bool(os_updates),
+             "forced_upgrade_date": forced[0] if forced else None, "end_of_life_date": eol_date,
+             "end_of_life": eol, "global_cluster_id": global_cluster_id or None}
+    if version and listed and targets is not None:
+        cur = version_key(version)
+        newer = {t["EngineVersion"] for t in targets
+                 if not t.get("IsMajorVersionUpgrade") and version_key(t["EngineVersion"]) > cur}
+        newer |= {v for v, s in catalogue.items() if s != "deprecated" and version_key(v)[:2] == cur[:2]
+                  and version_key(v) > cur}
+        facts["latest_minor_version"] = max(newer, key=version_key) if newer else version
+        if effective:
+            facts["minor_versions_behind"] = len({version_key(v)[:3] for v in newer if version_key(v)[:3] > cur[:3]})
+            autos = [t for t in targets if t.get("AutoUpgrade") and not t.get("IsMajorVersionUpgrade")
+                     and version_key(t["EngineVersion"]) > cur]
+            minors = [t for t in autos if version_key(t["EngineVersion"])[:3] > cur[:3]]
+            patches = [t for t in autos if version_key(t["EngineVersion"])[:3] == cur[:3]]
+            if patches:
+                facts["patch_target"] = max((t["EngineVersion"] for t in patches), key=version_key)
+            if minors:
+                best = max(minors, key=lambda t: version_key(t["EngineVersion"]))
+                blocked = _global_blocked(best, version, calendar) if global_cluster_id else None
+                if blocked:
+                    facts["auto_blocked"] = (best["EngineVersion"], blocked)
+                else:
+                    facts["auto_upgrade_target"] = best["EngineVersion"]
+        else:
+            facts["minor_versions_behind"] = len(newer)
+    facts["exposure"] = _exposure(facts)
+    return facts
+
+
+def _exposure(f: dict) -> str:
+    if f["amvu_effective"] is False:
+        return "not-covered"
+    if not f["listed"] or f["minor_versions_behind"] is None or f["engine_pending"] is None:
+        return "unknown"
+    if f["engine_status"] == "deprecated" or f["minor_versions_behind"] or f["engine_pending"]:
+        return "behind"
+    return "current"
+
+
+def sentence(f: dict, version, window, writer_id, writer_setting, writer_seen: bool) -> str:
+    """The operator's question, answered in one plain sentence: will it be upgraded, to what, when?"""
+    v, w = version or "an unknown version", window or "(no window reported)"
+    tail = ""
+    if f["end_of_life"] == "within-180-days":
+        tail += f" {v} reaches end of life on {f['end_of_life_date']}: plan a major version upgrade before then."
+    if f.get("patch_target"):
+        tail += f" Patch {f['patch_target']} is installed in a maintenance window whatever the setting says."
+    if f["os_update_pending"]:
+        tail += " An OS update is pending (it does not change the engine version)."
+    forced = f["forced_upgrade_date"]
+    if writer_id and not writer_seen:
+        return f"Unknown: the writer {writer_id} was not returned by DescribeDBInstances."
+    if f["end_of_life"] == "past":
+        when = f" An engine upgrade is already scheduled: after {forced[:10]}." if forced else ""
+        return (f"{v} reached end of life on {f['end_of_life_date']}: AWS upgrades it to a new major version in a "
+                f"maintenance window; plan the upgrade yourself.{when}")
+    if forced:
+        return (f"An engine upgrade is pending: AWS applies it after {forced[:10]} in the window {w}, whatever "
+                f"the setting says.{tail}")
+    if f["amvu_effective"] is False:
+        return (f"Not upgraded automatically: {v} is older than 1.3.0.0, where the setting governs no minor "
+                f"upgrades; upgrade manually.{tail}")
+    if writer_id is None:
+        return "No writer instance: nothing to upgrade."
+    if writer_setting is not True:
+        would = (f" With it on, Neptune would move the cluster to {f['auto_upgrade_target']}."
+                 if f["auto_upgrade_target"] else "")
+        return f"Not upgraded automatically: the writer {writer_id} has the setting off.{would}{tail}"
+    if f["listed"] is None:
+        return f"Unknown: the region's engine catalogue could not be read.{tail}"
+    if not f["listed"]:
+        return f"Unknown: {v} is not in the region's engine catalogue.{tail}"
+    if f["minor_versions_behind"] is None:
+        return f"Unknown: the upgrade targets of {v} could not be read.{tail}"
+    if f["auto_upgrade_target"]:
+        return f"Upgraded automatically to {f['auto_upgrade_target']} in the window {w}.{tail}"
+    if f["auto_blocked"]:
+        target, why = f["auto_blocked"]
+        return f"Not upgraded automatically to {target}: {why}; upgrade manually.{tail}"
+    if f["engine_status"] == "deprecated":
+        return f"{v} is deprecated and has no automatic target: upgrade manually.{tail}"
+    if f["minor_versions_behind"]:
+        return (f"No automatic target exists for {v}: upgrade manually (newest minor: "
+                f"{f['latest_minor_version']}).{tail}")
+    return f"On the newest minor version of its major ({v}): no automatic upgrade is due.{tail}"

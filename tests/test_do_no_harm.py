@@ -1,0 +1,86 @@
+"""The kit inside someone else's process: after a scan, botocore is exactly as the user's own code expects.
+
+Run at both ends of the dependency range CI tests (`make test` and `make test-lowest`): the kit never reassigns a
+module or class attribute of botocore, so a plain boto3 client built afterwards works, and isinstance checks
+against botocore's classes hold.  NEPTUNE_AUDIT_TUNING=off gives the same findings.
+"""
+from __future__ import annotations
+
+import gc
+import inspect
+
+import boto3
+import botocore
+import botocore.client
+import botocore.endpoint
+import botocore.hooks
+import botocore.regions
+import botocore.session
+import pytest
+
+import neptune_audit
+
+from .conftest import CREDS, seed
+
+
+def _botocore_surface() -> dict:
+    """Every class and function botocore's modules expose, by identity, plus the methods of its classes."""
+    surface = {}
+    for module in (botocore.client, botocore.endpoint, botocore.hooks, botocore.regions, botocore.session):
+        for name, value in vars(module).items():
+            surface[(module.__name__, name)] = value
+            if inspect.isclass(value) and value.__module__ == module.__name__:
+                for attr, member in vars(value).items():
+                    surface[(module.__name__, name, attr)] = member
+    return surface
+
+
+@pytest.fixture
+def estate(aws):
+    seed([("c1", [("w1", False, {}), ("r1", True, {})]), ("c2", [("w2", True, {})])])
+
+
+def test_a_scan_changes_nothing_of_botocore_for_the_rest_of_the_process(estate):
+    before, threshold = _botocore_surface(), gc.get_threshold()
+    result = neptune_audit.scan(regions="us-east-1")
+    assert result.summary["instances"] == 3
+    after = _botocore_surface()
+    changed = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) is not after.get(k))
+    assert changed == [], f"botocore attributes changed by the kit: {changed[:5]}"
+    # ... nor at import: nothing botocore exposes is the kit's code
+    ours = sorted(str(k) for k, v in after.items() if str(getattr(v, "__module__", "")).startswith("neptune_audit"))
+    assert ours == [], f"botocore attributes replaced by the kit: {ours[:5]}"
+    assert inspect.isclass(botocore.regions.EndpointProvider)
+    assert gc.get_threshold() == threshold, "the kernel's GC settings are the user's"
+    # The user's own client, built the plain way afterwards, works and is what botocore says it is.
+    own = boto3.client("rds", region_name="us-east-1", **CREDS)
+    assert {d["DBInstanceIdentifier"] for d in own.describe_db_instances()["DBInstances"]} >= {"w1", "r1", "w2"}
+    assert isinstance(own, botocore.client.BaseClient)
+    provider = own._ruleset_resolver._provider
+    assert isinstance(provider, botocore.regions.EndpointProvider)
+    assert type(own._endpoint.http_session).__module__ == "botocore.httpsession"
+    assert isinstance(own.meta.events, botocore.hooks.BaseEventHooks)
+
+
+def test_tuning_off_gives_identical_findings(estate, monkeypatch):
+    key = lambda r: r.findings[["account_id", "region", "instance_id", "result", "reason", "exposure"]] \
+        .to_dict("records")  # noqa: E731
+    tuned = neptune_audit.scan(regions="us-east-1")
+    monkeypatch.setenv("NEPTUNE_AUDIT_TUNING", "off")
+    from neptune_audit import botocore_tuning
+
+    assert not botocore_tuning.enabled()
+    plain = neptune_audit.scan(regions="us-east-1")
+    assert key(plain) == key(tuned) and plain.summary == tuned.summary
+
+
+def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys):
+    from neptune_audit import botocore_tuning
+
+    monkeypatch.setattr(botocore_tuning, "TESTED_BOTOCORE", ((0, 1), (0, 2)))
+    monkeypatch.setattr(botocore_tuning, "_warned", set())
+    monkeypatch.setenv("NEPTUNE_AUDIT_DEBUG", "1")
+    assert not botocore_tuning.enabled()
+    session = botocore_tuning.new_botocore_session()
+    assert type(session) is botocore.session.Session, "no private-API subclass outside the tested range"
+    assert "outside the tested range" in capsys.readouterr().err
