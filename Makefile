@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-airflow lab bench install clean
+.PHONY: demo test test-lowest test-airflow lab bench install clean
 
 install: $(STAMP)
 
@@ -22,6 +22,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The fast tests at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt), in their own virtualenv.
+LOWEST_VENV := .venv-lowest
+$(LOWEST_VENV)/.installed-stamp: pyproject.toml .ci/constraints-lowest.txt
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip --disable-pip-version-check -q install -c .ci/constraints-lowest.txt -e '.[test]'
+	@touch $@
+
+test-lowest: $(LOWEST_VENV)/.installed-stamp
+	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m "not slow and not browser"
 
 # The Airflow DAG (examples/airflow), run once end to end by Airflow in its own virtualenv (never the kit's).
 AIRFLOW_VENV := .venv-airflow
@@ -40,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) reports .pytest_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(LOWEST_VENV) reports .pytest_cache

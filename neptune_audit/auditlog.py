@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import sys
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -30,14 +32,28 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+MAX_BYTES = 256 * 1024 * 1024  # years of changes; more means a wrong file
+
+
 def _open(path: Path, flags: int):
-    """Open without following a symbolic link (O_NOFOLLOW): the log must be the file it names."""
+    """Open without following a symbolic link (O_NOFOLLOW) or blocking on a FIFO (O_NONBLOCK): the log must be the
+    regular file it names (``/dev/null`` would lose every record, ``/dev/full`` reads zeros forever)."""
     try:
-        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
+        if not stat.S_ISREG(os.lstat(path).st_mode) and not stat.S_ISLNK(os.lstat(path).st_mode):
+            raise UsageError(f"the audit log {path} is not a regular file: give a file's path")
+    except FileNotFoundError:
+        pass
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_NONBLOCK", 0), 0o600)
     except OSError as exc:
         if path.is_symlink():
             raise UsageError(f"the audit log {path} is a symbolic link: give the real file's path") from None
         raise UsageError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"the audit log {path} is not a regular file: give a file's path")
+    return fd
 
 
 class AuditLog:
@@ -53,6 +69,34 @@ class AuditLog:
             raise UsageError(f"cannot write the audit log {self.path}: {exc.strerror or exc}") from None
         os.close(_open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
         read(self.path)  # a damaged log is refused now, not after a change
+
+    def lock(self) -> None:
+        """Hold the log for this run (``fcntl.flock``): concurrent runs on one log wait for each other, so none
+        counts another's in-flight intents as "from an earlier run", and no instance is changed twice."""
+        if getattr(self, "_lock_fd", None) is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no advisory locks
+            return
+        fd = _open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"neptune-audit: waiting for another remediation run that holds {self.path}", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def resolve(self, intents: list[dict], note: str) -> None:
+        """Close intents an earlier run left open (that run was killed): this run has re-read those instances."""
+        for r in intents:
+            change = {k: r.get(k) for k in ("account_id", "region", "instance_id")}
+            self.outcome(r["change_id"], change, "unknown", error=None, note=note)
 
     def _append(self, record: dict) -> None:
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
@@ -94,7 +138,9 @@ def read(path) -> list[dict]:
     try:
         fd = _open(p, os.O_RDONLY)
         with os.fdopen(fd, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise UsageError(f"the audit log {p} is larger than {MAX_BYTES // 2**20} MB: move it aside")
     except OSError as exc:
         raise UsageError(f"cannot read the audit log {p}: {exc.strerror or exc}") from None
     lines = data.split(b"\n")

@@ -1,10 +1,28 @@
 """Charts: plotly figures built from the findings, clusters, scope and history DataFrames."""
 from __future__ import annotations
 
+import functools
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from .contract import EXCEPTED, FAIL, NOT_SCANNED, PASS, SCANNED
+
+# Plotly reads label and hover text as HTML (<a href>, <b>, <br>): a region, account or id from AWS, or an
+# exceptions file, must show as the text it is, never as a link.
+_LABELS = ("account_id", "account_label", "region", "cluster_id", "instance_id", "engine_version",
+           "writer_instance_id")
+
+
+def _escaped(chart):
+    @functools.wraps(chart)
+    def draw(*frames, **kw):
+        safe = [f.assign(**{c: f[c].map(lambda v: html.escape(v) if isinstance(v, str) else v)
+                            for c in _LABELS if c in f.columns}) if isinstance(f, pd.DataFrame) else f
+                for f in frames]
+        return chart(*safe, **kw)
+    return draw
 
 RESULTS = [FAIL, EXCEPTED, PASS]
 COLORS = {FAIL: "#c0392b", EXCEPTED: "#e1a23b", PASS: "#2e8b57"}
@@ -51,6 +69,7 @@ def _result_bars(findings: pd.DataFrame, by: str) -> list[go.Bar]:
                    hovertemplate=_BAR_HOVER) for r in RESULTS]
 
 
+@_escaped
 def compliance_by_region(findings: pd.DataFrame) -> go.Figure:
     """Stacked bars: PASS / FAIL / EXCEPTED instances per region."""
     fig = go.Figure(_result_bars(findings, "region"))
@@ -59,6 +78,7 @@ def compliance_by_region(findings: pd.DataFrame) -> go.Figure:
     return fig
 
 
+@_escaped
 def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go.Figure:
     """Heatmap of failing instances per account x region; cells that were not scanned say why."""
     # Regions with instances or with a problem; empty, healthy regions would only add blank columns.
@@ -98,6 +118,7 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     return fig
 
 
+@_escaped
 def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 40) -> go.Figure:
     """Per cluster: the writer's setting and the readers' settings, stacked (failing clusters first, at most ``limit``)."""
     total = len(clusters)
@@ -132,6 +153,7 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
     return fig
 
 
+@_escaped
 def engine_versions(findings: pd.DataFrame) -> go.Figure:
     """Instances per engine version, by result."""
     fig = go.Figure(_result_bars(findings, "engine_version"))
@@ -143,6 +165,7 @@ def engine_versions(findings: pd.DataFrame) -> go.Figure:
 EXPOSURE_COLORS = {"not-covered": "#922b21", "behind": "#e1a23b", "unknown": "#95a5a6", "current": "#2e8b57"}
 
 
+@_escaped
 def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     """Clusters per upgrade exposure (the cluster table beside it says which, and their writer's setting)."""
     states = list(EXPOSURE_COLORS)

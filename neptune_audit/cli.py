@@ -338,6 +338,15 @@ def _serve_demo(port: int, lab: str | None) -> int:
 
     from .simulate import DemoServer, lab_command, prepare_lab
 
+    import socket
+
+    probe = socket.socket()
+    try:  # werkzeug reports a busy port from its own thread and keeps going: ask first
+        probe.bind(("127.0.0.1", port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {port}: {exc.strerror or exc} (choose another with --port)") from None
+    finally:
+        probe.close()
     try:
         server = DemoServer(port=port)
     except OSError as exc:
@@ -380,6 +389,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 143
     except Exception as exc:  # a bug: never a traceback for users; NEPTUNE_AUDIT_DEBUG=1 shows it
         if os.environ.get("NEPTUNE_AUDIT_DEBUG"):
             raise
@@ -389,11 +401,23 @@ def main(argv=None) -> int:
         return EXIT_INTERNAL
 
 
+class Terminated(BaseException):
+    """SIGTERM (a scheduler stopping the job): unwinds like Ctrl-C, so every cleanup (a report's private kernel
+    folder and its kernel) runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def run() -> None:
     """The console script: ``main()``, then exit."""
+    import signal
+
     from .botocore_tuning import freeze_before_exit, own_process
 
     own_process()  # the console script's process is the kit's own: its interpreter settings may be tuned
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
     freeze_before_exit()
     sys.exit(code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
+_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s\"'?#]*)[?#][^\s\"']*", re.IGNORECASE)
 
 
 class UsageError(ValueError):
@@ -12,6 +13,6 @@ class UsageError(ValueError):
 
 def one_line(text, limit: int | None = 300) -> str:
     """A message as the kit shows or records it: one line, at most ``limit`` characters (None: any), with any
-    URL's user:password removed."""
-    text = _USERINFO.sub(r"\1", " ".join(str(text).split()))
+    URL's user:password, query string and fragment removed (any of them can hold a secret, such as a token)."""
+    text = _QUERY.sub(r"\1", _USERINFO.sub(r"\1", " ".join(str(text).split())))
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

@@ -15,6 +15,8 @@ An expired exception no longer excepts; the finding says that it expired.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -49,8 +51,11 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# Numbers and booleans stay the text written: YAML 1.1 would read account 001234567012 as octal (175304202),
+# tag value 1.10 as 1.1, 017 as 15 and yes as True; an account id or a tag value is text, compared as written.
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int",
+                                                              "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -158,7 +163,10 @@ def parse_entry(index: int, entry, where: str) -> ExceptionRule:
     instance = None if tag else str(entry[selectors[0]]).strip()
     account = entry.get("account")
     if account is not None:
-        account = str(account).strip().zfill(12) if str(account).strip().isdigit() else str(account).strip()
+        account = str(account).strip()
+        if not re.fullmatch(r"\d{12}", account):
+            _fail(where, f"account {account!r} is not a 12-digit AWS account id (write all 12 digits, quoted: "
+                         "account: \"001234567012\")")
     return ExceptionRule(index=index, reason=reason.strip(), instance=instance, tag=tag, account=account,
                          region=_text(entry, "region", where), expires=_parse_expires(entry.get("expires"), where),
                          approved_by=_text(entry, "approved_by", where))
@@ -190,16 +198,16 @@ def load(path: str | Path | None) -> list[ExceptionRule]:
     """Read an exceptions file; ``None`` means no exceptions."""
     if path is None:
         return []
+    from .inputs import read_bytes
+
     p = Path(path)
+    if not p.exists():
+        raise UsageError(f"exceptions file not found: {p}")
+    data = read_bytes(p, MAX_BYTES, "exceptions file")  # a regular file, at most MAX_BYTES: never /dev/zero
     try:
-        if p.stat().st_size > MAX_BYTES:
-            raise UsageError(f"exceptions file {p} is {p.stat().st_size / 1e6:.1f} MB, more than the "
-                             f"{MAX_BYTES // (1024 * 1024)} MB allowed (is it the right file?)")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"exceptions file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read exceptions file {p}: {exc}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read exceptions file {p}: not UTF-8 text") from None
     return parse(text, str(p))
 
 

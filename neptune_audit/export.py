@@ -5,15 +5,14 @@ import io
 import json
 import os
 import re
-import tempfile
+import secrets
+import stat
+import sys
 from pathlib import Path
 
 from . import __version__, rule
 from .contract import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, NOT_ENABLED, SCHEMA, SCOPE_FIELDS, summary_line
 from .errors import UsageError
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once: files we write get the user's usual permissions
 
 
 def _records(df, keys) -> list[dict]:
@@ -72,9 +71,13 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value):
-    """Neutralise spreadsheet formulas (OWASP, CSV injection): text starting with = + - @ tab or CR gets a '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """Neutralise spreadsheet formulas (OWASP, CSV injection): text starting with = + - @ tab or CR gets a ';
+    control characters (ESC among them) and bidi or line-separator marks are dropped, as on the terminal."""
+    if isinstance(value, str):
+        shown = terminal_text(value)
+        if value.startswith(_FORMULA_START) or shown.startswith(_FORMULA_START):
+            return "'" + shown
+        return shown
     return value
 
 
@@ -150,11 +153,15 @@ def to_ocsf(result) -> str:
     return json.dumps(ocsf_findings(result), indent=2) + "\n"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls (ANSI escapes), and the marks that reorder or break what a reader sees: bidi embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069, the Trojan Source characters), LRM/RLM/ALM and the
+# line and paragraph separators U+2028/U+2029.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_text(value) -> str:
-    """Text safe to print on a terminal: control characters (ANSI escapes among them) are dropped."""
+    """Text safe to print on a terminal: control characters (ANSI escapes among them) and bidi or line-separator
+    marks are dropped."""
     return _CONTROL.sub("", "" if value is None else str(value))
 
 
@@ -217,9 +224,11 @@ def render(result, fmt: str) -> str:
 def check_writable(path, inputs: dict | None = None) -> Path:
     """Fail before any work if ``path`` cannot be written (so nothing is half done), or if it is one of the
     run's ``inputs`` (``{"--exceptions": path, ...}``), which writing would destroy."""
+    if str(path) == "-":
+        return Path("-")
     p = Path(path)
     for flag, given in (inputs or {}).items():
-        if given and Path(given).resolve() == p.resolve():
+        if given and str(given) != "-" and Path(given).resolve() == p.resolve():
             raise UsageError(f"the output file is the {flag} file ({given}): choose another output path")
     if p.is_dir():
         raise UsageError(f"output path is a directory: {p}")
@@ -232,16 +241,58 @@ def check_writable(path, inputs: dict | None = None) -> Path:
 
 
 def write_atomic(path, data: str | bytes) -> Path:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
+    """Write ``data`` so that a reader never sees half of it, and it survives a crash once this returns.
+
+    A regular file (or none yet) is written to a temporary file beside it, flushed to disk, given the old file's
+    mode (a new one gets the user's umask, applied by the kernel: the process's umask is never touched) and
+    renamed over it, then the folder is flushed; a symbolic link keeps pointing where it did, at the new file.
+    ``-`` is standard output.  A device, a FIFO or a terminal (``/dev/null``, ``/dev/stdout``) is written
+    through: nothing is ever renamed over something that is not a regular file.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if str(path) == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+        return Path("-")
     p = check_writable(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
+    target = Path(os.path.realpath(p))
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, p)
+        info = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        try:
+            with open(target, "wb") as fh:
+                fh.write(raw)
+        except OSError as exc:
+            raise UsageError(f"cannot write {p}: {exc.strerror or exc}") from None
+        return p
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+            if info is not None:
+                os.fchmod(fh.fileno(), stat.S_IMODE(info.st_mode))
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(target.parent)
     return p
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass  # some file systems cannot flush a folder; the file itself is on disk
+    finally:
+        os.close(dfd)

@@ -91,4 +91,10 @@ def contract_document(data: bytes | str, where: str) -> dict:
         at = "/".join(str(x) for x in getattr(exc, "absolute_path", [])) or "the top level"
         raise UsageError(f"{where} is not a valid {contract.SCHEMA} document at {at}: "
                          f"{one_line(getattr(exc, 'message', exc), limit=200)}") from None
+    from datetime import datetime
+
+    try:  # the schema checks the shape of the time; a real time is checked here (2026-02-30T25:61:61Z is not)
+        datetime.strptime(doc["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise UsageError(f"{where}: generated_at {doc['generated_at']} is not a real time: refused") from None
     return doc

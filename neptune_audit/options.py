@@ -125,7 +125,7 @@ class ScanOptions:
         """``"K/N"`` as (K, N), 1 <= K <= N."""
         if self.shard is None:
             return None
-        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(self.shard))
+        m = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", str(self.shard))
         if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
             raise UsageError(f"--shard takes K/N with 1 <= K <= N (e.g. 2/4), not {self.shard!r}")
         return int(m.group(1)), int(m.group(2))

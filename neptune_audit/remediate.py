@@ -9,6 +9,7 @@ modification at once, and some of those restart the instance.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -147,11 +148,23 @@ def _comment(value) -> str:
     return json.dumps("" if value is None else str(value), ensure_ascii=True)
 
 
+# What AWS accepts as a DB instance identifier (ModifyDBInstance API reference): a letter first, then letters,
+# digits and hyphens, at most 63.  Anything else in a plan (``-h``, ``--debug``) would be read as an option.
+_INSTANCE_ID = re.compile(r"[a-zA-Z][a-zA-Z0-9-]{0,62}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+
+
 def to_script(plan_df: pd.DataFrame, generated_at: datetime | None = None) -> str:
     """A shell script of AWS CLI calls, one per instance, for change-managed teams to review and run.
 
-    Values from AWS are never trusted: arguments are ``shlex.quote``d, comments carry JSON-escaped text.
+    Values from AWS are never trusted: ids and regions must be what AWS accepts, arguments are ``shlex.quote``d,
+    comments carry JSON-escaped text.
     """
+    bad = [r.instance_id for r in plan_df.itertuples() if not _INSTANCE_ID.fullmatch(str(r.instance_id))
+           or not _REGION.fullmatch(str(r.region))]
+    if bad:
+        raise UsageError(f"the plan holds {len(bad)} instance id(s) or region(s) AWS would not accept "
+                         f"(first: {_comment(bad[0])}): no script written")
     meta = rule.metadata()
     when = iso(generated_at or datetime.now(timezone.utc))
     lines = ["#!/bin/sh", f"# {meta.id}: {meta.title}",
@@ -309,17 +322,26 @@ class Remediation:
         return [(r.instance_id, r.pending_modifications) for r in self.plan.itertuples() if r.pending_modifications]
 
     def prepare(self) -> list[dict]:
+        """Open and lock the audit log for this run; the intents an earlier (killed) run left open."""
         self.log = AuditLog(self.audit_log_path)
+        self.log.lock()
         self.dangling = auditlog.dangling(self.log.path)
         return self.dangling
 
     def run(self, on_result=None, wait_seconds: float = VERIFY_WAIT_SECONDS, interval: float = 5) -> pd.DataFrame:
         if self.log is None:
             self.prepare()
-        results = apply(self.plan, self.result, apply_immediately=self.apply_immediately, audit_log=self.log,
-                        max_workers=self.result.options.max_workers, on_result=on_result)
-        waiting = wait_seconds if (results["outcome"] == "changed").any() else 0
-        self.results = verify(results, self.result, wait_seconds=waiting, interval=interval)
+        try:
+            results = apply(self.plan, self.result, apply_immediately=self.apply_immediately, audit_log=self.log,
+                            max_workers=self.result.options.max_workers, on_result=on_result)
+            waiting = wait_seconds if (results["outcome"] == "changed").any() else 0
+            self.results = verify(results, self.result, wait_seconds=waiting, interval=interval)
+            # this run re-read every instance it planned: earlier open intents need not be reported again
+            self.log.resolve(self.dangling, note=f"left open by an earlier run; run {self.log.run_id} re-read "
+                                                 "the instances")
+            self.dangling = []
+        finally:
+            self.log.unlock()
         return self.results
 
     def reverify(self) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from .export import check_writable, write_atomic
 from .options import ScanOptions
 
 HERE = Path(__file__).resolve().parent
+MAX_REPORT_INSTANCES = 50_000  # the 10,000-instance report takes ~40 s and ~10 MB (benchmarks/RESULTS.md)
 
 
 class NotebookFailed(RuntimeError):
@@ -132,7 +133,12 @@ def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
     if from_files:
         from . import saved
 
-        saved.merge([saved.read(p) for p in from_files])
+        doc = saved.merge([saved.read(p) for p in from_files])
+        if len(doc["findings"]) > MAX_REPORT_INSTANCES:
+            raise UsageError(f"the saved scans hold {len(doc['findings']):,} instances; a report renders at most "
+                             f"{MAX_REPORT_INSTANCES:,} (its tables and evidence would not open in a browser): use "
+                             "`neptune-audit merge` for the JSON and `scan --format csv` for a spreadsheet, or report "
+                             "on fewer shards")
     elif not options.demo:
         from . import targets
 

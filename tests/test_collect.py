@@ -185,16 +185,22 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire():
     assert sts.calls == 2
 
 
-def test_scan_restores_the_interpreters_gc_settings(aws):
-    """A notebook kernel shares the interpreter: collection may collect garbage less often, but not after."""
+def test_gc_is_tuned_only_in_the_kits_own_process(aws, monkeypatch):
+    """A notebook kernel's interpreter is the user's: a library scan never touches its GC.  The console script's
+    process is the kit's: there collection runs less often while responses are parsed, and is restored after."""
     import gc
+
+    from neptune_audit import botocore_tuning
 
     seed([("g", [("g-1", False, {})])])
     seen = []
     hook = ("before-call.rds.DescribeDBInstances", lambda **_: seen.append(gc.get_threshold()))
     before = gc.get_threshold()
     neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
-    assert seen and seen[0][0] > before[0], "fewer collections while responses are parsed"
+    assert seen == [before], "inside a user's process the GC is left alone"
+    monkeypatch.setattr(botocore_tuning, "_own_process", [True])
+    neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+    assert seen[1][0] > before[0], "fewer collections while responses are parsed, in the CLI's process"
     assert gc.get_threshold() == before
     with pytest.raises(UsageError):
         neptune_audit.scan(regions="xx-nowhere-9")
