@@ -84,20 +84,25 @@ CLUSTERS = {  # cluster: (engine version, writer on?)
 }
 
 
+GLOBAL = {"global-floor": "g-floor", "global-flag": "g-flag"}
+
+
 @pytest.fixture
 def estate(aws):
-    import boto3
-
-    neptune = boto3.client("neptune", region_name="us-east-1")
-    neptune.create_global_cluster(GlobalClusterIdentifier="g-floor", Engine="neptune")
-    neptune.create_global_cluster(GlobalClusterIdentifier="g-flag", Engine="neptune")
     seed([(c, [(f"{c}-1", on, {}), (f"{c}-2", True, {})]) for c, (_, on) in CLUSTERS.items()],
-         engine_versions={c: v for c, (v, _) in CLUSTERS.items()}, windows={c: WINDOW for c in CLUSTERS},
-         global_clusters={"global-floor": "g-floor", "global-flag": "g-flag"})
+         engine_versions={c: v for c, (v, _) in CLUSTERS.items()}, windows={c: WINDOW for c in CLUSTERS})
+
+
+def _in_global_databases(parsed, **_):
+    """DBCluster.GlobalClusterIdentifier as AWS answers it for a member of a global database (set on the parsed
+    answer: moto's support for global clusters varies across the versions the kit supports)."""
+    for c in parsed.get("DBClusters", []):
+        if c["DBClusterIdentifier"] in GLOBAL:
+            c["GlobalClusterIdentifier"] = GLOBAL[c["DBClusterIdentifier"]]
 
 
 def _scan(calendar=None, pending=None, catalogue=CATALOGUE):
-    hooks = [_answer("DescribeDBEngineVersions", catalogue),
+    hooks = [_answer("DescribeDBEngineVersions", catalogue), ("after-call.rds.DescribeDBClusters", _in_global_databases),
              _answer("DescribePendingMaintenanceActions", pending or _pending(
                  (_arn("cluster", "os-only"), "system-update"), (_arn("db", "instance-pending-2"), "db-upgrade")))]
     return neptune_audit.scan(regions="us-east-1", today=TODAY, engine_calendar=calendar,
