@@ -49,11 +49,10 @@ class AuditResult:
     @property
     def calendar_note(self) -> str | None:
         """One line when the engine calendar is old enough that its dates may have changed."""
+        from .outlook import stale_note
+
         c = self.engine_calendar
-        if not c or not c.get("stale"):
-            return None
-        return (f"The engine calendar is as of {c['as_of']}, more than 180 days before this run: end-of-life dates "
-                "may have changed (update the kit, or pass --engine-calendar FILE).")
+        return stale_note(c["as_of"]) if c and c.get("stale") else None
 
     @property
     def rule(self) -> dict:

@@ -84,15 +84,17 @@ class Calendar:
         return today - self.as_of > STALE_AFTER
 
     def note(self, today: date) -> str | None:
-        """One line for every output when the calendar is old enough that AWS may have published new dates."""
-        if not self.stale(today):
-            return None
-        return (f"The engine calendar is as of {self.as_of.isoformat()}, more than {STALE_AFTER.days} days ago: "
-                "end-of-life dates may have changed (update the kit, or pass --engine-calendar FILE).")
+        return stale_note(self.as_of.isoformat()) if self.stale(today) else None
 
     def describe(self, today: date) -> dict:
         return {"as_of": self.as_of.isoformat(), "source": self.source, "file": self.file,
                 "stale": self.stale(today)}
+
+
+def stale_note(as_of: str) -> str:
+    """One line for every output when the calendar is old enough that AWS may have published new dates."""
+    return (f"The engine calendar is as of {as_of}, more than {STALE_AFTER.days} days before this run: "
+            "end-of-life dates may have changed (update the kit, or pass --engine-calendar FILE).")
 
 
 def _date(value, where: str) -> date | None:

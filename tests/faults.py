@@ -61,3 +61,15 @@ def throttle(service: str, operation: str, times: int):
 
     handler.state = state
     return (f"before-send.{service}.{operation}", handler)
+
+
+def answer(operation: str, parsed: dict, service: str = "rds"):
+    """An (event, handler) pair that answers ``operation`` with ``parsed``, as botocore's parser hands it over:
+    recorded-shape answers for what moto does not implement."""
+    class Http:
+        status_code = 200
+
+    def handler(**_):
+        return Http(), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "recorded"}}
+
+    return (f"before-call.{service}.{operation}", handler)

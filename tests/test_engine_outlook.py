@@ -18,6 +18,7 @@ from neptune_audit import contract, outlook, remediate
 from neptune_audit.targets import Connection
 
 from .conftest import seed
+from .faults import answer as _answer
 
 ACCOUNT_ID = "123456789012"
 
@@ -25,16 +26,6 @@ TODAY = date(2026, 12, 1)
 WINDOW = "sat:09:57-sat:10:27"
 IN_WINDOW = datetime(2026, 12, 5, 10, 0, tzinfo=timezone.utc)     # a Saturday, 10:00 UTC
 OUT_OF_WINDOW = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
-
-
-def _answer(operation: str, parsed: dict):
-    class Http:
-        status_code = 200
-
-    def handler(**_):
-        return Http(), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "recorded"}}
-
-    return (f"before-call.rds.{operation}", handler)
 
 
 def _t(version, auto=False, major=False, global_ok=True):

@@ -16,19 +16,10 @@ from neptune_audit import contract
 from neptune_audit.targets import Connection
 
 from .conftest import run_cli, seed
+from .faults import answer as _answer
 from .faults import fail_call
 
 ACCOUNT = "123456789012"
-
-
-def _answer(operation: str, parsed: dict):
-    class Http:
-        status_code = 200
-
-    def handler(**_):
-        return Http(), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "recorded"}}
-
-    return (f"before-call.rds.{operation}", handler)
 
 
 def _target(version: str, major: bool = False, auto: bool = False) -> dict:
