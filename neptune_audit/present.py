@@ -388,11 +388,8 @@ def clusters_table(result) -> None:
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
                                                for n, t in zip(c["failing_instances"], c["instances"])],
                                               index=c.index, dtype=object),
-                         "engine / end of life": _stack(pd.Series(_engine(c["engine_version"], c["latest_minor_version"]),
-                                                                  index=c.index),
-                                                        [f"end of life {d} ({s})" if d else f"end of life {s}"
-                                                         for s, d in zip(c["end_of_life"], c["end_of_life_date"])]),
-                         "exposure": c["exposure"], "outlook": c["outlook"]})
+                         "engine": _engine(c["engine_version"], c["latest_minor_version"]), "exposure": c["exposure"],
+                         "outlook": c["outlook"]})  # the outlook names the end of life when it is near
     table(view, caption="Clusters")
 
 
