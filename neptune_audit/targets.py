@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from botocore.parsers import ResponseParserError
 
 from . import __version__
-from .botocore_tuning import new_botocore_session, share_http_session
+from .botocore_tuning import building_client, new_botocore_session, share_http_session
 from .errors import UsageError, one_line
 from .options import DEFAULT_ROLE_NAME
 
@@ -87,7 +87,9 @@ class Connection:
         )
 
     def client(self, session: boto3.Session, service: str, region: str):
-        client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=self.config())
+        with building_client():
+            client = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                    config=self.config())
         share_http_session(client)
         for event, handler in self.hooks:
             client.meta.events.register_first(event, handler)  # before moto's in-process mock

@@ -7,6 +7,7 @@ against botocore's classes hold.  NEPTUNE_AUDIT_TUNING=off gives the same findin
 from __future__ import annotations
 
 import gc
+import os
 import inspect
 
 import boto3
@@ -84,3 +85,35 @@ def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys):
     session = botocore_tuning.new_botocore_session()
     assert type(session) is botocore.session.Session, "no private-API subclass outside the tested range"
     assert "outside the tested range" in capsys.readouterr().err
+
+
+def test_in_the_kits_own_process_other_clients_still_work(tmp_path):
+    """The console script's process is the kit's own: there the shared-class speed-ups are installed, and even
+    there a client built the plain way (the simulated account's seeding, moto) behaves as botocore's own."""
+    import subprocess
+    import sys
+
+    code = """
+import os, botocore.regions, boto3
+from moto import mock_aws
+from neptune_audit import botocore_tuning as t
+t.own_process()
+from neptune_audit import simulate
+simulate.install_neptune_extras()  # what the simulated account answers beside moto
+import neptune_audit
+with mock_aws():
+    boto3.client("neptune", region_name="us-east-1").create_db_cluster(DBClusterIdentifier="c", Engine="neptune")
+    boto3.client("neptune", region_name="us-east-1").create_db_instance(
+        DBInstanceIdentifier="w", DBInstanceClass="db.r6g.large", Engine="neptune", DBClusterIdentifier="c",
+        AutoMinorVersionUpgrade=False)
+    r = neptune_audit.scan(regions="us-east-1")
+    own = boto3.client("rds", region_name="us-east-1")
+    assert [d["DBInstanceIdentifier"] for d in own.describe_db_instances()["DBInstances"]] == ["w"]
+    assert isinstance(own._ruleset_resolver._provider, botocore.regions.EndpointProvider)
+    print(r.summary["fail"], t.enabled())
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=str(tmp_path / "c"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "k"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split()[0] == "1", proc.stdout + proc.stderr
