@@ -293,7 +293,13 @@ def main() -> int:
     ap.add_argument("--accounts", type=int, default=50, help="accounts in the Organization scenario (default 50)")
     ap.add_argument("--only", choices=["fleet", "org", "shards", "report"], action="append",
                     help="run only this scenario (repeatable); results go to last-run.md all the same")
+    ap.add_argument("--library", action="store_true",
+                    help="measure the kit as a library (a kernel's or worker's process) instead of its own CLI process")
     args = ap.parse_args()
+    if not args.library:
+        from neptune_audit.botocore_tuning import own_process
+
+        own_process()  # the scans here stand for the console script's, whose process is the kit's own
     only = set(args.only or ["fleet", "org", "shards", "report"])
     startup = startup_seconds()
     header = (f"neptune-audit benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
