@@ -50,16 +50,17 @@ def _folder(directory) -> Path:
 
 def load(directory) -> tuple[list[dict], list[str]]:
     """Past runs in the folder, oldest first, and the names of files that could not be read as runs."""
-    runs, skipped = [], []
+    found, skipped = [], []
     for path in sorted(Path(directory).glob(f"{PREFIX}*.json")):
         try:
             doc = strict_json(read_bytes(path, MAX_BYTES, "history file"), path.name)
             _check_run(doc)
-            runs.append(doc)
+            found.append((doc["generated_at"], path.stat().st_mtime_ns, doc))
         except (OSError, ValueError) as exc:  # UsageError is a ValueError
             skipped.append(f"{path.name}: {one_line(exc, limit=120)}")
-    runs.sort(key=lambda d: d["generated_at"])
-    return runs, skipped
+    # two runs of one second: the one written last is the later
+    found.sort(key=lambda t: t[:2])
+    return [doc for *_, doc in found], skipped
 
 
 def _check_run(doc) -> None:

@@ -88,9 +88,6 @@ def test_report_history_shows_changes(kernel_env, tmp_path):
 
     boto("rds", endpoint_url=kernel_env.url).modify_db_instance(DBInstanceIdentifier="a-1",
                                                                  AutoMinorVersionUpgrade=True)
-    import time
-
-    time.sleep(1.1)  # runs are named by the second
     rep = run_report(output=tmp_path / "2.html", regions="us-east-1", history_dir=hist)
     html = rep.html_path.read_text()
     assert "Trend over past runs" in html and "1 newly fixed" in html
