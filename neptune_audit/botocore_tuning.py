@@ -331,10 +331,3 @@ def fewer_gc_passes():
         yield
     finally:
         gc.set_threshold(*old)
-
-
-# --- 5. No full collections at interpreter exit (the console script only) --------------------------
-# At exit the interpreter collects everything still loaded (service models, pandas): 0.25-0.34 s after a scan.
-
-def freeze_before_exit() -> None:
-    gc.freeze()

@@ -117,3 +117,16 @@ with mock_aws():
                AWS_CONFIG_FILE=str(tmp_path / "c"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "k"))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and proc.stdout.split()[0] == "1", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["scan", "--help"], ["scan", "--bogus"], ["policy", "admin"]])
+def test_help_and_usage_errors_import_neither_botocore_nor_pandas(args):
+    """Start-up: nothing is imported before it is needed (python -X importtime lists every import)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "neptune_audit", *args], capture_output=True,
+                          text=True, timeout=60)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert proc.returncode in (0, 2), proc.stderr[-500:]
+    assert not imported & {"botocore", "boto3", "pandas", "pydantic"}, sorted(imported & {"botocore", "pandas"})
