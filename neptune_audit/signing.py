@@ -133,7 +133,7 @@ def _local_signer(path: str) -> Signer:
         key = serialization.load_pem_private_key(data, password.encode() if password else None)
     except TypeError:
         raise UsageError(f"signing key {path} is encrypted: set NEPTUNE_AUDIT_KEY_PASSWORD") from None
-    except (ValueError, Exception) as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
+    except Exception as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
         raise UsageError(f"signing key {path} is not a PEM private key ({one_line(exc, limit=80)})") from None
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return Signer(ED25519, key_id(key.public_key()), _sign=key.sign)
