@@ -23,7 +23,7 @@ from .outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_c
 # short, the cluster's exposure and maintenance window (engine updates happen in the *cluster's* window), and
 # whether a global cluster's automatic target is out of reach.
 FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why", "exposure", "cluster_maintenance_window", "global_cluster_id",
-                   "end_of_life", "end_of_life_date", "outlook"]
+                   "end_of_life", "end_of_life_date"]
 CLUSTER_COLUMNS = [*CLUSTER_FIELDS, "reason"]
 EXPOSURES = ("not-covered", "behind", "current", "unknown")
 
@@ -192,7 +192,6 @@ def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = N
     for row in rows:
         key = (row["account_id"], row["region"], row["cluster_id"])
         row.update(_instance_facts(row, by_cluster.get(key), facts.get(key), calendar, today))
-        row["outlook"] = None
         row.update(judge(row, rules, today)._asdict())
     extra = [c for c in instances.columns if c not in FINDING_COLUMNS]
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS + extra)
