@@ -41,7 +41,7 @@ $(AIRFLOW_VENV)/.installed-stamp: examples/airflow/requirements.txt
 	@touch $@
 
 test-airflow: $(STAMP) $(AIRFLOW_VENV)/.installed-stamp
-	NEPTUNE_AUDIT_AIRFLOW=$(CURDIR)/$(AIRFLOW_VENV)/bin/airflow $(BIN)/python -m pytest -p no:cacheprovider examples/airflow/test_dag.py
+	NEPTUNE_AUDIT_AIRFLOW=$(CURDIR)/$(AIRFLOW_VENV)/bin/airflow $(BIN)/python -m pytest -p no:cacheprovider tests/airflow/test_dag.py
 
 lab: $(STAMP)
 	$(BIN)/neptune-audit demo --lab

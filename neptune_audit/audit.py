@@ -67,14 +67,21 @@ class AuditResult:
 
         return to_contract(self)
 
-    def write(self, fmt: str, path=None) -> str:
-        """Render as ``table``, ``csv``, ``json`` or ``ocsf``; write atomically to ``path`` if given."""
+    def write(self, fmt: str, path=None, **view) -> str:
+        """Render as ``table``, ``csv``, ``json``, ``ocsf`` or ``asff``; write atomically to ``path`` if given.
+        ``view``: ``statuses`` (rows of table/csv), ``color`` (table)."""
         from .export import render, write_atomic
 
-        text = render(self, fmt)
+        text = render(self, fmt, **view)
         if path is not None:
             write_atomic(path, text)
         return text
+
+    def send_to_security_hub(self, region: str | None = None):
+        """Import every finding into AWS Security Hub (``securityhub.import_findings``); returns its report."""
+        from .securityhub import import_findings
+
+        return import_findings(self, region=region)
 
     def __repr__(self) -> str:
         return (f"<AuditResult {rule.metadata().id} {self.generated_at:%Y-%m-%dT%H:%M:%SZ}: "

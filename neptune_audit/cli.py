@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import __version__
-from .contract import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, FORMATS
+from .contract import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, FORMATS, RESULTS
 from .errors import UsageError, one_line
 from .iam_policy import KINDS as POLICY_KINDS
 from .options import DEFAULT_ROLE_NAME, ScanOptions
@@ -32,6 +32,15 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, not {text!r}")
     return port
+
+
+def _formats(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in FORMATS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or repr(text)} "
+                                         f"(choose from {', '.join(FORMATS)})")
+    return list(dict.fromkeys(names))
 
 
 def _add_targets(p: argparse.ArgumentParser) -> None:
@@ -75,8 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", help="scan and print findings")
     _add_targets(scan)
-    scan.add_argument("--format", default="table", choices=FORMATS)
-    scan.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    scan.add_argument("--format", default="table", type=_formats, metavar="|".join(FORMATS),
+                      help="output format (default: table); several, comma-separated, with --output-dir")
+    out = scan.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    out.add_argument("--output-dir", metavar="DIR",
+                     help="write each --format to DIR/neptune-audit.<format> (one scan, each file atomic)")
+    scan.add_argument("--status", action="append", choices=RESULTS, metavar="|".join(RESULTS),
+                      help="only rows with this result in table and csv (repeatable); json, ocsf and asff "
+                           "always hold the whole run")
+    scan.add_argument("--security-hub", action="store_true",
+                      help="import the findings into AWS Security Hub (each in its own account; a re-run "
+                           "updates them and archives those of instances that are gone)")
+    scan.add_argument("--security-hub-region", metavar="REGION",
+                      help="with --security-hub: send every finding to this one region (an aggregation region) "
+                           "instead of each instance's own")
+    scan.add_argument("-q", "--quiet", action="store_true",
+                      help="no progress bar or notices; the table is just the summary line")
+    scan.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR set, or not a terminal)")
     scan.set_defaults(func=cmd_scan)
 
     report = sub.add_parser("report", help="run the audit notebook and write a self-contained HTML report")
@@ -115,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"member role assumed with --organization (default: {DEFAULT_ROLE_NAME})")
     pol.add_argument("--sign", metavar="kms:KEY", dest="kms_key",
                      help="add what `report --sign kms:KEY` needs (kms:GetPublicKey, kms:Sign on that key)")
+    pol.add_argument("--security-hub", action="store_true",
+                     help="add what `scan --security-hub` needs (securityhub:BatchImportFindings, GetFindings)")
     pol.set_defaults(func=cmd_policy)
 
     ev = sub.add_parser("evidence", help="extract the run's JSON embedded in a report or executed notebook, checking "
@@ -153,15 +180,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_scan(args) -> int:
     from . import audit
-    from .export import check_writable
+    from .export import FILE_NAMES, check_writable
 
     options = _options(args)
-    if args.output:
-        check_writable(args.output, inputs={"--exceptions": args.exceptions_file})
-    result = audit.scan(options, progress=sys.stderr.isatty())
-    text = result.write(args.format, args.output)
-    if not args.output:
-        sys.stdout.write(text)
+    inputs = {"--exceptions": args.exceptions_file, "--engine-calendar": args.engine_calendar}
+    if len(args.format) > 1 and not args.output_dir:
+        raise UsageError("several formats go with --output-dir DIR (one file each)")
+    if args.security_hub_region and not args.security_hub:
+        raise UsageError("--security-hub-region goes with --security-hub")
+    if args.security_hub_region:
+        from .targets import parse_regions
+
+        if len(parse_regions(args.security_hub_region) or []) != 1:
+            raise UsageError("--security-hub-region takes one region, such as us-east-1")
+    if args.output_dir:
+        from pathlib import Path
+
+        if not Path(args.output_dir).is_dir():
+            raise UsageError(f"output folder does not exist: {args.output_dir}")
+        paths = {fmt: check_writable(Path(args.output_dir) / FILE_NAMES[fmt], inputs=inputs) for fmt in args.format}
+    elif args.output:
+        paths = {args.format[0]: check_writable(args.output, inputs=inputs)}
+    else:
+        paths = {args.format[0]: None}
+    result = audit.scan(options, progress=sys.stderr.isatty() and not args.quiet)
+    if args.security_hub:
+        sent = result.send_to_security_hub(region=args.security_hub_region)
+        if not args.quiet:
+            print(sent.line(), file=sys.stderr)
+    from .terminal import use_color
+
+    for fmt, path in paths.items():
+        color = fmt == "table" and path is None and use_color(sys.stdout, no_color=args.no_color)
+        if fmt == "table" and args.quiet and path is None:
+            from .contract import summary_line
+
+            sys.stdout.write(summary_line(result.summary) + "\n")
+            continue
+        text = result.write(fmt, path, statuses=args.status, color=color)
+        if path is None:
+            sys.stdout.write(text)
     return result.exit_code
 
 
@@ -234,7 +292,8 @@ def cmd_policy(args) -> int:
         if not args.kms_key.startswith("kms:") or not args.kms_key[4:]:
             raise UsageError("policy --sign takes a KMS key, kms:KEY-ID|ARN|alias/NAME (a local key needs no policy)")
         kw["kms_key"] = args.kms_key[4:]
-    sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization, **kw))
+    sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization,
+                                        security_hub=args.security_hub, **kw))
     return EXIT_OK
 
 

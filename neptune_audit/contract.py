@@ -11,7 +11,7 @@ import json
 from importlib import resources
 
 SCHEMA = "neptune-audit/1"
-FORMATS = ("table", "csv", "json", "ocsf")  # scan --format
+FORMATS = ("table", "csv", "json", "ocsf", "asff")  # scan --format
 SCHEMA_FILE = "neptune-audit-1.schema.json"
 
 

@@ -81,8 +81,9 @@ def csv_cell(value):
     return value
 
 
-def to_csv(result) -> str:
-    df = result.findings[list(FINDING_FIELDS)].copy()
+def to_csv(result, statuses=None) -> str:
+    df = result.findings[list(FINDING_FIELDS)]
+    df = (df[df["result"].isin(list(statuses))] if statuses else df).copy()
     for col in ("pending_modifications", "tags", "exception", "pending_maintenance"):
         df[col] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in df[col]]
     df = df.astype(object).apply(lambda col: col.map(csv_cell))
@@ -165,59 +166,33 @@ def terminal_text(value) -> str:
     return _CONTROL.sub("", "" if value is None else str(value))
 
 
-def to_table(result) -> str:
-    """A terminal view: failing instances, clusters held back, scope problems, the summary."""
-    from .evaluate import held_back, not_scanned
+def to_table(result, **view) -> str:
+    from .terminal import to_table
 
-    meta, s = rule.metadata(), result.summary
-    lines = [f"{meta.id} ({meta.risk}): {meta.title}", ""]
-    f = result.findings
-    if len(f):
-        view = f.assign(auto_minor=[{True: "on", False: "off"}.get(v, "?") for v in f["auto_minor_version_upgrade"]],
-                        note=[_clip(w) if r != "PASS" else "" for r, w in zip(f["result"], f["why"])])
-        view = view[["result", "account_id", "region", "cluster_id", "instance_id", "role", "auto_minor", "note"]]
-        view = view.astype(object).apply(lambda col: col.map(terminal_text))
-        view.columns = ["RESULT", "ACCOUNT", "REGION", "CLUSTER", "INSTANCE", "ROLE", "AUTO MINOR", "NOTE"]
-        lines.append(view.to_string(index=False))
-    else:
-        lines.append("No Neptune instances found in the scanned scope.")
-    held = held_back(result.clusters)
-    if len(held):
-        lines += ["", "Clusters that receive no automatic minor upgrades:"]
-        lines += [terminal_text(f"  {r.account_id} {r.region} {r.cluster_id}: {r.reason}") for r in held.itertuples()]
-    if len(result.clusters):
-        counts = result.clusters["exposure"].value_counts()
-        lines += ["", "Upgrade exposure (clusters): " + ", ".join(
-            f"{int(counts.get(k, 0))} {k}" for k in ("not-covered", "behind", "current", "unknown"))]
-        ending = result.clusters[result.clusters["end_of_life"].isin(["past", "within-180-days"])]
-        if len(ending):
-            lines += ["", "End of life (AWS then upgrades the cluster to a new major version in a maintenance window):"]
-            lines += [terminal_text(f"  {r.account_id} {r.region} {r.cluster_id} {r.engine_version}: "
-                                    f"{'ended' if r.end_of_life == 'past' else 'ends'} {r.end_of_life_date}")
-                      for r in ending.sort_values("end_of_life_date", kind="stable").itertuples()]
-    bad = not_scanned(result.scope)
-    if len(bad):
-        lines += ["", "Not scanned:"]
-        lines += [terminal_text(f"  {r.account_id} {r.region} {r.state}: {r.error}") for r in bad.itertuples()]
-    if not s["targets_scanned"]:
-        lines += ["", "NOTHING WAS SCANNED: no account-region could be checked, so this run proves nothing."]
-    not_enabled = int((result.scope["state"] == NOT_ENABLED).sum())
-    if result.calendar_note:
-        lines += ["", result.calendar_note]
-    lines += ["", f"{summary_line(s)}, {not_enabled} not enabled"]
-    return "\n".join(lines) + "\n"
+    return to_table(result, **view)
 
 
-def _clip(text: str, width: int = 64) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def to_asff(result) -> str:
+    from .securityhub import to_asff
+
+    return to_asff(result)
 
 
-RENDERERS = {"table": to_table, "csv": to_csv, "json": to_json, "ocsf": to_ocsf}
+RENDERERS = {"table": to_table, "csv": to_csv, "json": to_json, "ocsf": to_ocsf, "asff": to_asff}
+# file names with --output-dir: one per format, the same every run (a pipeline picks them up by name)
+FILE_NAMES = {"table": "neptune-audit.txt", "csv": "neptune-audit.csv", "json": "neptune-audit.json",
+              "ocsf": "neptune-audit.ocsf.json", "asff": "neptune-audit.asff.json"}
 
 
-def render(result, fmt: str) -> str:
+def render(result, fmt: str, *, statuses=None, color: bool = False) -> str:
+    """``fmt`` as text.  ``statuses`` (PASS/FAIL/EXCEPTED) narrows the rows of ``table`` and ``csv`` only: the
+    machine formats always hold the whole run, since their summary and Security Hub's archive depend on it."""
     if fmt not in RENDERERS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if fmt == "table":
+        return to_table(result, statuses=statuses, color=color)
+    if fmt == "csv":
+        return to_csv(result, statuses=statuses)
     return RENDERERS[fmt](result)
 
 

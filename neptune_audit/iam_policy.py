@@ -18,6 +18,8 @@ AUDIT_ACTIONS_WITHOUT_EXPOSURE = AUDIT_ACTIONS[:3]
 ORGANIZATION_ACTIONS = ["organizations:ListAccounts"]
 REMEDIATE_ACTIONS = ["rds:ModifyDBInstance"]
 KMS_SIGN_ACTIONS = ["kms:GetPublicKey", "kms:Sign"]  # report --sign kms:KEY (signing.py)
+# scan --security-hub (securityhub.py): import, and find what the last run sent to archive the gone
+SECURITY_HUB_ACTIONS = ["securityhub:BatchImportFindings", "securityhub:GetFindings"]
 KINDS = ("audit", "remediate")
 
 
@@ -34,7 +36,7 @@ def _kms_resource(key: str) -> dict:
 
 
 def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
-             kms_key: str | None = None) -> dict:
+             kms_key: str | None = None, security_hub: bool = False) -> dict:
     """The IAM policy document for ``audit`` or ``remediate`` (``kms_key``: also signing reports with it)."""
     statements = [{"Sid": "NeptuneAuditRead", "Effect": "Allow", "Action": list(AUDIT_ACTIONS), "Resource": "*"}]
     if organization:
@@ -47,6 +49,11 @@ def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROL
     if kind == "remediate":
         statements.append({"Sid": "NeptuneEnableAutoMinorVersionUpgrade", "Effect": "Allow",
                            "Action": list(REMEDIATE_ACTIONS), "Resource": "arn:aws:rds:*:*:db:*"})
+    if security_hub:
+        # Resource "*": Security Hub decides which product a finding goes to from its ProductArn, and the
+        # calling account must be the finding's account (API_BatchImportFindings); nothing broader is granted.
+        statements.append({"Sid": "ImportFindingsToSecurityHub", "Effect": "Allow",
+                           "Action": list(SECURITY_HUB_ACTIONS), "Resource": "*"})
     if kms_key:
         statements.append({"Sid": "SignReportsWithKms", "Effect": "Allow", "Action": list(KMS_SIGN_ACTIONS),
                            **_kms_resource(kms_key)})

@@ -1,0 +1,136 @@
+"""The terminal view of a run (``scan --format table``): fitted to the terminal's width, coloured only on a
+terminal, laid out by rich.
+
+Every value shown came from AWS (names, tags, reasons) or a file, so it goes in as plain ``Text``, never as rich
+markup, and with control and bidi characters already dropped (``export.terminal_text``).
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+
+from . import rule
+from .contract import EXCEPTED, FAIL, NOT_ENABLED, PASS, summary_line
+
+STYLES = {FAIL: "bold red", PASS: "green", EXCEPTED: "yellow"}
+# Not a terminal and no COLUMNS: a width that keeps a 12-digit account, a region and two ids on one line.
+PIPE_WIDTH = 120
+
+
+def use_color(stream=None, *, no_color: bool = False) -> bool:
+    """Colour only on a terminal, never with ``--no-color`` or ``NO_COLOR`` set (https://no-color.org)."""
+    stream = sys.stdout if stream is None else stream
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def width() -> int:
+    """``COLUMNS`` if set, else the terminal's width, else :data:`PIPE_WIDTH`."""
+    return max(40, shutil.get_terminal_size((PIPE_WIDTH, 24)).columns)
+
+
+def to_table(result, *, statuses=None, color: bool = False, columns: int | None = None) -> str:
+    """Failing instances (or those in ``statuses``), clusters held back, end of life, scope problems, summary."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .evaluate import held_back, not_scanned
+    from .export import terminal_text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=columns or width(), force_terminal=color, no_color=not color,
+                      color_system="standard" if color else None, highlight=False, markup=False, emoji=False,
+                      legacy_windows=False)
+
+    def line(text: str = "", style: str | None = None) -> None:
+        console.print(Text(terminal_text(text), style=style or ""), overflow="fold")
+
+    def item(text: str, style: str | None = None) -> None:
+        """An indented line whose continuation lines keep the indent."""
+        grid = Table.grid(padding=(0, 0))
+        grid.add_column(width=2, no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row("", Text(terminal_text(text), style=style or ""))
+        console.print(grid)
+
+    meta, s = rule.metadata(), result.summary
+    line(f"{meta.id} ({meta.risk}): {meta.title}", "bold")
+    line()
+    f = result.findings
+    shown = f if not statuses else f[f["result"].isin(list(statuses))]
+    if len(shown):
+        # one account: say it once above the table, and give its column's width to the notes
+        accounts = shown["account_id"].unique()
+        columns_shown = ["result", *(["account_id"] if len(accounts) > 1 else []), "region", "cluster_id",
+                         "instance_id", "role", "auto_minor_version_upgrade", "why"]
+        if len(accounts) == 1:
+            line(f"Account {accounts[0]}")
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False,
+                      padding=(0, 1))
+        spec = {"result": ("RESULT", {"no_wrap": True}), "account_id": ("ACCOUNT", {"no_wrap": True}),
+                "region": ("REGION", {"no_wrap": True}), "cluster_id": ("CLUSTER", {"overflow": "fold"}),
+                "instance_id": ("INSTANCE", {"overflow": "fold"}), "role": ("ROLE", {"no_wrap": True}),
+                "auto_minor_version_upgrade": ("AUTO\nMINOR", {"no_wrap": True}),
+                "why": ("NOTE", {"overflow": "fold", "min_width": 20})}
+        for col in columns_shown:
+            name, opts = spec[col]
+            table.add_column(name, justify="left", **opts)
+        auto = {True: "on", False: "off"}
+        for r in shown[columns_shown].to_dict("records"):
+            cells = []
+            for col in columns_shown:
+                v = r[col]
+                if col == "result":
+                    cells.append(Text(v, style=STYLES.get(v, "")))
+                    continue
+                if col == "auto_minor_version_upgrade":
+                    v = auto.get(v, "?")
+                elif col == "why" and r["result"] == PASS:
+                    v = ""
+                cells.append(Text(terminal_text(v)))
+            table.add_row(*cells)
+        console.print(table)
+    elif len(f):
+        line(f"No instances with result {' or '.join(statuses)} ({len(f)} instances in the run).")
+    else:
+        line("No Neptune instances found in the scanned scope.")
+    held = held_back(result.clusters)
+    if len(held):
+        line()
+        line("Clusters that receive no automatic minor upgrades:")
+        for r in held.itertuples():
+            item(f"{r.account_id} {r.region} {r.cluster_id}: {r.reason}")
+    if len(result.clusters):
+        counts = result.clusters["exposure"].value_counts()
+        line()
+        line("Upgrade exposure (clusters): " + ", ".join(
+            f"{int(counts.get(k, 0))} {k}" for k in ("not-covered", "behind", "current", "unknown")))
+        ending = result.clusters[result.clusters["end_of_life"].isin(["past", "within-180-days"])]
+        if len(ending):
+            line()
+            line("End of life (AWS then upgrades the cluster to a new major version in a maintenance window):")
+            for r in ending.sort_values("end_of_life_date", kind="stable").itertuples():
+                item(f"{r.account_id} {r.region} {r.cluster_id} {r.engine_version}: "
+                     f"{'ended' if r.end_of_life == 'past' else 'ends'} {r.end_of_life_date}", "yellow")
+    bad = not_scanned(result.scope)
+    if len(bad):
+        line()
+        line("Not scanned:", "bold yellow")
+        for r in bad.itertuples():
+            item(f"{r.account_id} {r.region} {r.state}: {r.error}")
+    if not s["targets_scanned"]:
+        line()
+        line("NOTHING WAS SCANNED: no account-region could be checked, so this run proves nothing.", "bold red")
+    if result.calendar_note:
+        line()
+        line(result.calendar_note)
+    not_enabled = int((result.scope["state"] == NOT_ENABLED).sum())
+    line()
+    line(f"{summary_line(s)}, {not_enabled} not enabled", "bold red" if s["fail"] else "bold")
+    # rich pads every cell to its column's width: drop the padding at the ends of lines
+    return "\n".join(ln.rstrip() for ln in buf.getvalue().split("\n"))
