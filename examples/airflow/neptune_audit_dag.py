@@ -34,7 +34,7 @@ import subprocess
 from datetime import datetime
 
 from airflow.sdk import Param, dag, task
-from airflow.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException
 
 KIT = os.environ.get("NEPTUNE_AUDIT_BIN") or shutil.which("neptune-audit") or "neptune-audit"
 RESULTS = {0: "PASS", 1: "FAIL findings", 3: "incomplete scope"}  # the kit's exit codes that are results
