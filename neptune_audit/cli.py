@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete: `neptune-audit completion bash|zsh|fish`)
 """The ``neptune-audit`` command: a thin wrapper over the package's functions.
 
 Exit codes (``contract.EXIT_*``): 0 all pass (or excepted) and every target scanned; 1 at least one
@@ -160,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("files", nargs="+", metavar="FILE.json")
     merge.add_argument("-o", "--output", metavar="FILE.json", required=True, help="where to write the merged JSON")
     merge.set_defaults(func=cmd_merge)
+
+    nbs = sub.add_parser("notebooks", help="copy the notebooks, the example exceptions and the Airflow DAG out of "
+                                           "the installed kit into DIR")
+    nbs.add_argument("folder", metavar="DIR")
+    nbs.set_defaults(func=cmd_notebooks)
+
+    comp = sub.add_parser("completion", help="print the shell completion script (eval it, or save it where your "
+                                             "shell loads completions)")
+    comp.add_argument("shell", choices=("bash", "zsh", "fish"))
+    comp.set_defaults(func=cmd_completion)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the scan's JSON output (neptune-audit/1)")
     schema.set_defaults(func=cmd_schema)
@@ -374,6 +385,21 @@ def cmd_report(args) -> int:
     return rep.exit_code
 
 
+def cmd_notebooks(args) -> int:
+    from .report import copy_shipped
+
+    for path in copy_shipped(args.folder):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_completion(args) -> int:
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode([PROG], shell=args.shell))
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     if args.serve or args.lab:
         return _serve_demo(args.port, lab=args.lab_dir if args.lab else None)
@@ -393,7 +419,11 @@ def cmd_demo(args) -> int:
 
 def _serve_demo(port: int, lab: str | None) -> int:
     """Run the simulated account on ``port`` until Ctrl-C, or for as long as JupyterLab runs on it."""
+    import importlib.util
     import threading
+
+    if lab and importlib.util.find_spec("jupyterlab") is None:  # before a port is taken or a file written
+        raise UsageError("JupyterLab is not installed: pip install 'neptune-audit[lab]'")
 
     from .simulate import DemoServer, lab_command, prepare_lab
 
@@ -441,7 +471,12 @@ def main(argv=None, own_process: bool = False) -> int:
     """Parse, run, and turn every error into its exit code: the one place that does.  ``own_process``: the caller
     is the console script, whose process is the kit's own (its interpreter and botocore may be tuned)."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # the shell is asking for completions: answer and exit
+            import argcomplete
+
+            argcomplete.autocomplete(parser)
+        args = parser.parse_args(argv)
         if own_process:  # after parsing: --help and usage errors never import botocore
             from .botocore_tuning import own_process as tune
 

@@ -91,12 +91,19 @@ def to_csv(result, statuses=None) -> str:
 
 
 def ocsf_findings(result) -> list[dict]:
-    """One OCSF 1.x Compliance Finding (class 2003) per instance, built with py-ocsf-models."""
+    """One OCSF 1.5 Compliance Finding (class 2003) per instance, built with py-ocsf-models, with the cloud
+    and datetime profiles applied (``cloud.account.uid`` / ``cloud.region`` are where a SIEM looks) and times in
+    milliseconds (OCSF ``timestamp_t``).  tests/test_ocsf.py validates every event against the schema."""
+    import uuid
+
     from py_ocsf_models.events.base_event import SeverityID
     from py_ocsf_models.events.findings.activity_id import ActivityID
     from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
     from py_ocsf_models.events.findings.compliance_finding_type_id import ComplianceFindingTypeID
     from py_ocsf_models.events.findings.status_id import StatusID
+    from py_ocsf_models.objects.account import Account, TypeID as AccountTypeID
+    from py_ocsf_models.objects.check import Check
+    from py_ocsf_models.objects.cloud import Cloud
     from py_ocsf_models.objects.compliance import Compliance
     from py_ocsf_models.objects.compliance_status import StatusID as ComplianceStatusID
     from py_ocsf_models.objects.finding_info import FindingInformation
@@ -106,16 +113,23 @@ def ocsf_findings(result) -> list[dict]:
     from py_ocsf_models.objects.resource_details import ResourceDetails
 
     meta = rule.metadata()
-    when = int(result.generated_at.timestamp())
+    when = int(result.generated_at.timestamp()) * 1000
     product = Product(name="neptune-audit", vendor_name="neptune-audit", version=__version__)
+    # an excepted instance still has the setting off: Warning, as ASFF's WARNING, with the reason beside it
     compliance_status = {"PASS": ComplianceStatusID.Pass, "FAIL": ComplianceStatusID.Fail,
-                         "EXCEPTED": ComplianceStatusID.Fail}
+                         "EXCEPTED": ComplianceStatusID.Warning}
+    status_name = {ComplianceStatusID.Pass: "Pass", ComplianceStatusID.Fail: "Fail",
+                   ComplianceStatusID.Warning: "Warning"}
+    labels = {a.account_id: a.label for a in result.accounts if a.label}
+    run = uuid.uuid4().hex  # metadata.uid: this event, this run (finding_info.uid is the finding across runs)
     out = []
     for f in _records(result.findings, FINDING_FIELDS):
         excepted = f["result"] == "EXCEPTED"
+        cstatus = compliance_status[f["result"]]
         event = ComplianceFinding(
             activity_id=ActivityID.Create,
             activity_name="Create",
+            class_name="Compliance Finding",
             type_uid=ComplianceFindingTypeID.Create,
             type_name="Compliance Finding: Create",
             time=when,
@@ -127,12 +141,17 @@ def ocsf_findings(result) -> list[dict]:
             status_code=f["result"],
             status_detail=f["reason"],
             message=f"{meta.id} {f['result']}: {f['instance_id']}",
-            metadata=Metadata(product=product, event_code=meta.id, uid=f"{meta.id}-{f['arn']}"),
+            metadata=Metadata(product=product, event_code=meta.id, uid=f"{run}-{len(out)}",
+                              profiles=["cloud", "datetime"]),
             finding_info=FindingInformation(uid=f"{meta.id}-{f['arn']}", title=meta.title,
                                             desc=meta.rationale, created_time=when,
                                             types=["Software and Configuration Checks"]),
-            compliance=Compliance(control=meta.id, standards=list(meta.standards), desc=meta.title,
-                                  status_id=compliance_status[f["result"]]),
+            compliance=Compliance(
+                control=meta.id, standards=list(meta.standards), desc=meta.title, status_id=cstatus,
+                requirements=[f"{meta.publisher} {meta.id}: {meta.title}"],
+                checks=[Check(uid=meta.id, name=meta.title, standards=list(meta.standards),
+                              severity=meta.risk, severity_id=SeverityID.Medium,
+                              status=status_name[cstatus], status_id=cstatus)]),
             remediation=Remediation(desc=meta.remediation, references=[meta.reference]),
             resources=[ResourceDetails(
                 uid=f["arn"], name=f["instance_id"], type=meta.resource_type, region=f["region"],
@@ -143,10 +162,17 @@ def ocsf_findings(result) -> list[dict]:
                                          "pending_modifications", "exception", "amvu_effective",
                                          "latest_minor_version", "minor_versions_behind", "pending_maintenance")},
             )],
-            unmapped={"cloud": {"provider": "AWS", "account": {"uid": f["account_id"], "type": "AWS Account"},
-                                "region": f["region"]}},
         )
-        out.append(event.model_dump(mode="json", exclude_none=True))
+        doc = event.model_dump(mode="json", exclude_none=True)
+        # py-ocsf-models' Compliance Finding has no cloud attribute and its Compliance no status text: both are
+        # in the schema (the cloud profile; compliance.status), so they are added to the validated event here
+        doc["cloud"] = Cloud(provider="AWS", region=f["region"],
+                             account=Account(uid=f["account_id"], name=labels.get(f["account_id"], f["account_id"]),
+                                             type_id=AccountTypeID.AWS_Account,
+                                             type="AWS Account")).model_dump(mode="json", exclude_none=True)
+        doc["compliance"]["status"] = status_name[cstatus]
+        doc["time_dt"] = iso(result.generated_at)
+        out.append(doc)
     return out
 
 

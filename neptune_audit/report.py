@@ -31,6 +31,36 @@ def notebook_path(name: str) -> Path:
     raise UsageError(f"notebook {name} is missing from this installation")
 
 
+SHIPPED = {"notebooks": ("audit.ipynb", "remediate.ipynb"), "examples": ("exceptions.yml",),
+           "examples/airflow": ("neptune_audit_dag.py", "requirements.txt")}
+
+
+def copy_shipped(folder) -> list[Path]:
+    """Copy the notebooks, the example exceptions and the Airflow DAG out of the kit (the installed package or a
+    checkout) into ``folder``; a file already there is the user's and is kept.  Returns the files written."""
+    import shutil
+
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"not a folder: {target}")
+    written = []
+    for sub, names in SHIPPED.items():
+        for name in names:
+            source = next((c for c in (HERE / sub / name, HERE.parent / sub / name) if c.is_file()), None)
+            if source is None:
+                raise UsageError(f"{sub}/{name} is missing from this installation")
+            dest = target / sub / name
+            if dest.exists():
+                continue
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, dest)
+            except OSError as exc:
+                raise UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
+            written.append(dest)
+    return written
+
+
 def default_output(prefix: str = "neptune-audit-report") -> Path:
     return Path(f"{prefix}-{date.today().isoformat()}.html")
 

@@ -398,5 +398,5 @@ def lab_command(endpoint_url: str, folder) -> tuple[list[str], dict, str | None]
         # JupyterLab refuses to run as root without --allow-root (it would serve root's files to the browser).
         command.append("--allow-root")
         note = ("Warning: running as root, so JupyterLab starts with --allow-root. That is fine in a throwaway "
-                "container; elsewhere run `make lab` as an ordinary user.")
+                "container; elsewhere run `neptune-audit demo --lab` as an ordinary user.")
     return command, client_env(endpoint_url), note

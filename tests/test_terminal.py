@@ -1,0 +1,138 @@
+"""What a person at a terminal gets from `scan`: a table fitted to the width, colours only where they belong,
+the conventions of Prowler and Custodian (--status, -q, --output-dir), completion, and the commands that
+copy the kit's notebooks out of the wheel."""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from neptune_audit import cli, terminal
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_no_line_is_wider_than_the_terminal(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = run(capsys, "scan", "--demo", "--organization")
+    assert code == 1
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    assert any(line.startswith("FAIL ") for line in lines), "results are left-aligned at the start of the row"
+    assert not ANSI.search(out), "no colour when standard output is not a terminal"
+
+
+def test_notes_are_wrapped_not_cut(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    _, out, _ = run(capsys, "scan", "--demo")
+    flat = " ".join(out.split())
+    assert "1.2.1.0: not covered before 1.3.0.0" in flat, "the whole note is there, over several lines"
+    assert "…" not in out
+
+
+def test_colours_on_a_terminal_and_never_with_no_color(demo_result, monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert terminal.use_color(Tty()) and not terminal.use_color(io.StringIO())
+    assert not terminal.use_color(Tty(), no_color=True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not terminal.use_color(Tty())
+    coloured = terminal.to_table(demo_result, color=True, columns=120)
+    red = [line for line in coloured.splitlines() if "\x1b[1;31mFAIL" in line]
+    green = [line for line in coloured.splitlines() if "\x1b[32mPASS" in line]
+    assert red and green
+    assert ANSI.sub("", coloured).split() == terminal.to_table(demo_result, columns=120).split()
+
+
+def test_names_from_aws_cannot_inject_markup_or_escapes(demo_result):
+    f = demo_result.findings
+    f.loc[f.index[0], "why"] = "[bold red]fake[/] \x1b[2J cleared"
+    text = terminal.to_table(demo_result, columns=200)
+    assert "[bold red]fake[/]" in text and "\x1b" not in text
+
+
+def test_status_narrows_table_and_csv_but_never_json(capsys):
+    _, table, _ = run(capsys, "scan", "--demo", "--status", "FAIL")
+    rows = [line.split()[0] for line in table.splitlines() if line.split()[:1] in (["FAIL"], ["PASS"])]
+    assert rows and set(rows) == {"FAIL"}
+    _, csv, _ = run(capsys, "scan", "--demo", "--format", "csv", "--status", "PASS", "--status", "EXCEPTED")
+    assert {line.split(",")[0] for line in csv.splitlines()[1:]} and "FAIL" not in csv.split("\n", 1)[1]
+    _, js, _ = run(capsys, "scan", "--demo", "--format", "json", "--status", "PASS")
+    assert {f["result"] for f in json.loads(js)["findings"]} >= {"PASS", "FAIL"}
+
+
+def test_quiet_is_one_line(capsys):
+    code, out, err = run(capsys, "scan", "--demo", "-q")
+    assert code == 1 and len(out.splitlines()) == 1 and "instances:" in out and err == ""
+
+
+def test_output_dir_writes_every_format_of_one_scan(capsys, tmp_path):
+    code, out, _ = run(capsys, "scan", "--demo", "--output-dir", str(tmp_path), "--format", "json,csv,ocsf,asff")
+    assert code == 1 and out == ""
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["neptune-audit.asff.json", "neptune-audit.csv", "neptune-audit.json",
+                     "neptune-audit.ocsf.json"]
+    doc = json.loads((tmp_path / "neptune-audit.json").read_text())
+    asff = json.loads((tmp_path / "neptune-audit.asff.json").read_text())
+    ocsf = json.loads((tmp_path / "neptune-audit.ocsf.json").read_text())
+    assert len(doc["findings"]) == len(asff) == len(ocsf)
+    assert (tmp_path / "neptune-audit.csv").read_text().count("\n") == len(doc["findings"]) + 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["scan", "--demo", "--format", "json,csv"], "--output-dir"),
+    (["scan", "--demo", "--format", "json,xml", "--output-dir", "."], "unknown format xml"),
+    (["scan", "--demo", "--output-dir", "/nonexistent/x", "--format", "json"], "does not exist"),
+    (["scan", "--demo", "--status", "MAYBE"], "invalid choice"),
+    (["scan", "--demo", "--security-hub-region", "us-east-1"], "goes with --security-hub"),
+    (["scan", "--demo", "--security-hub", "--security-hub-region", "nowhere"], "region"),
+])
+def test_bad_combinations_are_one_line_and_exit_2(capsys, argv, says):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and says in err, err
+
+
+def test_demo_lab_without_jupyterlab_says_what_to_install_and_writes_nothing(capsys, monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jupyterlab" else real(name, *a))
+    code, out, err = run(capsys, "demo", "--lab", "--lab-dir", str(tmp_path / "lab"))
+    assert code == 2 and "pip install 'neptune-audit[lab]'" in err and len(err.splitlines()) == 1
+    assert out == "" and not (tmp_path / "lab").exists()
+
+
+def test_notebooks_copies_what_the_wheel_ships_and_keeps_the_users_files(capsys, tmp_path):
+    code, out, _ = run(capsys, "notebooks", str(tmp_path))
+    written = out.split()
+    assert code == 0 and len(written) == 5
+    assert (tmp_path / "notebooks" / "audit.ipynb").is_file()
+    assert (tmp_path / "examples" / "airflow" / "neptune_audit_dag.py").is_file()
+    (tmp_path / "examples" / "exceptions.yml").write_text("mine\n")
+    code, out, _ = run(capsys, "notebooks", str(tmp_path))
+    assert code == 0 and out == "" and (tmp_path / "examples" / "exceptions.yml").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_prints_a_script_for_the_shell(capsys, shell):
+    code, out, _ = run(capsys, "completion", shell)
+    assert code == 0 and "neptune-audit" in out and "_ARGCOMPLETE" in out
+
+
+@pytest.fixture
+def demo_result():
+    import neptune_audit
+
+    return neptune_audit.scan(demo=True)
