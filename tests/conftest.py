@@ -127,3 +127,23 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="module")
+def demo_account():
+    """A freshly seeded simulated account for in-process `--demo` scans (`scan(demo=True)`, `cli.main([... "--demo"])`).
+
+    The in-process moto server shares moto's backends with `mock_aws`, which resets them when a test ends: the
+    process's demo account is then empty.  This resets them, seeds a new demo server, and puts the old one back.
+    """
+    from moto import mock_aws
+
+    wipe = mock_aws()
+    wipe.start()
+    wipe.stop()  # start/stop resets every moto backend
+    old, simulate._demo = simulate._demo, simulate.DemoServer()
+    try:
+        yield simulate._demo
+    finally:
+        simulate._demo.stop()
+        simulate._demo = old

@@ -32,11 +32,14 @@ def test_valid_region_lists_round_trip(regions):
 
 
 @settings(max_examples=60)
-@given(st.text(min_size=1, max_size=20).filter(lambda s: not s.startswith("-")))
-def test_format_argument_is_accepted_only_from_the_contract(fmt):
+@given(st.one_of(st.text(min_size=1, max_size=20), st.lists(st.sampled_from(FORMATS), min_size=1).map(",".join))
+       .filter(lambda s: not s.startswith("-")))
+def test_format_lists_are_accepted_only_from_the_contract(fmt):
+    names = [n.strip() for n in fmt.split(",") if n.strip()]
     try:
         args = build_parser().parse_args(["scan", "--format", fmt])
     except UsageError as e:
-        assert fmt not in FORMATS and "invalid choice" in str(e)
+        assert not names or set(names) - set(FORMATS), fmt
+        assert "unknown format" in str(e)
     else:
-        assert args.format in FORMATS
+        assert args.format == list(dict.fromkeys(names)) and set(args.format) <= set(FORMATS)

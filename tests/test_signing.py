@@ -35,7 +35,7 @@ def _main(args, capsys):
 
 
 @pytest.fixture(scope="module")
-def saved_scan(tmp_path_factory):
+def saved_scan(tmp_path_factory, demo_account):
     """A real scan of the simulated account, saved as `scan --format json` writes it."""
     import neptune_audit
 

@@ -12,6 +12,7 @@ import pytest
 from neptune_audit import cli, terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+pytestmark = pytest.mark.usefixtures("demo_account")
 
 
 def run(capsys, *argv):
