@@ -121,7 +121,7 @@ def test_demo_command_runs_without_credentials(tmp_path):
 BAD_INPUT = [
     (["scan", "--regions", "mars-north-1"], "unknown region 'mars-north-1'"),
     (["scan", "--regions", "us-east-1,"], None),
-    (["scan", "--format", "xml"], "invalid choice: 'xml'"),
+    (["scan", "--format", "xml"], "unknown format xml"),
     (["scan", "--exceptions", "/nonexistent/e.yml"], "exceptions file not found"),
     (["scan", "--profile", "nope"], "unknown AWS profile 'nope'"),
     (["scan", "--role-arn", "not-an-arn"], "not an IAM role ARN"),
