@@ -40,7 +40,8 @@ def check_offline_html(text: str) -> None:
     assert not re.search(r"@import\s+url\([\"']?https?:", text)
     assert "class=\"jp-CodeMirrorEditor" not in text and "hl-ipython3" not in text, "no code cells"
     assert "neptune_audit.scan(" not in text and "present.setup()" not in text
-    assert text.count("plotly.js v") >= 1, "plotly.js is embedded"
+    copies = re.findall(r"\* plotly\.js (?:\([a-z -]+\) )?v\d", text)
+    assert len(copies) == 1, f"plotly.js is embedded exactly once: {copies}"
 
 
 def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
