@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .botocore_tuning import load_models
 from .contract import NOT_ENABLED, SCANNED
+from .options import DEFAULT_WORKERS, auto_workers
 from .targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
 
 if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see audit.scan)
@@ -291,7 +292,7 @@ class _Progress:
             self.bar.close()
 
 
-def collect(accounts: list[Account], regions: list[str] | None, max_workers: int = 16,
+def collect(accounts: list[Account], regions: list[str] | None, max_workers: int | None = None,
             progress: bool = False) -> Inventory:
     """Collect every account x region concurrently; ``regions=None`` means every enabled region.
 
@@ -310,11 +311,17 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
             scope_rows += [_unscanned(acct, region, acct.state, acct.error) for region in regions or [ANY_REGION]]
     api_calls = 0
     first: Future | None = None
-    if regions is not None and reachable:
-        # Region names are checked before anything is scanned (the partition's regions are the same for all).
+    if reachable:
+        # Nothing can be scanned before the first listing is back (it was sent beside GetCallerIdentity): wait for
+        # it here, check region names against it (a partition's regions are the same for all), and size the pool
+        # by it, so that every region of the first account starts in the next round trip.
         first = Future()
         first.set_result(describe_regions(reachable[0]))
-        check_known_regions(regions, [first.result()])
+        if regions is not None:
+            check_known_regions(regions, [first.result()])
+        max_workers = auto_workers(max_workers, len(regions) if regions is not None
+                                   else sum(first.result().enabled.values()))
+    max_workers = max_workers or DEFAULT_WORKERS
     catalogue = EngineCatalogue()
     per_account = float(len(regions)) if regions else 20.0  # expected regions per account, refined as lists come
     bar = _Progress(progress, len(reachable), per_account)

@@ -26,6 +26,18 @@ def _tuple(value) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+DEFAULT_WORKERS = 16   # account-regions at once when several accounts share a region's API
+# With max_workers None (the default), one account's regions all start at once, up to this many: each region is
+# its own endpoint and its own API rate bucket, so one request per region is the politest fan-out there is, and
+# the region with the most instances no longer waits for a free worker.  More than one account: the same.
+MAX_AUTO_WORKERS = 32
+
+
+def auto_workers(max_workers: int | None, regions: int) -> int:
+    """The pool for a scan: ``max_workers`` if given, else one per region to scan, from 16 to 32."""
+    return max_workers or min(MAX_AUTO_WORKERS, max(DEFAULT_WORKERS, regions))
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     """Targets and how to scan them.  ``regions``: ``"all"`` or ``"R1,R2"`` (a list is accepted)."""
@@ -37,7 +49,7 @@ class ScanOptions:
     role_name: str = DEFAULT_ROLE_NAME
     exceptions_file: str | None = None
     demo: bool = False
-    max_workers: int = 16
+    max_workers: int | None = None   # None: one per region to scan, 16-32 (auto_workers)
     accounts: tuple[str, ...] = ()   # only these account ids
     shard: str | None = None         # "K/N": the K-th of N shards of an Organization
     engine_calendar: str | None = None  # YAML file of engine end-of-life dates (default: the one shipped)
@@ -86,7 +98,8 @@ class ScanOptions:
         """Every check that needs no AWS call; raises :class:`UsageError` with one line."""
         from .targets import validate_role_arn
 
-        if not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool) or self.max_workers < 1:
+        if self.max_workers is not None and (not isinstance(self.max_workers, int)
+                                             or isinstance(self.max_workers, bool) or self.max_workers < 1):
             raise UsageError("--max-workers must be a whole number, at least 1")
         self.region_list  # noqa: B018 - parses and checks the syntax
         for arn in self.role_arns:

@@ -23,6 +23,7 @@ from .auditlog import AuditLog
 from .contract import EXCEPTED, FAIL
 from .errors import UsageError
 from .export import iso
+from .options import DEFAULT_WORKERS
 from .targets import AWS_ERRORS, describe_error
 
 PLAN_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "arn", "role", "status", "result",
@@ -333,7 +334,7 @@ class Remediation:
             self.prepare()
         try:
             results = apply(self.plan, self.result, apply_immediately=self.apply_immediately, audit_log=self.log,
-                            max_workers=self.result.options.max_workers, on_result=on_result)
+                            max_workers=self.result.options.max_workers or DEFAULT_WORKERS, on_result=on_result)
             waiting = wait_seconds if (results["outcome"] == "changed").any() else 0
             self.results = verify(results, self.result, wait_seconds=waiting, interval=interval)
             # this run re-read every instance it planned: earlier open intents need not be reported again

@@ -331,7 +331,7 @@ def demo_server() -> DemoServer:
         return _demo
 
 
-def demo_connection(max_workers: int = 16) -> Connection:
+def demo_connection(max_workers: int | None = None) -> Connection:
     """A Connection to the simulated account, with dummy credentials that never leave this machine."""
     return Connection(endpoint_url=demo_server().endpoint_url, max_workers=max_workers,
                       static_credentials=dict(DUMMY_CREDENTIALS))

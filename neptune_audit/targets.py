@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 from datetime import timezone
@@ -23,7 +23,7 @@ from botocore.parsers import ResponseParserError
 from . import __version__
 from .botocore_tuning import building_client, new_botocore_session, share_http_session
 from .errors import UsageError, one_line
-from .options import DEFAULT_ROLE_NAME
+from .options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS
 
 SESSION_NAME = "neptune-audit"
 ALL_REGIONS = "all"
@@ -70,7 +70,7 @@ class Connection:
     """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
 
     endpoint_url: str | None = None
-    max_workers: int = 16
+    max_workers: int | None = None  # None: as the scan sizes its pool (options.auto_workers)
     retry_mode: str = "adaptive"
     max_attempts: int = 10
     static_credentials: dict | None = None  # only for the simulated account
@@ -80,7 +80,7 @@ class Connection:
     def config(self) -> Config:
         return Config(
             retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
-            max_pool_connections=max(10, self.max_workers),
+            max_pool_connections=max(10, self.max_workers or MAX_AUTO_WORKERS),
             connect_timeout=10,
             read_timeout=60,
             user_agent_extra=f"neptune-audit/{__version__}",
@@ -125,6 +125,8 @@ class Account:
     state: str | None = None  # "denied" / "error" when the account could not be reached
     error: str | None = None
     make_session: Callable[[], boto3.Session] | None = field(default=None, repr=False)
+    # DescribeRegions sent beside GetCallerIdentity (its raw Regions, once): one round trip off the critical path
+    regions_prefetch: Future | None = field(default=None, repr=False)
     _home: str | None = field(default=None, repr=False)  # the home region while the session is not built
     _clients: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -214,17 +216,41 @@ def _identity(session: boto3.Session, connection: Connection, what: str) -> tupl
     return ident["Account"], ident["Arn"]
 
 
-def _base_account(connection: Connection, profile: str | None) -> Account:
+def _send_describe_regions(ec2) -> Future:
+    """DescribeRegions on its own thread: it needs the credentials, not the account id, so it can travel beside
+    GetCallerIdentity instead of after it."""
+    fut: Future = Future()
+
+    def run() -> None:
+        try:
+            fut.set_result(ec2.describe_regions(AllRegions=True)["Regions"])
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the listing, as if called there
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, name="neptune-audit-regions", daemon=True).start()
+    return fut
+
+
+def _base_account(connection: Connection, profile: str | None, list_regions: bool = False) -> Account:
+    """The account of a base identity (default chain or profile).  ``list_regions``: it will be scanned, so its
+    region listing is sent now, beside the identity call."""
     session = connection.base_session(profile)
     what = f"profile {profile!r}" if profile else "the default credential chain"
+    clients, prefetch = {}, None
+    if list_regions:
+        home = session.region_name or "us-east-1"
+        clients[("ec2", home)] = ec2 = connection.client(session, "ec2", home)
+        prefetch = _send_describe_regions(ec2)
     account_id, arn = _identity(session, connection, what)
-    return Account(account_id, f"profile:{profile}" if profile else "default", session, connection, caller_arn=arn)
+    return Account(account_id, f"profile:{profile}" if profile else "default", session, connection, caller_arn=arn,
+                   regions_prefetch=prefetch, _clients=clients)
 
 
 def check_credentials(connection: Connection, profiles=(), regions: list[str] | None = None) -> None:
     """Fail now, with one line, if the base credentials (default chain or each profile) do not work, or if
     ``regions`` names a region the first of them does not know."""
-    bases = [_base_account(connection, profile) for profile in profiles or [None]]
+    bases = [_base_account(connection, profile, list_regions=i == 0 and regions is not None)
+             for i, profile in enumerate(profiles or [None])]
     if regions is not None:
         check_known_regions(regions, [describe_regions(bases[0])])
 
@@ -298,7 +324,9 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
         validate_role_arn(arn)
     if connection.static_credentials and profiles:
         raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
-    bases = [_base_account(connection, p) for p in profiles] or [_base_account(connection, None)]
+    scanned = organization or not role_arns or bool(profiles)  # a base identity that is itself scanned
+    bases = ([_base_account(connection, p, list_regions=scanned) for p in profiles]
+             or [_base_account(connection, None, list_regions=scanned)])
     candidates: list[Account | tuple[Account, str, str]] = []  # accounts in hand, or (base, role ARN, label) jobs
     for arn in role_arns:
         candidates.append((bases[0], arn, f"role:{arn}"))
@@ -312,7 +340,9 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
         for member in (m for m in members if m["Id"] in kept):
             if member["Id"] == base.account_id:
                 candidates.append(Account(base.account_id, f"org:{member.get('Name', '')}", base.session,
-                                          connection, caller_arn=base.caller_arn))
+                                          connection, caller_arn=base.caller_arn,
+                                          regions_prefetch=base.regions_prefetch, _clients=dict(base._clients)))
+                base.regions_prefetch = None
             else:
                 arn = f"arn:{base.partition}:iam::{member['Id']}:role/{role_name}"
                 candidates.append((base, arn, f"org:{member.get('Name', member['Id'])}"))
@@ -326,7 +356,7 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
         candidates = [c for c in candidates
                       if (c.account_id if isinstance(c, Account) else _ROLE_ARN.match(c[1]).group(1)) in only]
     jobs = [c for c in candidates if not isinstance(c, Account)]
-    with ThreadPoolExecutor(max_workers=connection.max_workers) as pool:
+    with ThreadPoolExecutor(max_workers=connection.max_workers or DEFAULT_WORKERS) as pool:
         assumed = list(pool.map(lambda job: assume(*job), jobs))
     # Accounts reached with the caller's own credentials come first, so they win over an assumed role to the same id.
     accounts = [c for c in candidates if isinstance(c, Account)] + assumed
@@ -379,8 +409,10 @@ def partition_of(region: str) -> str | None:
 
 
 def describe_regions(account: Account) -> RegionList:
+    prefetch, account.regions_prefetch = account.regions_prefetch, None
     try:
-        regions = account.client("ec2").describe_regions(AllRegions=True)["Regions"]
+        regions = (prefetch.result() if prefetch is not None
+                   else account.client("ec2").describe_regions(AllRegions=True)["Regions"])
     except AWS_ERRORS as exc:
         state, msg = describe_error(exc)
         return RegionList(state=state, error=f"ec2:DescribeRegions failed: {msg}")

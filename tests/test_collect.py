@@ -218,3 +218,54 @@ def test_clusters_are_listed_only_where_there_are_neptune_instances(aws):
                                     ("DescribeDBInstances", "eu-west-1"), ("DescribeDBClusters", "eu-west-1")])
     assert set(r.scope["state"]) == {"scanned"}
     assert r.findings.set_index("instance_id")["is_writer"].to_dict() == {"g-w": True, "g-r": False}
+
+
+def test_the_region_listing_travels_beside_the_identity_call(aws):
+    # Real AWS answers both in one round trip each; sent one after the other they cost two.  The identity call
+    # here waits until DescribeRegions has been sent: sequential code would wait the full timeout and fail.
+    import threading
+
+    from neptune_audit.targets import Connection
+
+    sent = threading.Event()
+    seen = {}
+
+    def regions_sent(**_):
+        sent.set()
+
+    def identity(**_):
+        seen["regions_first"] = sent.wait(timeout=10)
+
+    seed([("g", [("g-w", True, {})])])
+    conn = Connection(hooks=[("before-send.ec2.DescribeRegions", regions_sent),
+                             ("before-send.sts.GetCallerIdentity", identity)])
+    result = neptune_audit.scan(regions="us-east-1", connection=conn)
+    assert seen == {"regions_first": True} and len(result.findings) == 1
+
+
+def test_every_region_of_one_account_starts_at_once(aws):
+    # With 20 regions, a pool of 16 left 4 regions waiting for a worker (one round trip each); the pool is now
+    # sized by the region count (16-32).  Each first page waits at a barrier for all 20: it only opens if all
+    # 20 are in flight together.
+    import threading
+
+    from neptune_audit.targets import Connection
+
+    listed = boto("ec2").describe_regions(AllRegions=True)["Regions"]
+    regions = sorted(r["RegionName"] for r in listed if r.get("OptInStatus") != "not-opted-in"
+                     and not r["RegionName"].startswith(("cn-", "us-gov-", "us-iso")))[:20]
+    assert len(regions) > 16, regions
+    barrier = threading.Barrier(len(regions), timeout=10)
+    broken = []
+
+    def first_page(params, **_):
+        if "Marker" not in params:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                broken.append(1)
+
+    conn = Connection(hooks=[("provide-client-params.rds.DescribeDBInstances", first_page)])
+    result = neptune_audit.scan(regions=",".join(regions), connection=conn)
+    assert not broken, "some regions waited for a free worker"
+    assert (result.scope["state"] == "scanned").sum() == len(regions)

@@ -130,3 +130,16 @@ def test_help_and_usage_errors_import_neither_botocore_nor_pandas(args):
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert proc.returncode in (0, 2), proc.stderr[-500:]
     assert not imported & {"botocore", "boto3", "pandas", "pydantic"}, sorted(imported & {"botocore", "pandas"})
+
+
+def test_the_path_to_the_first_request_imports_neither_pandas_nor_pydantic():
+    """What a scan imports before its first request: the core, targets and collection (pandas loads on a side
+    thread while requests are in flight; pydantic only for OCSF output and the rule's test-time check)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neptune_audit.cli, neptune_audit.audit, neptune_audit.collect, neptune_audit.targets, "
+            "neptune_audit.rule; neptune_audit.rule.metadata(); neptune_audit.cli.build_parser(); "
+            "print(sorted(m for m in ('pandas', 'pydantic', 'numpy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-500:]
