@@ -264,13 +264,21 @@ class _Progress:
     account is listed, the total counts the others at the average so far."""
 
     def __init__(self, enabled: bool, accounts: int, per_account: float):
-        self.bar = None
+        self.bar = self._shown = None
         self.accounts, self.listed, self.planned = accounts, 0, 0
         if enabled and accounts:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=round(accounts * per_account), desc="Scanning", unit="account-region",
-                            file=sys.stderr, leave=False)
+            kw = dict(total=round(accounts * per_account), desc="Scanning", unit="account-region", leave=False)
+            if any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__):  # tqdm.auto in a kernel
+                # Displayed under a display id, so close() replaces the widget with nothing: a saved notebook keeps
+                # no output pointing at a widget model that no longer exists ("Error displaying widget").
+                from IPython.display import display
+
+                self.bar = tqdm(display=False, **kw)
+                self._shown = display(self.bar.container, display_id=True)
+            else:
+                self.bar = tqdm(file=sys.stderr, **kw)
 
     def listed_account(self, tasks: int) -> None:
         self.listed += 1
@@ -290,6 +298,9 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        if self._shown is not None:
+            self._shown.update({"text/plain": ""}, raw=True)
+            self.bar.container.close()
 
 
 def collect(accounts: list[Account], regions: list[str] | None, max_workers: int | None = None,

@@ -191,31 +191,49 @@ class Explorer:
     def filter_bar(self) -> None:
         """Display the filter bar (nothing in the report: it keeps its static sections)."""
         if self.bar is not None:
-            from IPython.display import display
+            from IPython.display import HTML, display
 
+            display(HTML('<p class="na-sub">The filter bar needs a live kernel (run the notebook); the sections '
+                         "below are ordinary outputs and keep the last filtered view when saved.</p>"))
             display(self.bar.widget)
 
     def section(self, draw: Callable) -> None:
-        """Display ``draw(view)``; in a live notebook, again whenever the filter changes."""
+        """Display ``draw(view)``; in a live notebook, again in place whenever the filter changes.
+
+        Each section is ordinary outputs (plotly's own MIME type, HTML), not a widget: a saved notebook, nbconvert
+        and a viewer without a kernel show them.  A redraw updates them by display id (IPython's
+        ``update_display``), so what is saved is the last filtered view.  A section has three slots: what comes
+        before its chart, the chart, what comes after; a redraw fills each, or empties it."""
         if self.bar is None:
             draw(self.result)
             return
-        import ipywidgets as w
         from IPython.display import display
 
-        out = w.Output()
-        self.sections.append((out, draw))
-        display(out)
-        self._draw(out, draw, self.bar.view)
+        slots = [display({"text/plain": ""}, raw=True, display_id=True) for _ in range(3)]
+        self.sections.append((slots, draw))
+        self._draw(slots, draw, self.bar.view)
 
-    def _draw(self, out, draw: Callable, view: View) -> None:
-        from .present import filtered_note
+    def _draw(self, slots, draw: Callable, view: View) -> None:
+        from IPython.utils.capture import capture_output
 
-        out.clear_output(wait=True)
-        with out:
+        from .present import filtered_note, no_match
+
+        with capture_output(stdout=False, stderr=False) as shown:
             filtered_note(self.bar.filter, view, self.result)
-            draw(view)
+            if len(view.findings) or not self.bar.filter.describe():
+                draw(view)
+            else:
+                no_match(self.bar.filter)
+        before, chart, after = [], None, []
+        for o in shown.outputs:
+            if chart is None and "application/vnd.plotly.v1+json" in o.data:
+                chart = o.data
+            else:
+                (after if chart is not None else before).append(o.data.get("text/html") or "")
+        slots[0].update({"text/html": "".join(before)} if "".join(before) else {"text/plain": ""}, raw=True)
+        slots[1].update(chart or {"text/plain": ""}, raw=True)
+        slots[2].update({"text/html": "".join(after)} if "".join(after) else {"text/plain": ""}, raw=True)
 
     def _redraw(self, view: View) -> None:
-        for out, draw in self.sections:
-            self._draw(out, draw, view)
+        for slots, draw in self.sections:
+            self._draw(slots, draw, view)

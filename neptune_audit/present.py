@@ -459,6 +459,12 @@ def filtered_note(flt, view, result) -> None:
               f"instances.</p>")
 
 
+def no_match(flt) -> None:
+    """A filter that keeps no instance: said once, instead of empty charts and sentences about nothing."""
+    _html(f'<p class="na-filtered"><b>No instances match</b> {e(flt.describe())}. Change or reset the filter '
+          "bar above.</p>")
+
+
 def compliance_chart(view) -> None:
     show(charts.compliance_by_region(view.findings))
 

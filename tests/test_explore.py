@@ -83,16 +83,65 @@ def test_filter_bar_values_narrow_and_redraw(result):
     assert bar.tag.value == "" and bar.region.value == "*"
 
 
-def test_explorer_redraws_each_section_in_place(result, monkeypatch):
-    drawn = []
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+@pytest.fixture
+def published():
+    """What the kernel would send the notebook: every display and update_display, with its display id."""
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class Recorder(DisplayPublisher):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+            self.messages.append({"data": data, "id": (transient or {}).get("display_id"), "update": update})
+
+    shell = InteractiveShell.instance()
+    saved, shell.display_pub = shell.display_pub, Recorder()
+    yield shell.display_pub.messages
+    shell.display_pub = saved
+
+
+def _slots(messages):
+    """display id -> its latest data, as the saved notebook holds it."""
+    latest = {}
+    for m in messages:
+        if m["id"]:
+            latest[m["id"]] = m["data"]
+    return latest
+
+
+def test_sections_are_ordinary_outputs_updated_in_place(result, published):
     ex = explore.Explorer(result, live=True)
-    ex.section(lambda view: drawn.append(("findings", len(view.findings))))
-    ex.section(lambda view: drawn.append(("clusters", len(view.clusters))))
-    assert drawn == [("findings", len(result.findings)), ("clusters", len(result.clusters))]
+    ex.section(present.compliance_chart)
+    ex.section(present.findings_table)
+    ids = [m["id"] for m in published if m["id"] and not m["update"]]
+    assert len(ids) == 6, "three slots per section, created once"
+    latest = _slots(published)
+    assert not any("application/vnd.jupyter.widget-view+json" in d for d in latest.values()), "no widgets"
+    assert "application/vnd.plotly.v1+json" in latest[ids[1]], "the chart in plotly's own MIME type"
+    assert "Findings" in latest[ids[3]].get("text/html", "") + latest[ids[5]].get("text/html", "")
+    before = len(published)
     ex.bar.region.value = "ap-southeast-2"
+    updates = published[before:]
+    assert updates and all(m["update"] for m in updates), "a redraw only updates: no output is added"
+    assert {m["id"] for m in updates} <= set(ids)
     narrowed = explore.narrow(result, explore.Filter(region="ap-southeast-2"))
-    assert drawn[2:] == [("findings", len(narrowed.findings)), ("clusters", len(narrowed.clusters))]
+    assert f"{len(narrowed.findings)} of {len(result.findings)} instances" in _slots(published)[ids[0]]["text/html"]
+
+
+def test_a_filter_that_matches_nothing_says_so_instead_of_empty_charts(result, published):
+    ex = explore.Explorer(result, live=True)
+    ex.section(present.compliance_chart)
+    ex.section(present.upgrade_exposure)
+    ex.bar.tag.value = "team=nobody"
+    latest = _slots(published)
+    ids = [m["id"] for m in published if m["id"] and not m["update"]]
+    texts = [latest[i].get("text/html", "") for i in ids]
+    assert sum("No instances match" in t for t in texts) == 2, "each section says it"
+    assert not any("application/vnd.plotly.v1+json" in latest[i] for i in ids), "no chart with empty axes"
+    assert not any("Every cluster is on its newest" in t for t in texts)
 
 
 def test_the_report_gets_static_sections_and_no_filter_bar(result):

@@ -199,3 +199,29 @@ def test_report_renders_offline_in_a_real_browser(estate, tmp_path):
         browser.close()
     assert not errors, errors
     assert not requests, f"the report asked the network for {requests}"
+
+
+def test_a_default_papermill_run_keeps_every_section_as_a_static_output(estate, kernel_env, tmp_path):
+    # What the README's PapermillOperator advice produces: interactive stays at its default (True).
+    import nbformat
+    import papermill
+
+    out = tmp_path / "run.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "audit.ipynb"), str(out), progress_bar=False,
+                               parameters={"organization": True, "exceptions_file": example_exceptions()})
+    nb = nbformat.read(out, as_version=4)
+    outputs = [(i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" for o in c.get("outputs", [])]
+    charts = [o for _, o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(charts) >= 4, "the charts are in the file, in plotly's own MIME type"
+    assert all("text/html" in o["data"] for o in charts), "with HTML beside it, for nbconvert"
+    widget_cells = {nb.cells[i].source.splitlines()[0] for i, o in outputs
+                    if "application/vnd.jupyter.widget-view+json" in o.get("data", {})}
+    assert all("filter_bar()" in nb.cells[i].source for i, o in outputs
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})), widget_cells
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    bar_ids = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for _, o in outputs
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert bar_ids and all(m in state for m in bar_ids), "every widget left in the file has its state saved"
+    html = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--stdout", str(out)],
+                          capture_output=True, text=True, timeout=300).stdout
+    assert "Findings" in html and html.count("plotly-graph-div") >= 4, "nbconvert shows every chart"
