@@ -389,9 +389,23 @@ def prepare_lab(folder, **overrides) -> list:
     return paths
 
 
-def lab_command(endpoint_url: str, folder) -> tuple[list[str], dict, str | None]:
+# JupyterLab leaves widget state out of saved notebooks unless told (ipywidgets' saveState, off by default): the
+# filter bar of a saved notebook would then reopen as "Error displaying widget: model not found".
+WIDGET_SETTINGS = ("@jupyter-widgets", "jupyterlab-manager", "plugin.jupyterlab-settings")
+
+
+def lab_command(endpoint_url: str, folder, settings_dir=None) -> tuple[list[str], dict, str | None]:
     """How to start JupyterLab on ``folder`` against the simulated account at ``endpoint_url``: command,
-    environment, and a note to print."""
+    environment, and a note to print.  Its user settings live in ``settings_dir`` (default: ``folder``'s
+    ``.jupyterlab-settings``, so the demo never edits your own), with widget state saved into notebooks."""
+    import json
+    from pathlib import Path
+
+    settings = Path(settings_dir) if settings_dir else Path(folder) / ".jupyterlab-settings"
+    widget_file = settings.joinpath(*WIDGET_SETTINGS)
+    if not widget_file.exists():
+        widget_file.parent.mkdir(parents=True, exist_ok=True)
+        widget_file.write_text(json.dumps({"saveState": True}) + "\n")
     command = [sys.executable, "-m", "jupyterlab", str(folder)]
     note = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -399,4 +413,4 @@ def lab_command(endpoint_url: str, folder) -> tuple[list[str], dict, str | None]
         command.append("--allow-root")
         note = ("Warning: running as root, so JupyterLab starts with --allow-root. That is fine in a throwaway "
                 "container; elsewhere run `neptune-audit demo --lab` as an ordinary user.")
-    return command, client_env(endpoint_url), note
+    return command, {**client_env(endpoint_url), "JUPYTERLAB_SETTINGS_DIR": str(settings)}, note

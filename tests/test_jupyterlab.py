@@ -100,8 +100,8 @@ class Lab:
         news.mkdir(parents=True)
         (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
                                                                            "checkForUpdates": False}))
-        command, env, _ = simulate.lab_command(server.endpoint_url, root)
-        env.update(JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
+        command, env, _ = simulate.lab_command(server.endpoint_url, root, settings_dir=home / "settings")
+        env.update(JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"))
         command += ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
                     f"--IdentityProvider.token={self.token}", "--LabApp.expose_app_in_browser=True",
@@ -244,9 +244,9 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     assert not page.console_errors, page.console_errors
     bar = page.locator(".na-filter-bar")
     assert bar.count() == 1, "the filter bar renders as widgets"
-    # A progress bar was shown while the scan ran (tqdm's notebook bar) and is gone once it is done.
+    # The progress bar (tqdm's notebook bar) is gone once the scan is done, and leaves no widget output behind.
     scan_cell = next(c for c in model["cells"] if "scan_or_load(" in "".join(c["source"]))
-    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in scan_cell["outputs"])
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in scan_cell["outputs"])
     assert page.locator(".widget-hprogress").count() == 0
     # The findings table narrows to one region's instances when the region is chosen.
     manifest = lab.server.settings()
@@ -270,6 +270,44 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
     assert '"output_type"' in (lab.root / "audit.ipynb").read_text()
     assert (ROOT / "notebooks" / "audit.ipynb").read_bytes() == tracked
+
+
+def test_a_saved_audit_notebook_reopens_with_every_chart_and_table_and_no_kernel(lab, page):
+    """Run All, save, stop the kernel, reload: what an auditor who receives the notebook opens."""
+    run_all(page, lab, "audit.ipynb")
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.goto(lab.url("audit.ipynb"))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.context"
+                           " && window.jupyterapp.shell.currentWidget.context.isReady", timeout=120_000)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")  # no kernel at all
+    page.wait_for_timeout(4000)  # renderers: plotly, DataTables, restored widgets
+    counts = page.evaluate("""() => window.jupyterapp.shell.currentWidget.model.toJSON().cells
+                              .filter(c => c.cell_type === 'code').map(c => c.execution_count)""")
+    assert all(n is not None for n in counts), "the saved outputs, not a new run"
+    # JupyterLab draws only the cells near the viewport: scroll through, and collect what was drawn
+    scroller = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+    titles, errors, findings, bars = set(), 0, False, 0
+    top, height = 0, 1
+    while top < height:
+        page.evaluate(f"() => document.querySelector('{scroller}').scrollTo(0, {top})")
+        page.wait_for_timeout(1500)
+        height = page.evaluate(f"() => document.querySelector('{scroller}').scrollHeight")
+        # plotly's JupyterLab renderer draws a saved chart from the file: as plotly.js, or as the PNG it saved
+        # beside the figure; either way a chart, with no kernel
+        titles |= set(page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedPlotly')]
+            .filter(o => o.querySelector('img, .main-svg'))
+            .map(o => o.closest('.jp-Cell').getAttribute('data-windowed-list-index'))"""))
+        errors += page.get_by_text("Error displaying widget").count()
+        findings = findings or page.locator("caption", has_text="Findings").count() > 0
+        bars = max(bars, page.locator(".na-filter-bar").count())
+        top += 500
+    assert len(titles) >= 4, f"the charts render from the file: {titles}"
+    assert findings, "the Findings table renders from the file"
+    assert errors == 0, "no output points at a widget model that is gone"
+    assert bars == 1, "the filter bar is restored from the widget state saved with the notebook"
 
 
 def test_remediation_notebook_in_jupyterlab(lab, page):

@@ -77,11 +77,13 @@ def test_demo_port_out_of_range_is_bad_input(args):
     assert proc.returncode == 2 and "1 to 65535" in proc.stderr and len(proc.stderr.splitlines()) == 1
 
 
-def test_lab_as_root_allows_root_and_says_so(monkeypatch):
+def test_lab_as_root_allows_root_and_says_so(monkeypatch, tmp_path):
     url = "http://127.0.0.1:1"
     monkeypatch.setattr(simulate.os, "geteuid", lambda: 0)
-    command, env, note = simulate.lab_command(url, "lab")
+    command, env, note = simulate.lab_command(url, tmp_path / "lab")
     assert "--allow-root" in command and "root" in note and env["AWS_ENDPOINT_URL"] == url
     monkeypatch.setattr(simulate.os, "geteuid", lambda: 1000)
-    command, _, note = simulate.lab_command(url, "lab")
+    command, _, note = simulate.lab_command(url, tmp_path / "lab")
+    settings = json.loads((tmp_path / "lab" / ".jupyterlab-settings").joinpath(*simulate.WIDGET_SETTINGS).read_text())
+    assert settings == {"saveState": True} and env["JUPYTERLAB_SETTINGS_DIR"].startswith(str(tmp_path))
     assert "--allow-root" not in command and note is None
