@@ -193,8 +193,11 @@ class Explorer:
         if self.bar is not None:
             from IPython.display import HTML, display
 
-            display(HTML('<p class="na-sub">The filter bar needs a live kernel (run the notebook); the sections '
-                         "below are ordinary outputs and keep the last filtered view when saved.</p>"))
+            display(HTML('<p class="na-sub">The filter bar narrows Upgrades ahead, Upgrade exposure, the charts, '
+                         "Clusters and Findings to an account, region, cluster, result, tag or exposure; Coverage, "
+                         "Exceptions and History always show the whole run. It needs a live kernel (run the "
+                         "notebook); the sections are ordinary outputs and keep the last filtered view when "
+                         "saved.</p>"))
             display(self.bar.widget)
 
     def section(self, draw: Callable) -> None:

@@ -139,7 +139,8 @@ def header(result) -> None:
         ("Parameters", params or "defaults"),
         *([("Run", f"{result.run['api_calls']:,} AWS API calls in {result.run['duration_seconds']:,.1f} s")]
           if result.run else []),
-        ("Rule source", f'{e(meta.publisher)} &mdash; {e(meta.reference)}'),
+        ("Rule source", f'{e(meta.publisher)} &mdash; <a href="{e(meta.reference)}" rel="noopener noreferrer" '
+                        f'target="_blank">{e(meta.reference)}</a>'),
         *[("Saved scan" if len(result.sources) == 1 else f"Shard {i}", f"{e(src['file'])} &mdash; generated "
            f"{e(src['generated_at'])} &mdash; SHA-256 <code>{e(src['sha256'])}</code>")
           for i, src in enumerate(result.sources, start=1)],
@@ -277,6 +278,42 @@ def static_table(df: pd.DataFrame) -> str:
     return ("<style>.na-table{border-collapse:collapse;font-size:13px;line-height:1.35}.na-table th,.na-table td"
             "{text-align:left!important;padding:3px 8px;vertical-align:top;border-bottom:1px solid #e5e5e5;"
             "white-space:nowrap}.na-table td:last-child{white-space:normal}</style>" + body)
+
+
+def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None) -> str:
+    """The remediation plan as the panel shows it: what happens when, the warnings first and prominent (or "no
+    warnings"), then one row per candidate with what the change means for its cluster, wrapped to the width."""
+    import base64
+
+    when = ("AWS turns the setting on as soon as it can, and applies every pending modification now (ApplyImmediately)"
+            if apply_immediately else "AWS turns the setting on as soon as it can; pending modifications keep "
+            "waiting for the maintenance window")
+    out = [f"<p>{len(plan)} change(s). {e(when)}.</p>"]
+    warned = [(r.instance_id, w) for r in plan.itertuples() for w in r.warnings]
+    if warned:
+        out.append('<div class="na-warn" style="border-left:4px solid #c0392b;background:#fdecea;padding:6px 10px;'
+                   'margin:6px 0"><b>&#9888; Read before applying: ' f"{len(warned)} warning(s)</b><ul>"
+                   + "".join(f"<li><b>{e(i)}</b>: {e(w)}</li>" for i, w in warned) + "</ul></div>")
+    else:
+        out.append('<p class="na-nowarn"><b>No warnings</b> for this plan.</p>')
+    view = pd.DataFrame({
+        "instance / cluster": _stack(plan["instance_id"], plan["cluster_id"]),
+        "account / region": _stack(plan["account_id"], plan["region"]),
+        "role, status": plan["role"] + ", " + plan["status"].astype(str),
+        "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
+        "cluster's next window": plan["next_window"],
+        "warnings": plan["warnings"].map(lambda ws: "; ".join(ws) or "no warnings"),
+    })
+    body = _flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
+    out.append("<style>.na-plan{border-collapse:collapse;font-size:13px;line-height:1.35;width:100%;"
+               "table-layout:fixed}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
+               "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:anywhere}"
+               "</style>" + body)
+    if script:
+        data = base64.b64encode(script.encode()).decode()
+        out.append(f'<p><a download="neptune-001-fix.sh" href="data:text/x-shellscript;base64,{data}">Download the '
+                   "reviewed AWS CLI script</a> (the same calls, for change management)</p>")
+    return "".join(out)
 
 
 def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> None:
@@ -448,7 +485,9 @@ def history_section(hist) -> None:
 def machine_summary(result) -> None:
     """The run as JSON (for `neptune-audit report` and other tools) and the exit code, in one output."""
     code = result.exit_code
-    _display_bundle({RESULT_MIME: to_contract(result), "text/plain": f"Exit code {code}: {EXIT_MEANING[code]}."})
+    meaning = EXIT_MEANING[code]
+    _display_bundle({RESULT_MIME: to_contract(result), "text/plain": f"{meaning[0].upper()}{meaning[1:]} "
+                                                                     f"(exit code {code})."})
 
 
 def filtered_note(flt, view, result) -> None:

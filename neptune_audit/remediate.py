@@ -27,7 +27,9 @@ from .options import DEFAULT_WORKERS
 from .targets import AWS_ERRORS, describe_error
 
 PLAN_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "arn", "role", "status", "result",
-                "current", "change", "pending_modifications", "maintenance_window", "warnings"]
+                "current", "change", "pending_modifications", "maintenance_window", "warnings",
+                # what the change means for the cluster (the panel shows them beside each candidate)
+                "exposure", "engine", "pending_maintenance", "next_window", "command"]
 RESULT_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "outcome", "error", "apply_immediately",
                   "verified", "detail"]
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -78,6 +80,23 @@ def upgrade_starts_warning(finding: dict, now: datetime) -> str | None:
             f"is its automatic upgrade target: enabling now starts the upgrade from {current} to {target} at once, "
             "and every instance of the cluster restarts (20-30 s to several minutes of downtime); change it outside "
             "the window")
+
+
+def next_window_start(window: str | None, now: datetime) -> datetime | None:
+    """When a weekly window such as ``sat:09:57-sat:10:27`` next opens (UTC), or None if it cannot be read."""
+    try:
+        start = _minute_of_week(window.split("-")[0])
+    except (AttributeError, ValueError, IndexError):
+        return None
+    t = now.weekday() * 1440 + now.hour * 60 + now.minute
+    return (now.replace(second=0, microsecond=0) + timedelta(minutes=(start - t) % (7 * 1440)))
+
+
+def command(region: str, instance_id: str) -> str:
+    """The AWS CLI call that fixes one instance (the same as ``to_script`` writes)."""
+    return (f"aws neptune modify-db-instance --region {shlex.quote(str(region))} "
+            f"--db-instance-identifier {shlex.quote(str(instance_id))} "
+            "--auto-minor-version-upgrade --no-apply-immediately")
 
 
 def window_opens_within(window: str | None, now: datetime, lead: timedelta) -> bool:
@@ -138,9 +157,26 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
         warning = upgrade_starts_warning(f, now)
         if warning:
             warnings.append(warning)
+        if f.get("amvu_effective") is False:
+            warnings.append(f"engine {f.get('engine_version')} is before 1.3.0.0: the setting changes nothing until "
+                            "a manual engine upgrade to 1.3.0.0 or later")
+        upgrades = [a for a in (f.get("pending_maintenance") or []) if a.get("action") == "db-upgrade"]
+        for a in upgrades:
+            when = a.get("auto_applied_after") or a.get("forced_apply_date") or a.get("current_apply_date")
+            warnings.append("an engine upgrade (db-upgrade) is pending" + (f": AWS applies it after {when}" if when
+                            else "") + ", whatever the setting says")
+        window = f.get("cluster_maintenance_window") or f.get("maintenance_window")
+        opens = next_window_start(window, now)
+        target = f.get("auto_upgrade_target")
+        engine = str(f.get("engine_version") or "?") + (f" -> {target} (automatic target)" if target else "")
+        maintenance = "; ".join(f"{a.get('action')}: {a.get('description') or ''}".rstrip(": ")
+                                for a in (f.get("pending_maintenance") or [])) or "none"
         rows.append({**{k: f.get(k) for k in PLAN_COLUMNS if k in f}, "current": False,
                      "change": "AutoMinorVersionUpgrade: false -> true", "pending_modifications": pending,
-                     "warnings": warnings})
+                     "warnings": warnings, "exposure": f.get("exposure"), "engine": engine,
+                     "pending_maintenance": maintenance,
+                     "next_window": f"{opens:%a %Y-%m-%d %H:%M} UTC" if opens else "unknown",
+                     "command": command(f["region"], f["instance_id"])})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
@@ -175,9 +211,7 @@ def to_script(plan_df: pd.DataFrame, generated_at: datetime | None = None) -> st
     for r in plan_df.itertuples():
         lines.append(f"# account {_comment(r.account_id)}, cluster {_comment(r.cluster_id)} ({_comment(r.role)})"
                      + ("; WARNING: " + "; ".join(map(_comment, r.warnings)) if r.warnings else ""))
-        lines.append(f"aws neptune modify-db-instance --region {shlex.quote(r.region)} "
-                     f"--db-instance-identifier {shlex.quote(r.instance_id)} "
-                     "--auto-minor-version-upgrade --no-apply-immediately")
+        lines.append(command(r.region, r.instance_id))
     return "\n".join(lines) + "\n"
 
 

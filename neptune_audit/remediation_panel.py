@@ -42,7 +42,10 @@ class RemediationPanel:
                                           layout=w.Layout(width="95%"))
         self.select_all = w.Button(description="Select all shown", icon="check-square")
         self.select_none = w.Button(description="Clear", icon="square")
-        self.timing = w.ToggleButtons(options=[("Next maintenance window", False), ("Now (apply immediately)", True)],
+        # The setting itself is applied as soon as possible either way (ModifyDBInstance, AutoMinorVersionUpgrade);
+        # ApplyImmediately decides only whether the instance's *pending* modifications go now too.
+        self.timing = w.ToggleButtons(options=[("Setting only (pending changes wait for the window)", False),
+                                               ("Setting and every pending change, now", True)],
                                       value=False, description="When", style={"button_width": "auto"})
         self.review = w.Button(description="Review plan", button_style="info", icon="search")
         self.plan_view = w.HTML()
@@ -135,12 +138,8 @@ class RemediationPanel:
                                                  include_excepted=self.include_excepted.value,
                                                  audit_log=self.audit_log)
         plan = self.remediation.plan
-        view = plan[["account_id", "region", "cluster_id", "instance_id", "role", "status", "change"]].copy()
-        view["warnings"] = plan["warnings"].map(lambda ws: "; ".join(ws))
-        when = ("<b>now</b> (ApplyImmediately): pending modifications are applied too" if self.timing.value
-                else "without ApplyImmediately: AWS applies the setting as soon as it can; pending modifications "
-                     "wait for the next maintenance window")
-        self.plan_view.value = f"<p>{len(plan)} change(s), {when}.</p>" + present.static_table(view)
+        self.plan_view.value = present.plan_html(plan, apply_immediately=self.timing.value,
+                                                 script=remediate.to_script(plan) if len(plan) else None)
         self.apply_button.disabled = not self.apply_enabled or plan.empty
 
     def _on_apply(self, _=None):

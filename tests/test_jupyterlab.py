@@ -330,11 +330,11 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     panel.get_by_role("button", name="Review plan").click()
     panel.get_by_text("1 change(s)").wait_for(timeout=30_000)
     # Changing When after a review clears the plan: Apply is off until the plan is reviewed again.
-    panel.get_by_role("button", name="Now (apply immediately)").click()
+    panel.get_by_role("button", name="Setting and every pending change, now").click()
     panel.get_by_text("review the plan again").wait_for(timeout=30_000)
     assert panel.get_by_text("1 change(s)").count() == 0
     assert apply_button.is_disabled()
-    panel.get_by_role("button", name="Next maintenance window").click()
+    panel.get_by_role("button", name="Setting only (pending changes wait for the window)").click()
     panel.get_by_role("button", name="Review plan").click()
     panel.get_by_text("1 change(s)").wait_for(timeout=30_000)
     apply_button.click()

@@ -238,7 +238,7 @@ def test_panel_filter_review_apply_verify(fleet, tmp_path):
     assert len(panel.instances.value) == 1
     assert panel.apply_button.disabled, "nothing can be applied before the plan is reviewed"
     panel.review.click()
-    assert "c1-w" in panel.plan_view.value and "next maintenance window" in panel.plan_view.value
+    assert "c1-w" in panel.plan_view.value and "pending modifications keep waiting" in panel.plan_view.value
     assert not panel.apply_button.disabled
     panel.apply_button.click()
     assert panel.progress.value == panel.progress.max == 1
@@ -258,7 +258,7 @@ def test_panel_changing_the_choice_needs_a_new_review(fleet):
     assert panel.apply_button.disabled and panel.plan is None
     assert "review the plan again" in panel.plan_view.value and "<table" not in panel.plan_view.value
     panel.review.click()
-    assert "pending modifications are applied too" in panel.plan_view.value
+    assert "applies every pending modification now" in panel.plan_view.value
 
 
 def test_panel_runs_the_same_remediation_as_the_cli(fleet, tmp_path, monkeypatch):
@@ -333,3 +333,28 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
     left = [label for label, _ in panel.instances.options]
     assert len(left) == 1 and left[0].startswith("dup-1") and other not in left[0], \
         "the namesake in the other account still needs fixing"
+
+
+def test_the_plan_says_what_the_change_means_for_each_candidate(fleet):
+    from neptune_audit import present
+
+    f = fleet.findings.copy()
+    i = f.index[f["instance_id"] == "c1-w"][0]
+    f.at[i, "amvu_effective"] = False
+    f.at[i, "engine_version"] = "1.2.1.0"
+    f.at[i, "pending_maintenance"] = [{"action": "db-upgrade", "description": "Upgrade to 1.3.2.1",
+                                       "auto_applied_after": "2026-12-10T00:00:00Z", "forced_apply_date": None,
+                                       "current_apply_date": None, "opt_in_status": None}]
+    f.at[i, "cluster_maintenance_window"] = "sat:09:57-sat:10:27"
+    now = remediate.datetime(2026, 12, 1, 12, 0, tzinfo=remediate.timezone.utc)  # a Tuesday
+    plan = remediate.plan_rows(remediate.select(f)[0], now=now)
+    row = plan.set_index("instance_id").loc["c1-w"]
+    assert any("changes nothing" in w for w in row["warnings"]), "a 1.2.x instance: the flag alone does nothing"
+    assert any("db-upgrade" in w and "2026-12-10" in w for w in row["warnings"])
+    assert row["next_window"] == "Sat 2026-12-05 09:57 UTC", "a time, not a cron-like string"
+    assert row["command"].startswith("aws neptune modify-db-instance --region ") and "c1-w" in row["command"]
+    html = present.plan_html(plan, apply_immediately=False, script=remediate.to_script(plan))
+    assert html.index("Read before applying") < html.index("<table"), "warnings come first, above the table"
+    assert "download=" in html and "base64," in html
+    quiet = plan[plan["instance_id"] != "c1-w"].assign(warnings=[[] for _ in range(len(plan) - 1)])
+    assert "No warnings" in present.plan_html(quiet, apply_immediately=False)

@@ -78,7 +78,7 @@ def test_report_one_region_and_role_arns(kernel_env, tmp_path):
     assert [(f["account_id"], f["instance_id"]) for f in rep.document["findings"]] == [("111111111111", "graph-alpha-1")]
     html = rep.html_path.read_text()
     assert "graph-alpha-1" in html and "graph-omega-1" not in html
-    assert "Exit code 0" in html
+    assert "(exit code 0)" in html and "every instance passes" in html.lower()
 
 
 def test_report_history_shows_changes(kernel_env, tmp_path):
