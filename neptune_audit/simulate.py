@@ -361,12 +361,10 @@ def prepare_lab(folder, **overrides) -> list:
     notebooks clean.  A copy that exists is the user's and is kept.  ``overrides`` (e.g. ``apply=True``) go to
     each notebook that declares them.
     """
+    import re
     from pathlib import Path
 
     import nbformat
-    import papermill
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
 
     from .report import notebook_path
 
@@ -379,12 +377,16 @@ def prepare_lab(folder, **overrides) -> list:
         paths.append(target)
         if target.exists():
             continue
-        source = notebook_path(name)
-        declared = papermill.inspect_notebook(str(source))
-        nb = parameterize_notebook(
-            load_notebook_node(str(source)), {k: v for k, v in wanted.items() if k in declared},
-            comment="Set by `neptune-audit demo --lab`: the simulated Organization (the kernel reaches it through "
-                    "AWS_ENDPOINT_URL) and the example exceptions")
+        nb = nbformat.read(notebook_path(name), as_version=4)
+        # The values go into the parameters cell itself, line by line, rather than into a second cell papermill
+        # would inject below it: a newcomer reads one set of parameters, and it is the one in effect.
+        cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+        lines = cell.source.split("\n")
+        for key, value in wanted.items():
+            for i, line in enumerate(lines):
+                if re.match(rf"{re.escape(key)}\s*=", line):
+                    lines[i] = f"{key} = {value!r}  # set by `neptune-audit demo --lab`"
+        cell.source = "\n".join(lines)
         nbformat.write(nb, target)
     return paths
 
