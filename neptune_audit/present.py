@@ -41,6 +41,11 @@ table.dataTable th{white-space:normal}
 .na-sub{color:#666}
 table.dataTable{width:100%!important}
 details.na-more>summary{cursor:pointer;color:#1f618d;margin:.4em 0}
+.na-pill{display:inline-block;padding:0 .5em;border-radius:.8em;font-weight:600;font-size:12px;border:1px solid}
+.na-pill.na-fail{background:#fdecea;color:#922b21;border-color:#922b21}
+.na-pill.na-pass{background:#e9f7ef;color:#1e6b3a;border-color:#1e6b3a}
+.na-pill.na-excepted{background:#fef5e7;color:#7e5109;border-color:#7e5109}
+code.na-fix{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px}
 </style>"""
 
 
@@ -342,12 +347,25 @@ def _engine(versions: pd.Series, latest: pd.Series) -> list[str]:
 
 def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
+    from .remediate import fix
+
     f = result.findings
-    view = pd.DataFrame({"result": f["result"], "account / region": _stack(f["account_id"], f["region"]),
+    fixes = [fix(r) for r in f[["result", "region", "instance_id", "cluster_id", "auto_minor_version_upgrade",
+                                "amvu_effective"]].to_dict("records")]
+    view = pd.DataFrame({"result": _pills(f["result"]), "account / region": _stack(f["account_id"], f["region"]),
                          "instance / cluster": _stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
-                         "why": f["why"], "tags": f["tags"]})
+                         "why": f["why"], "fix": pd.Series([
+                             Html(f'<details class="na-more"><summary>how</summary><code class="na-fix">{_text(x)}'
+                                  "</code></details>") if x else Html("") for x in fixes], index=f.index, dtype=object),
+                         "tags": f["tags"]})
     table(view, caption="Findings (failing first)")
+
+
+def _pills(results: pd.Series) -> pd.Series:
+    """Results as coloured pills whose text still says it all without colour."""
+    return pd.Series([Html(f'<span class="na-pill na-{_text(r).lower()}">{_text(r)}</span>') for r in results],
+                     index=results.index, dtype=object)
 
 
 _EXPOSURE_TEXT = {

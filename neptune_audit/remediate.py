@@ -99,6 +99,26 @@ def command(region: str, instance_id: str) -> str:
             "--auto-minor-version-upgrade --no-apply-immediately")
 
 
+# Neptune user guide, "Installing updates to your Neptune engine manually" (docs.aws.amazon.com/neptune/latest/
+# userguide/engine-updates-manually.html): major versions are always installed by hand, one major at a time, best
+# through a blue-green deployment; the CLI names the version explicitly.
+MANUAL_UPGRADE = ("then upgrade the engine of cluster {cluster} by hand to 1.3.0.0 or later, one major version at a "
+                  "time (AWS recommends a blue-green deployment): aws neptune modify-db-cluster --region {region} "
+                  "--db-cluster-identifier {cluster} --engine neptune --engine-version VERSION --no-apply-immediately")
+
+
+def fix(finding: dict) -> str:
+    """What fixes one finding: the setting's CLI call where it is off, and the manual engine upgrade where the
+    setting cannot help (a release before 1.3.0.0).  Empty for an instance with nothing to do."""
+    steps = []
+    if finding.get("auto_minor_version_upgrade") is False and finding.get("result") != EXCEPTED:
+        steps.append(command(finding["region"], finding["instance_id"]))
+    if finding.get("amvu_effective") is False:
+        steps.append(MANUAL_UPGRADE.format(cluster=shlex.quote(str(finding.get("cluster_id") or "CLUSTER")),
+                                           region=shlex.quote(str(finding["region"]))))
+    return "; ".join(steps)
+
+
 def window_opens_within(window: str | None, now: datetime, lead: timedelta) -> bool:
     """Whether a window such as ``sat:09:57-sat:10:27`` starts after ``now`` (UTC) and within ``lead``."""
     try:

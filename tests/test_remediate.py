@@ -358,3 +358,20 @@ def test_the_plan_says_what_the_change_means_for_each_candidate(fleet):
     assert "download=" in html and "base64," in html
     quiet = plan[plan["instance_id"] != "c1-w"].assign(warnings=[[] for _ in range(len(plan) - 1)])
     assert "No warnings" in present.plan_html(quiet, apply_immediately=False)
+
+
+def test_every_finding_says_how_to_fix_it(fleet, monkeypatch):
+    from neptune_audit import present
+
+    f = fleet.findings.set_index("instance_id")
+    off = f[f["result"] == "FAIL"].iloc[0]
+    cmd = remediate.fix({**off.to_dict(), "instance_id": off.name})
+    assert cmd == remediate.command(off["region"], off.name)
+    old = remediate.fix({**off.to_dict(), "instance_id": off.name, "amvu_effective": False})
+    assert "modify-db-cluster" in old and "--engine-version VERSION" in old and "one major version" in old
+    passing = f[f["result"] == "PASS"].iloc[0]
+    assert remediate.fix({**passing.to_dict(), "instance_id": passing.name}) == ""
+    shown = []
+    monkeypatch.setattr(present, "_html", shown.append)
+    present.findings_table(fleet)
+    assert f"--db-instance-identifier {off.name}" in shown[0] and 'class="na-pill na-fail">FAIL' in shown[0]
