@@ -84,16 +84,33 @@ def narrow(result, flt: Filter) -> View:
 def choices(result) -> dict[str, list]:
     """The options each filter offers: what occurs in the result, sorted."""
     f, c = result.findings, result.clusters
+    names = account_names(result)
     clusters = sorted(set(zip(c["account_id"], c["region"], c["cluster_id"])))
     tags = sorted({f"{k}={v}" for t in f["tags"] if isinstance(t, dict) for k, v in t.items()})
     return {
-        "account": sorted(set(result.scope["account_id"])),
+        "account": [(f"{names[a]} ({a})" if names.get(a) else a, a) for a in sorted(set(result.scope["account_id"]))],
         "region": sorted(set(f["region"]) | set(c["region"])),
-        "cluster": [(f"{cl} ({acct}, {region})", (acct, region, cl)) for acct, region, cl in clusters],
+        "cluster": [(f"{cl} ({names.get(acct) or acct}, {region})", (acct, region, cl))
+                    for acct, region, cl in clusters],
         "result": [r for r in ("FAIL", "EXCEPTED", "PASS") if r in set(f["result"])],
         "exposure": [x for x in ("not-covered", "behind", "unknown", "current") if x in set(c["exposure"])],
         "tag": tags,
     }
+
+
+def account_names(result) -> dict[str, str]:
+    """Account id -> its name where the scan knows one (an Organization's account name, a profile), else nothing:
+    ids alone are hard to tell apart, names alone can repeat."""
+    scope = result.scope
+    if "account_label" not in scope:
+        return {}
+    names = {}
+    for acct, label in zip(scope["account_id"], scope["account_label"]):
+        if isinstance(label, str) and label.split(":", 1)[-1] and label not in ("default",):
+            name = label.split(":", 1)[1] if ":" in label else label
+            if name and name != acct and not name.startswith("arn:") and name != "(caller)":
+                names[acct] = name
+    return names
 
 
 class FilterBar:
