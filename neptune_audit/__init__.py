@@ -8,12 +8,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import UsageError
+from .errors import AwsError, InputError, NeptuneAuditError, NotebookFailed, UsageError
 from .options import ScanOptions
 
 # Public names that load boto3 and pandas: imported on first use, so `import neptune_audit` stays cheap.
 _LAZY = {"scan": "audit", "scan_or_load": "audit", "AuditResult": "audit", "load": "saved"}
-__all__ = ["__version__", "AuditResult", "ScanOptions", "UsageError", "load", "scan", "scan_or_load"]
+__all__ = ["__version__", "AuditResult", "AwsError", "InputError", "NeptuneAuditError", "NotebookFailed",
+           "ScanOptions", "UsageError", "load", "scan", "scan_or_load"]
 
 
 def __getattr__(name):

@@ -104,8 +104,9 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
 
     Pass a :class:`ScanOptions`, or its fields as keywords (``regions="all"``, ``organization=True``,
     ``exceptions_file=...``, ``demo=True`` for the built-in simulated account).  Bad input raises
-    :class:`UsageError`; faults in one account or region are recorded in ``scope`` and never stop the
-    others.  ``connection`` overrides how clients are made (endpoint, retries, event hooks).
+    :class:`UsageError` (a bad file: :class:`InputError`), refused or missing credentials :class:`AwsError`,
+    all of them :class:`NeptuneAuditError`; faults in one account or region are recorded in ``scope`` and
+    never stop the others.  ``connection`` overrides how clients are made (endpoint, retries, event hooks).
     """
     if options is None:
         options = ScanOptions(**fields)

@@ -12,8 +12,8 @@ import os
 import sys
 
 from . import __version__
-from .contract import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, FORMATS, RESULTS
-from .errors import UsageError, one_line
+from .contract import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
+from .errors import NeptuneAuditError, UsageError, one_line
 from .iam_policy import KINDS as POLICY_KINDS
 from .options import DEFAULT_ROLE_NAME, ScanOptions
 
@@ -482,9 +482,9 @@ def main(argv=None, own_process: bool = False) -> int:
 
             tune()
         return args.func(args)
-    except UsageError as exc:
+    except NeptuneAuditError as exc:  # the class says the exit code: usage, input, AWS (2), notebook (4)
         print(f"{PROG}: error: {one_line(exc, limit=None)}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -1,4 +1,16 @@
-"""Errors the CLI turns into one line on stderr and exit code 2, and how any message becomes one line."""
+"""The kit's one exception tree, and how any message becomes one line.
+
+``NeptuneAuditError`` is what a caller catches; each class carries the exit code the CLI returns for it (the
+CLI reads ``exit_code``, never a message or a class name):
+
+    NeptuneAuditError        4  (a fault of the kit)
+    +-- UsageError           2  bad input, bad usage: the user must change something
+    |   +-- InputError       2  a file handed to the kit is unreadable, too big, not what it claims
+    +-- AwsError             2  AWS refused the credentials or cannot be reached before anything is scanned
+    +-- NotebookFailed       4  the audit notebook raised something other than bad input (kept for diagnosis)
+
+Faults in one account or region are never raised: they are recorded in the scope.
+"""
 from __future__ import annotations
 
 import re
@@ -7,8 +19,42 @@ _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
 _QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s\"'?#]*)[?#][^\s\"']*", re.IGNORECASE)
 
 
-class UsageError(ValueError):
-    """Bad input, bad credentials or bad usage: the user must change something."""
+class NeptuneAuditError(Exception):
+    """Anything the kit raises on purpose."""
+
+    exit_code = 4
+
+
+class UsageError(NeptuneAuditError, ValueError):
+    """Bad input or bad usage: the user must change something (a ValueError, as it always was)."""
+
+    exit_code = 2
+
+
+class InputError(UsageError):
+    """A file handed to the kit (saved scan, report, exceptions, key, calendar) cannot be believed."""
+
+
+class AwsError(NeptuneAuditError):
+    """AWS refused the base credentials, or cannot be reached, before anything could be scanned."""
+
+    exit_code = 2
+
+
+class NotebookFailed(NeptuneAuditError, RuntimeError):
+    """The audit notebook raised something other than bad input: a fault of the kit, kept for diagnosis."""
+
+    exit_code = 4
+
+
+def by_name(name: str) -> type[NeptuneAuditError] | None:
+    """The class of the tree called ``name``: a kernel (another process) reports an exception by its name only."""
+    todo, seen = [NeptuneAuditError], {}
+    while todo:
+        cls = todo.pop()
+        seen[cls.__name__] = cls
+        todo += cls.__subclasses__()
+    return seen.get(name)
 
 
 def one_line(text, limit: int | None = 300) -> str:

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 from . import contract
-from .errors import UsageError, one_line
+from .errors import InputError, UsageError, one_line
 
 MAX_DEPTH = 64            # the contract nests 5 deep; anything near Python's recursion limit is an attack
 MB = 1024 * 1024
@@ -25,14 +25,14 @@ def read_bytes(path, limit: int, what: str = "file") -> bytes:
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {what} {p}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"{what} {p} is not a regular file: refused")
+            raise InputError(f"{what} {p} is not a regular file: refused")
         data = b"" if info.st_size > limit else fh.read(info.st_size + 1)  # +1: a file still growing
     if info.st_size > limit or len(data) > limit:
-        raise UsageError(f"{what} {p} is larger than the {limit // MB} MB the kit reads: refused")
+        raise InputError(f"{what} {p} is larger than the {limit // MB} MB the kit reads: refused")
     return data
 
 
@@ -40,13 +40,13 @@ def _no_duplicates(pairs):
     out = {}
     for key, value in pairs:
         if key in out:
-            raise UsageError(f"duplicate key {key!r}")
+            raise InputError(f"duplicate key {key!r}")
         out[key] = value
     return out
 
 
 def _no_constants(name):
-    raise UsageError(f"{name} is not JSON")
+    raise InputError(f"{name} is not JSON")
 
 
 def _depth_ok(data) -> None:
@@ -54,7 +54,7 @@ def _depth_ok(data) -> None:
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise UsageError(f"nested more than {MAX_DEPTH} deep")
+            raise InputError(f"nested more than {MAX_DEPTH} deep")
         if isinstance(value, dict):
             stack += [(v, depth + 1) for v in value.values()]
         elif isinstance(value, list):
@@ -69,13 +69,13 @@ def strict_json(data: bytes | str, where: str):
         _depth_ok(value)
         return value
     except UsageError as exc:
-        raise UsageError(f"{where}: {exc}: refused") from None
+        raise InputError(f"{where}: {exc}: refused") from None
     except UnicodeDecodeError:
-        raise UsageError(f"{where} is not UTF-8 text: refused") from None
+        raise InputError(f"{where} is not UTF-8 text: refused") from None
     except RecursionError:
-        raise UsageError(f"{where}: nested more than {MAX_DEPTH} deep: refused") from None
+        raise InputError(f"{where}: nested more than {MAX_DEPTH} deep: refused") from None
     except ValueError as exc:
-        raise UsageError(f"{where} is not JSON ({one_line(exc, limit=80)})") from None
+        raise InputError(f"{where} is not JSON ({one_line(exc, limit=80)})") from None
 
 
 def contract_document(data: bytes | str, where: str) -> dict:
@@ -84,17 +84,17 @@ def contract_document(data: bytes | str, where: str) -> dict:
     tag = doc.get("schema") if isinstance(doc, dict) else None
     if tag != contract.SCHEMA:
         kind = f"schema {one_line(tag, limit=40)!r}" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
-        raise UsageError(f"{where} is {kind}, not a {contract.SCHEMA} document: refused")
+        raise InputError(f"{where} is {kind}, not a {contract.SCHEMA} document: refused")
     try:
         contract.validate(doc)
     except Exception as exc:  # jsonschema.ValidationError: its message, in one line
         at = "/".join(str(x) for x in getattr(exc, "absolute_path", [])) or "the top level"
-        raise UsageError(f"{where} is not a valid {contract.SCHEMA} document at {at}: "
+        raise InputError(f"{where} is not a valid {contract.SCHEMA} document at {at}: "
                          f"{one_line(getattr(exc, 'message', exc), limit=200)}") from None
     from datetime import datetime
 
     try:  # the schema checks the shape of the time; a real time is checked here (2026-02-30T25:61:61Z is not)
         datetime.strptime(doc["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
-        raise UsageError(f"{where}: generated_at {doc['generated_at']} is not a real time: refused") from None
+        raise InputError(f"{where}: generated_at {doc['generated_at']} is not a real time: refused") from None
     return doc

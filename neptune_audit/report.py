@@ -11,16 +11,12 @@ from datetime import date
 from pathlib import Path
 
 from . import contract, evidence, history, rule
-from .errors import UsageError
+from .errors import UsageError, by_name, NotebookFailed
 from .export import check_writable, write_atomic
 from .options import ScanOptions
 
 HERE = Path(__file__).resolve().parent
 MAX_REPORT_INSTANCES = 50_000  # the 10,000-instance report takes ~40 s and ~10 MB (benchmarks/RESULTS.md)
-
-
-class NotebookFailed(RuntimeError):
-    """The audit notebook raised something other than bad input: a fault of the kit, kept for diagnosis."""
 
 
 def notebook_path(name: str) -> Path:
@@ -226,8 +222,9 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
                                        cwd=str(Path.cwd()), kernel_manager_class=runtime.manager_class())
         except PapermillExecutionError as exc:
             message = exc.evalue.splitlines()[0] if exc.evalue else ""
-            if exc.ename == "UsageError":  # bad input only the scan could see (e.g. a region AWS does not know)
-                raise UsageError(message) from None
+            known = by_name(exc.ename)
+            if known is not None and known.exit_code == 2:  # bad input only the scan could see (a region AWS
+                raise known(message) from None               # does not know, credentials it refused)
             kept = keep_notebook or html_path.with_suffix(".failed.ipynb")
             write_atomic(kept, executed.read_bytes())
             raise NotebookFailed(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {message} "

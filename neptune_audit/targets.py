@@ -22,7 +22,7 @@ from botocore.parsers import ResponseParserError
 
 from . import __version__
 from .botocore_tuning import building_client, new_botocore_session, share_http_session
-from .errors import UsageError, one_line
+from .errors import AwsError, UsageError, one_line
 from .options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS
 
 SESSION_NAME = "neptune-audit"
@@ -205,14 +205,14 @@ def _identity(session: boto3.Session, connection: Connection, what: str) -> tupl
     try:
         ident = sts.get_caller_identity()
     except NoCredentialsError:
-        raise UsageError(
+        raise AwsError(
             f"no AWS credentials found for {what}: configure the standard AWS credential chain "
             "(environment, AWS_PROFILE, SSO, instance role) or try --demo") from None
     except ClientError as exc:
         _, msg = describe_error(exc)
-        raise UsageError(f"AWS rejected the credentials for {what}: {msg}") from None
+        raise AwsError(f"AWS rejected the credentials for {what}: {msg}") from None
     except BotoCoreError as exc:
-        raise UsageError(f"cannot reach AWS STS for {what}: {one_line(str(exc))}") from None
+        raise AwsError(f"cannot reach AWS STS for {what}: {one_line(str(exc))}") from None
     return ident["Account"], ident["Arn"]
 
 

@@ -149,7 +149,7 @@ def test_throttling_succeeds_after_retries(aws):
 def test_rejected_credentials_are_bad_input(aws):
     hook = fail_call("sts", "GetCallerIdentity", "InvalidClientTokenId",
                      "The security token included in the request is invalid.", status=403)
-    with pytest.raises(UsageError, match="rejected the credentials.*InvalidClientTokenId"):
+    with pytest.raises(neptune_audit.AwsError, match="rejected the credentials.*InvalidClientTokenId"):
         neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
 
 
