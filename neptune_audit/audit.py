@@ -149,6 +149,14 @@ def scan_or_load(options: ScanOptions | None = None, results_files=(), signer: d
                  **kw) -> AuditResult:
     """Load ``results_files`` (saved scans; several = shards of one audit) when given, else scan with ``options``.
     ``signer``: the key the report being made will be signed with, recorded in the run (``report --sign``)."""
+    if list(results_files or ()) == ["embedded"]:
+        # the evidence embedded in this very notebook (`report --notebook`): JupyterLab's server tells its kernel
+        # which notebook it runs for (JPY_SESSION_NAME)
+        path = os.environ.get("JPY_SESSION_NAME")
+        if not path or not path.endswith(".ipynb"):
+            raise UsageError("results_files = ['embedded'] re-renders the evidence embedded in this notebook: open "
+                             "it in JupyterLab, or set results_files to the notebook's path")
+        results_files = [path]
     if results_files:
         from .saved import load
 

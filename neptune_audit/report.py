@@ -57,6 +57,28 @@ def copy_shipped(folder) -> list[Path]:
     return written
 
 
+# The executed notebook handed to someone else (`report --notebook`): Run All there re-renders from the evidence
+# embedded in the file itself (no AWS access needed), with the filter bar, and writes no history.
+DELIVERABLE_PARAMETERS = {"results_files": ["embedded"], "interactive": True, "history_dir": None,
+                          "record_history": False}
+
+
+def set_parameters(nb, values: dict, tag: str, note: str) -> None:
+    """Set ``name = value`` lines of the code cell tagged ``tag`` (papermill's "parameters" or
+    "injected-parameters"), in place; names the cell does not assign are left out."""
+    import re
+
+    cell = next((c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return
+    lines = cell.source.split("\n")
+    for key, value in values.items():
+        for i, line in enumerate(lines):
+            if re.match(rf"{re.escape(key)}\s*=", line):
+                lines[i] = f"{key} = {value!r}  # {note}"
+    cell.source = "\n".join(lines)
+
+
 def default_output(prefix: str = "neptune-audit-report") -> Path:
     return Path(f"{prefix}-{date.today().isoformat()}.html")
 
@@ -233,7 +255,11 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
         html = to_html(nb).encode("utf-8")
         # The run's JSON as embedded (the notebook file itself re-orders JSON keys): what the report vouches for.
         document = evidence.extract(html.decode("utf-8"), "the executed audit notebook")
-        files = {html_path: html, **({Path(keep_notebook): executed.read_bytes()} if keep_notebook else {})}
+        if keep_notebook:
+            set_parameters(nb, DELIVERABLE_PARAMETERS, "injected-parameters",
+                           "set by `neptune-audit report --notebook`: Run All re-renders this notebook's own evidence")
+        files = {html_path: html, **({Path(keep_notebook): nbformat.writes(nb).encode("utf-8")} if keep_notebook
+                                     else {})}
         # Signed before anything is written: a key that fails (KMS denied, throttled) leaves no unsigned file.
         envelopes = {path: signing.envelope(path.name, data, signer, evidence.digest(document))
                      for path, data in files.items()} if signer else {}

@@ -7,6 +7,7 @@ not a valid ``neptune-audit/1`` document.  Nothing here calls AWS.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +35,14 @@ MAX_BYTES = 256 * 1024 * 1024  # a 10,000-instance run is ~19 MB; a 1,000-accoun
 def read(path) -> Source:
     """One saved scan, read with a byte cap, parsed strictly and checked against the schema and its own facts."""
     p = Path(path)
+    if p.suffix.lower() in (".ipynb", ".html", ".htm"):
+        # a report or executed notebook: the run embedded in it, its hash checked (evidence.verify)
+        from .evidence import verify
+
+        found = verify(p)
+        doc = contract_document(json.dumps(found.document), str(p))
+        check_facts(doc, p.name)
+        return Source(p.name, doc, found.sha256)
     data = read_bytes(p, MAX_BYTES, "saved scan")
     doc = contract_document(data, str(p))
     check_facts(doc, p.name)

@@ -361,12 +361,11 @@ def prepare_lab(folder, **overrides) -> list:
     notebooks clean.  A copy that exists is the user's and is kept.  ``overrides`` (e.g. ``apply=True``) go to
     each notebook that declares them.
     """
-    import re
     from pathlib import Path
 
     import nbformat
 
-    from .report import notebook_path
+    from .report import notebook_path, set_parameters
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -378,15 +377,9 @@ def prepare_lab(folder, **overrides) -> list:
         if target.exists():
             continue
         nb = nbformat.read(notebook_path(name), as_version=4)
-        # The values go into the parameters cell itself, line by line, rather than into a second cell papermill
-        # would inject below it: a newcomer reads one set of parameters, and it is the one in effect.
-        cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
-        lines = cell.source.split("\n")
-        for key, value in wanted.items():
-            for i, line in enumerate(lines):
-                if re.match(rf"{re.escape(key)}\s*=", line):
-                    lines[i] = f"{key} = {value!r}  # set by `neptune-audit demo --lab`"
-        cell.source = "\n".join(lines)
+        # The values go into the parameters cell itself rather than into a second cell papermill would inject
+        # below it: a newcomer reads one set of parameters, and it is the one in effect.
+        set_parameters(nb, wanted, "parameters", "set by `neptune-audit demo --lab`")
         nbformat.write(nb, target)
     return paths
 

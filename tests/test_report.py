@@ -225,3 +225,29 @@ def test_a_default_papermill_run_keeps_every_section_as_a_static_output(estate, 
     html = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--stdout", str(out)],
                           capture_output=True, text=True, timeout=300).stdout
     assert "Findings" in html and html.count("plotly-graph-div") >= 4, "nbconvert shows every chart"
+
+
+def test_a_notebook_handed_over_re_renders_from_its_own_evidence(estate, kernel_env, tmp_path, monkeypatch):
+    # `report --notebook`: Run All on the auditor's side needs no AWS: results_files points at the file itself
+    import nbformat
+    import papermill
+
+    from neptune_audit import evidence
+
+    nb_path = tmp_path / "audit-run.ipynb"
+    run_report(organization=True, exceptions_file=example_exceptions(), output=tmp_path / "r.html",
+               keep_notebook=nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "results_files = ['embedded']" in injected.source and "interactive = True" in injected.source
+    before = evidence.verify(nb_path).document
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # no AWS at all on the auditor's machine
+    monkeypatch.setenv("JPY_SESSION_NAME", str(nb_path))         # what JupyterLab's server tells the kernel
+    rerun = tmp_path / "rerun.ipynb"
+    papermill.execute_notebook(str(nb_path), str(rerun), progress_bar=False)  # its own parameters, as Run All
+    again = nbformat.read(rerun, as_version=4)
+    charts = [o for c in again.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(charts) >= 4
+    key = lambda doc: sorted((f["account_id"], f["instance_id"], f["result"]) for f in doc["findings"])  # noqa: E731
+    assert key(evidence.verify(rerun).document) == key(before), "the same findings, from the file itself"
