@@ -307,12 +307,12 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
         "role, status": plan["role"] + ", " + plan["status"].astype(str),
         "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
         "cluster's next window": plan["next_window"],
-        "warnings": plan["warnings"].map(lambda ws: "; ".join(ws) or "no warnings"),
+        "warnings": plan["warnings"].map(lambda ws: f"{len(ws)}, above" if ws else "no warnings"),
     })
     body = _flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
     out.append("<style>.na-plan{border-collapse:collapse;font-size:13px;line-height:1.35;width:100%;"
-               "table-layout:fixed}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
-               "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:anywhere}"
+               "table-layout:auto}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
+               "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:break-word}"
                "</style>" + body)
     if script:
         data = base64.b64encode(script.encode()).decode()

@@ -186,7 +186,7 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
             warnings.append("an engine upgrade (db-upgrade) is pending" + (f": AWS applies it after {when}" if when
                             else "") + ", whatever the setting says")
         window = f.get("cluster_maintenance_window") or f.get("maintenance_window")
-        opens = next_window_start(window, now)
+        opens = None if in_maintenance_window(window, now) else next_window_start(window, now)
         target = f.get("auto_upgrade_target")
         engine = str(f.get("engine_version") or "?") + (f" -> {target} (automatic target)" if target else "")
         maintenance = "; ".join(f"{a.get('action')}: {a.get('description') or ''}".rstrip(": ")
@@ -195,7 +195,8 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
                      "change": "AutoMinorVersionUpgrade: false -> true", "pending_modifications": pending,
                      "warnings": warnings, "exposure": f.get("exposure"), "engine": engine,
                      "pending_maintenance": maintenance,
-                     "next_window": f"{opens:%a %Y-%m-%d %H:%M} UTC" if opens else "unknown",
+                     "next_window": (f"{opens:%a %Y-%m-%d %H:%M} UTC" if opens else
+                                     f"open now ({window})" if in_maintenance_window(window, now) else "unknown"),
                      "command": command(f["region"], f["instance_id"])})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 

@@ -375,3 +375,12 @@ def test_every_finding_says_how_to_fix_it(fleet, monkeypatch):
     monkeypatch.setattr(present, "_html", shown.append)
     present.findings_table(fleet)
     assert f"--db-instance-identifier {off.name}" in shown[0] and 'class="na-pill na-fail">FAIL' in shown[0]
+
+
+def test_a_window_open_now_is_said_so(fleet):
+    f = fleet.findings.copy()
+    i = f.index[f["instance_id"] == "c1-w"][0]
+    f.at[i, "cluster_maintenance_window"] = "tue:11:00-tue:13:00"
+    now = remediate.datetime(2026, 12, 1, 12, 0, tzinfo=remediate.timezone.utc)  # a Tuesday, inside it
+    row = remediate.plan_rows(remediate.select(f)[0], now=now).set_index("instance_id").loc["c1-w"]
+    assert row["next_window"] == "open now (tue:11:00-tue:13:00)"
