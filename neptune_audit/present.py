@@ -38,14 +38,12 @@ table.dataTable>tbody>tr>td,table.dataTable>thead>tr>th{padding:4px 6px!importan
 table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:anywhere}
 table.dataTable td.na-wide{min-width:11em}
 table.dataTable th{white-space:normal}
-.na-sub{color:#666}
+.na-sub,td small{color:#666}
 table.dataTable{width:100%!important}
 details.na-more>summary{cursor:pointer;color:#1f618d;margin:.4em 0}
-.na-pill{display:inline-block;padding:0 .5em;border-radius:.8em;font-weight:600;font-size:12px;border:1px solid}
-.na-pill.na-fail{background:#fdecea;color:#922b21;border-color:#922b21}
-.na-pill.na-pass{background:#e9f7ef;color:#1e6b3a;border-color:#1e6b3a}
-.na-pill.na-excepted{background:#fef5e7;color:#7e5109;border-color:#7e5109}
-code.na-fix{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px}
+b.p{display:inline-block;padding:0 .5em;border-radius:.8em;font-size:12px;border:1px solid}
+b.pF{background:#fdecea;color:#922b21}b.pP{background:#e9f7ef;color:#1e6b3a}b.pE{background:#fef5e7;color:#7e5109}
+td code{white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px}
 </style>"""
 
 
@@ -225,7 +223,8 @@ def _stack(top: pd.Series, below: pd.Series) -> pd.Series:
     """Two values in one cell, the second smaller beneath (account over region, instance over cluster): the
     tables fit a notebook beside JupyterLab's file browser at 1280 px."""
     # dtype=object: pandas 3 would turn the cells into plain `str` and they would be escaped twice
-    return pd.Series([Html(f'{_text(a)}<br><small class="na-sub">{_text(b)}</small>') for a, b in zip(top, below)],
+    # no class on the <small>: the stylesheet greys every td small; a cell repeats 10,000 times in a large report
+    return pd.Series([Html(f'{_text(a)}<br><small>{_text(b)}</small>') for a, b in zip(top, below)],
                      index=top.index, dtype=object)
 
 
@@ -263,7 +262,7 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
 
 
 _LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
-         "maintenance window", "outlook", "what", "when", "end of life"}
+         "maintenance window", "outlook", "what", "when", "end of life", "fix"}
 
 
 def _column_classes(df: pd.DataFrame) -> list[dict]:
@@ -272,7 +271,7 @@ def _column_classes(df: pd.DataFrame) -> list[dict]:
     for i, col in enumerate(df.columns):
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
         kind = "na-num" if numeric else "na-text " + ("na-long" if col in _LONG else "na-id")
-        kind += " na-wide" if col in ("why", "reason", "pending", "outlook") else ""
+        kind += " na-wide" if col in ("why", "reason", "pending", "outlook", "fix") else ""
         defs.append({"targets": i, "className": kind})
     return defs
 
@@ -355,16 +354,16 @@ def findings_table(result) -> None:
     view = pd.DataFrame({"result": _pills(f["result"]), "account / region": _stack(f["account_id"], f["region"]),
                          "instance / cluster": _stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
-                         "why": f["why"], "fix": pd.Series([
-                             Html(f'<details class="na-more"><summary>how</summary><code class="na-fix">{_text(x)}'
-                                  "</code></details>") if x else Html("") for x in fixes], index=f.index, dtype=object),
+                         "why": f["why"], "fix": pd.Series([Html(f"<code>{_text(x)}</code>") if x else Html("")
+                                                            for x in fixes], index=f.index, dtype=object),
                          "tags": f["tags"]})
     table(view, caption="Findings (failing first)")
 
 
 def _pills(results: pd.Series) -> pd.Series:
     """Results as coloured pills whose text still says it all without colour."""
-    return pd.Series([Html(f'<span class="na-pill na-{_text(r).lower()}">{_text(r)}</span>') for r in results],
+    # short markup (b.p, pF/pP/pE in the stylesheet): the cell repeats 10,000 times in a large report
+    return pd.Series([Html(f'<b class="p p{_text(r)[:1]}">{_text(r)}</b>') for r in results],
                      index=results.index, dtype=object)
 
 
