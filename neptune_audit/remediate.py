@@ -102,7 +102,7 @@ def command(region: str, instance_id: str) -> str:
 # Neptune user guide, "Installing updates to your Neptune engine manually" (docs.aws.amazon.com/neptune/latest/
 # userguide/engine-updates-manually.html): major versions are always installed by hand, one major at a time, best
 # through a blue-green deployment; the CLI names the version explicitly.
-MANUAL_UPGRADE = ("then upgrade the engine of cluster {cluster} by hand to 1.3.0.0 or later, one major version at a "
+MANUAL_UPGRADE = ("upgrade the engine of cluster {cluster} by hand to 1.3.0.0 or later, one major version at a "
                   "time (AWS recommends a blue-green deployment): aws neptune modify-db-cluster --region {region} "
                   "--db-cluster-identifier {cluster} --engine neptune --engine-version VERSION --no-apply-immediately")
 
@@ -116,7 +116,7 @@ def fix(finding: dict) -> str:
     if finding.get("amvu_effective") is False:
         steps.append(MANUAL_UPGRADE.format(cluster=shlex.quote(str(finding.get("cluster_id") or "CLUSTER")),
                                            region=shlex.quote(str(finding["region"]))))
-    return "; ".join(steps)
+    return "; then ".join(steps)
 
 
 def window_opens_within(window: str | None, now: datetime, lead: timedelta) -> bool:
