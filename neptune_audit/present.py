@@ -262,7 +262,7 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
 
 
 _LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
-         "maintenance window", "outlook", "what", "when", "end of life", "fix"}
+         "maintenance window", "outlook", "what", "when", "end of life"}
 
 
 def _column_classes(df: pd.DataFrame) -> list[dict]:
@@ -271,7 +271,7 @@ def _column_classes(df: pd.DataFrame) -> list[dict]:
     for i, col in enumerate(df.columns):
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
         kind = "na-num" if numeric else "na-text " + ("na-long" if col in _LONG else "na-id")
-        kind += " na-wide" if col in ("why", "reason", "pending", "outlook", "fix") else ""
+        kind += " na-wide" if col in ("why", "reason", "pending", "outlook") else ""
         defs.append({"targets": i, "className": kind})
     return defs
 
@@ -354,8 +354,9 @@ def findings_table(result) -> None:
     view = pd.DataFrame({"result": _pills(f["result"]), "account / region": _stack(f["account_id"], f["region"]),
                          "instance / cluster": _stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
-                         "why": f["why"], "fix": pd.Series([Html(f"<code>{_text(x)}</code>") if x else Html("")
-                                                            for x in fixes], index=f.index, dtype=object),
+                         # the fix under the why: one more column would not fit beside the file browser at 1280 px
+                         "why": pd.Series([Html(_text(w) + (f"<br><code>{_text(x)}</code>" if x else ""))
+                                           for w, x in zip(f["why"], fixes)], index=f.index, dtype=object),
                          "tags": f["tags"]})
     table(view, caption="Findings (failing first)")
 

@@ -374,7 +374,7 @@ def test_every_finding_says_how_to_fix_it(fleet, monkeypatch):
     shown = []
     monkeypatch.setattr(present, "_html", shown.append)
     present.findings_table(fleet)
-    assert f"--db-instance-identifier {off.name}" in shown[0] and '<b class="p pF">FAIL</b>' in shown[0]
+    assert f"<br><code>aws neptune modify-db-instance" in shown[0] and f"--db-instance-identifier {off.name}" in shown[0] and '<b class="p pF">FAIL</b>' in shown[0]
 
 
 def test_a_window_open_now_is_said_so(fleet):

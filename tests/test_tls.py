@@ -58,13 +58,13 @@ def test_scan_over_https_verifies_and_loads_the_bundle_once(https, monkeypatch, 
 
 def test_untrusted_certificate_is_refused(https, monkeypatch):
     monkeypatch.setenv("AWS_CA_BUNDLE", certifi.where())  # the public CAs only: the proxy's certificate is unknown
-    with pytest.raises(UsageError, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(neptune_audit.AwsError, match="CERTIFICATE_VERIFY_FAILED"):
         neptune_audit.scan(regions="us-east-1", connection=Connection(endpoint_url=https.url, max_attempts=1))
 
 
 def test_certificate_for_another_host_is_refused(https, monkeypatch):
     monkeypatch.setenv("AWS_CA_BUNDLE", https.ca_bundle)  # trusted, but issued for 127.0.0.1, not localhost
-    with pytest.raises(UsageError, match="(?i)hostname|doesn't match|not valid for"):
+    with pytest.raises(neptune_audit.AwsError, match="(?i)hostname|doesn't match|not valid for"):
         neptune_audit.scan(regions="us-east-1",
                            connection=Connection(endpoint_url=https.url.replace("127.0.0.1", "localhost"),
                                                  max_attempts=1))
