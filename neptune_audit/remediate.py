@@ -121,12 +121,8 @@ def fix(finding: dict) -> str:
 
 def window_opens_within(window: str | None, now: datetime, lead: timedelta) -> bool:
     """Whether a window such as ``sat:09:57-sat:10:27`` starts after ``now`` (UTC) and within ``lead``."""
-    try:
-        start = _minute_of_week(window.split("-")[0])
-    except (AttributeError, ValueError, IndexError):
-        return False
-    t = now.weekday() * 1440 + now.hour * 60 + now.minute
-    return 0 < (start - t) % (7 * 1440) <= lead.total_seconds() / 60
+    opens = next_window_start(window, now)
+    return opens is not None and timedelta(0) < opens - now.replace(second=0, microsecond=0) <= lead
 
 
 def select(findings: pd.DataFrame, instances=None, include_excepted: bool = False) -> tuple[pd.DataFrame, list[str]]:
@@ -186,7 +182,8 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
             warnings.append("an engine upgrade (db-upgrade) is pending" + (f": AWS applies it after {when}" if when
                             else "") + ", whatever the setting says")
         window = f.get("cluster_maintenance_window") or f.get("maintenance_window")
-        opens = None if in_maintenance_window(window, now) else next_window_start(window, now)
+        open_now = in_maintenance_window(window, now)
+        opens = None if open_now else next_window_start(window, now)
         target = f.get("auto_upgrade_target")
         engine = str(f.get("engine_version") or "?") + (f" -> {target} (automatic target)" if target else "")
         maintenance = "; ".join(f"{a.get('action')}: {a.get('description') or ''}".rstrip(": ")
@@ -196,7 +193,7 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
                      "warnings": warnings, "exposure": f.get("exposure"), "engine": engine,
                      "pending_maintenance": maintenance,
                      "next_window": (f"{opens:%a %Y-%m-%d %H:%M} UTC" if opens else
-                                     f"open now ({window})" if in_maintenance_window(window, now) else "unknown"),
+                                     f"open now ({window})" if open_now else "unknown"),
                      "command": command(f["region"], f["instance_id"])})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
