@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .fleet import pages_needed, seed_fleet, seed_organization
-from neptune_audit.proxy import LatencyProxy
+from benchmarks.proxy import LatencyProxy
 
 SPREAD_2K = {"us-east-1": 800, "eu-west-1": 600, "ap-southeast-2": 400, "us-west-2": 200}
 SPREAD_10K = {"us-east-1": 4000, "eu-west-1": 3000, "ap-southeast-2": 2000, "us-west-2": 1000}
@@ -297,7 +297,7 @@ def main() -> int:
                     help="measure the kit as a library (a kernel's or worker's process) instead of its own CLI process")
     args = ap.parse_args()
     if not args.library:
-        from neptune_audit.botocore_tuning import own_process
+        from neptune_audit.aws.tuning import own_process
 
         own_process()  # the scans here stand for the console script's, whose process is the kit's own
     only = set(args.only or ["fleet", "org", "shards", "report"])

@@ -8,7 +8,7 @@ import time
 
 import boto3
 
-from neptune_audit import botocore_tuning
+from neptune_audit.aws import tuning
 
 REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
            "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
@@ -17,7 +17,7 @@ REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-
 
 def build(connection, accounts: int) -> None:
     for _ in range(accounts):
-        session = boto3.Session(botocore_session=botocore_tuning.new_botocore_session(), aws_access_key_id="a",
+        session = boto3.Session(botocore_session=tuning.new_botocore_session(), aws_access_key_id="a",
                                 aws_secret_access_key="b", region_name="us-east-1")
         for region in REGIONS:
             client = connection.client(session, "rds", region)
@@ -27,10 +27,10 @@ def build(connection, accounts: int) -> None:
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "own"
     if mode == "own":
-        botocore_tuning.own_process()
-    from neptune_audit.targets import Connection
+        tuning.own_process()
+    from neptune_audit.aws.targets import Connection
 
-    botocore_tuning.load_models()
+    tuning.load_models()
     connection = Connection()
     build(connection, 2)  # warm: the first client of each kind pays for what later ones share
     started = time.process_time()

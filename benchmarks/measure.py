@@ -39,13 +39,14 @@ def naive(regions: list[str]) -> dict:
 
 def regional(regions: list[str]) -> dict:
     """Our collector, one region after another (no concurrency)."""
-    from neptune_audit import collect, targets
+    from neptune_audit.aws import inventory
+    from neptune_audit.aws import targets
 
     conn = targets.Connection()
     account = targets.resolve_accounts(conn)[0]
     found = 0
     for region in regions:
-        _, rows, _, _ = collect.collect_region(account, region)
+        _, rows, _, _ = inventory.collect_region(account, region)
         found += len(rows)
     return {"instances": found}
 

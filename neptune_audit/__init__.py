@@ -1,27 +1,32 @@
 """neptune-audit: audit Amazon Neptune instances for Auto Minor Version Upgrade (Neptune-001).
 
-Data flows one way: ``targets`` -> ``collect`` -> ``evaluate`` -> ``export`` / ``charts`` /
-``report``, and ``remediate`` acts on the findings.  ``scan()`` is the one entry point
-that the CLI and the notebooks call; it returns an :class:`AuditResult`.
+Data flows one way, one folder per stage: ``aws`` (which accounts and regions, what is there) -> ``rule``
+(the verdict) -> ``present`` (tables, charts, reports) and ``act`` (remediation, Security Hub), with
+``contract`` (the JSON a run hands to others) beside them.  ``scan()`` is the entry point the CLI and the
+notebooks call; it returns an :class:`AuditResult`.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import AwsError, InputError, NeptuneAuditError, NotebookFailed, UsageError
-from .options import ScanOptions
+from neptune_audit.errors import AwsError, InputError, NeptuneAuditError, NotebookFailed, UsageError
+from neptune_audit.options import ScanOptions
 
-# Public names that load boto3 and pandas: imported on first use, so `import neptune_audit` stays cheap.
-_LAZY = {"scan": "audit", "scan_or_load": "audit", "AuditResult": "audit", "load": "saved"}
+# Public names that load boto3, pandas or ipywidgets: imported on first use, so `import neptune_audit` stays cheap.
+_LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load": "neptune_audit.api",
+         "AuditResult": "neptune_audit.contract.result", "RemediationPanel": "neptune_audit.act.panel"}
+_MODULES = {"history": "neptune_audit.contract.history"}  # what the audit notebook keeps between runs
 __all__ = ["__version__", "AuditResult", "AwsError", "InputError", "NeptuneAuditError", "NotebookFailed",
-           "ScanOptions", "UsageError", "load", "scan", "scan_or_load"]
+           "RemediationPanel", "ScanOptions", "UsageError", "history", "load", "scan", "scan_or_load"]
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

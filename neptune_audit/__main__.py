@@ -1,3 +1,3 @@
-from .cli import run
+from neptune_audit.cli import run
 
 run()

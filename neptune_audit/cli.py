@@ -11,11 +11,11 @@ import argparse
 import os
 import sys
 
-from . import __version__
-from .contract import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
-from .errors import NeptuneAuditError, UsageError, one_line
-from .iam_policy import KINDS as POLICY_KINDS
-from .options import DEFAULT_ROLE_NAME, ScanOptions
+from neptune_audit import __version__
+from neptune_audit.contract.vocabulary import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
+from neptune_audit.errors import NeptuneAuditError, UsageError, one_line
+from neptune_audit.aws.permissions import KINDS as POLICY_KINDS
+from neptune_audit.options import DEFAULT_ROLE_NAME, ScanOptions
 
 PROG = "neptune-audit"
 
@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_scan(args) -> int:
-    from . import audit
-    from .export import FILE_NAMES, check_writable
+    from neptune_audit import api
+    from neptune_audit.contract.export import FILE_NAMES, check_writable
 
     options = _options(args)
     inputs = {"--exceptions": args.exceptions_file, "--engine-calendar": args.engine_calendar}
@@ -200,7 +200,7 @@ def cmd_scan(args) -> int:
     if args.security_hub_region and not args.security_hub:
         raise UsageError("--security-hub-region goes with --security-hub")
     if args.security_hub_region:
-        from .targets import parse_regions
+        from neptune_audit.options import parse_regions
 
         if len(parse_regions(args.security_hub_region) or []) != 1:
             raise UsageError("--security-hub-region takes one region, such as us-east-1")
@@ -214,17 +214,17 @@ def cmd_scan(args) -> int:
         paths = {args.format[0]: check_writable(args.output, inputs=inputs)}
     else:
         paths = {args.format[0]: None}
-    result = audit.scan(options, progress=sys.stderr.isatty() and not args.quiet)
+    result = api.scan(options, progress=sys.stderr.isatty() and not args.quiet)
     if args.security_hub:
         sent = result.send_to_security_hub(region=args.security_hub_region)
         if not args.quiet:
             print(sent.line(), file=sys.stderr)
-    from .terminal import use_color
+    from neptune_audit.present.terminal import use_color
 
     for fmt, path in paths.items():
         color = fmt == "table" and path is None and use_color(sys.stdout, no_color=args.no_color)
         if fmt == "table" and args.quiet and path is None:
-            from .contract import summary_line
+            from neptune_audit.contract.vocabulary import summary_line
 
             sys.stdout.write(summary_line(result.summary) + "\n")
             continue
@@ -246,14 +246,15 @@ def _plan_text(rem) -> str:
     warned = [(r.instance_id, w) for r in plan_df.itertuples() for w in r.warnings]
     if warned:
         lines += ["", "Warnings:"] + [f"  {i}: {w}" for i, w in warned]
-    from .export import terminal_text
+    from neptune_audit.contract.records import terminal_text
 
     return "\n".join(terminal_text(line) for line in lines) + "\n"
 
 
 def cmd_remediate(args) -> int:
-    from . import audit, remediate
-    from .export import check_writable, write_atomic
+    from neptune_audit import api
+    from neptune_audit.act import remediate
+    from neptune_audit.contract.export import check_writable, write_atomic
 
     options = _options(args)
     if args.script and args.apply:
@@ -264,7 +265,7 @@ def cmd_remediate(args) -> int:
         raise UsageError("--apply asks for confirmation on a terminal; add --yes to run unattended")
     if args.script:
         check_writable(args.script, inputs={"--exceptions": args.exceptions_file, "--audit-log": args.audit_log})
-    result = audit.scan(options, progress=sys.stderr.isatty())
+    result = api.scan(options, progress=sys.stderr.isatty())
     rem = remediate.Remediation(result, args.instances, apply_immediately=args.apply_immediately,
                                 include_excepted=args.include_excepted, audit_log=args.audit_log)
     sys.stdout.write(_plan_text(rem))
@@ -296,22 +297,22 @@ def cmd_remediate(args) -> int:
 
 
 def cmd_policy(args) -> int:
-    from . import iam_policy
+    from neptune_audit.aws import permissions
 
     kw = {"role_name": args.role_name} if args.role_name else {}
     if args.kms_key:
         if not args.kms_key.startswith("kms:") or not args.kms_key[4:]:
             raise UsageError("policy --sign takes a KMS key, kms:KEY-ID|ARN|alias/NAME (a local key needs no policy)")
         kw["kms_key"] = args.kms_key[4:]
-    sys.stdout.write(iam_policy.to_json(args.kind, organization=args.organization,
+    sys.stdout.write(permissions.to_json(args.kind, organization=args.organization,
                                         security_hub=args.security_hub, **kw))
     return EXIT_OK
 
 
 def cmd_evidence(args) -> int:
-    from .evidence import verify
-    from .export import check_writable, dumps, write_atomic
-    from .signing import kms_public_key, load_public_key, public_pem
+    from neptune_audit.contract.evidence import verify
+    from neptune_audit.contract.export import check_writable, dumps, write_atomic
+    from neptune_audit.contract.signing import kms_public_key, load_public_key, public_pem
 
     if args.export_public_key:
         if args.report or args.signature or not args.export_public_key.startswith("kms:"):
@@ -344,9 +345,9 @@ def cmd_evidence(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from . import saved
-    from .contract import exit_code, summary_line
-    from .export import check_writable, dumps, write_atomic
+    from neptune_audit.contract import saved
+    from neptune_audit.contract.vocabulary import exit_code, summary_line
+    from neptune_audit.contract.export import check_writable, dumps, write_atomic
 
     check_writable(args.output, inputs={f"input {p}": p for p in args.files})
     doc = saved.merge([saved.read(p) for p in args.files])
@@ -356,7 +357,7 @@ def cmd_merge(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .contract import schema_text
+    from neptune_audit.contract.vocabulary import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -364,8 +365,8 @@ def cmd_schema(args) -> int:
 
 def _report_summary(rep) -> str:
     """One line for the scheduler's log, with the evidence hash: a record of it outside the report itself."""
-    from .contract import summary_line
-    from .evidence import digest
+    from neptune_audit.contract.vocabulary import summary_line
+    from neptune_audit.contract.evidence import digest
 
     signed = f"; signed by key {rep.signature['key_id']}" if rep.signature else "; unsigned"
     return (f"{rep.html_path} ({rep.html_path.stat().st_size / 1e6:.1f} MB, {rep.seconds:.1f} s): "
@@ -373,7 +374,7 @@ def _report_summary(rep) -> str:
 
 
 def cmd_report(args) -> int:
-    from .report import run_report
+    from neptune_audit.present.report import run_report
 
     options = _options(args)
     if args.from_files and options != ScanOptions(max_workers=options.max_workers):
@@ -386,7 +387,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
-    from .report import copy_shipped
+    from neptune_audit.present.report import copy_shipped
 
     for path in copy_shipped(args.folder):
         print(path)
@@ -405,8 +406,8 @@ def cmd_demo(args) -> int:
         return _serve_demo(args.port, lab=args.lab_dir if args.lab else None)
     from pathlib import Path
 
-    from .report import default_output, run_report
-    from .simulate import example_exceptions
+    from neptune_audit.present.report import default_output, run_report
+    from neptune_audit.simulate.estate import example_exceptions
 
     out = Path(args.output) if args.output else Path("reports") / default_output("neptune-audit-demo")
     if not args.output:
@@ -425,7 +426,8 @@ def _serve_demo(port: int, lab: str | None) -> int:
     if lab and importlib.util.find_spec("jupyterlab") is None:  # before a port is taken or a file written
         raise UsageError("JupyterLab is not installed: pip install 'neptune-audit[lab]'")
 
-    from .simulate import DemoServer, lab_command, prepare_lab
+    from neptune_audit.simulate.server import DemoServer
+    from neptune_audit.lab import lab_command, prepare_lab
 
     import socket
 
@@ -478,7 +480,7 @@ def main(argv=None, own_process: bool = False) -> int:
             argcomplete.autocomplete(parser)
         args = parser.parse_args(argv)
         if own_process:  # after parsing: --help and usage errors never import botocore
-            from .botocore_tuning import own_process as tune
+            from neptune_audit.aws.tuning import own_process as tune
 
             tune()
         return args.func(args)

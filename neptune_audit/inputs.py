@@ -12,8 +12,8 @@ import os
 import stat
 from pathlib import Path
 
-from . import contract
-from .errors import InputError, UsageError, one_line
+from neptune_audit.contract import vocabulary
+from neptune_audit.errors import InputError, UsageError, one_line
 
 MAX_DEPTH = 64            # the contract nests 5 deep; anything near Python's recursion limit is an attack
 MB = 1024 * 1024
@@ -82,14 +82,14 @@ def contract_document(data: bytes | str, where: str) -> dict:
     """A ``neptune-audit/1`` document, parsed strictly and valid against the schema, or a UsageError."""
     doc = strict_json(data, where)
     tag = doc.get("schema") if isinstance(doc, dict) else None
-    if tag != contract.SCHEMA:
+    if tag != vocabulary.SCHEMA:
         kind = f"schema {one_line(tag, limit=40)!r}" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
-        raise InputError(f"{where} is {kind}, not a {contract.SCHEMA} document: refused")
+        raise InputError(f"{where} is {kind}, not a {vocabulary.SCHEMA} document: refused")
     try:
-        contract.validate(doc)
+        vocabulary.validate(doc)
     except Exception as exc:  # jsonschema.ValidationError: its message, in one line
         at = "/".join(str(x) for x in getattr(exc, "absolute_path", [])) or "the top level"
-        raise InputError(f"{where} is not a valid {contract.SCHEMA} document at {at}: "
+        raise InputError(f"{where} is not a valid {vocabulary.SCHEMA} document at {at}: "
                          f"{one_line(getattr(exc, 'message', exc), limit=200)}") from None
     from datetime import datetime
 
@@ -98,3 +98,15 @@ def contract_document(data: bytes | str, where: str) -> dict:
     except ValueError:
         raise InputError(f"{where}: generated_at {doc['generated_at']} is not a real time: refused") from None
     return doc
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped(relative: str) -> Path:
+    """A file shipped with the kit (``notebooks/audit.ipynb``, ``examples/exceptions.yml``): inside the installed
+    package (the wheel puts them there), or at the top of a checkout."""
+    for candidate in (_PACKAGE / relative, _PACKAGE.parent / relative):
+        if candidate.is_file():
+            return candidate
+    raise UsageError(f"{relative} is missing from this installation")

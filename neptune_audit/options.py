@@ -6,15 +6,17 @@ them), so a new option is added here once.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from neptune_audit.errors import UsageError
 
 DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
+ALL_REGIONS = "all"
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")  # a role name, with an optional IAM path
 
 
@@ -36,6 +38,26 @@ MAX_AUTO_WORKERS = 32
 def auto_workers(max_workers: int | None, regions: int) -> int:
     """The pool for a scan: ``max_workers`` if given, else one per region to scan, from 16 to 32."""
     return max_workers or min(MAX_AUTO_WORKERS, max(DEFAULT_WORKERS, regions))
+
+
+def validate_role_arn(arn: str) -> str:
+    if not ROLE_ARN.match(arn):
+        raise UsageError(f"not an IAM role ARN: {arn!r} (expected arn:aws:iam::123456789012:role/NAME)")
+    return arn
+
+
+def parse_regions(value: str | None) -> list[str] | None:
+    """``all`` (or nothing) -> None; ``R1,R2`` -> a checked list.  Syntax only; existence is checked later."""
+    if value is None or value.strip().lower() == ALL_REGIONS:
+        return None
+    regions = [r.strip() for r in value.split(",") if r.strip()]
+    if not regions:
+        raise UsageError("--regions needs 'all' or a comma-separated list such as us-east-1,eu-west-1")
+    for r in regions:
+        if not REGION.match(r):
+            raise UsageError(f"unknown region {r!r} (expected a name such as us-east-1, or 'all')")
+    return list(dict.fromkeys(regions))
+
 
 
 @dataclass(frozen=True)
@@ -90,14 +112,11 @@ class ScanOptions:
     @property
     def region_list(self) -> list[str] | None:
         """``None`` for every enabled region, else the checked list."""
-        from .targets import parse_regions
-
         return parse_regions(self.regions)
 
     def validate(self) -> ScanOptions:
-        """Every check that needs no AWS call; raises :class:`UsageError` with one line."""
-        from .targets import validate_role_arn
-
+        """Every check of the values themselves; raises :class:`UsageError` with one line.  The files they name
+        are read by ``core.read_inputs``."""
         if self.max_workers is not None and (not isinstance(self.max_workers, int)
                                              or isinstance(self.max_workers, bool) or self.max_workers < 1):
             raise UsageError("--max-workers must be a whole number, at least 1")
@@ -115,23 +134,7 @@ class ScanOptions:
             self.shard_numbers  # noqa: B018 - parses and checks
             if not self.organization:
                 raise UsageError("--shard goes with --organization")
-        self.exception_rules  # noqa: B018 - parses the exceptions file once; scan() uses the rules
-        self.calendar  # noqa: B018 - a malformed calendar is bad input before any AWS call
         return self
-
-    @functools.cached_property
-    def calendar(self):
-        """The engine calendar (``outlook.Calendar``): the user's file, or the one shipped with the kit."""
-        from .outlook import load_calendar
-
-        return load_calendar(self.engine_calendar)
-
-    @functools.cached_property
-    def exception_rules(self) -> list:
-        """The exceptions file's rules, parsed once for these options (validate() and scan() share them)."""
-        from . import exceptions
-
-        return exceptions.load(self.exceptions_file)
 
     @property
     def shard_numbers(self) -> tuple[int, int] | None:

@@ -11,7 +11,9 @@ import boto3
 import pytest
 import requests
 
-from neptune_audit import simulate
+from neptune_audit.simulate import estate as sim_estate
+
+from neptune_audit.simulate import server as sim_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -41,13 +43,14 @@ def _isolated_aws_env(monkeypatch, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _every_contract_document_is_valid(monkeypatch):
     """Every neptune-audit/1 document built in a test process is checked against the published JSON Schema."""
-    from neptune_audit import contract, export
+    from neptune_audit.contract import vocabulary
+    from neptune_audit.contract import export
 
     build = export.to_contract
 
     def validated(result):
         doc = build(result)
-        contract.validate(doc)
+        vocabulary.validate(doc)
         return doc
 
     monkeypatch.setattr(export, "to_contract", validated)
@@ -63,21 +66,21 @@ def aws():
 
 
 def seed(clusters, region="us-east-1", endpoint_url=None, creds=None, account_id="123456789012", **kw):
-    return simulate.seed_instances(creds or CREDS, region, clusters, endpoint_url, account_id, **kw)
+    return sim_estate.seed_instances(creds or CREDS, region, clusters, endpoint_url, account_id, **kw)
 
 
 def assume_creds(account_id: str, endpoint_url=None) -> dict:
-    return simulate.assume_credentials(endpoint_url, account_id)
+    return sim_estate.assume_credentials(endpoint_url, account_id)
 
 
-simulate.install_neptune_extras()  # in-process moto (mock_aws) answers what the simulated account answers
+sim_server.install_neptune_extras()  # in-process moto (mock_aws) answers what the simulated account answers
 
 
 class MotoServer:
     """The simulated account's server (moto plus the Neptune extras), empty: each test seeds what it needs."""
 
     def __init__(self):
-        self.server = simulate.DemoServer(seeded=False)
+        self.server = sim_server.DemoServer(seeded=False)
         self.port = self.server.port
         self.url = self.server.endpoint_url
 
@@ -141,9 +144,9 @@ def demo_account():
     wipe = mock_aws()
     wipe.start()
     wipe.stop()  # start/stop resets every moto backend
-    old, simulate._demo = simulate._demo, simulate.DemoServer()
+    old, sim_server._demo = sim_server._demo, sim_server.DemoServer()
     try:
-        yield simulate._demo
+        yield sim_server._demo
     finally:
-        simulate._demo.stop()
-        simulate._demo = old
+        sim_server._demo.stop()
+        sim_server._demo = old

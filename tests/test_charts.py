@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 import neptune_audit
-from neptune_audit import charts, simulate
+from neptune_audit.present import charts
+from neptune_audit.simulate import estate as sim_estate
 
 
 @pytest.fixture(scope="module")
@@ -13,13 +14,13 @@ def result():
     from moto import mock_aws
 
     with mock_aws():
-        simulate.seed()
+        sim_estate.seed()
         yield neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
                                  exceptions_file=simulate_exceptions())
 
 
 def simulate_exceptions():
-    from neptune_audit.simulate import example_exceptions
+    from neptune_audit.simulate.estate import example_exceptions
 
     return example_exceptions()
 

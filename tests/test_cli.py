@@ -9,13 +9,14 @@ import sys
 
 import pytest
 
-from neptune_audit import contract, simulate
+from neptune_audit.contract import vocabulary
+from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import run_cli, seed
 
 def check_contract(doc: dict) -> None:
     """Validate a `--format json` document against the published JSON Schema, then what a schema cannot say."""
-    contract.validate(doc)
+    vocabulary.validate(doc)
     assert doc["rule"]["id"] == "Neptune-001" and doc["rule"]["risk"] == "Medium"
     assert doc["rule"]["standards"] == ["APRA", "MAS", "NIST4"]
     for f in doc["findings"]:
@@ -27,13 +28,13 @@ def check_contract(doc: dict) -> None:
     s = doc["summary"]
     assert s["instances"] == len(doc["findings"]) == s["pass"] + s["fail"] + s["excepted"]
     assert s["targets_scanned"] == sum(x["state"] == "scanned" for x in doc["scope"])
-    assert s["targets_not_scanned"] == sum(x["state"] in contract.NOT_SCANNED for x in doc["scope"])
+    assert s["targets_not_scanned"] == sum(x["state"] in vocabulary.NOT_SCANNED for x in doc["scope"])
 
 
 @pytest.fixture
 def estate(moto_server):
     """The demo Organization, seeded into the moto server."""
-    return simulate.seed(moto_server.url)
+    return sim_estate.seed(moto_server.url)
 
 
 def test_json_matches_contract_and_the_estate(moto_server, estate):
@@ -71,7 +72,7 @@ def test_csv_and_output_file(moto_server, estate, tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == len(estate.instances)
-    assert list(rows[0]) == list(contract.FINDING_FIELDS)
+    assert list(rows[0]) == list(vocabulary.FINDING_FIELDS)
     assert rows[0]["result"] == "FAIL", "failing first"
     assert all(isinstance(json.loads(r["tags"]), dict) for r in rows)
 
@@ -92,13 +93,13 @@ def test_ocsf_parses_back_into_compliance_findings(moto_server, estate):
 
 
 def _example():
-    from neptune_audit.simulate import example_exceptions
+    from neptune_audit.simulate.estate import example_exceptions
 
     return example_exceptions()
 
 
 def test_role_arns_from_the_command_line(moto_server):
-    creds = simulate.assume_credentials(moto_server.url, "111111111111")
+    creds = sim_estate.assume_credentials(moto_server.url, "111111111111")
     seed([("g", [("g-1", False, {})])], endpoint_url=moto_server.url, creds=creds, account_id="111111111111")
     proc = run_cli(["scan", "--regions", "us-east-1", "--format", "json",
                     "--role-arn", "arn:aws:iam::111111111111:role/Audit"], moto_server.env())

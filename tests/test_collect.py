@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 import neptune_audit
-from neptune_audit import UsageError, simulate
-from neptune_audit.targets import Connection
+from neptune_audit import UsageError
+from neptune_audit.simulate import estate as sim_estate
+from neptune_audit.aws.targets import Connection
 
 from .conftest import CREDS, assume_creds, boto, seed
 from .faults import fail_call, in_region, throttle
@@ -13,13 +14,13 @@ from .faults import fail_call, in_region, throttle
 
 def test_only_neptune_instances_are_findings(aws):
     made = seed([("g1", [("g1-w", False, {}), ("g1-r", True, {})])])
-    simulate.seed_decoys(CREDS, "us-east-1")
+    sim_estate.seed_decoys(CREDS, "us-east-1")
     boto("rds").create_db_cluster(DBClusterIdentifier="aurora-1", Engine="aurora-mysql",
                                   MasterUsername="admin", MasterUserPassword="not-a-secret-1")
     result = neptune_audit.scan(regions="us-east-1")
     assert sorted(result.findings["instance_id"]) == sorted(m["instance_id"] for m in made)
     assert set(result.clusters["cluster_id"]) == {"g1"}
-    assert not set(result.findings["instance_id"]) & {n for n, _ in simulate.DECOYS}
+    assert not set(result.findings["instance_id"]) & {n for n, _ in sim_estate.DECOYS}
 
 
 def test_writer_and_reader_reasons_and_cluster_rollup(aws):
@@ -85,7 +86,7 @@ def test_assumed_roles_with_identical_instance_names(aws):
 
 
 def test_organization_matches_the_seeded_estate(aws):
-    manifest = simulate.seed()
+    manifest = sim_estate.seed()
     r = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
     assert set(r.scope["account_id"]) == set(manifest.accounts.values())
     expected = {(m["account_id"], m["instance_id"]): ("PASS" if m["auto_minor_version_upgrade"] else "FAIL")
@@ -163,7 +164,7 @@ def test_denied_region_listing_with_all_regions(aws):
 def test_assumed_role_credentials_are_refreshed_before_they_expire():
     from datetime import datetime, timedelta, timezone
 
-    from neptune_audit.targets import _AssumedRoleProvider
+    from neptune_audit.aws.targets import _AssumedRoleProvider
 
     class FakeSTS:
         """Real STS hands out credentials for an hour at most (by default); a long Organization run outlives them."""
@@ -190,7 +191,7 @@ def test_gc_is_tuned_only_in_the_kits_own_process(aws, monkeypatch):
     process is the kit's: there collection runs less often while responses are parsed, and is restored after."""
     import gc
 
-    from neptune_audit import botocore_tuning
+    from neptune_audit.aws import tuning
 
     seed([("g", [("g-1", False, {})])])
     seen = []
@@ -198,7 +199,7 @@ def test_gc_is_tuned_only_in_the_kits_own_process(aws, monkeypatch):
     before = gc.get_threshold()
     neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
     assert seen == [before], "inside a user's process the GC is left alone"
-    monkeypatch.setattr(botocore_tuning, "_own_process", [True])
+    monkeypatch.setattr(tuning, "_own_process", [True])
     neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
     assert seen[1][0] > before[0], "fewer collections while responses are parsed, in the CLI's process"
     assert gc.get_threshold() == before
@@ -225,7 +226,7 @@ def test_the_region_listing_travels_beside_the_identity_call(aws):
     # here waits until DescribeRegions has been sent: sequential code would wait the full timeout and fail.
     import threading
 
-    from neptune_audit.targets import Connection
+    from neptune_audit.aws.targets import Connection
 
     sent = threading.Event()
     seen = {}
@@ -249,7 +250,7 @@ def test_every_region_of_one_account_starts_at_once(aws):
     # 20 are in flight together.
     import threading
 
-    from neptune_audit.targets import Connection
+    from neptune_audit.aws.targets import Connection
 
     listed = boto("ec2").describe_regions(AllRegions=True)["Regions"]
     regions = sorted(r["RegionName"] for r in listed if r.get("OptInStatus") != "not-opted-in"

@@ -11,7 +11,11 @@ import jsonschema
 import pytest
 
 import neptune_audit
-from neptune_audit import contract, evaluate, exceptions, rule
+from neptune_audit import core
+from neptune_audit.contract import vocabulary
+from neptune_audit.rule import evaluate
+from neptune_audit.rule import allowlist
+from neptune_audit.rule import model
 from neptune_audit.options import ScanOptions
 
 from .conftest import ROOT, run_cli, seed
@@ -23,9 +27,9 @@ def test_schema_command_prints_a_valid_json_schema():
     assert proc.returncode == 0 and proc.stderr == ""
     schema = json.loads(proc.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["schema"]["const"] == contract.SCHEMA
-    assert tuple(schema["$defs"]["finding"]["properties"]) == contract.FINDING_FIELDS
-    assert set(schema["$defs"]["scope"]["properties"]["state"]["enum"]) == set(contract.SCOPE_STATES)
+    assert schema["properties"]["schema"]["const"] == vocabulary.SCHEMA
+    assert tuple(schema["$defs"]["finding"]["properties"]) == vocabulary.FINDING_FIELDS
+    assert set(schema["$defs"]["scope"]["properties"]["state"]["enum"]) == set(vocabulary.SCOPE_STATES)
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def test_a_scan_records_its_duration_and_api_calls(doc):
     run = doc["run"]
     assert run["api_calls"] >= 3 and 0 < run["duration_seconds"] < 60, "DescribeRegions, instances, clusters"
     older = {k: v for k, v in doc.items() if k != "run"}
-    contract.validate(older)  # optional: documents written before it are still valid
+    vocabulary.validate(older)  # optional: documents written before it are still valid
 
 
 @pytest.mark.parametrize("breakage", [
@@ -56,11 +60,11 @@ def test_a_scan_records_its_duration_and_api_calls(doc):
     lambda d: d["run"].update(cost=3),
 ])
 def test_schema_refuses_what_the_contract_does_not_allow(doc, breakage):
-    contract.validate(doc)
+    vocabulary.validate(doc)
     broken = copy.deepcopy(doc)
     breakage(broken)
     with pytest.raises(jsonschema.ValidationError):
-        contract.validate(broken)
+        vocabulary.validate(broken)
 
 
 def _parameters(name: str) -> dict:
@@ -92,15 +96,16 @@ def test_scan_options_normalise_and_validate(tmp_path):
     for bad, message in [(dict(max_workers=0), "max-workers"), (dict(regions="us_east_1"), "unknown region"),
                          (dict(role_arns=["nope"]), "not an IAM role ARN"), (dict(role_name="a b"), "role name"),
                          (dict(demo=True, profiles=["p"]), "--profile cannot be combined"),
-                         (dict(exceptions_file=tmp_path / "missing.yml"), "not found")]:
+                         (dict(exceptions_file=tmp_path / "missing.yml"), "not found"),
+                         (dict(engine_calendar=tmp_path / "missing.yml"), "cannot read engine calendar")]:
         with pytest.raises(neptune_audit.UsageError, match=message):
-            ScanOptions(**bad).validate()
+            core.read_inputs(ScanOptions(**bad))  # the values, then the files they name, before any AWS call
 
 
 ROW = {"account_id": "111122223333", "region": "us-east-1", "cluster_id": "c", "instance_id": "i",
        "arn": "arn:aws:rds:us-east-1:111122223333:db:i", "tags": {"env": "sandbox"}}
-ACTIVE = exceptions.parse("- {instance: i, reason: vendor pin, expires: 2030-01-01}")
-EXPIRED = exceptions.parse("- {tag: env=sandbox, reason: rebuilt weekly, expires: 2020-01-01}")
+ACTIVE = allowlist.parse("- {instance: i, reason: vendor pin, expires: 2030-01-01}")
+EXPIRED = allowlist.parse("- {tag: env=sandbox, reason: rebuilt weekly, expires: 2020-01-01}")
 
 
 @pytest.mark.parametrize("is_writer, role", [(True, "writer"), (False, "reader"), (None, "instance")])
@@ -123,13 +128,13 @@ def test_judge_every_role_setting_and_exception_state(is_writer, role, setting, 
 
 def test_rule_metadata_is_validated():
     # the shipped rule.yaml is checked here, at test time, so a scan need not import pydantic
-    assert rule.validate(rule.raw()) == rule.metadata()
-    assert rule.metadata().id == "Neptune-001" and rule.header()["standards"] == ["APRA", "MAS", "NIST4"]
-    good = rule.raw()
+    assert model.validate(model.raw()) == model.metadata()
+    assert model.metadata().id == "Neptune-001" and model.header()["standards"] == ["APRA", "MAS", "NIST4"]
+    good = model.raw()
     for typo in ({"risk": "medium"}, {"standard": ["APRA"]}, {"id": "Neptun-001"}, {"reference": "example.com"}):
         bad = {**good, **typo}
         with pytest.raises(Exception, match="validation error"):
-            rule.validate(bad)
+            model.validate(bad)
 
 
 def test_the_python_api_a_notebook_user_meets(doc):

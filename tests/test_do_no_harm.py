@@ -68,21 +68,21 @@ def test_tuning_off_gives_identical_findings(estate, monkeypatch):
         .to_dict("records")  # noqa: E731
     tuned = neptune_audit.scan(regions="us-east-1")
     monkeypatch.setenv("NEPTUNE_AUDIT_TUNING", "off")
-    from neptune_audit import botocore_tuning
+    from neptune_audit.aws import tuning
 
-    assert not botocore_tuning.enabled()
+    assert not tuning.enabled()
     plain = neptune_audit.scan(regions="us-east-1")
     assert key(plain) == key(tuned) and plain.summary == tuned.summary
 
 
 def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys):
-    from neptune_audit import botocore_tuning
+    from neptune_audit.aws import tuning
 
-    monkeypatch.setattr(botocore_tuning, "TESTED_BOTOCORE", ((0, 1), (0, 2)))
-    monkeypatch.setattr(botocore_tuning, "_warned", set())
+    monkeypatch.setattr(tuning, "TESTED_BOTOCORE", ((0, 1), (0, 2)))
+    monkeypatch.setattr(tuning, "_warned", set())
     monkeypatch.setenv("NEPTUNE_AUDIT_DEBUG", "1")
-    assert not botocore_tuning.enabled()
-    session = botocore_tuning.new_botocore_session()
+    assert not tuning.enabled()
+    session = tuning.new_botocore_session()
     assert type(session) is botocore.session.Session, "no private-API subclass outside the tested range"
     assert "outside the tested range" in capsys.readouterr().err
 
@@ -96,10 +96,10 @@ def test_in_the_kits_own_process_other_clients_still_work(tmp_path):
     code = """
 import os, botocore.regions, boto3
 from moto import mock_aws
-from neptune_audit import botocore_tuning as t
+from neptune_audit.aws import tuning as t
 t.own_process()
-from neptune_audit import simulate
-simulate.install_neptune_extras()  # what the simulated account answers beside moto
+from neptune_audit.simulate import server as sim_server
+sim_server.install_neptune_extras()  # what the simulated account answers beside moto
 import neptune_audit
 with mock_aws():
     boto3.client("neptune", region_name="us-east-1").create_db_cluster(DBClusterIdentifier="c", Engine="neptune")
@@ -138,8 +138,8 @@ def test_the_path_to_the_first_request_imports_neither_pandas_nor_pydantic():
     import subprocess
     import sys
 
-    code = ("import sys, neptune_audit.cli, neptune_audit.audit, neptune_audit.collect, neptune_audit.targets, "
-            "neptune_audit.rule; neptune_audit.rule.metadata(); neptune_audit.cli.build_parser(); "
+    code = ("import sys, neptune_audit.cli, neptune_audit.core, neptune_audit.aws.inventory, neptune_audit.aws.targets, "
+            "neptune_audit.rule.model; neptune_audit.rule.model.metadata(); neptune_audit.cli.build_parser(); "
             "print(sorted(m for m in ('pandas', 'pydantic', 'numpy') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-500:]

@@ -14,8 +14,10 @@ from datetime import date, datetime, timezone
 import pytest
 
 import neptune_audit
-from neptune_audit import contract, outlook, remediate
-from neptune_audit.targets import Connection
+from neptune_audit.contract import vocabulary
+from neptune_audit.rule import outlook
+from neptune_audit.act import remediate
+from neptune_audit.aws.targets import Connection
 
 from .conftest import seed
 from .faults import answer as _answer
@@ -104,7 +106,7 @@ def _scan(calendar=None, pending=None, catalogue=CATALOGUE):
 def scanned(estate):
     r = _scan()
     doc = r.to_dict()
-    contract.validate(doc)
+    vocabulary.validate(doc)
     return r, {c["cluster_id"]: c for c in doc["clusters"]}, doc
 
 
@@ -245,12 +247,12 @@ def test_a_malformed_calendar_is_bad_input(tmp_path, capsys, text, words):
 
 def test_the_simulated_catalogue_follows_the_release_table():
     """1.3.0.0-1.3.2.0 go to 1.3.2.1; 1.3.4.0's next step is a major (no automatic target); 1.2.x have none."""
-    from neptune_audit import simulate
+    from neptune_audit.simulate import estate as sim_estate
 
     auto = {v["EngineVersion"]: [t["EngineVersion"] for t in v["ValidUpgradeTarget"] if t["AutoUpgrade"]]
-            for v in simulate.engine_versions()}
+            for v in sim_estate.engine_versions()}
     assert auto["1.3.0.0"] == auto["1.3.1.0"] == auto["1.3.2.0"] == ["1.3.2.1"]
     assert auto["1.3.4.0"] == [] and auto["1.2.1.0"] == [] and auto["1.4.7.1"] == []
     cal = outlook.shipped_calendar()
     assert all(cal.entry(v) for v in auto), "every simulated release has calendar dates"
-    assert json.dumps(simulate.engine_versions("1.4.5.0"))  # the answer serialises as AWS's shapes do
+    assert json.dumps(sim_estate.engine_versions("1.4.5.0"))  # the answer serialises as AWS's shapes do

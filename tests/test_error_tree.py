@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import neptune_audit
-from neptune_audit import cli, errors
+from neptune_audit import cli
+from neptune_audit import errors
 
 PACKAGE = Path(neptune_audit.__file__).parent
 # raised on purpose but not errors of the kit's: a module attribute lookup, and three parse helpers whose

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from neptune_audit import contract, evidence, simulate
-from neptune_audit.report import run_report
+from neptune_audit.contract import vocabulary
+from neptune_audit.contract import evidence
+from neptune_audit.simulate import estate as sim_estate
+from neptune_audit.present.report import run_report
 
 from .conftest import run_cli
 
@@ -16,7 +18,7 @@ def org(moto_server, monkeypatch):
     for k, v in moto_server.env().items():
         if k.startswith("AWS_"):
             monkeypatch.setenv(k, v)
-    return simulate.seed(moto_server.url)
+    return sim_estate.seed(moto_server.url)
 
 
 def _key(doc):
@@ -35,7 +37,7 @@ def test_report_embeds_its_evidence_and_any_alteration_is_caught(org, moto_serve
 
     assert hashlib.sha256(data).hexdigest() == evidence.digest(rep.document), "sha256sum of the file matches"
     doc = json.loads(data)
-    contract.validate(doc)
+    vocabulary.validate(doc)
     assert doc == rep.document
     # One byte of the embedded payload changed (still valid base64 and gzip framing or not): refused.
     start = html.index(f'id="{evidence.ELEMENT_ID}"')
@@ -70,7 +72,7 @@ def test_shards_cover_the_organization_once_and_reports_from_them_match(org, mot
     proc = run_cli(["merge", *map(str, shards), "-o", str(merged)], env)
     assert proc.returncode == 1, proc.stderr  # the demo estate fails: the merged summary's exit code
     doc = json.loads(merged.read_text())
-    contract.validate(doc)
+    vocabulary.validate(doc)
     assert _key(doc) == _key(whole) and doc["summary"] == whole["summary"]
     runs = [json.loads(p.read_text())["run"] for p in shards]
     assert doc["run"] == {"duration_seconds": max(r["duration_seconds"] for r in runs),

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 import neptune_audit
 from neptune_audit import UsageError
-from neptune_audit import exceptions as ex
+from neptune_audit.rule import allowlist as ex
 
 from .conftest import assume_creds, seed
 

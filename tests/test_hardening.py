@@ -9,8 +9,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 import neptune_audit
-from neptune_audit import present, simulate
-from neptune_audit.targets import Connection
+from neptune_audit.present import tables
+from neptune_audit.simulate import estate as sim_estate
+from neptune_audit.aws.targets import Connection
 
 from .conftest import run_cli
 from .faults import fail_call, in_region
@@ -20,7 +21,7 @@ REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
 
 @pytest.fixture
 def org(aws):
-    return simulate.seed()
+    return sim_estate.seed()
 
 
 def _key(r):
@@ -73,12 +74,12 @@ def test_connection_errors_to_one_region_are_confined(org):
 
 def test_not_enabled_region_and_denied_region_shown_in_coverage(org, monkeypatch):
     shown = []
-    monkeypatch.setattr(present, "_html", shown.append)
-    monkeypatch.setattr(present, "table", lambda df, caption=None, **_: shown.append(df.to_string()))
+    monkeypatch.setattr(tables, "_html", shown.append)
+    monkeypatch.setattr(tables, "table", lambda df, caption=None, **_: shown.append(df.to_string()))
     deny = fail_call("rds", "DescribeDBInstances", "AccessDenied", "explicit deny in a service control policy",
                      status=403, when=in_region("ap-southeast-2"))
     r = neptune_audit.scan(organization=True, regions=REGIONS + ",ap-east-1", connection=Connection(hooks=[deny]))
-    present.coverage(r)
+    tables.coverage(r)
     text = "\n".join(shown)
     assert "service control policy" in text and "denied" in text
     assert "ap-east-1" in text and "not-enabled" in text
@@ -87,7 +88,7 @@ def test_not_enabled_region_and_denied_region_shown_in_coverage(org, monkeypatch
 
 
 def test_credentials_never_reach_any_output(moto_server, tmp_path):
-    simulate.seed(moto_server.url)
+    sim_estate.seed(moto_server.url)
     # Distinctive values, built at run time so that no key-shaped string sits in the repository.
     key_id = "AKIA" + "NEPTUNEAUDITLEAK"
     secret = "leak" + "S3cr3t/" * 5 + "xyz"
@@ -124,10 +125,10 @@ def test_killed_remediation_leaves_intents_and_a_rerun_completes(moto_server, tm
     import time
     from collections import Counter
 
-    from neptune_audit.proxy import LatencyProxy
-    from neptune_audit import auditlog
+    from benchmarks.proxy import LatencyProxy
+    from neptune_audit.act import auditlog
 
-    estate = simulate.seed(moto_server.url)
+    estate = sim_estate.seed(moto_server.url)
     proxy = LatencyProxy(moto_server.port, rtt=0.4)  # slow enough to kill the process mid-run
     env = moto_server.env(AWS_ENDPOINT_URL=proxy.url)
     log = tmp_path / "audit.jsonl"

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 import neptune_audit
-from neptune_audit import UsageError, history
+from neptune_audit import UsageError
+from neptune_audit.contract import history
 
 from .conftest import boto, seed
 

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 import neptune_audit
-from neptune_audit import UsageError, auditlog, remediate
-from neptune_audit import exceptions as ex
-from neptune_audit.export import to_csv
+from neptune_audit import UsageError
+from neptune_audit.act import auditlog
+from neptune_audit.act import remediate
+from neptune_audit.rule import allowlist as ex
+from neptune_audit.contract.export import to_csv
 
 from .conftest import run_cli, seed
 

@@ -14,7 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from neptune_audit import charts, cli, exceptions, export, history, remediate
+from neptune_audit.present import charts
+from neptune_audit import cli
+from neptune_audit.rule import allowlist
+from neptune_audit.contract import export
+from neptune_audit.contract import history
+from neptune_audit.act import remediate
 from neptune_audit.errors import UsageError, one_line
 
 from .conftest import seed
@@ -64,7 +69,7 @@ def test_writing_to_a_full_device_is_one_line():
 
 
 def test_no_umask_change_at_import():
-    code = ("import os; before = os.umask(0o077); os.umask(before); import neptune_audit.export, neptune_audit.cli; "
+    code = ("import os; before = os.umask(0o077); os.umask(before); import neptune_audit.contract.export, neptune_audit.cli; "
             "after = os.umask(0o022); os.umask(after); print(before == after)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "True", proc.stderr
@@ -77,7 +82,7 @@ def test_query_strings_and_fragments_never_reach_a_message():
 
 def test_endpoint_token_in_a_scope_error_is_dropped(aws, monkeypatch):
     import neptune_audit
-    from neptune_audit.targets import Connection
+    from neptune_audit.aws.targets import Connection
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", "http://127.0.0.1:9/?X-Amz-Security-Token=SECRET")
     r = neptune_audit.scan(regions="us-east-1", connection=Connection(max_attempts=1))
@@ -101,7 +106,7 @@ def test_history_skips_a_run_with_an_impossible_time_and_two_runs_a_second_both_
 
 
 def test_exceptions_keep_account_ids_and_tag_values_as_written(tmp_path):
-    rules = exceptions.parse("exceptions:\n"
+    rules = allowlist.parse("exceptions:\n"
                              "  - instance: a\n    account: 001234567012\n    reason: r\n"
                              "  - tag: {ver: 1.10}\n    reason: r\n"
                              "  - tag: {code: 017}\n    reason: r\n"
@@ -110,7 +115,7 @@ def test_exceptions_keep_account_ids_and_tag_values_as_written(tmp_path):
     assert [r.tag for r in rules[1:]] == [("ver", "1.10"), ("code", "017"), ("ok", "yes")]
     for bad in ("1234567890123", "12345"):
         with pytest.raises(UsageError, match="12-digit"):
-            exceptions.parse(f"- instance: a\n  account: {bad}\n  reason: r\n")
+            allowlist.parse(f"- instance: a\n  account: {bad}\n  reason: r\n")
 
 
 @pytest.mark.parametrize("args", [["scan", "--demo", "--exceptions", "/dev/zero"],
@@ -124,7 +129,7 @@ def test_devices_where_a_file_is_meant_are_refused(args, tmp_path, capsys):
 
 @pytest.mark.parametrize("place", ["/dev/null", "/dev/full", "fifo"])
 def test_the_audit_log_must_be_a_regular_file(place, tmp_path):
-    from neptune_audit.auditlog import AuditLog
+    from neptune_audit.act.auditlog import AuditLog
 
     if place == "fifo":
         place = tmp_path / "log.fifo"
@@ -158,7 +163,7 @@ def test_two_remediations_on_one_log_take_turns_and_leave_no_open_intent(estate,
     import fcntl
 
     import neptune_audit
-    from neptune_audit import auditlog
+    from neptune_audit.act import auditlog
 
     log = tmp_path / "audit.jsonl"
     r = neptune_audit.scan(regions="us-east-1")
@@ -206,7 +211,7 @@ def test_a_report_too_large_to_open_is_refused_up_front(tmp_path, capsys, monkey
     import neptune_audit
     from moto import mock_aws
 
-    from neptune_audit import report
+    from neptune_audit.present import report
 
     with mock_aws():
         seed([("c", [("w", True, {}), ("r", True, {})])])

@@ -23,7 +23,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from neptune_audit import simulate
+from neptune_audit import lab as lab_setup
+
+from neptune_audit.simulate import estate as sim_estate
+
+from neptune_audit.simulate import server as sim_server
 
 from .conftest import ROOT
 
@@ -51,7 +55,7 @@ class Account:
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "demo", "--serve", "--port",
                                       str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env=simulate.client_env("http://127.0.0.1:1"))
+                                     env=sim_server.client_env("http://127.0.0.1:1"))
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -72,7 +76,7 @@ class Account:
         regions = [r["RegionName"] for r in self._client("ec2", "us-east-1").describe_regions()["Regions"]]
         out = {}
         for account in accounts:
-            creds = simulate.assume_credentials(self.endpoint_url, account)
+            creds = sim_estate.assume_credentials(self.endpoint_url, account)
             for region in regions:
                 for db in self._client("neptune", region, **creds).describe_db_instances(
                         Filters=[{"Name": "engine", "Values": ["neptune"]}])["DBInstances"]:
@@ -100,7 +104,7 @@ class Lab:
         news.mkdir(parents=True)
         (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
                                                                            "checkForUpdates": False}))
-        command, env, _ = simulate.lab_command(server.endpoint_url, root, settings_dir=home / "settings")
+        command, env, _ = lab_setup.lab_command(server.endpoint_url, root, settings_dir=home / "settings")
         env.update(JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"))
         command += ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
@@ -135,7 +139,7 @@ class Lab:
 def lab(tmp_path_factory):
     server = Account()
     root = tmp_path_factory.mktemp("lab") / "lab"
-    simulate.prepare_lab(root, apply=True, audit_log=str(root / "audit-log.jsonl"))
+    lab_setup.prepare_lab(root, apply=True, audit_log=str(root / "audit-log.jsonl"))
     lab = Lab(server, root)
     yield lab
     lab.stop()
@@ -321,7 +325,7 @@ def test_a_notebook_made_elsewhere_opens_with_every_chart_and_table(lab, page, h
     """What an auditor receives: `report --notebook`, or a scheduler's papermill run with its defaults."""
     name = f"received-{how.split()[0]}.ipynb"
     target = lab.root / name
-    env = simulate.client_env(lab.server.endpoint_url)
+    env = sim_server.client_env(lab.server.endpoint_url)
     if how == "report --notebook":
         proc = subprocess.run([sys.executable, "-m", "neptune_audit", "report", "--organization", "--notebook",
                                str(target), "-o", str(tmp_path / "r.html")], env=env, capture_output=True,

@@ -6,26 +6,28 @@ import json
 import pytest
 import requests
 
-from neptune_audit import auditlog, iam_policy, simulate
+from neptune_audit.act import auditlog
+from neptune_audit.aws import permissions
+from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import boto, run_cli
 
 
 def test_policies_are_read_only_plus_one_write():
-    audit = iam_policy.document("audit")
-    remediate = iam_policy.document("remediate")
+    audit = permissions.document("audit")
+    remediate = permissions.document("remediate")
     actions = lambda doc: [a for s in doc["Statement"] for a in s["Action"]]  # noqa: E731
     assert all("*" not in a for a in actions(remediate)), "no wildcard actions"
     assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in actions(audit)), "read only"
     assert sorted(set(actions(remediate)) - set(actions(audit))) == ["rds:ModifyDBInstance"]
-    org = iam_policy.document("audit", organization=True, role_name="Auditor")
+    org = permissions.document("audit", organization=True, role_name="Auditor")
     assert {"organizations:ListAccounts", "sts:AssumeRole"} <= set(actions(org))
     assert any(s["Resource"] == "arn:aws:iam::*:role/Auditor" for s in org["Statement"])
 
 
 def test_policy_command_prints_json():
     proc = run_cli(["policy", "audit"], {"PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0 and json.loads(proc.stdout) == iam_policy.document("audit")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == permissions.document("audit")
     bad = run_cli(["policy", "admin"], {"PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
@@ -43,7 +45,7 @@ def as_moto_evaluates(doc: dict) -> str:
 def test_remediation_resource_matches_neptune_instance_arns():
     from fnmatch import fnmatchcase
 
-    st = [s for s in iam_policy.document("remediate")["Statement"] if "rds:ModifyDBInstance" in s["Action"]][0]
+    st = [s for s in permissions.document("remediate")["Statement"] if "rds:ModifyDBInstance" in s["Action"]][0]
     assert fnmatchcase("arn:aws:rds:us-east-1:123456789012:db:graph-prod-1", st["Resource"])
     assert not fnmatchcase("arn:aws:rds:us-east-1:123456789012:cluster:graph-prod", st["Resource"])
 
@@ -51,16 +53,16 @@ def test_remediation_resource_matches_neptune_instance_arns():
 @pytest.fixture
 def enforced(moto_server):
     """Seed as the root user, create one IAM user per policy, then switch IAM enforcement on."""
-    simulate.seed(moto_server.url)
+    sim_estate.seed(moto_server.url)
     iam = boto("iam", endpoint_url=moto_server.url)
     keys = {}
-    old = iam_policy.document("audit")
-    old["Statement"][0]["Action"] = list(iam_policy.AUDIT_ACTIONS_WITHOUT_EXPOSURE)
+    old = permissions.document("audit")
+    old["Statement"][0]["Action"] = list(permissions.AUDIT_ACTIONS_WITHOUT_EXPOSURE)
     kms_key = boto("kms", endpoint_url=moto_server.url).create_key(KeyUsage="SIGN_VERIFY",
                                                                    KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
     keys["kms_key"] = kms_key
-    documents = ({kind: iam_policy.document(kind) for kind in iam_policy.KINDS} | {"old-audit": old}
-                 | {"audit-kms": iam_policy.document("audit", kms_key=kms_key)})
+    documents = ({kind: permissions.document(kind) for kind in permissions.KINDS} | {"old-audit": old}
+                 | {"audit-kms": permissions.document("audit", kms_key=kms_key)})
     for kind, document in documents.items():
         iam.create_user(UserName=f"neptune-{kind}")
         iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(document))

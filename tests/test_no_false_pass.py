@@ -8,8 +8,12 @@ import sys
 
 import pytest
 
-from neptune_audit import simulate
-from neptune_audit.proxy import LatencyProxy
+from neptune_audit import lab as lab_setup
+
+from neptune_audit.simulate import estate as sim_estate
+
+from neptune_audit.simulate import server as sim_server
+from benchmarks.proxy import LatencyProxy
 
 from .conftest import run_cli, seed
 
@@ -32,7 +36,7 @@ def test_nothing_scanned_is_never_exit_0(moto_server):
 
 
 def test_management_account_is_always_in_scope(moto_server):
-    manifest = simulate.seed(moto_server.url)
+    manifest = sim_estate.seed(moto_server.url)
     doc = json.loads(run_cli(["scan", "--organization", "--regions", "us-east-1", "--format", "json"],
                              moto_server.env()).stdout)
     assert manifest.accounts["management"] in {s["account_id"] for s in doc["scope"] if s["state"] == "scanned"}
@@ -79,11 +83,11 @@ def test_demo_port_out_of_range_is_bad_input(args):
 
 def test_lab_as_root_allows_root_and_says_so(monkeypatch, tmp_path):
     url = "http://127.0.0.1:1"
-    monkeypatch.setattr(simulate.os, "geteuid", lambda: 0)
-    command, env, note = simulate.lab_command(url, tmp_path / "lab")
+    monkeypatch.setattr(sim_server.os, "geteuid", lambda: 0)
+    command, env, note = lab_setup.lab_command(url, tmp_path / "lab")
     assert "--allow-root" in command and "root" in note and env["AWS_ENDPOINT_URL"] == url
-    monkeypatch.setattr(simulate.os, "geteuid", lambda: 1000)
-    command, _, note = simulate.lab_command(url, tmp_path / "lab")
-    settings = json.loads((tmp_path / "lab" / ".jupyterlab-settings").joinpath(*simulate.WIDGET_SETTINGS).read_text())
+    monkeypatch.setattr(sim_server.os, "geteuid", lambda: 1000)
+    command, _, note = lab_setup.lab_command(url, tmp_path / "lab")
+    settings = json.loads((tmp_path / "lab" / ".jupyterlab-settings").joinpath(*lab_setup.WIDGET_SETTINGS).read_text())
     assert settings == {"saveState": True} and env["JUPYTERLAB_SETTINGS_DIR"].startswith(str(tmp_path))
     assert "--allow-root" not in command and note is None

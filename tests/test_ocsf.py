@@ -8,7 +8,7 @@ import json
 import pytest
 
 import neptune_audit
-from neptune_audit import export
+from neptune_audit.contract import export
 from tests.conftest import seed
 from tests.ocsf_schema import Schema
 

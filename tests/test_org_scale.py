@@ -6,8 +6,10 @@ import threading
 import boto3
 
 import neptune_audit
-from neptune_audit import collect, simulate, targets
-from neptune_audit.targets import Connection
+from neptune_audit.aws import inventory
+from neptune_audit.simulate import estate as sim_estate
+from neptune_audit.aws import targets
+from neptune_audit.aws.targets import Connection
 
 from .conftest import CREDS
 
@@ -19,7 +21,7 @@ def _organization(members: int) -> list[str]:
            for i in range(members)]
     # A small fleet in a few members, so that findings come from several accounts.
     for acct in ids[:3]:
-        simulate.seed_instances(simulate.assume_credentials(None, acct), "eu-west-1",
+        sim_estate.seed_instances(sim_estate.assume_credentials(None, acct), "eu-west-1",
                                 [(f"g{acct[-4:]}", [(f"g{acct[-4:]}-w", False, {})])], account_id=acct)
     return ids
 
@@ -79,13 +81,13 @@ def test_a_released_account_is_rebuilt_without_a_new_assume_role(aws):
 def test_progress_total_counts_account_regions(aws, monkeypatch, capsys):
     ids = _organization(4)
     seen = []
-    original = collect._Progress.listed_account
+    original = inventory._Progress.listed_account
 
     def listed(self, tasks):
         original(self, tasks)
         seen.append((self.bar.total, self.bar.n))
 
-    monkeypatch.setattr(collect._Progress, "listed_account", listed)
+    monkeypatch.setattr(inventory._Progress, "listed_account", listed)
     result = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1", progress=True)
     scanned = int((result.scope["state"] == "scanned").sum())
     assert scanned == 2 * (len(ids) + 1)

@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 from neptune_audit import UsageError
 from neptune_audit.cli import build_parser
-from neptune_audit.export import FORMATS
-from neptune_audit.targets import parse_regions
+from neptune_audit.contract.export import FORMATS
+from neptune_audit.options import parse_regions
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 

@@ -12,9 +12,12 @@ import pandas as pd
 import pytest
 
 import neptune_audit
-from neptune_audit import UsageError, auditlog, remediate
-from neptune_audit.remediation_panel import ALL, RemediationPanel
-from neptune_audit.targets import Connection
+from neptune_audit import UsageError
+from neptune_audit.act import auditlog
+from neptune_audit.act import remediate
+from neptune_audit.rule import model
+from neptune_audit.act.panel import ALL, RemediationPanel
+from neptune_audit.aws.targets import Connection
 
 from .conftest import CREDS, boto, seed
 from .faults import fail_call, throttle
@@ -34,9 +37,9 @@ def rescan(*hooks):
 def fleet(aws):
     seed([("c1", [("c1-w", False, {"team": "a"}), ("c1-r", False, {"team": "b"}), ("c1-ok", True, {})]),
           ("c2", [("c2-w", False, {"team": "a"})])])
-    from neptune_audit import simulate
+    from neptune_audit.simulate import estate as sim_estate
 
-    simulate.seed_decoys(CREDS, "us-east-1")
+    sim_estate.seed_decoys(CREDS, "us-east-1")
     return neptune_audit.scan(regions="us-east-1")
 
 
@@ -336,7 +339,8 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
 
 
 def test_the_plan_says_what_the_change_means_for_each_candidate(fleet):
-    from neptune_audit import present
+    from neptune_audit.act import panel
+    from neptune_audit.present import tables
 
     f = fleet.findings.copy()
     i = f.index[f["instance_id"] == "c1-w"][0]
@@ -353,27 +357,28 @@ def test_the_plan_says_what_the_change_means_for_each_candidate(fleet):
     assert any("db-upgrade" in w and "2026-12-10" in w for w in row["warnings"])
     assert row["next_window"] == "Sat 2026-12-05 09:57 UTC", "a time, not a cron-like string"
     assert row["command"].startswith("aws neptune modify-db-instance --region ") and "c1-w" in row["command"]
-    html = present.plan_html(plan, apply_immediately=False, script=remediate.to_script(plan))
+    html = panel.plan_html(plan, apply_immediately=False, script=remediate.to_script(plan))
     assert html.index("Read before applying") < html.index("<table"), "warnings come first, above the table"
     assert "download=" in html and "base64," in html
     quiet = plan[plan["instance_id"] != "c1-w"].assign(warnings=[[] for _ in range(len(plan) - 1)])
-    assert "No warnings" in present.plan_html(quiet, apply_immediately=False)
+    assert "No warnings" in panel.plan_html(quiet, apply_immediately=False)
 
 
 def test_every_finding_says_how_to_fix_it(fleet, monkeypatch):
-    from neptune_audit import present
+    from neptune_audit.act import panel
+    from neptune_audit.present import tables
 
     f = fleet.findings.set_index("instance_id")
     off = f[f["result"] == "FAIL"].iloc[0]
-    cmd = remediate.fix({**off.to_dict(), "instance_id": off.name})
-    assert cmd == remediate.command(off["region"], off.name)
-    old = remediate.fix({**off.to_dict(), "instance_id": off.name, "amvu_effective": False})
+    cmd = model.fix({**off.to_dict(), "instance_id": off.name})
+    assert cmd == model.command(off["region"], off.name)
+    old = model.fix({**off.to_dict(), "instance_id": off.name, "amvu_effective": False})
     assert "modify-db-cluster" in old and "--engine-version VERSION" in old and "one major version" in old
     passing = f[f["result"] == "PASS"].iloc[0]
-    assert remediate.fix({**passing.to_dict(), "instance_id": passing.name}) == ""
+    assert model.fix({**passing.to_dict(), "instance_id": passing.name}) == ""
     shown = []
-    monkeypatch.setattr(present, "_html", shown.append)
-    present.findings_table(fleet)
+    monkeypatch.setattr(tables, "_html", shown.append)
+    tables.findings_table(fleet)
     assert f"<br><code>aws neptune modify-db-instance" in shown[0] and f"--db-instance-identifier {off.name}" in shown[0] and '<b class="p pF">FAIL</b>' in shown[0]
 
 

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from neptune_audit import auditlog, simulate
+from neptune_audit.act import auditlog
+from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import boto, run_cli
 
@@ -14,7 +15,7 @@ def amvu_state(url: str, accounts: dict) -> dict:
     """(account, instance) -> AutoMinorVersionUpgrade for every instance of every engine."""
     state = {}
     for acct in accounts.values():
-        creds = None if acct == accounts["management"] else simulate.assume_credentials(url, acct)
+        creds = None if acct == accounts["management"] else sim_estate.assume_credentials(url, acct)
         for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
             for db in boto("rds", region, url, creds).describe_db_instances()["DBInstances"]:
                 state[(acct, db["DBInstanceIdentifier"], db["Engine"])] = db["AutoMinorVersionUpgrade"]
@@ -23,7 +24,7 @@ def amvu_state(url: str, accounts: dict) -> dict:
 
 @pytest.fixture
 def estate(moto_server):
-    return simulate.seed(moto_server.url)
+    return sim_estate.seed(moto_server.url)
 
 
 def test_dry_run_changes_nothing(moto_server, estate):
@@ -96,7 +97,7 @@ def test_bad_input(moto_server, estate, args, message):
 
 
 def test_named_excepted_instance_is_left_alone_unless_asked(moto_server, estate, tmp_path):
-    from neptune_audit.simulate import example_exceptions
+    from neptune_audit.simulate.estate import example_exceptions
 
     mgmt = estate.accounts["management"]
     args = ["remediate", "--regions", "us-east-1", "--exceptions", example_exceptions(), "--instance",

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from neptune_audit import contract, simulate
-from neptune_audit.simulate import example_exceptions
-from neptune_audit.report import run_report
+from neptune_audit.contract import vocabulary
+from neptune_audit.simulate import estate as sim_estate
+from neptune_audit.simulate.estate import example_exceptions
+from neptune_audit.present.report import run_report
 
 from .conftest import ROOT, run_cli, seed
 
@@ -30,7 +31,7 @@ def kernel_env(moto_server, monkeypatch):
 
 @pytest.fixture
 def estate(kernel_env):
-    return simulate.seed(kernel_env.url)
+    return sim_estate.seed(kernel_env.url)
 
 
 def check_offline_html(text: str) -> None:
@@ -56,7 +57,7 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
     assert html.index("Upgrade exposure") < html.index("Compliance per region"), "near the top"
     assert "kg-legacy-writer" in html and "Vendor-certified" in html, "the exception in force is shown"
     assert rep.exit_code == 1
-    contract.validate(rep.document)  # the run's JSON, as the kernel wrote it into the notebook
+    vocabulary.validate(rep.document)  # the run's JSON, as the kernel wrote it into the notebook
     assert rep.summary["instances"] == len(estate.instances)
     assert rep.html_path.stat().st_size < 8e6
     executed = (tmp_path / "r.ipynb").read_text()
@@ -68,7 +69,7 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
 
 
 def test_report_one_region_and_role_arns(kernel_env, tmp_path):
-    creds = simulate.assume_credentials(kernel_env.url, "111111111111")
+    creds = sim_estate.assume_credentials(kernel_env.url, "111111111111")
     seed([("g", [("graph-alpha-1", True, {})])], endpoint_url=kernel_env.url, creds=creds,
          account_id="111111111111")
     seed([("h", [("graph-omega-1", True, {})])], endpoint_url=kernel_env.url)
@@ -94,7 +95,7 @@ def test_report_history_shows_changes(kernel_env, tmp_path):
     assert "Trend over past runs" in html and "1 newly fixed" in html
     assert len(list(hist.glob("neptune-audit-*.json"))) == 2
     for run in hist.glob("neptune-audit-*.json"):
-        contract.validate(json.loads(run.read_text()))
+        vocabulary.validate(json.loads(run.read_text()))
     assert rep.exit_code == 0
 
 
@@ -104,7 +105,7 @@ def test_report_cli_and_notebook_failure(kernel_env, tmp_path):
                  cwd=tmp_path)
     assert ok.returncode == 1, ok.stderr
     assert "ok.html" in ok.stdout and (tmp_path / "ok.html").exists()
-    from neptune_audit import evidence
+    from neptune_audit.contract import evidence
 
     shown = evidence.digest(evidence.extract((tmp_path / "ok.html").read_text()))
     assert f"evidence SHA-256 {shown}" in ok.stdout, "the scheduler's log keeps the hash"
@@ -120,7 +121,7 @@ def test_a_failing_notebook_is_kept_for_diagnosis(kernel_env, tmp_path, monkeypa
     """A fault inside the notebook that is not bad input (a bug) keeps the executed notebook and says where."""
     import nbformat
 
-    from neptune_audit import report
+    from neptune_audit.present import report
 
     nb = nbformat.read(str(report.notebook_path("audit.ipynb")), as_version=4)
     nb.cells.insert(3, nbformat.v4.new_code_cell('raise RuntimeError("boom")'))
@@ -232,7 +233,7 @@ def test_a_notebook_handed_over_re_renders_from_its_own_evidence(estate, kernel_
     import nbformat
     import papermill
 
-    from neptune_audit import evidence
+    from neptune_audit.contract import evidence
 
     nb_path = tmp_path / "audit-run.ipynb"
     run_report(organization=True, exceptions_file=example_exceptions(), output=tmp_path / "r.html",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from neptune_audit import history
+from neptune_audit.contract import history
 
 from .conftest import run_cli, seed
 
@@ -101,7 +101,7 @@ def test_a_damaged_history_entry_is_skipped_and_shown(sched):
 def test_a_failed_report_records_no_history(sched, tmp_path, monkeypatch):
     import nbformat
 
-    from neptune_audit import report
+    from neptune_audit.present import report
 
     cwd, tmp, out, env = sched
     for key, value in env.items():

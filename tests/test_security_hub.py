@@ -13,7 +13,8 @@ import pytest
 from botocore.validate import ParamValidator
 
 import neptune_audit
-from neptune_audit import iam_policy, securityhub
+from neptune_audit.aws import permissions
+from neptune_audit.contract import asff
 from tests.conftest import CREDS, seed
 
 REQUIRED = {"AwsAccountId", "CreatedAt", "Description", "GeneratorId", "Id", "ProductArn", "Resources",
@@ -42,7 +43,7 @@ def estate(aws):
 
 def test_every_asff_finding_is_valid_input_to_batch_import_findings(estate):
     result = neptune_audit.scan(regions="us-east-1,eu-west-1")
-    findings = securityhub.asff_findings(result)
+    findings = asff.asff_findings(result)
     assert len(findings) == len(result.findings) == 4
     report = ParamValidator().validate({"Findings": findings}, _input_shape())
     assert not report.has_errors(), report.generate_report()
@@ -57,7 +58,7 @@ def test_every_asff_finding_is_valid_input_to_batch_import_findings(estate):
     assert held["Resources"][0]["Tags"] == {"team": "graph"}
     assert held["Resources"][0]["Details"]["AwsRdsDbInstance"]["AutoMinorVersionUpgrade"] is False
     assert held["Remediation"]["Recommendation"]["Text"] and len(held["Title"]) <= 256
-    again = securityhub.asff_findings(neptune_audit.scan(regions="us-east-1,eu-west-1"))
+    again = asff.asff_findings(neptune_audit.scan(regions="us-east-1,eu-west-1"))
     assert sorted(f["Id"] for f in again) == sorted(f["Id"] for f in findings), "the Id is stable per instance"
 
 
@@ -66,7 +67,7 @@ def test_an_excepted_instance_is_a_warning_with_its_reason(estate, tmp_path):
     allow.write_text("exceptions:\n  - instance: held-w\n    account: '123456789012'\n"
                      "    reason: vendor pins the engine\n    approved_by: sec@example.com\n    expires: 2099-01-01\n")
     result = neptune_audit.scan(regions="us-east-1", exceptions_file=str(allow))
-    f = next(x for x in securityhub.asff_findings(result) if x["Id"].endswith(":db:held-w"))
+    f = next(x for x in asff.asff_findings(result) if x["Id"].endswith(":db:held-w"))
     assert f["Compliance"]["Status"] == "WARNING"
     assert "vendor pins the engine" in f["Compliance"]["StatusReasons"][0]["Description"]
     assert "vendor pins the engine" in f["ProductFields"]["neptune-audit/Reason"]
@@ -106,7 +107,7 @@ def test_one_aggregation_region_takes_every_finding(estate):
 
 def test_refused_findings_are_scope_warnings_and_the_rest_still_go(estate):
     result = neptune_audit.scan(regions="us-east-1,eu-west-1")
-    refused_id = securityhub.finding_id(result.findings.set_index("instance_id").loc["held-r", "arn"])
+    refused_id = asff.finding_id(result.findings.set_index("instance_id").loc["held-r", "arn"])
     client = next(a for a in result.accounts).client("securityhub", "us-east-1")
 
     class Http:
@@ -130,8 +131,8 @@ def test_refused_findings_are_scope_warnings_and_the_rest_still_go(estate):
 
 
 def test_policy_grants_security_hub_only_when_asked():
-    plain = json.dumps(iam_policy.document("audit"))
-    with_hub = iam_policy.document("audit", security_hub=True)
+    plain = json.dumps(permissions.document("audit"))
+    with_hub = permissions.document("audit", security_hub=True)
     actions = {a for s in with_hub["Statement"] for a in s["Action"]}
     assert "securityhub" not in plain
     assert {"securityhub:BatchImportFindings", "securityhub:GetFindings"} <= actions

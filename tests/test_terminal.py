@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from neptune_audit import cli, terminal
+from neptune_audit import cli
+from neptune_audit.present import terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = pytest.mark.usefixtures("demo_account")

@@ -11,9 +11,9 @@ import certifi
 import pytest
 
 import neptune_audit
-from neptune_audit.proxy import LatencyProxy
+from benchmarks.proxy import LatencyProxy
 from neptune_audit import UsageError
-from neptune_audit.targets import Connection
+from neptune_audit.aws.targets import Connection
 
 from .conftest import CREDS, seed
 

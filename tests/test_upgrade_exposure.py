@@ -12,8 +12,8 @@ import json
 import pytest
 
 import neptune_audit
-from neptune_audit import contract
-from neptune_audit.targets import Connection
+from neptune_audit.contract import vocabulary
+from neptune_audit.aws.targets import Connection
 
 from .conftest import run_cli, seed
 from .faults import answer as _answer
@@ -85,7 +85,7 @@ def test_every_exposure_state_from_recorded_answers(estate):
     assert f.loc["behind-1", "result"] == "FAIL" and "2 minor versions behind" in f.loc["behind-1", "reason"]
     assert "to the whole cluster in the cluster's maintenance window" in f.loc["fresh-1", "reason"]
     assert c.loc["behind", "auto_upgrade_target"] == "1.3.4.0", "the AutoUpgrade target of the recorded answer"
-    contract.validate(r.to_dict())
+    vocabulary.validate(r.to_dict())
 
 
 def test_refused_exposure_calls_lose_no_finding(estate):
@@ -138,7 +138,7 @@ def test_a_writer_not_returned_makes_its_cluster_and_region_incomplete(aws):
 def test_demo_json_shows_every_exposure_state(moto_server):
     proc = run_cli(["scan", "--demo", "--format", "json"], moto_server.env())
     doc = json.loads(proc.stdout)
-    contract.validate(doc)
+    vocabulary.validate(doc)
     assert {c["exposure"] for c in doc["clusters"]} == {"current", "behind", "not-covered", "unknown"}
     unknown = [c for c in doc["clusters"] if c["exposure"] == "unknown"]
     assert all(c["latest_minor_version"] is None and c["engine_version"] == "1.4.99.0" for c in unknown), \
@@ -148,9 +148,9 @@ def test_demo_json_shows_every_exposure_state(moto_server):
 
 
 def test_the_catalogue_is_asked_once_per_region_not_per_account(aws):
-    from neptune_audit import simulate
+    from neptune_audit.simulate import estate as sim_estate
 
-    manifest = simulate.seed()
+    manifest = sim_estate.seed()
     asked = []
     r = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2", connection=Connection(
         hooks=[("before-call.rds.DescribeDBEngineVersions", lambda context, **_: asked.append(context["client_region"]))]))

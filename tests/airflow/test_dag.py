@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from neptune_audit import evidence, simulate
+from neptune_audit.contract import evidence
+from neptune_audit.simulate import estate as sim_estate
+from neptune_audit.simulate import server as sim_server
 
 DAGS = Path(__file__).resolve().parents[2] / "examples" / "airflow"
 AIRFLOW = os.environ.get("NEPTUNE_AUDIT_AIRFLOW", "")
@@ -39,7 +41,7 @@ print(json.dumps({"run_id": run.run_id, "state": str(run.state),
 
 @pytest.fixture(scope="module")
 def server():
-    s = simulate.DemoServer()
+    s = sim_server.DemoServer()
     yield s
     s.stop()
 
@@ -56,8 +58,8 @@ def airflow_env(server, tmp_path_factory):
 
 
 def _conf(out: Path, **kw) -> dict:
-    return {"shards": SHARDS, "output_dir": str(out), "exceptions_file": simulate.example_exceptions(),
-            "role_name": simulate.MEMBER_ROLE, **kw}
+    return {"shards": SHARDS, "output_dir": str(out), "exceptions_file": sim_estate.example_exceptions(),
+            "role_name": sim_estate.MEMBER_ROLE, **kw}
 
 
 def test_dag_shards_and_merges_to_the_single_run_and_a_quote_breaking_param_is_inert(server, airflow_env,
@@ -75,7 +77,7 @@ def test_dag_shards_and_merges_to_the_single_run_and_a_quote_breaking_param_is_i
     report = out / "2026-11-27" / "neptune-audit-report.html"
     merged = evidence.extract(report.read_text(), str(report))
     single = subprocess.run([airflow_env["NEPTUNE_AUDIT_BIN"], "scan", "--organization", "--exceptions",
-                             simulate.example_exceptions(), "--format", "json"], env=airflow_env,
+                             sim_estate.example_exceptions(), "--format", "json"], env=airflow_env,
                             capture_output=True, text=True, timeout=300)
     whole = json.loads(single.stdout)
     key = lambda doc: sorted((f["account_id"], f["region"], f["instance_id"], f["result"])  # noqa: E731

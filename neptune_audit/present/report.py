@@ -10,21 +10,21 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import contract, evidence, history, rule
-from .errors import UsageError, by_name, NotebookFailed
-from .export import check_writable, write_atomic
-from .options import ScanOptions
+from neptune_audit.contract import vocabulary
+from neptune_audit.contract import evidence
+from neptune_audit.contract import history
+from neptune_audit.rule import model
+from neptune_audit.errors import UsageError, by_name, NotebookFailed
+from neptune_audit.contract.export import check_writable, write_atomic
+from neptune_audit.inputs import shipped
+from neptune_audit.options import ScanOptions
 
-HERE = Path(__file__).resolve().parent
 MAX_REPORT_INSTANCES = 50_000  # the 10,000-instance report takes ~40 s and ~10 MB (benchmarks/RESULTS.md)
 
 
 def notebook_path(name: str) -> Path:
-    """A notebook shipped with the kit: inside the installed package, or ``notebooks/`` in a checkout."""
-    for candidate in (HERE / "notebooks" / name, HERE.parent / "notebooks" / name):
-        if candidate.exists():
-            return candidate
-    raise UsageError(f"notebook {name} is missing from this installation")
+    """A notebook shipped with the kit."""
+    return shipped(f"notebooks/{name}")
 
 
 SHIPPED = {"notebooks": ("audit.ipynb", "remediate.ipynb"), "examples": ("exceptions.yml",),
@@ -42,9 +42,7 @@ def copy_shipped(folder) -> list[Path]:
     written = []
     for sub, names in SHIPPED.items():
         for name in names:
-            source = next((c for c in (HERE / sub / name, HERE.parent / sub / name) if c.is_file()), None)
-            if source is None:
-                raise UsageError(f"{sub}/{name} is missing from this installation")
+            source = shipped(f"{sub}/{name}")
             dest = target / sub / name
             if dest.exists():
                 continue
@@ -97,7 +95,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return contract.exit_code(self.summary)
+        return vocabulary.exit_code(self.summary)
 
 
 def _absolute(path) -> str | None:
@@ -175,11 +173,13 @@ class KernelRuntime:
 def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
     """What a report can check before a kernel starts: the options, the history folder, the credentials
     (or, from saved scans, that they are valid shards of one audit)."""
-    options.validate()
+    from neptune_audit.core import read_inputs
+
+    read_inputs(options)
     if history_dir:
         history.check_folder(history_dir)
     if from_files:
-        from . import saved
+        from neptune_audit.contract import saved
 
         doc = saved.merge([saved.read(p) for p in from_files])
         if len(doc["findings"]) > MAX_REPORT_INSTANCES:
@@ -188,7 +188,7 @@ def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
                              "`neptune-audit merge` for the JSON and `scan --format csv` for a spreadsheet, or report "
                              "on fewer shards")
     elif not options.demo:
-        from . import targets
+        from neptune_audit.aws import targets
 
         targets.check_credentials(targets.Connection(max_workers=options.max_workers), options.profiles,
                                   options.region_list)
@@ -198,9 +198,10 @@ def to_html(nb) -> str:
     """Export an executed notebook to self-contained HTML without code cells."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(HERE / "templates")],
+    templates = str(Path(__file__).resolve().parent / "templates")
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[templates],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{rule.metadata().id} audit report"}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{model.metadata().id} audit report"}})
     return body
 
 
@@ -213,7 +214,7 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
     Everything that can be checked is checked before a kernel starts, the signing key included.  The run is saved
     in ``history_dir`` only once its report is written.
     """
-    from . import signing
+    from neptune_audit.contract import signing
 
     import nbformat
     import papermill

@@ -6,10 +6,13 @@ pydantic costs ~55 ms of import time, a third of what a one-region scan spends b
 from __future__ import annotations
 
 import functools
+import shlex
 from dataclasses import dataclass, fields
 from importlib import resources
 
 import yaml
+
+from neptune_audit.contract.vocabulary import EXCEPTED
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,31 @@ def header() -> dict:
     """The rule as the JSON contract names it."""
     m = metadata()
     return {"id": m.id, "title": m.title, "risk": m.risk, "standards": list(m.standards)}
+
+
+# How to fix one finding: what the findings table, the plan and the script all say.
+def command(region: str, instance_id: str) -> str:
+    """The AWS CLI call that fixes one instance (the same as ``to_script`` writes)."""
+    return (f"aws neptune modify-db-instance --region {shlex.quote(str(region))} "
+            f"--db-instance-identifier {shlex.quote(str(instance_id))} "
+            "--auto-minor-version-upgrade --no-apply-immediately")
+
+
+# Neptune user guide, "Installing updates to your Neptune engine manually" (docs.aws.amazon.com/neptune/latest/
+# userguide/engine-updates-manually.html): major versions are always installed by hand, one major at a time, best
+# through a blue-green deployment; the CLI names the version explicitly.
+MANUAL_UPGRADE = ("upgrade the engine of cluster {cluster} by hand to 1.3.0.0 or later, one major version at a "
+                  "time (AWS recommends a blue-green deployment): aws neptune modify-db-cluster --region {region} "
+                  "--db-cluster-identifier {cluster} --engine neptune --engine-version VERSION --no-apply-immediately")
+
+
+def fix(finding: dict) -> str:
+    """What fixes one finding: the setting's CLI call where it is off, and the manual engine upgrade where the
+    setting cannot help (a release before 1.3.0.0).  Empty for an instance with nothing to do."""
+    steps = []
+    if finding.get("auto_minor_version_upgrade") is False and finding.get("result") != EXCEPTED:
+        steps.append(command(finding["region"], finding["instance_id"]))
+    if finding.get("amvu_effective") is False:
+        steps.append(MANUAL_UPGRADE.format(cluster=shlex.quote(str(finding.get("cluster_id") or "CLUSTER")),
+                                           region=shlex.quote(str(finding["region"]))))
+    return "; then ".join(steps)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contract import SCHEMA, SUMMARY_FIELDS
-from .errors import UsageError, one_line
-from .export import dumps, to_contract, to_json, write_atomic
-from .inputs import read_bytes, strict_json
+from neptune_audit.contract.vocabulary import SCHEMA, SUMMARY_FIELDS
+from neptune_audit.errors import UsageError, one_line
+from neptune_audit.contract.export import dumps, to_contract, to_json, write_atomic
+from neptune_audit.inputs import read_bytes, strict_json
 
 PREFIX = "neptune-audit-"
 MAX_BYTES = 256 * 1024 * 1024

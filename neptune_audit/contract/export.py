@@ -1,49 +1,33 @@
-"""Exports: the contract's JSON (``neptune-audit/1``), CSV, OCSF Compliance Findings, a terminal table."""
+"""Exports: the contract's JSON (``neptune-audit/1``), CSV, OCSF Compliance Findings, ASFF; atomic writes.
+
+The terminal table (``table``) is drawn by ``present.terminal``."""
 from __future__ import annotations
 
 import io
 import json
 import os
-import re
 import secrets
 import stat
 import sys
 from pathlib import Path
 
-from . import __version__, rule
-from .contract import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, NOT_ENABLED, SCHEMA, SCOPE_FIELDS, summary_line
-from .errors import UsageError
-
-
-def _records(df, keys) -> list[dict]:
-    # to_dict gives Python scalars; NaN/NA (pandas' missing values) become None for JSON.
-    out = []
-    for row in df[list(keys)].to_dict("records"):
-        out.append({k: (None if _missing(v) else v) for k, v in row.items()})
-    return out
-
-
-def _missing(v) -> bool:
-    try:
-        return v is None or (not isinstance(v, (dict, list, str, bool)) and v != v)
-    except (TypeError, ValueError):
-        return False
-
-
-def iso(ts) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+from neptune_audit import __version__
+from neptune_audit.rule import model
+from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, SCHEMA, SCOPE_FIELDS
+from neptune_audit.contract.records import iso, records, terminal_text
+from neptune_audit.errors import UsageError
 
 
 def to_contract(result) -> dict:
     """The ``--format json`` object, exactly as the command-line contract specifies it."""
     return {
         "schema": SCHEMA,
-        "rule": rule.header(),
+        "rule": model.header(),
         "generated_at": iso(result.generated_at),
         "tool_version": __version__,
-        "scope": _records(result.scope, SCOPE_FIELDS),
-        "findings": _records(result.findings, FINDING_FIELDS),
-        "clusters": _records(result.clusters, CLUSTER_FIELDS),
+        "scope": records(result.scope, SCOPE_FIELDS),
+        "findings": records(result.findings, FINDING_FIELDS),
+        "clusters": records(result.clusters, CLUSTER_FIELDS),
         "summary": dict(result.summary),
         **({"run": dict(result.run)} if result.run else {}),
         **({"engine_calendar": dict(result.engine_calendar)} if result.engine_calendar else {}),
@@ -112,7 +96,7 @@ def ocsf_findings(result) -> list[dict]:
     from py_ocsf_models.objects.remediation import Remediation
     from py_ocsf_models.objects.resource_details import ResourceDetails
 
-    meta = rule.metadata()
+    meta = model.metadata()
     when = int(result.generated_at.timestamp()) * 1000
     product = Product(name="neptune-audit", vendor_name="neptune-audit", version=__version__)
     # an excepted instance still has the setting off: Warning, as ASFF's WARNING, with the reason beside it
@@ -123,7 +107,7 @@ def ocsf_findings(result) -> list[dict]:
     labels = {a.account_id: a.label for a in result.accounts if a.label}
     run = uuid.uuid4().hex  # metadata.uid: this event, this run (finding_info.uid is the finding across runs)
     out = []
-    for f in _records(result.findings, FINDING_FIELDS):
+    for f in records(result.findings, FINDING_FIELDS):
         excepted = f["result"] == "EXCEPTED"
         cstatus = compliance_status[f["result"]]
         event = ComplianceFinding(
@@ -180,43 +164,26 @@ def to_ocsf(result) -> str:
     return json.dumps(ocsf_findings(result), indent=2) + "\n"
 
 
-# C0/C1 controls (ANSI escapes), and the marks that reorder or break what a reader sees: bidi embeddings,
-# overrides and isolates (U+202A-U+202E, U+2066-U+2069, the Trojan Source characters), LRM/RLM/ALM and the
-# line and paragraph separators U+2028/U+2029.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_text(value) -> str:
-    """Text safe to print on a terminal: control characters (ANSI escapes among them) and bidi or line-separator
-    marks are dropped."""
-    return _CONTROL.sub("", "" if value is None else str(value))
-
-
-def to_table(result, **view) -> str:
-    from .terminal import to_table
-
-    return to_table(result, **view)
-
-
 def to_asff(result) -> str:
-    from .securityhub import to_asff
+    from neptune_audit.contract.asff import to_asff
 
     return to_asff(result)
 
 
-RENDERERS = {"table": to_table, "csv": to_csv, "json": to_json, "ocsf": to_ocsf, "asff": to_asff}
+RENDERERS = {"csv": to_csv, "json": to_json, "ocsf": to_ocsf, "asff": to_asff}
 # file names with --output-dir: one per format, the same every run (a pipeline picks them up by name)
 FILE_NAMES = {"table": "neptune-audit.txt", "csv": "neptune-audit.csv", "json": "neptune-audit.json",
               "ocsf": "neptune-audit.ocsf.json", "asff": "neptune-audit.asff.json"}
 
 
-def render(result, fmt: str, *, statuses=None, color: bool = False) -> str:
-    """``fmt`` as text.  ``statuses`` (PASS/FAIL/EXCEPTED) narrows the rows of ``table`` and ``csv`` only: the
+def render(result, fmt: str, *, statuses=None) -> str:
+    """``fmt`` (a format but ``table``) as text.  ``statuses`` (PASS/FAIL/EXCEPTED) narrows the rows of ``table``
+    and ``csv`` only: the
     machine formats always hold the whole run, since their summary and Security Hub's archive depend on it."""
     if fmt not in RENDERERS:
+        if fmt == "table":
+            raise UsageError("the table is drawn by neptune_audit.present.terminal.to_table (or AuditResult.write)")
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    if fmt == "table":
-        return to_table(result, statuses=statuses, color=color)
     if fmt == "csv":
         return to_csv(result, statuses=statuses)
     return RENDERERS[fmt](result)

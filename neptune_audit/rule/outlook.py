@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
-from .errors import UsageError, one_line
+from neptune_audit.errors import UsageError, one_line
 
 CALENDAR_FILE = "engine_calendar.yaml"
 STALE_AFTER = timedelta(days=180)
@@ -149,7 +149,7 @@ def load_calendar(path=None) -> Calendar:
     """The shipped calendar, or the user's file (``--engine-calendar``)."""
     if path is None:
         return shipped_calendar()
-    from .inputs import read_bytes
+    from neptune_audit.inputs import read_bytes
 
     data = read_bytes(path, MAX_CALENDAR_BYTES, "engine calendar")
     try:

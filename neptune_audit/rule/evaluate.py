@@ -15,9 +15,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from . import exceptions as exc_rules
-from .contract import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS, RESULTS, SCANNED
-from .outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
+from neptune_audit.rule import allowlist as exc_rules
+from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS, RESULTS, SCANNED
+from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
 
 # Beside the contract's fields the DataFrames carry what the views and remediation use: the role, the reason in
 # short, the cluster's exposure and maintenance window (engine updates happen in the *cluster's* window), and

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from .contract import EXCEPTED, FAIL, NOT_SCANNED, PASS, SCANNED
+from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, NOT_SCANNED, PASS, SCANNED
 
 # Plotly reads label and hover text as HTML (<a href>, <b>, <br>): a region, account or id from AWS, or an
 # exceptions file, must show as the text it is, never as a link.

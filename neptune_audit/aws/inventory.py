@@ -22,10 +22,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .botocore_tuning import load_models
-from .contract import NOT_ENABLED, SCANNED
-from .options import DEFAULT_WORKERS, auto_workers
-from .targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
+from neptune_audit.aws.tuning import load_models
+from neptune_audit.contract.vocabulary import NOT_ENABLED, SCANNED
+from neptune_audit.options import DEFAULT_WORKERS, auto_workers
+from neptune_audit.aws.targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
 
 if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see audit.scan)
     import pandas as pd

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from . import __version__, contract, rule
-from .errors import UsageError
-from .inputs import contract_document, read_bytes
+from neptune_audit import __version__
+from neptune_audit.contract import vocabulary
+from neptune_audit.rule import model
+from neptune_audit.errors import UsageError
+from neptune_audit.inputs import contract_document, read_bytes
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def read(path) -> Source:
     p = Path(path)
     if p.suffix.lower() in (".ipynb", ".html", ".htm"):
         # a report or executed notebook: the run embedded in it, its hash checked (evidence.verify)
-        from .evidence import verify
+        from neptune_audit.contract.evidence import verify
 
         found = verify(p)
         doc = contract_document(json.dumps(found.document), str(p))
@@ -65,7 +67,7 @@ def _exception_expiry_ok(exception: dict, generated: date) -> bool:
 def check_facts(doc: dict, name: str) -> None:
     """Never trust a label: every verdict, cluster roll-up and the summary are recomputed from the facts they rest
     on (the setting, the exception and its expiry, the writer); any that disagrees is bad input."""
-    from .evaluate import verdict_of
+    from neptune_audit.rule.evaluate import verdict_of
 
     generated = date.fromisoformat(doc["generated_at"][:10])
     members: dict[tuple, list[dict]] = {}
@@ -74,7 +76,7 @@ def check_facts(doc: dict, name: str) -> None:
         if f["exception"] is not None and not _exception_expiry_ok(f["exception"], generated):
             raise UsageError(f"{where}: its exception says expired={f['exception']['expired']} but expires "
                              f"{f['exception']['expires']} (run of {doc['generated_at']}): refused")
-        if f["result"] == contract.EXCEPTED and not f["exception"]:
+        if f["result"] == vocabulary.EXCEPTED and not f["exception"]:
             raise UsageError(f"{where} is EXCEPTED without an exception: refused")
         verdict = verdict_of(f).result
         if verdict != f["result"]:
@@ -87,8 +89,8 @@ def check_facts(doc: dict, name: str) -> None:
     for c in doc["clusters"]:
         found = members.get((c["account_id"], c["region"], c["cluster_id"]), [])
         writer = next((f for f in found if f["instance_id"] == c["writer_instance_id"]), None)
-        failing = sum(f["result"] == contract.FAIL for f in found)
-        result = contract.FAIL if failing or (c["writer_instance_id"] and writer is None) else contract.PASS
+        failing = sum(f["result"] == vocabulary.FAIL for f in found)
+        result = vocabulary.FAIL if failing or (c["writer_instance_id"] and writer is None) else vocabulary.PASS
         gets = bool(writer and writer["auto_minor_version_upgrade"] is True and c["amvu_effective"] is not False)
         stated = (c["result"], c["failing_instances"], c["gets_minor_upgrades"])
         if stated != (result, failing, gets):
@@ -103,11 +105,11 @@ def check_facts(doc: dict, name: str) -> None:
 
 
 def _summary(findings: list[dict], scope: list[dict]) -> dict:
-    counts = {r: sum(f["result"] == r for f in findings) for r in contract.RESULTS}
-    return {"instances": len(findings), "pass": counts[contract.PASS], "fail": counts[contract.FAIL],
-            "excepted": counts[contract.EXCEPTED],
-            "targets_scanned": sum(s["state"] == contract.SCANNED for s in scope),
-            "targets_not_scanned": sum(s["state"] in contract.NOT_SCANNED for s in scope)}
+    counts = {r: sum(f["result"] == r for f in findings) for r in vocabulary.RESULTS}
+    return {"instances": len(findings), "pass": counts[vocabulary.PASS], "fail": counts[vocabulary.FAIL],
+            "excepted": counts[vocabulary.EXCEPTED],
+            "targets_scanned": sum(s["state"] == vocabulary.SCANNED for s in scope),
+            "targets_not_scanned": sum(s["state"] in vocabulary.NOT_SCANNED for s in scope)}
 
 
 def _key(account_id: str, region: str) -> tuple[str, str]:
@@ -123,8 +125,8 @@ def merge(sources: list[Source]) -> dict:
     scope, findings, clusters = [], [], []
     for src in sources:
         doc = src.document
-        if doc["rule"]["id"] != rule.metadata().id:
-            raise UsageError(f"{src.name} is a run of rule {doc['rule']['id']}, not {rule.metadata().id}")
+        if doc["rule"]["id"] != model.metadata().id:
+            raise UsageError(f"{src.name} is a run of rule {doc['rule']['id']}, not {model.metadata().id}")
         own = set()
         for row in doc["scope"]:
             key = _key(row["account_id"], row["region"])
@@ -140,13 +142,13 @@ def merge(sources: list[Source]) -> dict:
         scope += doc["scope"]
         findings += doc["findings"]
         clusters += doc["clusters"]
-    order = {r: i for i, r in enumerate((contract.FAIL, contract.EXCEPTED, contract.PASS))}
+    order = {r: i for i, r in enumerate((vocabulary.FAIL, vocabulary.EXCEPTED, vocabulary.PASS))}
     findings.sort(key=lambda f: (order[f["result"]], f["account_id"], f["region"], f["cluster_id"] or "",
                                  f["instance_id"]))
     scope.sort(key=lambda s: (s["account_id"], s["region"]))
     clusters.sort(key=lambda c: (c["result"], c["account_id"], c["region"], c["cluster_id"]))
     merged = {
-        "schema": contract.SCHEMA, "rule": rule.header(),
+        "schema": vocabulary.SCHEMA, "rule": model.header(),
         "generated_at": max(src.document["generated_at"] for src in sources),
         "tool_version": __version__, "scope": scope, "findings": findings, "clusters": clusters,
         "summary": _summary(findings, scope),
@@ -155,7 +157,7 @@ def merge(sources: list[Source]) -> dict:
     if all(runs):  # shards run side by side: the longest is the audit's wall time; their calls add up
         merged["run"] = {"duration_seconds": max(r["duration_seconds"] for r in runs),
                          "api_calls": sum(r["api_calls"] for r in runs)}
-    contract.validate(merged)
+    vocabulary.validate(merged)
     return merged
 
 
@@ -163,9 +165,9 @@ def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads o
     """The same ``AuditResult`` as ``scan()`` returns, from one or more saved scans (shards), without AWS."""
     import pandas as pd
 
-    from .audit import AuditResult
-    from .evaluate import CLUSTER_COLUMNS, FINDING_COLUMNS, verdict_of
-    from .options import ScanOptions
+    from neptune_audit.contract.result import AuditResult
+    from neptune_audit.rule.evaluate import CLUSTER_COLUMNS, FINDING_COLUMNS, verdict_of
+    from neptune_audit.options import ScanOptions
 
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     sources = [read(p) for p in paths]

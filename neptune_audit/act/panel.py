@@ -12,11 +12,50 @@ import threading
 import ipywidgets as w
 import pandas as pd
 
-from . import present, remediate
-from .contract import FAIL
-from .errors import UsageError
+
+from neptune_audit.present import tables
+from neptune_audit.act import remediate
+from neptune_audit.contract.vocabulary import FAIL
+from neptune_audit.errors import UsageError
 
 ALL = "(all)"
+
+
+def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None) -> str:
+    """The remediation plan as the panel shows it: what happens when, the warnings first and prominent (or "no
+    warnings"), then one row per candidate with what the change means for its cluster, wrapped to the width."""
+    import base64
+
+    when = ("AWS turns the setting on as soon as it can, and applies every pending modification now (ApplyImmediately)"
+            if apply_immediately else "AWS turns the setting on as soon as it can; pending modifications keep "
+            "waiting for the maintenance window")
+    out = [f"<p>{len(plan)} change(s). {tables.e(when)}.</p>"]
+    warned = [(r.instance_id, w) for r in plan.itertuples() for w in r.warnings]
+    if warned:
+        out.append('<div class="na-warn" style="border-left:4px solid #c0392b;background:#fdecea;padding:6px 10px;'
+                   'margin:6px 0"><b>&#9888; Read before applying: ' f"{len(warned)} warning(s)</b><ul>"
+                   + "".join(f"<li><b>{tables.e(i)}</b>: {tables.e(w)}</li>" for i, w in warned) + "</ul></div>")
+    else:
+        out.append('<p class="na-nowarn"><b>No warnings</b> for this plan.</p>')
+    view = pd.DataFrame({
+        "instance / cluster": tables.stack(plan["instance_id"], plan["cluster_id"]),
+        "account / region": tables.stack(plan["account_id"], plan["region"]),
+        "role, status": plan["role"] + ", " + plan["status"].astype(str),
+        "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
+        "cluster's next window": plan["next_window"],
+        "warnings": plan["warnings"].map(lambda ws: f"{len(ws)}, above" if ws else "no warnings"),
+    })
+    body = tables.flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
+    out.append("<style>.na-plan{border-collapse:collapse;font-size:13px;line-height:1.35;width:100%;"
+               "table-layout:auto}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
+               "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:break-word}"
+               "</style>" + body)
+    if script:
+        data = base64.b64encode(script.encode()).decode()
+        out.append(f'<p><a download="neptune-001-fix.sh" href="data:text/x-shellscript;base64,{data}">Download the '
+                   "reviewed AWS CLI script</a> (the same calls, for change management)</p>")
+    return "".join(out)
+
 
 
 class RemediationPanel:
@@ -138,7 +177,7 @@ class RemediationPanel:
                                                  include_excepted=self.include_excepted.value,
                                                  audit_log=self.audit_log)
         plan = self.remediation.plan
-        self.plan_view.value = present.plan_html(plan, apply_immediately=self.timing.value,
+        self.plan_view.value = plan_html(plan, apply_immediately=self.timing.value,
                                                  script=remediate.to_script(plan) if len(plan) else None)
         self.apply_button.disabled = not self.apply_enabled or plan.empty
 
@@ -175,7 +214,7 @@ class RemediationPanel:
     def _show_results(self, note: str = ""):
         results = self.last_run.results
         ok = remediate.succeeded(results)
-        self.results_view.value = present.static_table(results[["account_id", "region", "instance_id", "outcome",
+        self.results_view.value = tables.static_table(results[["account_id", "region", "instance_id", "outcome",
                                                   "verified", "error", "detail"]])
         done = int(results["verified"].eq(True).sum())
         self.status.value = (html.escape(note) + f"<b>{'All' if ok else 'Not all'} changes verified</b>: {done} of "

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import UsageError
+from neptune_audit.errors import UsageError
 
 EVENTS = ("intent", "outcome")
 

@@ -184,7 +184,7 @@ class FilterBar:
         self._changed()
 
     def _describe(self) -> None:
-        from .present import e
+        from neptune_audit.present.tables import e
 
         flt = self.filter.describe()
         total, kept = len(self.result.findings), len(self.view.findings)
@@ -236,7 +236,7 @@ class Explorer:
     def _draw(self, slots, draw: Callable, view: View) -> None:
         from IPython.utils.capture import capture_output
 
-        from .present import filtered_note, no_match
+        from neptune_audit.present.tables import filtered_note, no_match
 
         with capture_output(stdout=False, stderr=False) as shown:
             filtered_note(self.bar.filter, view, self.result)

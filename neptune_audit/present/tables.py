@@ -11,10 +11,13 @@ import json
 
 import pandas as pd
 
-from . import __version__, charts, rule
-from .contract import EXIT_MEANING, NOT_SCANNED, SCANNED, SCOPE_STATES
-from .evaluate import held_back, not_scanned
-from .export import iso, to_contract
+from neptune_audit import __version__
+from neptune_audit.present import charts
+from neptune_audit.rule import model
+from neptune_audit.contract.vocabulary import EXIT_MEANING, NOT_SCANNED, SCANNED, SCOPE_STATES
+from neptune_audit.rule.evaluate import held_back, not_scanned
+from neptune_audit.contract.export import to_contract
+from neptune_audit.contract.records import iso, missing
 
 RESULT_MIME = "application/vnd.neptune-audit+json"  # the run's JSON, read back by `neptune-audit report`
 _STYLE = """<style>
@@ -123,10 +126,10 @@ def _kv(rows) -> str:
 def header(result) -> None:
     """What an auditor checks first: the rule, when, by whom, over what, with which parameters, and the
     SHA-256 of the run's JSON, which is embedded here as the report's evidence."""
-    from . import evidence
+    from neptune_audit.contract import evidence
 
     doc = to_contract(result)
-    meta = rule.metadata()
+    meta = model.metadata()
     scanned = result.scope[result.scope["state"] == SCANNED]
     callers = "<br>".join(f"{e(c['account_id'])} &mdash; {e(c['caller_arn'] or c['label'])}" for c in result.callers)
     params = ", ".join(f"{e(k)}={e(v)}" for k, v in result.parameters.items() if v not in (None, [], False))
@@ -175,7 +178,7 @@ def _coverage_line(scope) -> str:
 
 def result_html(result) -> str:
     """How an AuditResult shows itself in JupyterLab: the rule, the summary cards, the coverage line."""
-    meta = rule.metadata()
+    meta = model.metadata()
     return (f"{_STYLE}<div><p><b>{e(meta.id)}</b> &mdash; {e(meta.title)} "
             f"<small>({e(iso(result.generated_at))}, exit code {result.exit_code}: "
             f"{e(EXIT_MEANING[result.exit_code])})</small></p>{_cards(result)}"
@@ -219,7 +222,7 @@ class Html(str):
     """A cell already rendered (and escaped) by this module."""
 
 
-def _stack(top: pd.Series, below: pd.Series) -> pd.Series:
+def stack(top: pd.Series, below: pd.Series) -> pd.Series:
     """Two values in one cell, the second smaller beneath (account over region, instance over cluster): the
     tables fit a notebook beside JupyterLab's file browser at 1280 px."""
     # dtype=object: pandas 3 would turn the cells into plain `str` and they would be escaped twice
@@ -228,15 +231,11 @@ def _stack(top: pd.Series, below: pd.Series) -> pd.Series:
                      index=top.index, dtype=object)
 
 
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT
-
-
 def _text(v) -> str:
     """One cell as escaped HTML: empty is empty; tags (dicts) as key=value chips; lists and dicts compact."""
     if isinstance(v, Html):
         return v
-    if _missing(v):
+    if missing(v):
         return ""
     if isinstance(v, dict):
         return "".join(f'<span class="na-chip">{e(k)}={e(val)}</span>' for k, val in sorted(v.items()))
@@ -247,7 +246,7 @@ def _text(v) -> str:
     return e(v)
 
 
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
+def flat(df: pd.DataFrame) -> pd.DataFrame:
     """Every text cell as escaped HTML (numbers stay numbers, so they sort): NaN and None show as empty.
 
     pandas 3 keeps text in its own ``str`` dtype, whose missing value is NaN; pandas 2 uses None in object columns.
@@ -257,7 +256,7 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(out[col]) or not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].astype(object).map(_text)
         else:
-            out[col] = out[col].astype(object).map(lambda v: "" if _missing(v) else v)
+            out[col] = out[col].astype(object).map(lambda v: "" if missing(v) else v)
     return out
 
 
@@ -278,46 +277,10 @@ def _column_classes(df: pd.DataFrame) -> list[dict]:
 
 def static_table(df: pd.DataFrame) -> str:
     """A plain HTML table (for widgets, where DataTables does not run): same cells as ``table``, text left."""
-    body = _flat(df.reset_index(drop=True)).to_html(index=False, escape=False, border=0, classes="na-table")
+    body = flat(df.reset_index(drop=True)).to_html(index=False, escape=False, border=0, classes="na-table")
     return ("<style>.na-table{border-collapse:collapse;font-size:13px;line-height:1.35}.na-table th,.na-table td"
             "{text-align:left!important;padding:3px 8px;vertical-align:top;border-bottom:1px solid #e5e5e5;"
             "white-space:nowrap}.na-table td:last-child{white-space:normal}</style>" + body)
-
-
-def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None) -> str:
-    """The remediation plan as the panel shows it: what happens when, the warnings first and prominent (or "no
-    warnings"), then one row per candidate with what the change means for its cluster, wrapped to the width."""
-    import base64
-
-    when = ("AWS turns the setting on as soon as it can, and applies every pending modification now (ApplyImmediately)"
-            if apply_immediately else "AWS turns the setting on as soon as it can; pending modifications keep "
-            "waiting for the maintenance window")
-    out = [f"<p>{len(plan)} change(s). {e(when)}.</p>"]
-    warned = [(r.instance_id, w) for r in plan.itertuples() for w in r.warnings]
-    if warned:
-        out.append('<div class="na-warn" style="border-left:4px solid #c0392b;background:#fdecea;padding:6px 10px;'
-                   'margin:6px 0"><b>&#9888; Read before applying: ' f"{len(warned)} warning(s)</b><ul>"
-                   + "".join(f"<li><b>{e(i)}</b>: {e(w)}</li>" for i, w in warned) + "</ul></div>")
-    else:
-        out.append('<p class="na-nowarn"><b>No warnings</b> for this plan.</p>')
-    view = pd.DataFrame({
-        "instance / cluster": _stack(plan["instance_id"], plan["cluster_id"]),
-        "account / region": _stack(plan["account_id"], plan["region"]),
-        "role, status": plan["role"] + ", " + plan["status"].astype(str),
-        "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
-        "cluster's next window": plan["next_window"],
-        "warnings": plan["warnings"].map(lambda ws: f"{len(ws)}, above" if ws else "no warnings"),
-    })
-    body = _flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
-    out.append("<style>.na-plan{border-collapse:collapse;font-size:13px;line-height:1.35;width:100%;"
-               "table-layout:auto}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
-               "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:break-word}"
-               "</style>" + body)
-    if script:
-        data = base64.b64encode(script.encode()).decode()
-        out.append(f'<p><a download="neptune-001-fix.sh" href="data:text/x-shellscript;base64,{data}">Download the '
-                   "reviewed AWS CLI script</a> (the same calls, for change management)</p>")
-    return "".join(out)
 
 
 def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> None:
@@ -329,7 +292,7 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
     import itables
 
     df = df.reset_index(drop=True)
-    return itables.to_html_datatable(_flat(df), caption=caption, showIndex=False, pageLength=page_length,
+    return itables.to_html_datatable(flat(df), caption=caption, showIndex=False, pageLength=page_length,
                  lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
                  columnDefs=_column_classes(df), autoWidth=False,
                  # not itables' default layout, which it strips of the search box when the rows fit one page
@@ -340,19 +303,19 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
 
 def _engine(versions: pd.Series, latest: pd.Series) -> list[str]:
     """``1.2.1.0 → 1.2.1.2`` when a newer minor version exists, else the version."""
-    return [f"{v} → {n}" if isinstance(n, str) and n and n != v else ("" if _missing(v) else str(v))
+    return [f"{v} → {n}" if isinstance(n, str) and n and n != v else ("" if missing(v) else str(v))
             for v, n in zip(versions, latest)]
 
 
 def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
-    from .remediate import fix
+    from neptune_audit.rule.model import fix
 
     f = result.findings
     fixes = [fix(r) for r in f[["result", "region", "instance_id", "cluster_id", "auto_minor_version_upgrade",
                                 "amvu_effective"]].to_dict("records")]
-    view = pd.DataFrame({"result": _pills(f["result"]), "account / region": _stack(f["account_id"], f["region"]),
-                         "instance / cluster": _stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
+    view = pd.DataFrame({"result": _pills(f["result"]), "account / region": stack(f["account_id"], f["region"]),
+                         "instance / cluster": stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
                          # the fix under the why: one more column would not fit beside the file browser at 1280 px
                          "why": pd.Series([Html(_text(w) + (f"<br><code>{_text(x)}</code>" if x else ""))
@@ -401,7 +364,7 @@ def upgrade_exposure(result) -> None:
     todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
                             "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
     view = pd.DataFrame({"exposure": todo["exposure"],
-                         "cluster / account, region": _stack(todo["cluster_id"], todo["account_id"] + " " + todo["region"]),
+                         "cluster / account, region": stack(todo["cluster_id"], todo["account_id"] + " " + todo["region"]),
                          "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"]),
                          "automatic target": todo["auto_upgrade_target"],
                          "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
@@ -441,7 +404,7 @@ def upgrades_ahead(result) -> None:
               "is due for the clusters in view.</p>" + source)
         return
     view = pd.DataFrame({"when": rows["when"], "what": rows["what"],
-                         "cluster / account, region": _stack(rows["cluster_id"], rows["account_id"] + " " + rows["region"]),
+                         "cluster / account, region": stack(rows["cluster_id"], rows["account_id"] + " " + rows["region"]),
                          "engine": rows["engine_version"], "outlook": rows["outlook"]})
     _html(note)
     table(view, caption="Upgrades ahead (soonest first)")
@@ -451,8 +414,8 @@ def upgrades_ahead(result) -> None:
 def clusters_table(result) -> None:
     """One row per cluster: does it get minor upgrades (its writer decides), and how far behind is it."""
     c = result.clusters
-    view = pd.DataFrame({"result": c["result"], "account / region": _stack(c["account_id"], c["region"]),
-                         "cluster / writer": _stack(c["cluster_id"], c["writer_instance_id"]),
+    view = pd.DataFrame({"result": c["result"], "account / region": stack(c["account_id"], c["region"]),
+                         "cluster / writer": stack(c["cluster_id"], c["writer_instance_id"]),
                          "minor upgrades": c["gets_minor_upgrades"],  # yes/no, as _text shows every bool
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
                                                for n, t in zip(c["failing_instances"], c["instances"])],
@@ -471,7 +434,7 @@ def exceptions_table(result) -> None:
             for r in result.findings.itertuples() if r.exception]
     if rows:
         df = pd.DataFrame(rows)
-        df.insert(1, "account / region", _stack(df.pop("account_id"), df.pop("region")))
+        df.insert(1, "account / region", stack(df.pop("account_id"), df.pop("region")))
         table(df, caption="Exceptions matched")
     elif result.exceptions:
         _html(f"<p>{len(result.exceptions)} exception(s) loaded; none matched an instance.</p>")

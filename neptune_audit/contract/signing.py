@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
-from .errors import UsageError, one_line
-from .inputs import MB, read_bytes, strict_json
+from neptune_audit import __version__
+from neptune_audit.errors import UsageError, one_line
+from neptune_audit.inputs import MB, read_bytes, strict_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

@@ -20,16 +20,13 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.parsers import ResponseParserError
 
-from . import __version__
-from .botocore_tuning import building_client, new_botocore_session, share_http_session
-from .errors import AwsError, UsageError, one_line
-from .options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS
+from neptune_audit import __version__
+from neptune_audit.aws.tuning import building_client, new_botocore_session, share_http_session
+from neptune_audit.errors import AwsError, UsageError, one_line
+from neptune_audit.options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS, ROLE_ARN
 
 SESSION_NAME = "neptune-audit"
-ALL_REGIONS = "all"
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _DENIED_CODES = {
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
     "AuthorizationError", "AuthorizationErrorException",
@@ -257,7 +254,7 @@ def check_credentials(connection: Connection, profiles=(), regions: list[str] | 
 
 def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
     """Assume ``role_arn`` from ``base``; a refusal becomes the account's scope state, not an exception."""
-    match = _ROLE_ARN.match(role_arn)
+    match = ROLE_ARN.match(role_arn)
     account_id = match.group(1) if match else "unknown"
     label = label or f"role:{role_arn}"
     provider = _AssumedRoleProvider(base.client("sts"), role_arn)
@@ -277,12 +274,6 @@ def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
         state, msg = describe_error(exc)
         return Account(account_id, label, None, base.connection, state=state,
                        error=f"cannot assume {role_arn}: {msg}")
-
-
-def validate_role_arn(arn: str) -> str:
-    if not _ROLE_ARN.match(arn):
-        raise UsageError(f"not an IAM role ARN: {arn!r} (expected arn:aws:iam::123456789012:role/NAME)")
-    return arn
 
 
 def organization_accounts(base: Account) -> list[dict]:
@@ -320,10 +311,7 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
     ``only``: just these account ids (``--accounts``); ``shard``: (K, N) of an Organization (``--shard K/N``).
     Roles are assumed only for the accounts kept.
     """
-    for arn in role_arns:
-        validate_role_arn(arn)
-    if connection.static_credentials and profiles:
-        raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
+    # the ARNs' syntax and --profile with --demo: checked once, in ScanOptions.validate
     scanned = organization or not role_arns or bool(profiles)  # a base identity that is itself scanned
     bases = ([_base_account(connection, p, list_regions=scanned) for p in profiles]
              or [_base_account(connection, None, list_regions=scanned)])
@@ -349,12 +337,12 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
     if (not role_arns and not organization) or profiles:
         candidates.extend(bases)
     if only:
-        ids = {c.account_id if isinstance(c, Account) else _ROLE_ARN.match(c[1]).group(1) for c in candidates}
+        ids = {c.account_id if isinstance(c, Account) else ROLE_ARN.match(c[1]).group(1) for c in candidates}
         missing = [a for a in only if a not in ids]
         if missing and not (organization and shard):  # in a shard, the others' accounts are simply elsewhere
             raise UsageError(f"--accounts names {missing[0]}, which is not among the targets")
         candidates = [c for c in candidates
-                      if (c.account_id if isinstance(c, Account) else _ROLE_ARN.match(c[1]).group(1)) in only]
+                      if (c.account_id if isinstance(c, Account) else ROLE_ARN.match(c[1]).group(1)) in only]
     jobs = [c for c in candidates if not isinstance(c, Account)]
     with ThreadPoolExecutor(max_workers=connection.max_workers or DEFAULT_WORKERS) as pool:
         assumed = list(pool.map(lambda job: assume(*job), jobs))
@@ -366,19 +354,6 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
             seen.add(acct.account_id)
             unique.append(acct)
     return unique
-
-
-def parse_regions(value: str | None) -> list[str] | None:
-    """``all`` (or nothing) -> None; ``R1,R2`` -> a checked list.  Syntax only; existence is checked later."""
-    if value is None or value.strip().lower() == ALL_REGIONS:
-        return None
-    regions = [r.strip() for r in value.split(",") if r.strip()]
-    if not regions:
-        raise UsageError("--regions needs 'all' or a comma-separated list such as us-east-1,eu-west-1")
-    for r in regions:
-        if not _REGION.match(r):
-            raise UsageError(f"unknown region {r!r} (expected a name such as us-east-1, or 'all')")
-    return list(dict.fromkeys(regions))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The built-in simulated AWS account: a moto server seeded with a realistic Neptune estate.
+"""The simulated account's estate: what ``seed()`` creates on the moto server, and the Neptune data moto lacks.
 
 An AWS Organization (management account plus two members) across three regions: compliant
 and non-compliant writers and readers, a cluster held back by its writer, a reader that is a
@@ -9,15 +9,12 @@ their expectations from it instead of hard-coding them.
 """
 from __future__ import annotations
 
-import os
-import sys
-import threading
 from dataclasses import dataclass, field
 
 import boto3
 
-from .outlook import version_key
-from .targets import DEFAULT_ROLE_NAME, Connection
+from neptune_audit.options import DEFAULT_ROLE_NAME
+from neptune_audit.rule.outlook import version_key
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
                      "region_name": "us-east-1"}
@@ -193,7 +190,7 @@ def _engine_data() -> dict:
 
     import yaml
 
-    return yaml.safe_load(resources.files(__package__).joinpath("simulated_engines.yaml").read_text("utf-8"))
+    return yaml.safe_load(resources.files(__package__).joinpath("engines.yaml").read_text("utf-8"))
 
 
 def _upgrade_target(current: str, target: str, auto: bool) -> dict:
@@ -236,176 +233,8 @@ def pending_actions(cluster_id: str, today=None) -> list[dict]:
             for a in _engine_data()["pending"].get(cluster_id, [])]
 
 
-def install_neptune_extras() -> None:
-    """Teach moto's RDS API the two calls it lacks, for Neptune, from ``simulated_engines.yaml``.
-
-    They are added to moto's own RDS response handler, so moto authenticates, authorises (IAM enforcement
-    included) and serialises them with botocore's service model: every client, in-process or over HTTP
-    (a notebook kernel, the CLI), sees AWS's response format.  Idempotent; a moto that implements the calls
-    itself is left alone.
-    """
-    from moto.core.responses import ActionResult
-    from moto.rds.responses import RDSResponse
-
-    if hasattr(RDSResponse, "describe_db_engine_versions") and hasattr(RDSResponse, "describe_pending_maintenance_actions"):
-        return
-
-    def paged(self, key: str, items: list) -> ActionResult:
-        start = int(self.params.get("Marker") or 0)
-        size = int(self.params.get("MaxRecords") or 100)
-        result = {key: items[start:start + size]}
-        if start + size < len(items):
-            result["Marker"] = str(start + size)
-        return ActionResult(result)
-
-    def describe_db_engine_versions(self) -> ActionResult:
-        engine = self.params.get("Engine")
-        versions = engine_versions(self.params.get("EngineVersion")) if engine in (None, "neptune") else []
-        return paged(self, "DBEngineVersions", versions)
-
-    def describe_pending_maintenance_actions(self) -> ActionResult:
-        wanted = self.params.get("ResourceIdentifier")
-        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
-        cluster_ids = filters.get("db-cluster-id")
-        found = []
-        for cluster_id, cluster in sorted(self.backend.clusters.items()):
-            arn = cluster.db_cluster_arn
-            if cluster.engine != "neptune" or (wanted and wanted != arn):
-                continue
-            if cluster_ids is not None and cluster_id not in cluster_ids and arn not in cluster_ids:
-                continue
-            actions = pending_actions(cluster_id)
-            if actions:
-                found.append({"ResourceIdentifier": arn, "PendingMaintenanceActionDetails": actions})
-        return paged(self, "PendingMaintenanceActions", found)
-
-    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
-    RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
-
-
-def client_env(endpoint_url: str, environ=None) -> dict:
-    """An environment in which any AWS client (a notebook kernel, the CLI) sees the simulated account at
-    ``endpoint_url``, with dummy credentials and nothing of the caller's own AWS configuration."""
-    env = dict(os.environ if environ is None else environ, AWS_ENDPOINT_URL=endpoint_url,
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        env.pop(var, None)
-    return env
-
-
-class DemoServer:
-    """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one)."""
-
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", seeded: bool = True):
-        import logging
-
-        from moto.server import ThreadedMotoServer
-
-        install_neptune_extras()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        self._server.start()
-        h, p = self._server.get_host_and_port()
-        self.port = p
-        self.endpoint_url = f"http://{h}:{p}"
-        self.manifest = seed(self.endpoint_url) if seeded else None
-
-    def client_env(self, environ=None) -> dict:
-        """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""
-        return client_env(self.endpoint_url, environ)
-
-    def stop(self) -> None:
-        self._server.stop()
-
-
-_demo: DemoServer | None = None
-_demo_lock = threading.Lock()
-
-
-def demo_server() -> DemoServer:
-    """The process's simulated account, started on first use."""
-    global _demo
-    with _demo_lock:
-        if _demo is None:
-            _demo = DemoServer()
-        return _demo
-
-
-def demo_connection(max_workers: int | None = None) -> Connection:
-    """A Connection to the simulated account, with dummy credentials that never leave this machine."""
-    return Connection(endpoint_url=demo_server().endpoint_url, max_workers=max_workers,
-                      static_credentials=dict(DUMMY_CREDENTIALS))
-
-
 def example_exceptions() -> str:
-    """The demo's exceptions file (``examples/exceptions.yml``: in a checkout, or inside the installed package)."""
-    from pathlib import Path
+    """The demo's exceptions file, ``examples/exceptions.yml``."""
+    from neptune_audit.inputs import shipped
 
-    from .errors import UsageError
-
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "examples" / "exceptions.yml", here.parent / "examples" / "exceptions.yml"):
-        if candidate.exists():
-            return str(candidate)
-    raise UsageError("the example exceptions file is missing from this installation")
-
-
-LAB_PARAMETERS = {"organization": True, "history_dir": "history"}  # and the example exceptions file
-
-
-def prepare_lab(folder, **overrides) -> list:
-    """Working copies of both notebooks in ``folder`` for ``demo --lab``, set for the full demo: the simulated
-    Organization, the example exceptions, a history folder.
-
-    JupyterLab saves (and autosaves) outputs into the notebooks it opens: opening copies keeps the tracked
-    notebooks clean.  A copy that exists is the user's and is kept.  ``overrides`` (e.g. ``apply=True``) go to
-    each notebook that declares them.
-    """
-    from pathlib import Path
-
-    import nbformat
-
-    from .report import notebook_path, set_parameters
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    wanted = {**LAB_PARAMETERS, "exceptions_file": example_exceptions(), **overrides}
-    paths = []
-    for name in ("audit.ipynb", "remediate.ipynb"):
-        target = folder / name
-        paths.append(target)
-        if target.exists():
-            continue
-        nb = nbformat.read(notebook_path(name), as_version=4)
-        # The values go into the parameters cell itself rather than into a second cell papermill would inject
-        # below it: a newcomer reads one set of parameters, and it is the one in effect.
-        set_parameters(nb, wanted, "parameters", "set by `neptune-audit demo --lab`")
-        nbformat.write(nb, target)
-    return paths
-
-
-# JupyterLab leaves widget state out of saved notebooks unless told (ipywidgets' saveState, off by default): the
-# filter bar of a saved notebook would then reopen as "Error displaying widget: model not found".
-WIDGET_SETTINGS = ("@jupyter-widgets", "jupyterlab-manager", "plugin.jupyterlab-settings")
-
-
-def lab_command(endpoint_url: str, folder, settings_dir=None) -> tuple[list[str], dict, str | None]:
-    """How to start JupyterLab on ``folder`` against the simulated account at ``endpoint_url``: command,
-    environment, and a note to print.  Its user settings live in ``settings_dir`` (default: ``folder``'s
-    ``.jupyterlab-settings``, so the demo never edits your own), with widget state saved into notebooks."""
-    import json
-    from pathlib import Path
-
-    settings = Path(settings_dir) if settings_dir else Path(folder) / ".jupyterlab-settings"
-    widget_file = settings.joinpath(*WIDGET_SETTINGS)
-    if not widget_file.exists():
-        widget_file.parent.mkdir(parents=True, exist_ok=True)
-        widget_file.write_text(json.dumps({"saveState": True}) + "\n")
-    command = [sys.executable, "-m", "jupyterlab", str(folder)]
-    note = None
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        # JupyterLab refuses to run as root without --allow-root (it would serve root's files to the browser).
-        command.append("--allow-root")
-        note = ("Warning: running as root, so JupyterLab starts with --allow-root. That is fine in a throwaway "
-                "container; elsewhere run `neptune-audit demo --lab` as an ordinary user.")
-    return command, {**client_env(endpoint_url), "JUPYTERLAB_SETTINGS_DIR": str(settings)}, note
+    return str(shipped("examples/exceptions.yml"))

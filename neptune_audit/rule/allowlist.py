@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UsageError
+from neptune_audit.errors import UsageError
 
 MAX_BYTES = 2 * 1024 * 1024   # a reviewed list of exceptions is kilobytes; megabytes mean a wrong file
 MAX_ENTRIES = 10_000
@@ -198,7 +198,7 @@ def load(path: str | Path | None) -> list[ExceptionRule]:
     """Read an exceptions file; ``None`` means no exceptions."""
     if path is None:
         return []
-    from .inputs import read_bytes
+    from neptune_audit.inputs import read_bytes
 
     p = Path(path)
     if not p.exists():

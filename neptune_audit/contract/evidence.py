@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import UsageError
-from .export import dumps
-from .inputs import MB, contract_document, read_bytes, strict_json
+from neptune_audit.errors import UsageError
+from neptune_audit.contract.export import dumps
+from neptune_audit.inputs import MB, contract_document, read_bytes, strict_json
 
 ELEMENT_ID = "neptune-audit-evidence"
 HASH_ID = "neptune-audit-evidence-sha256"
@@ -215,7 +215,7 @@ class Verification:
 def verify(path, public_key=None, signature=None) -> Verification:
     """Extract and check the evidence of a report (HTML) or executed notebook (.ipynb); with ``public_key``, also
     that its detached signature covers every byte and was made by that key."""
-    from . import signing
+    from neptune_audit.contract import signing
 
     p = Path(path)
     data = read_bytes(p, MAX_FILE, "report")

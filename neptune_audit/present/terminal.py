@@ -2,7 +2,7 @@
 terminal, laid out by rich.
 
 Every value shown came from AWS (names, tags, reasons) or a file, so it goes in as plain ``Text``, never as rich
-markup, and with control and bidi characters already dropped (``export.terminal_text``).
+markup, and with control and bidi characters already dropped (``records.terminal_text``).
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import os
 import shutil
 import sys
 
-from . import rule
-from .contract import EXCEPTED, FAIL, NOT_ENABLED, PASS, summary_line
+from neptune_audit.rule import model
+from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, NOT_ENABLED, PASS, summary_line
 
 STYLES = {FAIL: "bold red", PASS: "green", EXCEPTED: "yellow"}
 # Not a terminal and no COLUMNS: a width that keeps a 12-digit account, a region and two ids on one line.
@@ -39,8 +39,8 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
     from rich.table import Table
     from rich.text import Text
 
-    from .evaluate import held_back, not_scanned
-    from .export import terminal_text
+    from neptune_audit.rule.evaluate import held_back, not_scanned
+    from neptune_audit.contract.records import terminal_text
 
     buf = io.StringIO()
     console = Console(file=buf, width=columns or width(), force_terminal=color, no_color=not color,
@@ -58,7 +58,7 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
         grid.add_row("", Text(terminal_text(text), style=style or ""))
         console.print(grid)
 
-    meta, s = rule.metadata(), result.summary
+    meta, s = model.metadata(), result.summary
     line(f"{meta.id} ({meta.risk}): {meta.title}", "bold")
     line()
     f = result.findings

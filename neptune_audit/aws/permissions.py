@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .options import DEFAULT_ROLE_NAME
+from neptune_audit.options import DEFAULT_ROLE_NAME
 
 AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
                  # upgrade exposure: what each engine version can move to, and what maintenance is waiting

@@ -1,0 +1,43 @@
+"""Values as the contract writes them: rows of a DataFrame as JSON records, times in ISO 8601, missing values
+as null, and text from AWS made safe to show (no control or bidi characters) or clipped to a length."""
+from __future__ import annotations
+
+import re
+
+
+def missing(v) -> bool:
+    """None, NaN, NaT or pandas' NA: what the contract writes as null (pandas itself is not imported)."""
+    if v is None:
+        return True
+    if isinstance(v, (dict, list, tuple, str, bool)):
+        return False
+    try:
+        return bool(v != v)
+    except (TypeError, ValueError):
+        return type(v).__name__ == "NAType"  # pandas.NA: its comparisons are NA, and bool(NA) raises
+
+
+def records(df, keys) -> list[dict]:
+    """The rows of ``df`` as dicts of Python values, in ``keys`` order, missing values None."""
+    return [{k: (None if missing(v) else v) for k, v in row.items()} for row in df[list(keys)].to_dict("records")]
+
+
+def iso(ts) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# C0/C1 controls (ANSI escapes), and the marks that reorder or break what a reader sees: bidi embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069, the Trojan Source characters), LRM/RLM/ALM and the
+# line and paragraph separators U+2028/U+2029.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(value) -> str:
+    """Text safe to print on a terminal: control characters (ANSI escapes among them) and bidi or line-separator
+    marks are dropped."""
+    return _CONTROL.sub("", "" if value is None else str(value))
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

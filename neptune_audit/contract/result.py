@@ -1,0 +1,101 @@
+"""The result of one audit, in memory: the contract's findings, clusters and scope as DataFrames.
+
+A scan (``core``) makes one; a saved scan (``saved``) is read back into one.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from neptune_audit.contract import vocabulary
+from neptune_audit.options import ScanOptions
+from neptune_audit.rule import model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# What a result offers beyond its data is made in the rooms above the contract (present, act).  It is looked up
+# by name when first used, so the contract imports neither (tests/test_layout.py holds the direction).
+_LATE = {"table": "neptune_audit.present.terminal:to_table", "html": "neptune_audit.present.tables:result_html",
+         "security_hub": "neptune_audit.act.securityhub:import_findings"}
+
+
+def _late(what: str):
+    module, _, name = _LATE[what].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(repr=False)
+class AuditResult:
+    """Findings, clusters and scope as DataFrames, the summary, and what produced them."""
+
+    findings: pd.DataFrame
+    clusters: pd.DataFrame
+    scope: pd.DataFrame
+    summary: dict
+    generated_at: datetime
+    options: ScanOptions = field(default_factory=ScanOptions)
+    parameters: dict = field(default_factory=dict)
+    callers: list[dict] = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
+    api_calls: int = 0
+    accounts: list = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)  # saved scans this was loaded from (file, generated_at, sha256)
+    duration_seconds: float | None = None  # wall time of the scan
+    signature: dict | None = None  # the key the report or notebook holding this run is signed with (signing.Signer)
+    engine_calendar: dict | None = None  # the calendar the end-of-life dates came from (Calendar.describe)
+
+    @property
+    def run(self) -> dict | None:
+        """The contract's optional ``run`` record: wall time and API calls (None when not known)."""
+        if self.duration_seconds is None:
+            return None
+        return {"duration_seconds": round(self.duration_seconds, 3), "api_calls": int(self.api_calls),
+                **({"signature": dict(self.signature)} if self.signature else {})}
+
+    @property
+    def calendar_note(self) -> str | None:
+        """One line when the engine calendar is old enough that its dates may have changed."""
+        from neptune_audit.rule.outlook import stale_note
+
+        c = self.engine_calendar
+        return stale_note(c["as_of"]) if c and c.get("stale") else None
+
+    @property
+    def rule(self) -> dict:
+        return model.header()
+
+    @property
+    def exit_code(self) -> int:
+        return vocabulary.exit_code(self.summary)
+
+    def to_dict(self) -> dict:
+        from neptune_audit.contract.export import to_contract
+
+        return to_contract(self)
+
+    def write(self, fmt: str, path=None, **view) -> str:
+        """Render as ``table``, ``csv``, ``json``, ``ocsf`` or ``asff``; write atomically to ``path`` if given.
+        ``view``: ``statuses`` (rows of table/csv), ``color`` (table)."""
+        from neptune_audit.contract.export import render, write_atomic
+
+        if fmt == "table":
+            text = _late("table")(self, **view)
+        else:
+            text = render(self, fmt, statuses=view.get("statuses"))
+        if path is not None:
+            write_atomic(path, text)
+        return text
+
+    def send_to_security_hub(self, region: str | None = None):
+        """Import every finding into AWS Security Hub (``securityhub.import_findings``); returns its report."""
+        return _late("security_hub")(self, region=region)
+
+    def __repr__(self) -> str:
+        return (f"<AuditResult {model.metadata().id} {self.generated_at:%Y-%m-%dT%H:%M:%SZ}: "
+                f"{vocabulary.summary_line(self.summary)}; exit code {self.exit_code}>")
+
+    def _repr_html_(self) -> str:
+        return _late("html")(self)

@@ -1,0 +1,58 @@
+"""The one core function: ``run()`` audits the targets, aws -> rule, and returns an AuditResult.
+
+It takes its connection (endpoint, credentials, retries) from the caller: the public ``api.scan`` gives it the
+simulated account for ``demo=True``, or the standard AWS chain.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from datetime import date, datetime, timezone
+
+from neptune_audit.aws import inventory, targets
+from neptune_audit.aws.tuning import fewer_gc_passes, load_models
+from neptune_audit.contract.result import AuditResult
+from neptune_audit.options import ScanOptions
+from neptune_audit.rule import allowlist, outlook
+
+
+def _preload() -> None:
+    load_models()
+    importlib.import_module("neptune_audit.rule.evaluate")
+
+
+def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar]:
+    """The options checked, and the two files they name read: the allow-list of reviewed instances and the
+    engine calendar.  Bad input fails here, before any AWS call (or any kernel, for a report)."""
+    options.validate()
+    return allowlist.load(options.exceptions_file), outlook.load_calendar(options.engine_calendar)
+
+
+def run(options: ScanOptions, connection: targets.Connection, *, progress: bool = False,
+        today: date | None = None) -> AuditResult:
+    """Audit every Neptune instance the options target, through ``connection``.  Faults in one account or region
+    are recorded in the result's ``scope`` and never stop the others."""
+    # Service models and pandas take longer to load than the first round trips: load them while those are in flight.
+    threading.Thread(target=_preload, daemon=True).start()
+    rules, calendar = read_inputs(options)
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+    started = time.monotonic()
+    with fewer_gc_passes():
+        accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns, options.organization,
+                                            options.role_name, only=options.accounts, shard=options.shard_numbers)
+        inv = inventory.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
+    from neptune_audit.rule import evaluate
+
+    today = today or generated_at.date()
+    findings = evaluate.evaluate_instances(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
+    clusters = evaluate.roll_up_clusters(findings, inv.clusters, calendar=calendar, today=today)
+    params = {**options.describe(),
+              "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
+    callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]
+    return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
+                       summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,
+                       options=options, parameters=params, callers=callers, exceptions=rules,
+                       api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started,
+                       engine_calendar=calendar.describe(today))

@@ -1,0 +1,1 @@
+"""The built-in simulated AWS account (``--demo``): a moto server (server) seeded with a Neptune estate (estate)."""

@@ -1,0 +1,109 @@
+"""The simulated account's server: moto on loopback, taught the two Neptune calls it lacks, seeded once."""
+from __future__ import annotations
+
+import os
+import threading
+
+from neptune_audit.aws.targets import Connection
+from neptune_audit.simulate.estate import DUMMY_CREDENTIALS, engine_versions, pending_actions, seed
+
+
+def install_neptune_extras() -> None:
+    """Teach moto's RDS API the two calls it lacks, for Neptune, from ``simulated_engines.yaml``.
+
+    They are added to moto's own RDS response handler, so moto authenticates, authorises (IAM enforcement
+    included) and serialises them with botocore's service model: every client, in-process or over HTTP
+    (a notebook kernel, the CLI), sees AWS's response format.  Idempotent; a moto that implements the calls
+    itself is left alone.
+    """
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
+    if hasattr(RDSResponse, "describe_db_engine_versions") and hasattr(RDSResponse, "describe_pending_maintenance_actions"):
+        return
+
+    def paged(self, key: str, items: list) -> ActionResult:
+        start = int(self.params.get("Marker") or 0)
+        size = int(self.params.get("MaxRecords") or 100)
+        result = {key: items[start:start + size]}
+        if start + size < len(items):
+            result["Marker"] = str(start + size)
+        return ActionResult(result)
+
+    def describe_db_engine_versions(self) -> ActionResult:
+        engine = self.params.get("Engine")
+        versions = engine_versions(self.params.get("EngineVersion")) if engine in (None, "neptune") else []
+        return paged(self, "DBEngineVersions", versions)
+
+    def describe_pending_maintenance_actions(self) -> ActionResult:
+        wanted = self.params.get("ResourceIdentifier")
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        cluster_ids = filters.get("db-cluster-id")
+        found = []
+        for cluster_id, cluster in sorted(self.backend.clusters.items()):
+            arn = cluster.db_cluster_arn
+            if cluster.engine != "neptune" or (wanted and wanted != arn):
+                continue
+            if cluster_ids is not None and cluster_id not in cluster_ids and arn not in cluster_ids:
+                continue
+            actions = pending_actions(cluster_id)
+            if actions:
+                found.append({"ResourceIdentifier": arn, "PendingMaintenanceActionDetails": actions})
+        return paged(self, "PendingMaintenanceActions", found)
+
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
+
+
+def client_env(endpoint_url: str, environ=None) -> dict:
+    """An environment in which any AWS client (a notebook kernel, the CLI) sees the simulated account at
+    ``endpoint_url``, with dummy credentials and nothing of the caller's own AWS configuration."""
+    env = dict(os.environ if environ is None else environ, AWS_ENDPOINT_URL=endpoint_url,
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env.pop(var, None)
+    return env
+
+
+class DemoServer:
+    """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one)."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", seeded: bool = True):
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        install_neptune_extras()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server.start()
+        h, p = self._server.get_host_and_port()
+        self.port = p
+        self.endpoint_url = f"http://{h}:{p}"
+        self.manifest = seed(self.endpoint_url) if seeded else None
+
+    def client_env(self, environ=None) -> dict:
+        """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""
+        return client_env(self.endpoint_url, environ)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+_demo: DemoServer | None = None
+_demo_lock = threading.Lock()
+
+
+def demo_server() -> DemoServer:
+    """The process's simulated account, started on first use."""
+    global _demo
+    with _demo_lock:
+        if _demo is None:
+            _demo = DemoServer()
+        return _demo
+
+
+def demo_connection(max_workers: int | None = None) -> Connection:
+    """A Connection to the simulated account, with dummy credentials that never leave this machine."""
+    return Connection(endpoint_url=demo_server().endpoint_url, max_workers=max_workers,
+                      static_credentials=dict(DUMMY_CREDENTIALS))
