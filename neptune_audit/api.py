@@ -59,3 +59,20 @@ def scan_or_load(options: ScanOptions | None = None, results_files=(), signer: d
     result = load(results_files) if results_files else scan(options, **kw)
     result.signature = signer
     return result
+
+
+def declared_needs() -> tuple:
+    """Every AWS call the kit can make and the IAM action it needs, as each module declares them."""
+    from neptune_audit.act import remediate, securityhub
+    from neptune_audit.aws import inventory, targets
+    from neptune_audit.contract import signing
+
+    return (*targets.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *signing.NEEDS)
+
+
+def policy(kind: str, **kw) -> dict:
+    """The least-privilege IAM policy for ``audit`` or ``remediate`` (``organization``, ``role_name``,
+    ``security_hub``, ``kms_key`` as for ``neptune-audit policy``), derived from the declared calls."""
+    from neptune_audit.aws import permissions
+
+    return permissions.document(kind, declared_needs(), **kw)

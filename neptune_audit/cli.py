@@ -297,15 +297,17 @@ def cmd_remediate(args) -> int:
 
 
 def cmd_policy(args) -> int:
-    from neptune_audit.aws import permissions
+    import json
+
+    from neptune_audit import api
 
     kw = {"role_name": args.role_name} if args.role_name else {}
     if args.kms_key:
         if not args.kms_key.startswith("kms:") or not args.kms_key[4:]:
             raise UsageError("policy --sign takes a KMS key, kms:KEY-ID|ARN|alias/NAME (a local key needs no policy)")
         kw["kms_key"] = args.kms_key[4:]
-    sys.stdout.write(permissions.to_json(args.kind, organization=args.organization,
-                                        security_hub=args.security_hub, **kw))
+    sys.stdout.write(json.dumps(api.policy(args.kind, organization=args.organization,
+                                           security_hub=args.security_hub, **kw), indent=2) + "\n")
     return EXIT_OK
 
 

@@ -56,6 +56,33 @@ def _every_contract_document_is_valid(monkeypatch):
     monkeypatch.setattr(export, "to_contract", validated)
 
 
+@pytest.fixture(autouse=True)
+def every_aws_call_is_declared(monkeypatch):
+    """Every AWS call the kit makes in a test process must be declared beside its call site (``NEEDS``, see
+    aws/permissions.py): `neptune-audit policy` is derived from the declarations, so an undeclared call would be
+    refused under the policy the kit prints.  Watched with botocore's before-call event on every client the kit
+    builds; yields the list of undeclared calls seen (a test may inspect and clear it)."""
+    from neptune_audit import api
+    from neptune_audit.aws import permissions, targets
+
+    declared, undeclared = api.declared_needs(), []
+    build = targets.Connection.client
+
+    def client(self, session, service, region):
+        made = build(self, session, service, region)
+
+        def check(model, **_):
+            if not permissions.covers(declared, service, model.name):
+                undeclared.append(f"{service}.{model.name}")
+
+        made.meta.events.register("before-call", check)
+        return made
+
+    monkeypatch.setattr(targets.Connection, "client", client)
+    yield undeclared
+    assert not undeclared, f"AWS calls no NEEDS declaration covers: {sorted(set(undeclared))}"
+
+
 @pytest.fixture
 def aws():
     """In-process moto."""

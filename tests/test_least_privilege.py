@@ -7,27 +7,28 @@ import pytest
 import requests
 
 from neptune_audit.act import auditlog
-from neptune_audit.aws import permissions
+from neptune_audit import api
+from neptune_audit.aws import inventory, permissions
 from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import boto, run_cli
 
 
 def test_policies_are_read_only_plus_one_write():
-    audit = permissions.document("audit")
-    remediate = permissions.document("remediate")
+    audit = api.policy("audit")
+    remediate = api.policy("remediate")
     actions = lambda doc: [a for s in doc["Statement"] for a in s["Action"]]  # noqa: E731
     assert all("*" not in a for a in actions(remediate)), "no wildcard actions"
     assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in actions(audit)), "read only"
     assert sorted(set(actions(remediate)) - set(actions(audit))) == ["rds:ModifyDBInstance"]
-    org = permissions.document("audit", organization=True, role_name="Auditor")
+    org = api.policy("audit", organization=True, role_name="Auditor")
     assert {"organizations:ListAccounts", "sts:AssumeRole"} <= set(actions(org))
     assert any(s["Resource"] == "arn:aws:iam::*:role/Auditor" for s in org["Statement"])
 
 
 def test_policy_command_prints_json():
     proc = run_cli(["policy", "audit"], {"PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0 and json.loads(proc.stdout) == permissions.document("audit")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == api.policy("audit")
     bad = run_cli(["policy", "admin"], {"PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
@@ -45,7 +46,7 @@ def as_moto_evaluates(doc: dict) -> str:
 def test_remediation_resource_matches_neptune_instance_arns():
     from fnmatch import fnmatchcase
 
-    st = [s for s in permissions.document("remediate")["Statement"] if "rds:ModifyDBInstance" in s["Action"]][0]
+    st = [s for s in api.policy("remediate")["Statement"] if "rds:ModifyDBInstance" in s["Action"]][0]
     assert fnmatchcase("arn:aws:rds:us-east-1:123456789012:db:graph-prod-1", st["Resource"])
     assert not fnmatchcase("arn:aws:rds:us-east-1:123456789012:cluster:graph-prod", st["Resource"])
 
@@ -56,13 +57,14 @@ def enforced(moto_server):
     sim_estate.seed(moto_server.url)
     iam = boto("iam", endpoint_url=moto_server.url)
     keys = {}
-    old = permissions.document("audit")
-    old["Statement"][0]["Action"] = list(permissions.AUDIT_ACTIONS_WITHOUT_EXPOSURE)
+    old = api.policy("audit")
+    old["Statement"][0]["Action"] = [a for a in old["Statement"][0]["Action"]
+                                   if a not in inventory.EXPOSURE_NEEDS.actions()]
     kms_key = boto("kms", endpoint_url=moto_server.url).create_key(KeyUsage="SIGN_VERIFY",
                                                                    KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
     keys["kms_key"] = kms_key
-    documents = ({kind: permissions.document(kind) for kind in permissions.KINDS} | {"old-audit": old}
-                 | {"audit-kms": permissions.document("audit", kms_key=kms_key)})
+    documents = ({kind: api.policy(kind) for kind in permissions.KINDS} | {"old-audit": old}
+                 | {"audit-kms": api.policy("audit", kms_key=kms_key)})
     for kind, document in documents.items():
         iam.create_user(UserName=f"neptune-{kind}")
         iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(document))
@@ -143,3 +145,20 @@ def test_kms_signing_needs_exactly_the_actions_policy_adds(moto_server, enforced
     check = run_cli(["evidence", str(tmp_path / "s.html"), "--kms-key", enforced["kms_key"]],
                     moto_server.env(**enforced["audit-kms"]))
     assert check.returncode == 0 and "signature verified" in check.stderr, check.stderr
+
+
+def test_a_call_no_declaration_covers_is_caught(every_aws_call_is_declared):
+    """The guard over the whole suite sees a call the policy would not allow (here a snapshot listing the kit
+    never makes), and a declared one passes."""
+    from moto import mock_aws
+
+    from neptune_audit.aws.targets import Connection
+
+    with mock_aws():
+        conn = Connection()
+        rds = conn.client(conn.base_session(), "rds", "us-east-1")
+        rds.describe_db_instances()
+        assert every_aws_call_is_declared == []
+        rds.describe_db_snapshots()
+    assert every_aws_call_is_declared == ["rds.DescribeDBSnapshots"]
+    every_aws_call_is_declared.clear()

@@ -13,7 +13,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 import neptune_audit
-from neptune_audit.aws import permissions
+from neptune_audit import api
 from neptune_audit.contract import asff
 from tests.conftest import CREDS, seed
 
@@ -131,8 +131,8 @@ def test_refused_findings_are_scope_warnings_and_the_rest_still_go(estate):
 
 
 def test_policy_grants_security_hub_only_when_asked():
-    plain = json.dumps(permissions.document("audit"))
-    with_hub = permissions.document("audit", security_hub=True)
+    plain = json.dumps(api.policy("audit"))
+    with_hub = api.policy("audit", security_hub=True)
     actions = {a for s in with_hub["Statement"] for a in s["Action"]}
     assert "securityhub" not in plain
     assert {"securityhub:BatchImportFindings", "securityhub:GetFindings"} <= actions

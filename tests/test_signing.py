@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from neptune_audit import cli
 from neptune_audit.contract import evidence
-from neptune_audit.aws import permissions
+from neptune_audit import api
 from neptune_audit.contract import saved
 from neptune_audit.contract import signing
 from neptune_audit.errors import UsageError
@@ -215,8 +215,8 @@ def test_policy_gains_the_kms_actions_only_when_signing_with_kms(capsys):
     assert code == 0 and st and sorted(st[0]["Action"]) == ["kms:GetPublicKey", "kms:Sign"]
     assert st[0]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"] == "alias/reports"
     arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    assert [s for s in permissions.document("audit", kms_key=arn)["Statement"] if s.get("Resource") == arn]
-    assert not [s for s in permissions.document("audit")["Statement"] if "kms:Sign" in s["Action"]]
+    assert [s for s in api.policy("audit", kms_key=arn)["Statement"] if s.get("Resource") == arn]
+    assert not [s for s in api.policy("audit")["Statement"] if "kms:Sign" in s["Action"]]
 
 
 # ---- facts over labels ----

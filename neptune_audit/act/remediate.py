@@ -25,7 +25,14 @@ from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError
 from neptune_audit.contract.records import iso
 from neptune_audit.options import DEFAULT_WORKERS, REGION
+from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.targets import AWS_ERRORS, describe_error
+
+# The calls made here and the IAM action each needs (aws/permissions.py): one write, on DB instances only; the
+# re-read after it is the audit's own read.
+NEEDS = (Needs("NeptuneAuditRead", {"rds.DescribeDBInstances": "rds:DescribeDBInstances"}),
+         Needs("NeptuneEnableAutoMinorVersionUpgrade", {"rds.ModifyDBInstance": "rds:ModifyDBInstance"},
+               resource="arn:aws:rds:*:*:db:*", kinds=("remediate",)))
 
 PLAN_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "arn", "role", "status", "result",
                 "current", "change", "pending_modifications", "maintenance_window", "warnings",

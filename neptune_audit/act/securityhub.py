@@ -9,10 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from neptune_audit.aws.permissions import Needs
 from neptune_audit.contract.asff import asff_findings, generator_id, product_arn, utc_time
 from neptune_audit.contract.vocabulary import SCANNED
 
 BATCH = 100  # BatchImportFindings: at most 100 findings per call
+# The calls made here and the IAM action each needs (aws/permissions.py).  Resource "*": Security Hub decides
+# which product a finding goes to from its ProductArn, and the calling account must be the finding's account
+# (API_BatchImportFindings); I found no resource-level permissions for these two in the docs corpus.
+NEEDS = (Needs("ImportFindingsToSecurityHub", {"securityhub.BatchImportFindings": "securityhub:BatchImportFindings",
+                                               "securityhub.GetFindings": "securityhub:GetFindings"},
+               when="security_hub"),)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import load_models
 from neptune_audit.contract.vocabulary import NOT_ENABLED, SCANNED
 from neptune_audit.options import DEFAULT_WORKERS, auto_workers
@@ -31,6 +32,13 @@ if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see au
     import pandas as pd
 
 ENGINE = "neptune"
+# The calls made here and the IAM action each needs (aws/permissions.py).  Without the exposure pair a scan still
+# produces every finding, its exposure unknown (and says so).
+EXPOSURE_NEEDS = Needs("NeptuneAuditRead", {"rds.DescribeDBEngineVersions": "rds:DescribeDBEngineVersions",
+                                            "rds.DescribePendingMaintenanceActions":
+                                                "rds:DescribePendingMaintenanceActions"})
+NEEDS = (Needs("NeptuneAuditRead", {"rds.DescribeDBClusters": "rds:DescribeDBClusters",
+                                    "rds.DescribeDBInstances": "rds:DescribeDBInstances"}), EXPOSURE_NEEDS)
 PAGE_SIZE = 100  # DescribeDBInstances' MaxRecords is 20-100: the fewest round trips
 _FILTER = [{"Name": "engine", "Values": [ENGINE]}]
 

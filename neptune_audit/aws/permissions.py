@@ -1,26 +1,40 @@
-"""Least-privilege IAM policies for the audit and for remediation, as data.
+"""Least-privilege IAM policies, derived from what each module declares beside its AWS calls.
 
-The audit needs five read actions per account (plus, for ``--organization``, listing the
-Organization's accounts and assuming the member role).  Remediation adds exactly one write
-action, limited to DB instances.  ``sts:GetCallerIdentity`` needs no permission.
+A module that calls AWS holds a ``NEEDS`` tuple of :class:`Needs`: each botocore operation it calls and the IAM
+action it takes.  ``api.policy`` gathers them and :func:`document` turns them into the ``audit`` or
+``remediate`` policy.  A test watches every call the test suite makes (botocore's ``before-call`` event) and
+fails on one no declaration covers, so a new call cannot be forgotten in the policy.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from neptune_audit.options import DEFAULT_ROLE_NAME
 
-AUDIT_ACTIONS = ["ec2:DescribeRegions", "rds:DescribeDBClusters", "rds:DescribeDBInstances",
-                 # upgrade exposure: what each engine version can move to, and what maintenance is waiting
-                 "rds:DescribeDBEngineVersions", "rds:DescribePendingMaintenanceActions"]
-# The policy before upgrade exposure: a scan with it still produces every finding (exposure unknown, warned).
-AUDIT_ACTIONS_WITHOUT_EXPOSURE = AUDIT_ACTIONS[:3]
-ORGANIZATION_ACTIONS = ["organizations:ListAccounts"]
-REMEDIATE_ACTIONS = ["rds:ModifyDBInstance"]
-KMS_SIGN_ACTIONS = ["kms:GetPublicKey", "kms:Sign"]  # report --sign kms:KEY (signing.py)
-# scan --security-hub (securityhub.py): import, and find what the last run sent to archive the gone
-SECURITY_HUB_ACTIONS = ["securityhub:BatchImportFindings", "securityhub:GetFindings"]
 KINDS = ("audit", "remediate")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """One policy statement's worth of calls.  ``calls``: botocore's ``service.Operation`` -> the IAM action
+    (``""`` where AWS requires none).  ``when``: the option that adds it (``organization``, ``security_hub``,
+    ``kms_key``); ``kinds``: the policies that hold it."""
+
+    sid: str
+    calls: dict
+    resource: str = "*"
+    when: str | None = None
+    kinds: tuple = KINDS
+    note: str = ""  # why, for the reader of the code (AWS documentation the resource or action relies on)
+
+    def actions(self) -> list[str]:
+        return [a for a in dict.fromkeys(self.calls.values()) if a]
+
+
+def covers(declared, service: str, operation: str) -> bool:
+    """Whether some declaration names the call (``service`` as botocore's endpoint prefix, e.g. ``rds``)."""
+    return any(f"{service}.{operation}" in n.calls for n in declared)
 
 
 def _kms_resource(key: str) -> dict:
@@ -35,30 +49,21 @@ def _kms_resource(key: str) -> dict:
     return {"Resource": f"arn:aws:kms:*:*:key/{key}"}
 
 
-def document(kind: str, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
+def document(kind: str, declared, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
              kms_key: str | None = None, security_hub: bool = False) -> dict:
-    """The IAM policy document for ``audit`` or ``remediate`` (``kms_key``: also signing reports with it)."""
-    statements = [{"Sid": "NeptuneAuditRead", "Effect": "Allow", "Action": list(AUDIT_ACTIONS), "Resource": "*"}]
-    if organization:
-        statements += [
-            {"Sid": "ListOrganizationAccounts", "Effect": "Allow", "Action": list(ORGANIZATION_ACTIONS),
-             "Resource": "*"},
-            {"Sid": "AssumeMemberAuditRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
-             "Resource": f"arn:aws:iam::*:role/{role_name}"},
-        ]
-    if kind == "remediate":
-        statements.append({"Sid": "NeptuneEnableAutoMinorVersionUpgrade", "Effect": "Allow",
-                           "Action": list(REMEDIATE_ACTIONS), "Resource": "arn:aws:rds:*:*:db:*"})
-    if security_hub:
-        # Resource "*": Security Hub decides which product a finding goes to from its ProductArn, and the
-        # calling account must be the finding's account (API_BatchImportFindings); nothing broader is granted.
-        statements.append({"Sid": "ImportFindingsToSecurityHub", "Effect": "Allow",
-                           "Action": list(SECURITY_HUB_ACTIONS), "Resource": "*"})
-    if kms_key:
-        statements.append({"Sid": "SignReportsWithKms", "Effect": "Allow", "Action": list(KMS_SIGN_ACTIONS),
-                           **_kms_resource(kms_key)})
-    return {"Version": "2012-10-17", "Statement": statements}
+    """The IAM policy document for ``audit`` or ``remediate`` from the ``declared`` needs, one statement per sid
+    in the order first declared (``kms_key``: also signing reports with it)."""
+    wanted = {"organization": organization, "security_hub": security_hub, "kms_key": bool(kms_key)}
+    statements: dict[str, dict] = {}
+    for needs in declared:
+        if kind not in needs.kinds or (needs.when and not wanted[needs.when]) or not needs.actions():
+            continue
+        st = statements.setdefault(needs.sid, {"Sid": needs.sid, "Effect": "Allow", "Action": [],
+                                               **(_kms_resource(kms_key) if needs.when == "kms_key" else
+                                                  {"Resource": needs.resource.format(role_name=role_name)})})
+        st["Action"] += [a for a in needs.actions() if a not in st["Action"]]
+    return {"Version": "2012-10-17", "Statement": list(statements.values())}
 
 
-def to_json(kind: str, **kw) -> str:
-    return json.dumps(document(kind, **kw), indent=2) + "\n"
+def to_json(kind: str, declared, **kw) -> str:
+    return json.dumps(document(kind, declared, **kw), indent=2) + "\n"

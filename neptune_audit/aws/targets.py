@@ -21,11 +21,22 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from botocore.parsers import ResponseParserError
 
 from neptune_audit import __version__
+from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import building_client, new_botocore_session, share_http_session
 from neptune_audit.errors import AwsError, UsageError, one_line
 from neptune_audit.options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS, ROLE_ARN
 
 SESSION_NAME = "neptune-audit"
+
+# The calls made here and the IAM action each needs (aws/permissions.py).  GetCallerIdentity needs none
+# ("No permissions are required to perform this operation", STS API reference).
+NEEDS = (
+    Needs("NeptuneAuditRead", {"sts.GetCallerIdentity": "", "ec2.DescribeRegions": "ec2:DescribeRegions"}),
+    Needs("ListOrganizationAccounts", {"organizations.ListAccounts": "organizations:ListAccounts"},
+          when="organization"),
+    Needs("AssumeMemberAuditRole", {"sts.AssumeRole": "sts:AssumeRole"}, resource="arn:aws:iam::*:role/{role_name}",
+          when="organization"),
+)
 
 _DENIED_CODES = {
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",

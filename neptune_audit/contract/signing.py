@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from neptune_audit import __version__
+from neptune_audit.aws.permissions import Needs
 from neptune_audit.errors import UsageError, one_line
 from neptune_audit.inputs import MB, read_bytes, strict_json
 
@@ -38,6 +39,9 @@ SUFFIX = ".sig"
 MAX_ARTEFACT = 512 * MB
 MAX_SIGNATURE = 1 * MB
 ED25519, ECDSA, RSA = "ed25519", "ecdsa-p256-sha256", "rsa-pkcs1v15-sha256"
+# The calls made here and the IAM action each needs (aws/permissions.py); GetCallerIdentity needs none.
+NEEDS = (Needs("SignReportsWithKms", {"kms.GetPublicKey": "kms:GetPublicKey", "kms.Sign": "kms:Sign",
+                                      "sts.GetCallerIdentity": ""}, when="kms_key"),)
 KMS_ALGORITHMS = {"ECC_NIST_P256": ("ECDSA_SHA_256", ECDSA), **{f"RSA_{n}": ("RSASSA_PKCS1_V1_5_SHA_256", RSA)
                                                                   for n in (2048, 3072, 4096)}}
 
@@ -143,14 +147,14 @@ def _local_signer(path: str) -> Signer:
 
 
 def _kms_client(key: str):
-    import boto3
+    from neptune_audit.aws.targets import Connection
 
     region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
-    session = boto3.Session()
+    session = Connection().base_session()  # the standard credential chain, as for a scan
     region = region or session.region_name
     if not region:
         raise UsageError(f"KMS key {key}: give its ARN or set AWS_REGION (the key's region)")
-    return session, session.client("kms", region_name=region)
+    return session, Connection().client(session, "kms", region)
 
 
 def _kms_error(key: str, exc) -> UsageError:
@@ -181,10 +185,12 @@ def kms_public_key(key: str):
 
 
 def _kms_signer(key: str) -> Signer:
+    from neptune_audit.aws.targets import Connection
+
     public, arn, spec, session, kms = kms_public_key(key)
     kms_algorithm, algorithm = KMS_ALGORITHMS[spec]
     try:
-        caller = session.client("sts", region_name=kms.meta.region_name).get_caller_identity()
+        caller = Connection().client(session, "sts", kms.meta.region_name).get_caller_identity()
     except Exception as exc:
         raise _kms_error(key, exc) from None
     if not arn.startswith("arn:"):
