@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/neptune-audit demo
 
+# The quick tests on every core (pytest-xdist), then those that start kernels, servers and browsers, one at a time.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m slow -n 0
 
 # The fast tests at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt), in their own virtualenv.
 LOWEST_VENV := .venv-lowest
@@ -41,7 +43,7 @@ $(AIRFLOW_VENV)/.installed-stamp: examples/airflow/requirements.txt
 	@touch $@
 
 test-airflow: $(STAMP) $(AIRFLOW_VENV)/.installed-stamp
-	NEPTUNE_AUDIT_AIRFLOW=$(CURDIR)/$(AIRFLOW_VENV)/bin/airflow $(BIN)/python -m pytest -p no:cacheprovider tests/airflow/test_dag.py
+	NEPTUNE_AUDIT_AIRFLOW=$(CURDIR)/$(AIRFLOW_VENV)/bin/airflow $(BIN)/python -m pytest -p no:cacheprovider -n 0 tests/airflow/test_dag.py
 
 lab: $(STAMP)
 	$(BIN)/neptune-audit demo --lab

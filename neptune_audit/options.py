@@ -16,7 +16,8 @@ from neptune_audit.errors import UsageError
 DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
 ALL_REGIONS = "all"
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# a region name as AWS spells them, the sovereign partitions included (eusc-de-east-1: botocore endpoints data)
+REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")  # a role name, with an optional IAM path
 
 

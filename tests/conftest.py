@@ -2,6 +2,7 @@
 the instance-metadata service is off, and every call goes to moto (in-process or a local server)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,11 @@ import requests
 from neptune_audit.simulate import estate as sim_estate
 
 from neptune_audit.simulate import server as sim_server
+
+# moto loads its default AMI catalogue into every EC2 backend it makes (one per account and region, ~10 % of the
+# suite's CPU); the kit never asks EC2 for more than DescribeRegions.  Set before any backend exists, and inherited
+# by every moto server and CLI process a test starts.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -28,9 +34,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_aws_env(monkeypatch, tmp_path_factory):
-    home = tmp_path_factory.mktemp("aws")
+def _isolate(monkeypatch, home: Path) -> None:
     for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
@@ -38,6 +42,11 @@ def _isolated_aws_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for k, v in DUMMY.items():
         monkeypatch.setenv(k, v)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_env(monkeypatch, tmp_path_factory):
+    _isolate(monkeypatch, tmp_path_factory.mktemp("aws"))
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +98,26 @@ def aws():
     from moto import mock_aws
 
     with mock_aws():
+        yield
+
+
+@contextlib.contextmanager
+def moto_once(tmp_path_factory):
+    """In-process moto with the dummy environment each test gets, for a module fixture that seeds and scans
+    once, then lets every test of the module read the result (a test copies what it changes)."""
+    from moto import mock_aws
+
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, tmp_path_factory.mktemp("aws"))
+        with mock_aws():
+            yield
+
+
+@pytest.fixture(scope="module")
+def aws_module(tmp_path_factory):
+    """``moto_once`` for the whole module.  No test of such a module may use ``aws``: moto started again inside
+    it keeps the module's state, so the test would see what the module seeded."""
+    with moto_once(tmp_path_factory):
         yield
 
 

@@ -32,15 +32,20 @@ def test_schema_command_prints_a_valid_json_schema():
     assert set(schema["$defs"]["scope"]["properties"]["state"]["enum"]) == set(vocabulary.SCOPE_STATES)
 
 
-@pytest.fixture
-def doc(aws):
+@pytest.fixture(scope="module")
+def _doc(aws_module):
     seed([("c", [("w", False, {"env": "prod"}), ("r", True, {})])])
     return neptune_audit.scan(regions="us-east-1").to_dict()
 
 
+@pytest.fixture
+def doc(_doc):
+    return copy.deepcopy(_doc)
+
+
 def test_a_scan_records_its_duration_and_api_calls(doc):
     run = doc["run"]
-    assert run["api_calls"] >= 3 and 0 < run["duration_seconds"] < 60, "DescribeRegions, instances, clusters"
+    assert run["api_calls"] >= 3 and run["duration_seconds"] > 0, "DescribeRegions, instances, clusters"
     older = {k: v for k, v in doc.items() if k != "run"}
     vocabulary.validate(older)  # optional: documents written before it are still valid
 

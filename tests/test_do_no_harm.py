@@ -87,6 +87,7 @@ def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys):
     assert "outside the tested range" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a scan in a second process
 def test_in_the_kits_own_process_other_clients_still_work(tmp_path):
     """The console script's process is the kit's own: there the shared-class speed-ups are installed, and even
     there a client built the plain way (the simulated account's seeding, moto) behaves as botocore's own."""

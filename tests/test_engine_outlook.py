@@ -80,8 +80,8 @@ CLUSTERS = {  # cluster: (engine version, writer on?)
 GLOBAL = {"global-floor": "g-floor", "global-flag": "g-flag"}
 
 
-@pytest.fixture
-def estate(aws):
+@pytest.fixture(scope="module")
+def estate(aws_module):
     seed([(c, [(f"{c}-1", on, {}), (f"{c}-2", True, {})]) for c, (_, on) in CLUSTERS.items()],
          engine_versions={c: v for c, (v, _) in CLUSTERS.items()}, windows={c: WINDOW for c in CLUSTERS})
 
@@ -102,7 +102,7 @@ def _scan(calendar=None, pending=None, catalogue=CATALOGUE):
                               connection=Connection(hooks=hooks))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scanned(estate):
     r = _scan()
     doc = r.to_dict()

@@ -237,16 +237,18 @@ def test_demo_serve_on_a_busy_port_is_one_line(capsys):
 @pytest.mark.slow
 def test_sigterm_during_a_report_removes_its_private_folder(tmp_path):
     import glob
-    import tempfile
 
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "neptune-audit-*")))
+    temp = tmp_path / "tmp"  # the report's own temporary folder, apart from any other run's on this machine
+    temp.mkdir()
+    pattern = str(temp / "neptune-audit-*")
     proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "report", "--demo", "-o", str(tmp_path / "r.html")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(temp)})
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not set(glob.glob(os.path.join(tempfile.gettempdir(), "neptune-audit-*"))) - before:
+    while time.monotonic() < deadline and not glob.glob(pattern):
         time.sleep(0.2)
+    assert glob.glob(pattern), "the report made its private folder"
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "terminated" in err, err
-    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "neptune-audit-*"))) <= before
+    assert glob.glob(pattern) == []

@@ -15,13 +15,10 @@ from tests.ocsf_schema import Schema
 SCHEMA = Schema()
 
 
-@pytest.fixture
-def events(aws, tmp_path):
+@pytest.fixture(scope="module")
+def events(aws_module):
     seed([("held", [("held-w", False, {"env": "prod"}), ("held-r", True, {})])])
     seed([("eu", [("eu-w", True, {})])], region="eu-west-1", account_id="123456789012")
-    allow = tmp_path / "allow.yml"
-    allow.write_text("exceptions:\n  - instance: held-r\n    account: '123456789012'\n    reason: reviewed\n"
-                     "    approved_by: a@example.com\n    expires: 2099-01-01\n")
     result = neptune_audit.scan(regions="us-east-1,eu-west-1")
     return result, export.ocsf_findings(result)
 

@@ -1,6 +1,8 @@
 """Organization scale: memory follows the pool, not the number of accounts (in-process moto)."""
 from __future__ import annotations
 
+import pytest
+
 import threading
 
 import boto3
@@ -52,6 +54,7 @@ class LiveSessions:
         monkeypatch.setattr(targets.Account, "release", release)
 
 
+@pytest.mark.slow  # an Organization of many accounts
 def test_sessions_alive_at_once_follow_the_pool_not_the_organization(aws, monkeypatch):
     ids = _organization(40)
     live = LiveSessions(monkeypatch)

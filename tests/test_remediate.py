@@ -19,7 +19,7 @@ from neptune_audit.rule import model
 from neptune_audit.act.panel import ALL, RemediationPanel
 from neptune_audit.aws.targets import Connection
 
-from .conftest import CREDS, boto, seed
+from .conftest import moto_once, CREDS, boto, seed
 from .faults import fail_call, throttle
 
 
@@ -33,8 +33,7 @@ def rescan(*hooks):
     return neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=list(hooks)))
 
 
-@pytest.fixture
-def fleet(aws):
+def _fleet():
     seed([("c1", [("c1-w", False, {"team": "a"}), ("c1-r", False, {"team": "b"}), ("c1-ok", True, {})]),
           ("c2", [("c2-w", False, {"team": "a"})])])
     from neptune_audit.simulate import estate as sim_estate
@@ -43,16 +42,36 @@ def fleet(aws):
     return neptune_audit.scan(regions="us-east-1")
 
 
-def test_plan_selects_failing_neptune_instances_only(fleet):
-    p = remediate.plan(fleet.findings)
+@pytest.fixture
+def fleet(aws):
+    """The fleet seeded in moto and scanned, for tests that change it (apply, verify, the panel's buttons)."""
+    return _fleet()
+
+
+@pytest.fixture(scope="module")
+def _scanned_fleet(tmp_path_factory):
+    with moto_once(tmp_path_factory):
+        return _fleet()
+
+
+@pytest.fixture
+def scanned_fleet(_scanned_fleet):
+    """The same fleet scanned once per module, for tests that only read the result (AWS is not called again)."""
+    import dataclasses
+
+    return dataclasses.replace(_scanned_fleet, findings=_scanned_fleet.findings.copy())
+
+
+def test_plan_selects_failing_neptune_instances_only(scanned_fleet):
+    p = remediate.plan(scanned_fleet.findings)
     assert sorted(p["instance_id"]) == ["c1-r", "c1-w", "c2-w"]
     assert set(p["change"]) == {"AutoMinorVersionUpgrade: false -> true"}
     assert dict(zip(p["instance_id"], p["role"])) == {"c1-w": "writer", "c1-r": "reader", "c2-w": "writer"}
     with pytest.raises(UsageError, match="unknown instance 'orders-mysql'"):
-        remediate.plan(fleet.findings, ["orders-mysql"])
-    assert list(remediate.plan(fleet.findings, ["c1-ok"])["instance_id"]) == [], "already on: nothing to do"
-    arn = fleet.findings.set_index("instance_id").loc["c2-w", "arn"]
-    assert list(remediate.plan(fleet.findings, [arn])["instance_id"]) == ["c2-w"]
+        remediate.plan(scanned_fleet.findings, ["orders-mysql"])
+    assert list(remediate.plan(scanned_fleet.findings, ["c1-ok"])["instance_id"]) == [], "already on: nothing to do"
+    arn = scanned_fleet.findings.set_index("instance_id").loc["c2-w", "arn"]
+    assert list(remediate.plan(scanned_fleet.findings, [arn])["instance_id"]) == ["c2-w"]
 
 
 def test_plan_warns_about_pending_modifications_and_state(aws):
@@ -222,8 +241,8 @@ def test_verify_rereads_in_batches_and_reports_a_vanished_instance(fleet, tmp_pa
     assert not res.loc["c2-w", "verified"] and "no longer exists" in res.loc["c2-w", "detail"]
 
 
-def test_script_lines(fleet):
-    script = remediate.to_script(remediate.plan(fleet.findings))
+def test_script_lines(scanned_fleet):
+    script = remediate.to_script(remediate.plan(scanned_fleet.findings))
     cmds = [l for l in script.splitlines() if l.startswith("aws ")]
     assert cmds == [f"aws neptune modify-db-instance --region us-east-1 --db-instance-identifier {i} "
                     "--auto-minor-version-upgrade --no-apply-immediately" for i in ["c1-r", "c1-w", "c2-w"]]
@@ -338,11 +357,11 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
         "the namesake in the other account still needs fixing"
 
 
-def test_the_plan_says_what_the_change_means_for_each_candidate(fleet):
+def test_the_plan_says_what_the_change_means_for_each_candidate(scanned_fleet):
     from neptune_audit.act import panel
     from neptune_audit.present import tables
 
-    f = fleet.findings.copy()
+    f = scanned_fleet.findings.copy()
     i = f.index[f["instance_id"] == "c1-w"][0]
     f.at[i, "amvu_effective"] = False
     f.at[i, "engine_version"] = "1.2.1.0"
@@ -364,11 +383,11 @@ def test_the_plan_says_what_the_change_means_for_each_candidate(fleet):
     assert "No warnings" in panel.plan_html(quiet, apply_immediately=False)
 
 
-def test_every_finding_says_how_to_fix_it(fleet, monkeypatch):
+def test_every_finding_says_how_to_fix_it(scanned_fleet, monkeypatch):
     from neptune_audit.act import panel
     from neptune_audit.present import tables
 
-    f = fleet.findings.set_index("instance_id")
+    f = scanned_fleet.findings.set_index("instance_id")
     off = f[f["result"] == "FAIL"].iloc[0]
     cmd = model.fix({**off.to_dict(), "instance_id": off.name})
     assert cmd == model.command(off["region"], off.name)
@@ -378,12 +397,12 @@ def test_every_finding_says_how_to_fix_it(fleet, monkeypatch):
     assert model.fix({**passing.to_dict(), "instance_id": passing.name}) == ""
     shown = []
     monkeypatch.setattr(tables, "_html", shown.append)
-    tables.findings_table(fleet)
+    tables.findings_table(scanned_fleet)
     assert f"<br><code>aws neptune modify-db-instance" in shown[0] and f"--db-instance-identifier {off.name}" in shown[0] and '<b class="p pF">FAIL</b>' in shown[0]
 
 
-def test_a_window_open_now_is_said_so(fleet):
-    f = fleet.findings.copy()
+def test_a_window_open_now_is_said_so(scanned_fleet):
+    f = scanned_fleet.findings.copy()
     i = f.index[f["instance_id"] == "c1-w"][0]
     f.at[i, "cluster_maintenance_window"] = "tue:11:00-tue:13:00"
     now = remediate.datetime(2026, 12, 1, 12, 0, tzinfo=remediate.timezone.utc)  # a Tuesday, inside it

@@ -74,11 +74,10 @@ def test_report_refuses_bad_input_before_a_kernel_starts(sched, args, output, en
     args = [str(out / a) if a in ("h", "e.yml") else a for a in args]
     output = str(out / output)
     env = {k: v for k, v in {**env, **env_change}.items() if v is not None}
-    started = time.monotonic()
     proc = run_cli(["report", *args, "-o", output], env, cwd=cwd)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert message in proc.stderr
-    assert time.monotonic() - started < 20
+    # no kernel started: it would have made its private folder in tmp
     assert _files(cwd) == [] and _files(tmp) == [] and sorted(p.name for p in out.iterdir()) == ["e.yml", "h"]
     assert (out / "e.yml").read_text() == "- {instance: a-1, reason: x}\n", "an input is never overwritten"
 

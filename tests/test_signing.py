@@ -60,6 +60,7 @@ def signed(saved_scan, tmp_path_factory):
     return {"dir": d, "html": d / "r.html", "nb": d / "r.ipynb", "pub": pub, "other": other}
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 def test_signed_report_and_notebook_verify_offline_and_say_who_signed(signed, capsys):
     for artefact in (signed["html"], signed["nb"]):
         code, out, err = _main(["evidence", str(artefact), "--public-key", str(signed["pub"])], capsys)
@@ -73,11 +74,13 @@ def test_signed_report_and_notebook_verify_offline_and_say_who_signed(signed, ca
     assert f'id="{evidence.SIGNER_ID}"' in html and "travels beside it as" in html
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 def test_without_a_key_a_signed_file_says_it_was_not_checked(signed, capsys):
     code, _, err = _main(["evidence", str(signed["html"])], capsys)
     assert code == 0 and "signature was not checked" in err
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 @pytest.mark.parametrize("where", ["visible cell", "header", "evidence", "signature", "statement", "last byte"])
 def test_one_changed_byte_anywhere_fails_verification(signed, tmp_path, capsys, where):
     html = signed["html"].read_bytes()
@@ -109,6 +112,7 @@ def test_one_changed_byte_anywhere_fails_verification(signed, tmp_path, capsys, 
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (where, err)
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 def test_wrong_key_unsigned_file_and_missing_signature_are_exit_2(signed, tmp_path, capsys):
     code, _, err = _main(["evidence", str(signed["html"]), "--public-key", str(signed["other"])], capsys)
     assert code == 2 and "not by the given key" in err
@@ -118,6 +122,7 @@ def test_wrong_key_unsigned_file_and_missing_signature_are_exit_2(signed, tmp_pa
     assert code == 2 and "is not signed" in err
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 def test_an_unsigned_report_says_it_proves_integrity_only(saved_scan, tmp_path, capsys):
     html = tmp_path / "u.html"
     assert cli.main(["report", "--from", str(saved_scan), "-o", str(html)]) == 1
@@ -130,6 +135,7 @@ def test_an_unsigned_report_says_it_proves_integrity_only(saved_scan, tmp_path, 
     assert code == 2 and "is not signed" in err
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
 def test_openssl_verifies_without_the_kit(signed, tmp_path):
     """The README's commands: the PAE bytes from the envelope, openssl for the signature, sha256sum for the file."""
@@ -183,6 +189,7 @@ def kms_key(aws):
     return key
 
 
+@pytest.mark.slow  # renders a report: a notebook kernel
 def test_kms_signed_report_verifies_offline_and_online(kms_key, saved_scan, tmp_path, capsys):
     html = tmp_path / "k.html"
     code, out, _ = _main(["report", "--from", str(saved_scan), "-o", str(html),
@@ -320,6 +327,7 @@ def _report_with(tmp_path, payload: bytes, name="h.html", compress=True) -> str:
     return str(tmp_path / name)
 
 
+@pytest.mark.slow  # compresses 1 GiB first
 def test_gzip_bomb_is_refused_quickly_in_little_memory(tmp_path, capsys):
     import zlib
 
