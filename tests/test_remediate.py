@@ -255,7 +255,9 @@ def test_panel_filter_review_apply_verify(fleet, tmp_path):
     assert len(panel.instances.options) == 3
     panel.tag.value = "team=a"
     assert sorted(label.split(" ")[0] for label, _ in panel.instances.options) == ["c1-w", "c2-w"]
-    panel.cluster.value = "c1"
+    assert [label for label, _ in panel.cluster.options][1:] == ["c1 (123456789012, us-east-1)",
+                                                                "c2 (123456789012, us-east-1)"]
+    panel.cluster.value = ("123456789012", "us-east-1", "c1")
     panel.select_all.click()
     assert len(panel.instances.value) == 1
     assert panel.apply_button.disabled, "nothing can be applied before the plan is reviewed"
@@ -292,7 +294,7 @@ def test_panel_runs_the_same_remediation_as_the_cli(fleet, tmp_path, monkeypatch
     monkeypatch.setattr(remediate, "verify", lambda *a, **kw: waits.append(kw.get("wait_seconds")) or
                         real_verify(*a, **kw))
     panel = RemediationPanel(fleet, apply_enabled=True, audit_log=log)
-    panel.cluster.value = "c2"
+    panel.cluster.value = ("123456789012", "us-east-1", "c2")
     panel.select_all.click()
     panel.review.click()
     panel.apply_button.click()
@@ -346,6 +348,12 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
     result = neptune_audit.scan(regions="us-east-1", organization=True)
     panel = RemediationPanel(result, apply_enabled=True, audit_log=tmp_path / "a.jsonl")
     assert len(panel.instances.options) == 2
+    clusters = [value for _, value in panel.cluster.options[1:]]
+    assert sorted(clusters) == sorted([(acct, "us-east-1", "c") for acct in {other, result.accounts[0].account_id}]), \
+        "one cluster id in two accounts is two choices, each named by account and region"
+    panel.cluster.value = (other, "us-east-1", "c")
+    assert [arn.split(":")[4] for _, arn in panel.instances.options] == [other], "the choice keeps its own account only"
+    panel.cluster.value = ALL
     panel.account.value = other
     panel.select_all.click()
     panel.review.click()

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from neptune_audit import cli
 from neptune_audit.contract import evidence
 from neptune_audit import api
-from neptune_audit.contract import saved
 from neptune_audit.contract import signing
+from neptune_audit.contract import vocabulary
 from neptune_audit.errors import UsageError
 
 from .conftest import CREDS
@@ -293,7 +293,7 @@ def test_shard_overlap_is_found_however_ids_are_spelled(saved_scan, tmp_path, ca
     a, b = _doc(saved_scan), _doc(saved_scan)
     b["scope"] = [dict(s, region=s["region"].upper()) for s in b["scope"]]
     b["findings"], b["clusters"] = [], []
-    b["summary"] = saved._summary([], b["scope"])
+    b["summary"] = vocabulary.summary([], [s["state"] for s in b["scope"]])
     code, _, err = _merge(tmp_path, capsys, a, b)
     assert code == 2 and "must not overlap" in err
 
@@ -302,7 +302,7 @@ def test_findings_outside_the_scope_are_refused(saved_scan, tmp_path, capsys):
     doc = _doc(saved_scan)
     f = doc["findings"][0]
     doc["scope"] = [s for s in doc["scope"] if (s["account_id"], s["region"]) != (f["account_id"], f["region"])]
-    doc["summary"] = saved._summary(doc["findings"], doc["scope"])
+    doc["summary"] = vocabulary.summary([f["result"] for f in doc["findings"]], [s["state"] for s in doc["scope"]])
     code, _, err = _merge(tmp_path, capsys, doc)
     assert code == 2 and "its scope does not list" in err
 

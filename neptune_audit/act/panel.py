@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import html
 import threading
+from types import SimpleNamespace
 
 import ipywidgets as w
 import pandas as pd
 
 
-from neptune_audit.present import tables
+from neptune_audit.present import explore, tables
 from neptune_audit.act import remediate
-from neptune_audit.contract.vocabulary import FAIL
+from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError
 
 ALL = "(all)"
@@ -69,12 +70,15 @@ class RemediationPanel:
         self.last_run: remediate.Remediation | None = None     # the applied run, for Re-verify
         self._progress_lock = threading.Lock()
 
-        def choices(col):
-            return [ALL] + sorted(self.candidates[col].dropna().unique().tolist())
-
-        self.account = w.Dropdown(options=choices("account_id"), value=ALL, description="Account")
-        self.region = w.Dropdown(options=choices("region"), value=ALL, description="Region")
-        self.cluster = w.Dropdown(options=choices("cluster_id"), value=ALL, description="Cluster")
+        # the audit notebook's choices, named the same way (account name and id; a cluster by account, region
+        # and id, since ids repeat across accounts), from the candidates only
+        c, names = self.candidates, explore.account_names(result)
+        accounts = [(f"{names[a]} ({a})" if a in names else a, a) for a in sorted(set(c["account_id"]))]
+        clusters = [(f"{cl} ({names.get(a) or a}, {r})", (a, r, cl))
+                    for a, r, cl in sorted(set(zip(c["account_id"], c["region"], c["cluster_id"]))) if cl]
+        self.account = w.Dropdown(options=[(ALL, ALL), *accounts], value=ALL, description="Account")
+        self.region = w.Dropdown(options=[ALL, *sorted(set(c["region"]))], value=ALL, description="Region")
+        self.cluster = w.Dropdown(options=[(ALL, ALL), *clusters], value=ALL, description="Cluster")
         self.tag = w.Text(value="", placeholder="key=value", description="Tag")
         self.include_excepted = w.Checkbox(value=False, description="include excepted instances")
         self.instances = w.SelectMultiple(options=[], rows=10, description="Instances",
@@ -129,23 +133,22 @@ class RemediationPanel:
     # --- choosing -------------------------------------------------------------------------------
 
     def shown(self) -> pd.DataFrame:
-        """Candidates that pass the filters."""
-        c = self.candidates
-        if not self.include_excepted.value:
-            c = c[c["result"] == FAIL]
-        for ctrl, col in ((self.account, "account_id"), (self.region, "region"), (self.cluster, "cluster_id")):
-            if ctrl.value != ALL:
-                c = c[c[col] == ctrl.value]
-        if "=" in self.tag.value:
-            k, v = (s.strip() for s in self.tag.value.split("=", 1))
-            c = c[c["tags"].map(lambda t: (t or {}).get(k) == v)]
-        return c
+        """Candidates that pass the filters: ``explore.narrow``, the audit notebook's own filter."""
+        def chosen(ctrl):
+            return None if ctrl.value == ALL else ctrl.value
+
+        flt = explore.Filter(account=chosen(self.account), region=chosen(self.region), cluster=chosen(self.cluster),
+                             tag=self.tag.value.strip() or None)
+        c = explore.narrow(SimpleNamespace(findings=self.candidates, clusters=self.result.clusters,
+                                           scope=self.result.scope, engine_calendar=None, calendar_note=None),
+                           flt).findings
+        return c if self.include_excepted.value else c[c["result"] == FAIL]
 
     def _refilter(self, *_):
         shown = self.shown()
         keep = [v for v in self.instances.value if v in set(shown["arn"])]
         self.instances.options = [(f"{r.instance_id} — {r.role} of {r.cluster_id} ({r.account_id}, {r.region})"
-                                   + (" [excepted]" if r.result == "EXCEPTED" else ""), r.arn)
+                                   + (" [excepted]" if r.result == EXCEPTED else ""), r.arn)
                                   for r in shown.itertuples()]
         self.instances.value = tuple(keep)
         self._invalidate()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from neptune_audit import __version__
 from neptune_audit.rule import model
-from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, FINDING_FIELDS, FORMATS, SCHEMA, SCOPE_FIELDS
+from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, FORMATS, PASS, SCHEMA, SCOPE_FIELDS
 from neptune_audit.contract.records import iso, records, terminal_text
 from neptune_audit.errors import UsageError
 
@@ -100,15 +100,15 @@ def ocsf_findings(result) -> list[dict]:
     when = int(result.generated_at.timestamp()) * 1000
     product = Product(name="neptune-audit", vendor_name="neptune-audit", version=__version__)
     # an excepted instance still has the setting off: Warning, as ASFF's WARNING, with the reason beside it
-    compliance_status = {"PASS": ComplianceStatusID.Pass, "FAIL": ComplianceStatusID.Fail,
-                         "EXCEPTED": ComplianceStatusID.Warning}
+    compliance_status = {PASS: ComplianceStatusID.Pass, FAIL: ComplianceStatusID.Fail,
+                         EXCEPTED: ComplianceStatusID.Warning}
     status_name = {ComplianceStatusID.Pass: "Pass", ComplianceStatusID.Fail: "Fail",
                    ComplianceStatusID.Warning: "Warning"}
     labels = {a.account_id: a.label for a in result.accounts if a.label}
     run = uuid.uuid4().hex  # metadata.uid: this event, this run (finding_info.uid is the finding across runs)
     out = []
     for f in records(result.findings, FINDING_FIELDS):
-        excepted = f["result"] == "EXCEPTED"
+        excepted = f["result"] == EXCEPTED
         cstatus = compliance_status[f["result"]]
         event = ComplianceFinding(
             activity_id=ActivityID.Create,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neptune_audit.contract.vocabulary import SCHEMA, SUMMARY_FIELDS
+from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, PASS, SCHEMA, SUMMARY_FIELDS
 from neptune_audit.errors import UsageError, one_line
 from neptune_audit.contract.export import dumps, to_contract, to_json, write_atomic
 from neptune_audit.inputs import read_bytes, strict_json
@@ -128,11 +128,11 @@ def changes(previous: dict, current: dict) -> pd.DataFrame:
         old = before.get(key(f))
         was = old["result"] if old else None
         now = f["result"]
-        if now == "FAIL" and was != "FAIL":
+        if now == FAIL and was != FAIL:
             change = "newly failing"
-        elif was == "FAIL" and now == "PASS":
+        elif was == FAIL and now == PASS:
             change = "newly fixed"
-        elif was == "FAIL" and now == "EXCEPTED":
+        elif was == FAIL and now == EXCEPTED:
             change = "newly excepted"
         else:
             continue

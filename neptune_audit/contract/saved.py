@@ -98,18 +98,10 @@ def check_facts(doc: dict, name: str) -> None:
                              f"{c['result']}, failing_instances={c['failing_instances']}, gets_minor_upgrades="
                              f"{c['gets_minor_upgrades']}, but its instances make it {result}, {failing}, {gets}: "
                              "refused")
-    summary = _summary(doc["findings"], doc["scope"])
+    summary = vocabulary.summary([f["result"] for f in doc["findings"]], [s["state"] for s in doc["scope"]])
     if summary != doc["summary"]:
         wrong = ", ".join(f"{k}={doc['summary'][k]} (facts: {v})" for k, v in summary.items() if doc["summary"][k] != v)
         raise UsageError(f"{name}: its summary disagrees with its findings and scope: {wrong}: refused")
-
-
-def _summary(findings: list[dict], scope: list[dict]) -> dict:
-    counts = {r: sum(f["result"] == r for f in findings) for r in vocabulary.RESULTS}
-    return {"instances": len(findings), "pass": counts[vocabulary.PASS], "fail": counts[vocabulary.FAIL],
-            "excepted": counts[vocabulary.EXCEPTED],
-            "targets_scanned": sum(s["state"] == vocabulary.SCANNED for s in scope),
-            "targets_not_scanned": sum(s["state"] in vocabulary.NOT_SCANNED for s in scope)}
 
 
 def _key(account_id: str, region: str) -> tuple[str, str]:
@@ -142,7 +134,7 @@ def merge(sources: list[Source]) -> dict:
         scope += doc["scope"]
         findings += doc["findings"]
         clusters += doc["clusters"]
-    order = {r: i for i, r in enumerate((vocabulary.FAIL, vocabulary.EXCEPTED, vocabulary.PASS))}
+    order = {r: i for i, r in enumerate(vocabulary.RESULT_ORDER)}
     findings.sort(key=lambda f: (order[f["result"]], f["account_id"], f["region"], f["cluster_id"] or "",
                                  f["instance_id"]))
     scope.sort(key=lambda s: (s["account_id"], s["region"]))
@@ -151,7 +143,7 @@ def merge(sources: list[Source]) -> dict:
         "schema": vocabulary.SCHEMA, "rule": model.header(),
         "generated_at": max(src.document["generated_at"] for src in sources),
         "tool_version": __version__, "scope": scope, "findings": findings, "clusters": clusters,
-        "summary": _summary(findings, scope),
+        "summary": vocabulary.summary([f["result"] for f in findings], [s["state"] for s in scope]),
     }
     runs = [src.document.get("run") for src in sources]
     if all(runs):  # shards run side by side: the longest is the audit's wall time; their calls add up

@@ -47,6 +47,20 @@ NOT_SCANNED = ("denied", "error")                # the states that make a run in
 RESULTS = _enum("finding", "result")             # PASS, FAIL, EXCEPTED
 PASS, FAIL, EXCEPTED = RESULTS
 assert set(NOT_SCANNED) | {SCANNED, NOT_ENABLED} == set(SCOPE_STATES)
+RESULT_ORDER = (FAIL, EXCEPTED, PASS)            # how every table and file lists findings: failing first
+EXPOSURES = _enum("cluster", "exposure")         # current, behind, not-covered, unknown
+CURRENT, BEHIND, NOT_COVERED, UNKNOWN = EXPOSURES
+EXPOSURE_ORDER = (NOT_COVERED, BEHIND, UNKNOWN, CURRENT)   # worst first
+assert set(RESULT_ORDER) == set(RESULTS) and set(EXPOSURE_ORDER) == set(EXPOSURES)
+
+
+def summary(results, states) -> dict:
+    """The contract's summary block from the findings' results and the scope's states (any iterables)."""
+    results, states = list(results), list(states)
+    return {"instances": len(results), "pass": results.count(PASS), "fail": results.count(FAIL),
+            "excepted": results.count(EXCEPTED), "targets_scanned": states.count(SCANNED),
+            # not-enabled regions hold nothing to scan: they are in scope, but not "incomplete"
+            "targets_not_scanned": sum(s in NOT_SCANNED for s in states)}
 
 # Exit codes, shared by every command.
 EXIT_OK = 0           # every instance passes (or is excepted) and every target was scanned

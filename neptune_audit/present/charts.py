@@ -7,7 +7,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, NOT_SCANNED, PASS, SCANNED
+from neptune_audit.contract.vocabulary import (BEHIND, CURRENT, EXCEPTED, FAIL, NOT_COVERED, NOT_SCANNED, PASS, SCANNED,
+                                               UNKNOWN)
 
 # Plotly reads label and hover text as HTML (<a href>, <b>, <br>): a region, account or id from AWS, or an
 # exceptions file, must show as the text it is, never as a link.
@@ -85,7 +86,7 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     scanned_regions = sorted(set(findings["region"]) | set(scope.loc[scope["state"].isin(NOT_SCANNED), "region"]))
     accounts = sorted(set(scope["account_id"]) | set(findings["account_id"]))
     states = {(r.account_id, r.region): r.state for r in scope.itertuples()}
-    failing = findings[findings["result"] == "FAIL"] if len(findings) else findings
+    failing = findings[findings["result"] == FAIL] if len(findings) else findings
     by_cell = {k: g for k, g in failing.groupby(["account_id", "region"])} if len(failing) else {}
     z, text, hover = [], [], []
     for acct in accounts:
@@ -162,7 +163,7 @@ def engine_versions(findings: pd.DataFrame) -> go.Figure:
     return fig
 
 
-EXPOSURE_COLORS = {"not-covered": "#922b21", "behind": "#e1a23b", "unknown": "#95a5a6", "current": "#2e8b57"}
+EXPOSURE_COLORS = {NOT_COVERED: "#922b21", BEHIND: "#e1a23b", UNKNOWN: "#95a5a6", CURRENT: "#2e8b57"}
 
 
 @_escaped

@@ -11,6 +11,8 @@ from typing import Callable
 
 import pandas as pd
 
+from neptune_audit.contract.vocabulary import EXPOSURE_ORDER, RESULT_ORDER
+
 _ANY = "*"  # the dropdowns' "all" (a Dropdown shows the value None as no selection at all)
 
 
@@ -92,8 +94,8 @@ def choices(result) -> dict[str, list]:
         "region": sorted(set(f["region"]) | set(c["region"])),
         "cluster": [(f"{cl} ({names.get(acct) or acct}, {region})", (acct, region, cl))
                     for acct, region, cl in clusters],
-        "result": [r for r in ("FAIL", "EXCEPTED", "PASS") if r in set(f["result"])],
-        "exposure": [x for x in ("not-covered", "behind", "unknown", "current") if x in set(c["exposure"])],
+        "result": [r for r in RESULT_ORDER if r in set(f["result"])],
+        "exposure": [x for x in EXPOSURE_ORDER if x in set(c["exposure"])],
         "tag": tags,
     }
 

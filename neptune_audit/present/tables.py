@@ -14,7 +14,8 @@ import pandas as pd
 from neptune_audit import __version__
 from neptune_audit.present import charts
 from neptune_audit.rule import model
-from neptune_audit.contract.vocabulary import EXIT_MEANING, NOT_SCANNED, SCANNED, SCOPE_STATES
+from neptune_audit.contract.vocabulary import (BEHIND, EXCEPTED, EXIT_MEANING, EXPOSURE_ORDER, FAIL, NOT_COVERED, NOT_SCANNED,
+                                               PASS, SCANNED, SCOPE_STATES, UNKNOWN)
 from neptune_audit.rule.evaluate import held_back, not_scanned
 from neptune_audit.contract.export import to_contract
 from neptune_audit.contract.records import iso, missing
@@ -156,9 +157,9 @@ def header(result) -> None:
 
 def _cards(result) -> str:
     s = result.summary
-    cards = [("Instances", s["instances"], ""), ("Fail", s["fail"], "FAIL"), ("Pass", s["pass"], "PASS"),
-             ("Excepted", s["excepted"], "EXCEPTED"), ("Clusters without minor upgrades", len(held_back(result.clusters)), "FAIL"),
-             ("Account-regions not scanned", s["targets_not_scanned"], "FAIL" if s["targets_not_scanned"] else "")]
+    cards = [("Instances", s["instances"], ""), ("Fail", s["fail"], FAIL), ("Pass", s["pass"], PASS),
+             ("Excepted", s["excepted"], EXCEPTED), ("Clusters without minor upgrades", len(held_back(result.clusters)), FAIL),
+             ("Account-regions not scanned", s["targets_not_scanned"], FAIL if s["targets_not_scanned"] else "")]
     text = "".join(f'<div class="na-card na-{c}">{e(label)}<b>{e(n)}</b></div>' for label, n, c in cards)
     if not s["targets_scanned"]:
         text = ('<div class="na-note"><b>Nothing was scanned.</b> No account-region could be checked, so this '
@@ -355,12 +356,12 @@ def upgrade_exposure(result) -> None:
     _html("<ul>" + "".join(f"<li><b>{int(counts.get(k, 0))} {e(k)}</b> &mdash; {e(text)}</li>"
                            for k, text in _EXPOSURE_TEXT.items()) + "</ul>")
     show(charts.upgrade_exposure(c))
-    todo = c[c["exposure"].isin(["not-covered", "behind", "unknown"])]
+    todo = c[c["exposure"].isin([NOT_COVERED, BEHIND, UNKNOWN])]
     if not len(todo):
         _html("<p>No cluster in view is behind, not covered or unknown.</p>" if len(c) else
               "<p>No clusters match.</p>")
         return
-    order = {"not-covered": 0, "behind": 1, "unknown": 2}
+    order = {x: i for i, x in enumerate(EXPOSURE_ORDER)}
     todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
                             "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
     view = pd.DataFrame({"exposure": todo["exposure"],

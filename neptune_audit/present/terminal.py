@@ -12,7 +12,7 @@ import shutil
 import sys
 
 from neptune_audit.rule import model
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, NOT_ENABLED, PASS, summary_line
+from neptune_audit.contract.vocabulary import EXCEPTED, EXPOSURE_ORDER, FAIL, NOT_ENABLED, PASS, summary_line
 
 STYLES = {FAIL: "bold red", PASS: "green", EXCEPTED: "yellow"}
 # Not a terminal and no COLUMNS: a width that keeps a 12-digit account, a region and two ids on one line.
@@ -109,7 +109,7 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
         counts = result.clusters["exposure"].value_counts()
         line()
         line("Upgrade exposure (clusters): " + ", ".join(
-            f"{int(counts.get(k, 0))} {k}" for k in ("not-covered", "behind", "current", "unknown")))
+            f"{int(counts.get(k, 0))} {k}" for k in EXPOSURE_ORDER))
         ending = result.clusters[result.clusters["end_of_life"].isin(["past", "within-180-days"])]
         if len(ending):
             line()

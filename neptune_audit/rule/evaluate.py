@@ -16,7 +16,8 @@ from typing import NamedTuple
 import pandas as pd
 
 from neptune_audit.rule import allowlist as exc_rules
-from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS, RESULTS, SCANNED
+from neptune_audit.contract.vocabulary import (CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
+                                               RESULT_ORDER, summary)
 from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
 
 # Beside the contract's fields the DataFrames carry what the views and remediation use: the role, the reason in
@@ -25,11 +26,9 @@ from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, s
 FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why", "exposure", "cluster_maintenance_window", "global_cluster_id",
                    "end_of_life", "end_of_life_date"]
 CLUSTER_COLUMNS = [*CLUSTER_FIELDS, "reason"]
-EXPOSURES = ("not-covered", "behind", "current", "unknown")
 
 
-RESULT_ORDER = {r: i for i, r in enumerate((FAIL, EXCEPTED, PASS))}
-assert set(RESULT_ORDER) == set(RESULTS)
+RESULT_RANK = {r: i for i, r in enumerate(RESULT_ORDER)}
 
 
 class Verdict(NamedTuple):
@@ -197,7 +196,7 @@ def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = N
     df = pd.DataFrame(rows, columns=FINDING_COLUMNS + extra)
     for name in _KEEP_AS_IS:  # None stays None (unknown), ints stay ints, lists stay lists
         df[name] = pd.Series([row[name] for row in rows], index=df.index, dtype=object)
-    df = df.assign(_order=df["result"].map(RESULT_ORDER))
+    df = df.assign(_order=df["result"].map(RESULT_RANK))
     df = df.sort_values(["_order", "account_id", "region", "cluster_id", "instance_id"], kind="stable")
     return df.drop(columns="_order").reset_index(drop=True)
 
@@ -271,13 +270,4 @@ def not_scanned(scope: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(findings: pd.DataFrame, scope: pd.DataFrame) -> dict:
     """The contract's summary block."""
-    counts = findings["result"].value_counts()
-    return {
-        "instances": int(len(findings)),
-        "pass": int(counts.get(PASS, 0)),
-        "fail": int(counts.get(FAIL, 0)),
-        "excepted": int(counts.get(EXCEPTED, 0)),
-        "targets_scanned": int((scope["state"] == SCANNED).sum()),
-        # not-enabled regions hold nothing to scan: they are in scope, but not "incomplete"
-        "targets_not_scanned": int(len(not_scanned(scope))),
-    }
+    return summary(findings["result"], scope["state"])
