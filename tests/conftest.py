@@ -50,6 +50,15 @@ def _isolated_aws_env(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _no_backoff_sleep(monkeypatch):
+    """Retries run as they do against AWS (the same attempts, the same adaptive rate limiter) without botocore's
+    jittered backoff between them: against AWS a throttled call waits 0.5-2 s per attempt, which only slows a test."""
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.fixture(autouse=True)
 def _every_contract_document_is_valid(monkeypatch):
     """Every neptune-audit/1 document built in a test process is checked against the published JSON Schema."""
     from neptune_audit.contract import vocabulary

@@ -39,7 +39,8 @@ table.dataTable td.na-num,table.dataTable th.na-num{text-align:right!important}
 table.dataTable td.na-id{white-space:nowrap}
 table.dataTable{font-size:13px}
 table.dataTable>tbody>tr>td,table.dataTable>thead>tr>th{padding:4px 6px!important}
-table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:anywhere}
+table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:break-word}
+table.dataTable caption,table.na-table caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 table.dataTable td.na-wide{min-width:11em}
 table.dataTable th{white-space:normal}
 .na-sub,td small{color:#666}
@@ -261,6 +262,19 @@ def flat(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# Column names as a reader says them: the contract's snake_case stays in files, tables show words.
+_HEADINGS = {"account_id": "account", "account_label": "account name", "instance_id": "instance",
+             "cluster_id": "cluster", "instance_class": "class", "auto_minor_version_upgrade": "auto minor upgrade"}
+
+
+def heading(column: str) -> str:
+    return _HEADINGS.get(column, column.replace("_", " "))
+
+
+def _headed(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={c: heading(c) for c in df.columns if isinstance(c, str)})
+
+
 _LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
          "maintenance window", "outlook", "what", "when", "end of life"}
 
@@ -270,15 +284,16 @@ def _column_classes(df: pd.DataFrame) -> list[dict]:
     defs = []
     for i, col in enumerate(df.columns):
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-        kind = "na-num" if numeric else "na-text " + ("na-long" if col in _LONG else "na-id")
-        kind += " na-wide" if col in ("why", "reason", "pending", "outlook") else ""
+        name = heading(col) if isinstance(col, str) else col
+        kind = "na-num" if numeric else "na-text " + ("na-long" if name in _LONG else "na-id")
+        kind += " na-wide" if name in ("why", "reason", "pending", "outlook") else ""
         defs.append({"targets": i, "className": kind})
     return defs
 
 
 def static_table(df: pd.DataFrame) -> str:
     """A plain HTML table (for widgets, where DataTables does not run): same cells as ``table``, text left."""
-    body = flat(df.reset_index(drop=True)).to_html(index=False, escape=False, border=0, classes="na-table")
+    body = _headed(flat(df.reset_index(drop=True))).to_html(index=False, escape=False, border=0, classes="na-table")
     return ("<style>.na-table{border-collapse:collapse;font-size:13px;line-height:1.35}.na-table th,.na-table td"
             "{text-align:left!important;padding:3px 8px;vertical-align:top;border-bottom:1px solid #e5e5e5;"
             "white-space:nowrap}.na-table td:last-child{white-space:normal}</style>" + body)
@@ -293,7 +308,7 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
     import itables
 
     df = df.reset_index(drop=True)
-    return itables.to_html_datatable(flat(df), caption=caption, showIndex=False, pageLength=page_length,
+    return itables.to_html_datatable(_headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
                  lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
                  columnDefs=_column_classes(df), autoWidth=False,
                  # not itables' default layout, which it strips of the search box when the rows fit one page
