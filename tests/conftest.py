@@ -163,9 +163,6 @@ class MotoServer:
 
 @pytest.fixture(scope="session")
 def _moto_server():
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = MotoServer()
     yield server
     server.server.stop()

@@ -144,3 +144,25 @@ def test_the_path_to_the_first_request_imports_neither_pandas_nor_pydantic():
             "print(sorted(m for m in ('pandas', 'pydantic', 'numpy') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-500:]
+
+
+def test_the_simulated_account_leaves_logging_as_it_found_it(capfd):
+    """A notebook with demo=True starts the simulated account in the user's kernel: werkzeug would give its logger
+    a handler and a level on the first request, and print a line per request."""
+    import logging
+
+    import requests
+
+    from neptune_audit.simulate.server import DemoServer
+
+    werkzeug = logging.getLogger("werkzeug")
+    before = (werkzeug.level, list(werkzeug.handlers), logging.getLogger().level, list(logging.getLogger().handlers))
+    server = DemoServer(seeded=False)
+    try:
+        assert requests.get(f"{server.endpoint_url}/moto-api/", timeout=10).status_code < 500
+    finally:
+        server.stop()
+    after = (werkzeug.level, list(werkzeug.handlers), logging.getLogger().level, list(logging.getLogger().handlers))
+    assert after == before
+    out, err = capfd.readouterr()
+    assert "GET /moto-api" not in out + err, "no line per request"

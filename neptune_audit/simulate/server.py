@@ -69,15 +69,23 @@ class DemoServer:
     """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one)."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", seeded: bool = True):
-        import logging
-
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server import werkzeug_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
 
         install_neptune_extras()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        self._server.start()
-        h, p = self._server.get_host_and_port()
+        base = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
+
+        class Quiet(base):
+            # werkzeug writes a line per request to its logger, and gives that logger a handler and a level the
+            # first time: the process (a user's kernel with demo=True) is not ours to configure
+            def log(self, *args, **kwargs):
+                pass
+
+        app = werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
+        self._server = make_server(host, port, app, threaded=True, request_handler=Quiet)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="neptune-audit-demo", daemon=True)
+        self._thread.start()
+        h, p = self._server.server_address[:2]
         self.port = p
         self.endpoint_url = f"http://{h}:{p}"
         self.manifest = seed(self.endpoint_url) if seeded else None
@@ -87,7 +95,9 @@ class DemoServer:
         return client_env(self.endpoint_url, environ)
 
     def stop(self) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 _demo: DemoServer | None = None
