@@ -141,7 +141,7 @@ def test_report_bad_input_refused_before_a_kernel_starts(kernel_env, tmp_path):
 
 
 def test_notebooks_pass_nbval(estate, kernel_env):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "nbval", "--nbval-lax", "-p", "no:cacheprovider", "-q", "-n", "0",
                            str(ROOT / "notebooks")], env=kernel_env.env(), capture_output=True, text=True,
                           timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
