@@ -39,7 +39,7 @@ table.dataTable td.na-num,table.dataTable th.na-num{text-align:right!important}
 table.dataTable td.na-id{white-space:nowrap}
 table.dataTable{font-size:13px}
 table.dataTable>tbody>tr>td,table.dataTable>thead>tr>th{padding:4px 6px!important}
-table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:break-word}
+table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:anywhere}
 table.dataTable caption,table.na-table caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 table.dataTable td.na-wide{min-width:11em}
 table.dataTable th{white-space:normal}
