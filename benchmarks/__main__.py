@@ -44,8 +44,8 @@ class Moto:
     def __init__(self):
         self.port = _free_port()
         env = dict(os.environ, MOTO_RDS_SNAPSHOT_LIMIT="1000000")  # moto snapshots every new instance
-        serve = ("import threading\nfrom neptune_audit import simulate\n"
-                 f"simulate.DemoServer(port={self.port}, seeded=False)\nthreading.Event().wait()\n")
+        serve = ("import threading\nfrom neptune_audit.simulate.server import DemoServer\n"
+                 f"DemoServer(port={self.port}, seeded=False)\nthreading.Event().wait()\n")
         self.proc = subprocess.Popen([sys.executable, "-c", serve],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
