@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import ipywidgets as w
 import pandas as pd
 
-
 from neptune_audit.present import explore, tables
 from neptune_audit.act import remediate
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL

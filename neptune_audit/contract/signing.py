@@ -150,11 +150,12 @@ def _kms_client(key: str):
     from neptune_audit.aws.targets import Connection
 
     region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
-    session = Connection().base_session()  # the standard credential chain, as for a scan
+    connection = Connection()
+    session = connection.base_session()  # the standard credential chain, as for a scan
     region = region or session.region_name
     if not region:
         raise UsageError(f"KMS key {key}: give its ARN or set AWS_REGION (the key's region)")
-    return session, Connection().client(session, "kms", region)
+    return session, connection.client(session, "kms", region)
 
 
 def _kms_error(key: str, exc) -> UsageError:
