@@ -9,7 +9,7 @@ from neptune_audit.options import ScanOptions
 
 
 def scan(options: ScanOptions | None = None, *, progress: bool = False, today: date | None = None,
-         connection=None, **fields):
+         connection=None, frames: bool = True, **fields):
     """Audit every Neptune instance in the targets for Auto Minor Version Upgrade (Neptune-001).
 
     Pass a :class:`ScanOptions`, or its fields as keywords (``regions="all"``, ``organization=True``,
@@ -17,7 +17,8 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
     :class:`UsageError` (a bad file: :class:`InputError`), refused or missing credentials :class:`AwsError`,
     all of them :class:`NeptuneAuditError`; faults in one account or region are recorded in ``scope`` and
     never stop the others.  ``connection`` (an ``aws.targets.Connection``) overrides how clients are made
-    (endpoint, retries, event hooks).  Returns an :class:`AuditResult`.
+    (endpoint, retries, event hooks).  ``frames=False``: only the contract's records will be read (JSON, CSV),
+    so pandas is not loaded ahead (the DataFrames are still built if asked for).  Returns an :class:`AuditResult`.
     """
     from neptune_audit import core
     from neptune_audit.aws.targets import Connection
@@ -34,7 +35,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         connection = demo_connection(max_workers=options.max_workers)
     elif connection is None:
         connection = Connection(max_workers=options.max_workers)
-    return core.run(options, connection, progress=progress, today=today)
+    return core.run(options, connection, progress=progress, today=today, frames=frames)
 
 
 def load(paths):

@@ -214,7 +214,9 @@ def cmd_scan(args) -> int:
         paths = {args.format[0]: check_writable(args.output, inputs=inputs)}
     else:
         paths = {args.format[0]: None}
-    result = api.scan(options, progress=sys.stderr.isatty() and not args.quiet)
+    # only the terminal table reads DataFrames; JSON, CSV, OCSF, ASFF and Security Hub read the rows
+    frames = any(fmt == "table" and not (args.quiet and path is None) for fmt, path in paths.items())
+    result = api.scan(options, progress=sys.stderr.isatty() and not args.quiet, frames=frames)
     if args.security_hub:
         sent = result.send_to_security_hub(region=args.security_hub_region)
         if not args.quiet:

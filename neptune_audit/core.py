@@ -18,9 +18,11 @@ from neptune_audit.options import ScanOptions
 from neptune_audit.rule import allowlist, outlook
 
 
-def _preload() -> None:
+def _preload(frames: bool) -> None:
     load_models()
     importlib.import_module("neptune_audit.rule.evaluate")
+    if frames:
+        importlib.import_module("pandas")
 
 
 def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar]:
@@ -31,11 +33,14 @@ def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar]:
 
 
 def run(options: ScanOptions, connection: targets.Connection, *, progress: bool = False,
-        today: date | None = None) -> AuditResult:
+        today: date | None = None, frames: bool = True) -> AuditResult:
     """Audit every Neptune instance the options target, through ``connection``.  Faults in one account or region
-    are recorded in the result's ``scope`` and never stop the others."""
-    # Service models and pandas take longer to load than the first round trips: load them while those are in flight.
-    threading.Thread(target=_preload, daemon=True).start()
+    are recorded in the result's ``scope`` and never stop the others.
+
+    ``frames``: the caller will read the result's DataFrames (a notebook, a table, a report), so pandas loads
+    while the first requests are in flight; without it (JSON, CSV) pandas is never loaded."""
+    # Service models (and pandas) take longer to load than the first round trips: load them while those are in flight.
+    threading.Thread(target=_preload, args=(frames,), daemon=True).start()
     rules, calendar = read_inputs(options)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0)
     started = time.monotonic()
@@ -46,8 +51,8 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
     from neptune_audit.rule import evaluate
 
     today = today or generated_at.date()
-    findings = evaluate.evaluate_instances(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
-    clusters = evaluate.roll_up_clusters(findings, inv.clusters, calendar=calendar, today=today)
+    findings = evaluate.finding_rows(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
+    clusters = evaluate.cluster_rows(findings, inv.clusters, calendar=calendar, today=today)
     params = {**options.describe(),
               "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
     callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]

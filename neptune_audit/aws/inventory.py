@@ -20,7 +20,6 @@ import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import load_models
@@ -28,8 +27,6 @@ from neptune_audit.contract.vocabulary import NOT_ENABLED, SCANNED
 from neptune_audit.options import DEFAULT_WORKERS, auto_workers
 from neptune_audit.aws.targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
 
-if TYPE_CHECKING:  # pandas loads while the first requests are in flight (see audit.scan)
-    import pandas as pd
 
 ENGINE = "neptune"
 # The calls made here and the IAM action each needs (aws/permissions.py).  Without the exposure pair a scan still
@@ -58,11 +55,12 @@ ANY_REGION = "*"  # the scope row of an account whose regions could not be liste
 
 @dataclass
 class Inventory:
-    """What collection found: raw instances, raw clusters, and the scope."""
+    """What collection found: raw instances, raw clusters, and the scope, as rows of their ``*_COLUMNS``
+    (plain lists: a scan that writes JSON or CSV never needs pandas)."""
 
-    instances: pd.DataFrame
-    clusters: pd.DataFrame
-    scope: pd.DataFrame
+    instances: list[dict]
+    clusters: list[dict]
+    scope: list[dict]
     api_calls: int = 0
 
 
@@ -396,12 +394,11 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                 feed()
     finally:
         bar.close()
-    import pandas as pd
+    return Inventory(instances=_complete(instances, INSTANCE_COLUMNS), clusters=_complete(clusters, CLUSTER_COLUMNS),
+                     scope=sorted(_complete(scope_rows, SCOPE_COLUMNS), key=lambda r: (r["account_id"], r["region"])),
+                     api_calls=api_calls)
 
-    return Inventory(
-        instances=pd.DataFrame(instances, columns=INSTANCE_COLUMNS),
-        clusters=pd.DataFrame(clusters, columns=CLUSTER_COLUMNS),
-        scope=pd.DataFrame(scope_rows, columns=SCOPE_COLUMNS)
-        .sort_values(["account_id", "region"], kind="stable").reset_index(drop=True),
-        api_calls=api_calls,
-    )
+
+def _complete(rows: list[dict], columns: list[str]) -> list[dict]:
+    """Every row with exactly ``columns``, in that order (a key never set is None)."""
+    return [{c: r.get(c) for c in columns} for r in rows]

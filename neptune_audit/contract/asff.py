@@ -21,7 +21,7 @@ import json
 from datetime import datetime, timezone
 
 from neptune_audit import __version__
-from neptune_audit.contract.records import clip, records
+from neptune_audit.contract.records import clip
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, FINDING_FIELDS, PASS
 from neptune_audit.rule import model
 
@@ -64,7 +64,7 @@ def asff_findings(result, *, region: str | None = None) -> list[dict]:
     partitions = {a.account_id: a.partition for a in result.accounts}
     standards = [f"{meta.publisher} {meta.id}"] + [f"{s}" for s in meta.standards]
     out = []
-    for f in records(result.findings, FINDING_FIELDS):
+    for f in result.rows("findings", FINDING_FIELDS):
         partition = partitions.get(f["account_id"]) or (f["arn"] or "arn:aws").split(":")[1]
         home = region or f["region"]
         status = COMPLIANCE[f["result"]]

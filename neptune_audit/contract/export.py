@@ -3,6 +3,7 @@
 The terminal table (``table``) is drawn by ``present.terminal``."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 from neptune_audit import __version__
 from neptune_audit.rule import model
 from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, FORMATS, PASS, SCHEMA, SCOPE_FIELDS
-from neptune_audit.contract.records import iso, records, terminal_text
+from neptune_audit.contract.records import iso, terminal_text
 from neptune_audit.errors import UsageError
 
 
@@ -25,9 +26,9 @@ def to_contract(result) -> dict:
         "rule": model.header(),
         "generated_at": iso(result.generated_at),
         "tool_version": __version__,
-        "scope": records(result.scope, SCOPE_FIELDS),
-        "findings": records(result.findings, FINDING_FIELDS),
-        "clusters": records(result.clusters, CLUSTER_FIELDS),
+        "scope": result.rows("scope", SCOPE_FIELDS),
+        "findings": result.rows("findings", FINDING_FIELDS),
+        "clusters": result.rows("clusters", CLUSTER_FIELDS),
         "summary": dict(result.summary),
         **({"run": dict(result.run)} if result.run else {}),
         **({"engine_calendar": dict(result.engine_calendar)} if result.engine_calendar else {}),
@@ -65,13 +66,21 @@ def csv_cell(value):
     return value
 
 
+_AS_JSON = ("pending_modifications", "tags", "exception", "pending_maintenance")
+
+
 def to_csv(result, statuses=None) -> str:
-    df = result.findings[list(FINDING_FIELDS)]
-    df = (df[df["result"].isin(list(statuses))] if statuses else df).copy()
-    for col in ("pending_modifications", "tags", "exception", "pending_maintenance"):
-        df[col] = [None if v is None else json.dumps(v, sort_keys=True, default=str) for v in df[col]]
-    df = df.astype(object).apply(lambda col: col.map(csv_cell))
-    return df.to_csv(index=False, lineterminator="\n")
+    """The findings (those in ``statuses``), one row each, structured fields as JSON; missing values empty."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FINDING_FIELDS)
+    for f in result.rows("findings", FINDING_FIELDS):
+        if statuses and f["result"] not in statuses:
+            continue
+        for col in _AS_JSON:
+            f[col] = None if f[col] is None else json.dumps(f[col], sort_keys=True, default=str)
+        writer.writerow(["" if f[k] is None else csv_cell(f[k]) for k in FINDING_FIELDS])
+    return out.getvalue()
 
 
 def ocsf_findings(result) -> list[dict]:
@@ -107,7 +116,7 @@ def ocsf_findings(result) -> list[dict]:
     labels = {a.account_id: a.label for a in result.accounts if a.label}
     run = uuid.uuid4().hex  # metadata.uid: this event, this run (finding_info.uid is the finding across runs)
     out = []
-    for f in records(result.findings, FINDING_FIELDS):
+    for f in result.rows("findings", FINDING_FIELDS):
         excepted = f["result"] == EXCEPTED
         cstatus = compliance_status[f["result"]]
         event = ComplianceFinding(

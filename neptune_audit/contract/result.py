@@ -1,6 +1,7 @@
 """The result of one audit, in memory: the contract's findings, clusters and scope as DataFrames.
 
-A scan (``core``) makes one; a saved scan (``saved``) is read back into one.
+A scan (``core``) makes one from rows; a saved scan (``saved``) is read back into one from DataFrames.  A table
+given as rows becomes a DataFrame when first read, so a scan that only writes JSON or CSV never loads pandas.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from neptune_audit.contract import vocabulary
+from neptune_audit.contract.records import missing, records
 from neptune_audit.options import ScanOptions
 from neptune_audit.rule import model
 
@@ -25,6 +27,33 @@ _LATE = {"table": "neptune_audit.present.terminal:to_table", "html": "neptune_au
 def _late(what: str):
     module, _, name = _LATE[what].partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+class _Table:
+    """A table of the result: given as rows (a list of dicts) or a DataFrame; read as a DataFrame, built from the
+    rows once, when first asked for."""
+
+    def __init__(self, frame: str):
+        self.frame = frame  # the evaluate function that builds the DataFrame from rows
+
+    def install(self, owner, name: str) -> None:
+        # set on the class after the dataclass is made (as a class attribute before, it would be a default),
+        # so the dataclass's __init__ stores the tables through __set__
+        self.name = name
+        setattr(owner, name, self)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name]
+        if isinstance(value, list):
+            from neptune_audit.rule import evaluate
+
+            value = obj.__dict__[self.name] = getattr(evaluate, self.frame)(value)
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = value
 
 
 @dataclass(repr=False)
@@ -71,6 +100,14 @@ class AuditResult:
     def exit_code(self) -> int:
         return vocabulary.exit_code(self.summary)
 
+    def rows(self, table: str, keys) -> list[dict]:
+        """The rows of ``findings``, ``clusters`` or ``scope`` as the contract writes them: ``keys`` in order,
+        missing values None; from the rows when the DataFrame was never built."""
+        value = self.__dict__[table]
+        if isinstance(value, list):
+            return [{k: (None if missing(v) else v) for k in keys for v in (r.get(k),)} for r in value]
+        return records(value, keys)
+
     def to_dict(self) -> dict:
         from neptune_audit.contract.export import to_contract
 
@@ -99,3 +136,7 @@ class AuditResult:
 
     def _repr_html_(self) -> str:
         return _late("html")(self)
+
+
+for _name, _frame in (("findings", "findings_frame"), ("clusters", "clusters_frame"), ("scope", "scope_frame")):
+    _Table(_frame).install(AuditResult, _name)

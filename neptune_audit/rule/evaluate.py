@@ -11,14 +11,16 @@ cluster shares its cluster's engine facts, so rows and roll-up never disagree.
 from __future__ import annotations
 
 from datetime import date
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import pandas as pd
-
+from neptune_audit.aws.inventory import INSTANCE_COLUMNS, SCOPE_COLUMNS
 from neptune_audit.rule import allowlist as exc_rules
 from neptune_audit.contract.vocabulary import (CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
                                                RESULT_ORDER, summary)
 from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
+
+if TYPE_CHECKING:  # the scan works on rows; pandas loads only for the DataFrames of a notebook, a table or a report
+    import pandas as pd
 
 # Beside the contract's fields the DataFrames carry what the views and remediation use: the role, the reason in
 # short, the cluster's exposure and maintenance window (engine updates happen in the *cluster's* window), and
@@ -26,6 +28,7 @@ from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, s
 FINDING_COLUMNS = [*FINDING_FIELDS, "role", "why", "exposure", "cluster_maintenance_window", "global_cluster_id",
                    "end_of_life", "end_of_life_date"]
 CLUSTER_COLUMNS = [*CLUSTER_FIELDS, "reason"]
+_EXTRA = [c for c in INSTANCE_COLUMNS if c not in FINDING_COLUMNS]  # what collection adds (upgrade targets, ...)
 
 
 RESULT_RANK = {r: i for i, r in enumerate(RESULT_ORDER)}
@@ -142,17 +145,24 @@ def _combined(*lists):
     return None if any(x is None for x in lists) else [a for x in lists for a in x]
 
 
-def cluster_facts(instances: pd.DataFrame, clusters: pd.DataFrame | None, calendar: Calendar | None = None,
-                  today: date | None = None) -> dict:
+def _rows(table) -> list[dict]:
+    """Rows of a DataFrame or a list of rows, as dicts."""
+    if table is None:
+        return []
+    return table if isinstance(table, list) else table.to_dict("records")
+
+
+def cluster_facts(instances, clusters, calendar: Calendar | None = None, today: date | None = None) -> dict:
     """(account, region, cluster) -> engine facts (``outlook.engine_facts``), over the cluster and its instances'
-    pending actions."""
-    if clusters is None or clusters.empty:
+    pending actions.  ``instances`` and ``clusters``: rows or DataFrames."""
+    clusters = _rows(clusters)
+    if not clusters:
         return {}
     calendar, today = calendar or shipped_calendar(), today or date.today()
-    own = {(r["account_id"], r["region"], r["instance_id"]): r["own_pending_maintenance"]
-           for r in instances[["account_id", "region", "instance_id", "own_pending_maintenance"]].to_dict("records")}
+    own = {(r["account_id"], r["region"], r["instance_id"]): r.get("own_pending_maintenance")
+           for r in _rows(instances)}
     out = {}
-    for c in clusters.to_dict("records"):
+    for c in clusters:
         key = (c["account_id"], c["region"], c["cluster_id"])
         pending = _combined(c["pending_maintenance"], *[own[(c["account_id"], c["region"], m)]
                                                         for m, _ in c["members"] if (c["account_id"], c["region"], m) in own])
@@ -179,37 +189,56 @@ def _instance_facts(row: dict, cluster: dict | None, facts: dict | None, calenda
             **{k: facts[k] for k in _SHARED}}
 
 
-def evaluate_instances(instances: pd.DataFrame, rules=(), today: date | None = None,
-                       clusters: pd.DataFrame | None = None, calendar: Calendar | None = None) -> pd.DataFrame:
-    """Findings: the instance rows with their engine facts and the verdict's columns, failing first."""
+def _last_if_none(v) -> tuple:
+    return (v is None, v or "")  # as pandas sorts: missing values last
+
+
+def finding_rows(instances, rules=(), today: date | None = None, clusters=None,
+                 calendar: Calendar | None = None) -> list[dict]:
+    """Findings as rows: the instance rows with their engine facts and the verdict's columns, failing first."""
     today, calendar = today or date.today(), calendar or shipped_calendar()
-    by_cluster = {}
-    if clusters is not None:
-        by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters.to_dict("records")}
+    clusters = _rows(clusters)
+    by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters}
+    instances = [dict(r) for r in _rows(instances)]
     facts = cluster_facts(instances, clusters, calendar, today)
-    rows = instances.to_dict("records")
-    for row in rows:
+    extra = [c for c in (instances[0] if instances else _EXTRA) if c not in FINDING_COLUMNS]
+    rows = []
+    for row in instances:
         key = (row["account_id"], row["region"], row["cluster_id"])
         row.update(_instance_facts(row, by_cluster.get(key), facts.get(key), calendar, today))
         row.update(judge(row, rules, today)._asdict())
-    extra = [c for c in instances.columns if c not in FINDING_COLUMNS]
-    df = pd.DataFrame(rows, columns=FINDING_COLUMNS + extra)
-    for name in _KEEP_AS_IS:  # None stays None (unknown), ints stay ints, lists stay lists
+        rows.append({c: row.get(c) for c in (*FINDING_COLUMNS, *extra)})
+    rows.sort(key=lambda r: (RESULT_RANK[r["result"]], r["account_id"], r["region"], _last_if_none(r["cluster_id"]),
+                             r["instance_id"]))
+    return rows
+
+
+def findings_frame(rows: list[dict]) -> pd.DataFrame:
+    """The findings DataFrame of ``finding_rows``: None stays None (unknown), ints stay ints, lists stay lists."""
+    import pandas as pd
+
+    columns = list(rows[0]) if rows else [*FINDING_COLUMNS, *_EXTRA]
+    df = pd.DataFrame(rows, columns=columns)
+    for name in _KEEP_AS_IS:
         df[name] = pd.Series([row[name] for row in rows], index=df.index, dtype=object)
-    df = df.assign(_order=df["result"].map(RESULT_RANK))
-    df = df.sort_values(["_order", "account_id", "region", "cluster_id", "instance_id"], kind="stable")
-    return df.drop(columns="_order").reset_index(drop=True)
+    return df
 
 
-def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame, calendar: Calendar | None = None,
-                     today: date | None = None) -> pd.DataFrame:
+def evaluate_instances(instances, rules=(), today: date | None = None, clusters=None,
+                       calendar: Calendar | None = None) -> pd.DataFrame:
+    """Findings as a DataFrame (``finding_rows``)."""
+    return findings_frame(finding_rows(instances, rules, today, clusters, calendar))
+
+
+def cluster_rows(findings, clusters, calendar: Calendar | None = None, today: date | None = None) -> list[dict]:
     """One row per cluster: its writer, whether it gets minor upgrades, how many instances fail, its engine
-    facts and outlook."""
+    facts and outlook.  ``findings`` and ``clusters``: rows or DataFrames."""
     today, calendar = today or date.today(), calendar or shipped_calendar()
-    by_instance = {(r["account_id"], r["region"], r["instance_id"]): r for r in findings.to_dict("records")}
+    findings, clusters = _rows(findings), _rows(clusters)
+    by_instance = {(r["account_id"], r["region"], r["instance_id"]): r for r in findings}
     facts_of = cluster_facts(findings, clusters, calendar, today)  # findings keep the rows' own pending actions
     rows = []
-    for c in clusters.to_dict("records"):
+    for c in clusters:
         members = [by_instance.get((c["account_id"], c["region"], m)) for m, _ in c["members"]]
         members = [m for m in members if m is not None]
         writer_id = next((m for m, w in c["members"] if w), None)
@@ -252,10 +281,29 @@ def roll_up_clusters(findings: pd.DataFrame, clusters: pd.DataFrame, calendar: C
             "global_cluster_id": f["global_cluster_id"], "os_update_pending": f["os_update_pending"],
             "outlook": outlook, "reason": reason,
         })
-    # object columns keep None as None (unknown) and bools as bools; the counts stay numbers
-    df = pd.DataFrame(rows, columns=CLUSTER_COLUMNS, dtype=object).astype(
+    rows.sort(key=lambda r: (r["result"], r["account_id"], r["region"], _last_if_none(r["cluster_id"])))
+    return rows
+
+
+def clusters_frame(rows: list[dict]) -> pd.DataFrame:
+    """The clusters DataFrame of ``cluster_rows``: object columns keep None as None (unknown) and bools as bools;
+    the counts stay numbers."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=CLUSTER_COLUMNS, dtype=object).astype(
         {"instances": int, "failing_instances": int, "gets_minor_upgrades": bool})
-    return df.sort_values(["result", "account_id", "region", "cluster_id"], kind="stable").reset_index(drop=True)
+
+
+def roll_up_clusters(findings, clusters, calendar: Calendar | None = None, today: date | None = None) -> pd.DataFrame:
+    """The cluster roll-up as a DataFrame (``cluster_rows``)."""
+    return clusters_frame(cluster_rows(findings, clusters, calendar, today))
+
+
+def scope_frame(rows: list[dict]) -> pd.DataFrame:
+    """The scope DataFrame of collection's scope rows."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=SCOPE_COLUMNS)
 
 
 def held_back(clusters: pd.DataFrame) -> pd.DataFrame:
@@ -268,6 +316,8 @@ def not_scanned(scope: pd.DataFrame) -> pd.DataFrame:
     return scope[scope["state"].isin(NOT_SCANNED)]
 
 
-def summarize(findings: pd.DataFrame, scope: pd.DataFrame) -> dict:
-    """The contract's summary block."""
-    return summary(findings["result"], scope["state"])
+def summarize(findings, scope) -> dict:
+    """The contract's summary block, from rows or DataFrames."""
+    results = [r["result"] for r in findings] if isinstance(findings, list) else findings["result"]
+    states = [r["state"] for r in scope] if isinstance(scope, list) else scope["state"]
+    return summary(results, states)
