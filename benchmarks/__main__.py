@@ -1,6 +1,8 @@
 """`make bench`: neptune-audit against a moto server behind a loopback layer that adds round-trip time.
 
 Scenarios (each printed as a table with wall time, ratio to the ideal, API calls, peak RSS):
+  0. the sweep: one account, every enabled region, 141 instances, RTT 100 ms, answers replayed, beside
+     ``python -c "import boto3"`` in the same run (floor = 3 round trips + that import);
   1. one account, every enabled region, 2,000 instances over four regions, RTT 0 / 50 / 100 ms:
      (a) the rule's published procedure done naively, (b) our collector region by region, (c) our scan —
      against moto as is, then with moto's answers replayed (over HTTP, and over HTTPS with a CA bundle);
@@ -172,6 +174,55 @@ def scenario_fleet(rtts, with_naive: bool, startup: float, repeat: int) -> list[
         moto.stop()
 
 
+def _enabled_regions(url: str) -> list[str]:
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    return sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
+
+
+def _import_boto3_seconds() -> float:
+    t = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import boto3"], capture_output=True, check=True)
+    return time.monotonic() - t
+
+
+def scenario_sweep(rtt: float, repeat: int) -> list[str]:
+    """The issue-25 sweep: one account, every enabled region, a small fleet (141 instances, one page per region),
+    answers replayed at ``rtt``, beside ``python -c "import boto3"`` measured in the same run, interleaved.
+    Floor = 3 round trips (DescribeRegions beside the identity; page 1 of every region; its clusters, pending
+    actions and engine versions) + that import."""
+    moto = Moto()
+    try:
+        regions = _enabled_regions(moto.url)
+        spread = {r: 2 for r in regions}
+        spread["us-east-1"] = 141 - 2 * (len(regions) - 1)  # the region with most instances, as in the issue
+        seed_fleet(moto.url, spread)
+        replay = LatencyProxy(moto.port, cache=True)
+        scan_args = ["--format", "json", "-o", str(Path(tempfile.mkdtemp()) / "f.json")]
+        measure("scan", replay.url, *scan_args)  # fills the replay cache
+        sweeps, imports = [], []
+        for _ in range(repeat):
+            imports.append(_import_boto3_seconds())
+            replay.reset(rtt=rtt)
+            sweeps.append({**measure("scan", replay.url, *scan_args), "calls": sum(replay.calls.values())})
+        replay.stop()
+    finally:
+        moto.stop()
+    imports.sort()
+    sweeps.sort(key=lambda r: r["wall"])
+    boto3_import, sweep = imports[len(imports) // 2], sweeps[len(sweeps) // 2]
+    floor = 3 * rtt + boto3_import
+    rows = [{"name": "floor: 3 round trips + python -c 'import boto3'", "wall": floor, "ideal": floor,
+             "note": f"import median of {repeat} ({imports[0]:.2f}–{imports[-1]:.2f} s)"},
+            {"name": "neptune-audit scan --regions all, replayed", "ideal": floor, **sweep,
+             "note": f"median of {repeat} ({sweeps[0]['wall']:.2f}–{sweeps[-1]['wall']:.2f} s)"}]
+    title = (f"Sweep: one account, {len(regions)} enabled regions, 141 instances (one page per region), "
+             f"RTT {rtt * 1000:.0f} ms")
+    return [table(title, rows), f"\nSweep / floor = **{sweep['wall'] / floor:.2f}** (target ≤ 1.5).", ""]
+
+
 def _same_findings(a: Path, b: Path) -> bool:
     """Two scans' JSON agree on every finding, cluster, scope row and the summary (not on when they ran)."""
     def key(path):
@@ -291,7 +342,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="RTT 0 and 50 ms only, no naive run, no 10k report")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each replayed scan; the median is reported")
     ap.add_argument("--accounts", type=int, default=50, help="accounts in the Organization scenario (default 50)")
-    ap.add_argument("--only", choices=["fleet", "org", "shards", "report"], action="append",
+    ap.add_argument("--only", choices=["sweep", "fleet", "org", "shards", "report"], action="append",
                     help="run only this scenario (repeatable); results go to last-run.md all the same")
     ap.add_argument("--library", action="store_true",
                     help="measure the kit as a library (a kernel's or worker's process) instead of its own CLI process")
@@ -300,13 +351,15 @@ def main() -> int:
         from neptune_audit.aws.tuning import own_process
 
         own_process()  # the scans here stand for the console script's, whose process is the kit's own
-    only = set(args.only or ["fleet", "org", "shards", "report"])
+    only = set(args.only or ["sweep", "fleet", "org", "shards", "report"])
     startup = startup_seconds()
     header = (f"neptune-audit benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
               f"start-up {startup:.2f} s")
     print(header, flush=True)
     texts = [header]
+    if "sweep" in only:
+        texts += scenario_sweep(0.1, args.repeat)
     if "fleet" in only:
         texts += scenario_fleet([0.0, 0.05] if args.quick else [0.0, 0.05, 0.1], not args.quick, startup,
                                 args.repeat)

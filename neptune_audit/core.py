@@ -19,7 +19,10 @@ from neptune_audit.rule import allowlist, outlook
 
 
 def _preload(frames: bool) -> None:
-    load_models()
+    # the main thread builds its ec2 and sts clients and sends the first requests meanwhile; then rds's model
+    # loads while they are in flight
+    targets.first_requests_sent.wait(timeout=1.0)
+    load_models(("rds",))
     importlib.import_module("neptune_audit.rule.evaluate")
     if frames:
         importlib.import_module("pandas")

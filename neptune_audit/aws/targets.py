@@ -239,6 +239,11 @@ def _send_describe_regions(ec2) -> Future:
     return fut
 
 
+# Set once the scan's first requests are on their way: work that can wait a round trip (the preload of the
+# models the regions need) waits for it, rather than take the interpreter from the path to those requests.
+first_requests_sent = threading.Event()
+
+
 def _base_account(connection: Connection, profile: str | None, list_regions: bool = False) -> Account:
     """The account of a base identity (default chain or profile).  ``list_regions``: it will be scanned, so its
     region listing is sent now, beside the identity call."""
@@ -249,6 +254,7 @@ def _base_account(connection: Connection, profile: str | None, list_regions: boo
         home = session.region_name or "us-east-1"
         clients[("ec2", home)] = ec2 = connection.client(session, "ec2", home)
         prefetch = _send_describe_regions(ec2)
+    first_requests_sent.set()
     account_id, arn = _identity(session, connection, what)
     return Account(account_id, f"profile:{profile}" if profile else "default", session, connection, caller_arn=arn,
                    regions_prefetch=prefetch, _clients=clients)

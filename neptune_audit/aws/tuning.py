@@ -16,6 +16,7 @@ import gc
 import os
 import sys
 import threading
+from pathlib import Path
 
 import botocore
 import botocore.session
@@ -98,10 +99,29 @@ def new_botocore_session() -> botocore.session.Session:
     bc = _ScanSession() if tuned else botocore.session.Session()
     with _loader_lock:
         if not _shared_loader:
-            _shared_loader.append(bc.get_component("data_loader"))
+            loader = bc.get_component("data_loader")
+            if tuned:
+                _find_slices_first(loader)
+            _shared_loader.append(loader)
     bc.register_component("data_loader", _shared_loader[0])
     bc.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_keep_text)
     return bc
+
+
+# --- 1c. Slices of models: ec2's DescribeRegions (the kit's own loader; public API) ----------------------------
+# botocore's ec2 model holds 830 operations: loading it and building its client class took 0.26 s of CPU, on the
+# critical path before the first request, for the one call the kit makes (DescribeRegions).  The kit's loader
+# finds a slice of that model first: the operation and the shapes it reaches, derived from botocore's own model
+# (tests/test_models.py fails if it drifts).  After the user's own model folders (~/.aws/models, AWS_DATA_PATH),
+# before botocore's; a botocore with a newer ec2 API version uses its own model.
+
+SLICES = Path(__file__).parent / "models"
+
+
+def _find_slices_first(loader) -> None:
+    paths = loader.search_paths
+    builtin = getattr(loader, "BUILTIN_DATA_PATH", None)
+    paths.insert(paths.index(builtin) if builtin in paths else len(paths), str(SLICES))
 
 
 # --- 2. Models loaded once, before threads fan out (public API) ------------------------------------
@@ -109,21 +129,25 @@ def new_botocore_session() -> botocore.session.Session:
 # parsed the same rds/ec2 model files (ec2's alone is ~0.14 s of CPU).
 
 _models_lock = threading.Lock()
-_models_loaded: list = []
+_models_loaded: set = set()
 
 
-def load_models() -> None:
-    """Load the ec2 and rds models (service, endpoint rules, paginators) into the shared loader, once."""
+def load_models(services=("ec2", "rds")) -> None:
+    """Load the services' models (service, endpoint rules, rds's paginators) into the shared loader, once."""
     with _models_lock:
-        if _models_loaded:
+        todo = [s for s in services if s not in _models_loaded]
+        if not todo:
             return
         bc = new_botocore_session()
-        for service in ("ec2", "rds"):
+        for service in todo:
             # Placeholder keys: building a client loads its models and never sends a request.
             client = bc.create_client(service, region_name="us-east-1", aws_access_key_id="unused",
                                       aws_secret_access_key="unused")
-        client.can_paginate("describe_db_instances")
-        _models_loaded.append(True)
+            if service == "rds":
+                client.can_paginate("describe_db_instances")
+            _models_loaded.add(service)
+    if _own_process:
+        gc.freeze()
 
 
 # --- 3. One TLS context per CA bundle, one HTTP session per configuration (private: _endpoint) ----
@@ -327,6 +351,9 @@ def fewer_gc_passes():
         return
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], 20_000), *old[1:])
+    # What is loaded by now (modules, and the service models once the preload is done) lives until exit: frozen,
+    # the collections the scan's allocations trigger do not walk it again each time
+    gc.freeze()
     try:
         yield
     finally:
