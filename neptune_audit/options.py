@@ -32,13 +32,23 @@ def _tuple(value) -> tuple[str, ...]:
 DEFAULT_WORKERS = 16   # account-regions at once when several accounts share a region's API
 # With max_workers None (the default), one account's regions all start at once, up to this many: each region is
 # its own endpoint and its own API rate bucket, so one request per region is the politest fan-out there is, and
-# the region with the most instances no longer waits for a free worker.  More than one account: the same.
+# the region with the most instances no longer waits for a free worker.
 MAX_AUTO_WORKERS = 32
+# Several accounts (an Organization, several profiles or roles): their account-regions are separate endpoints and
+# rate buckets too (API rate limits are per account and region), so more of them at once asks no one endpoint for
+# more.  Measured (benchmarks/RESULTS.md): 1,000 accounts x 20 regions, 64 workers against 16: 1.4-1.76x faster,
+# +15-23 % CPU, +8 % memory; the retry and throttling runs stay exact (each client keeps its own retry state).
+MAX_ORGANIZATION_WORKERS = 64
 
 
-def auto_workers(max_workers: int | None, regions: int) -> int:
-    """The pool for a scan: ``max_workers`` if given, else one per region to scan, from 16 to 32."""
-    return max_workers or min(MAX_AUTO_WORKERS, max(DEFAULT_WORKERS, regions))
+def auto_workers(max_workers: int | None, regions: int, accounts: int = 1) -> int:
+    """The pool for a scan: ``max_workers`` if given; else, for one account, one per region to scan (16 to 32); for
+    several, one per account-region of the first accounts, up to 64."""
+    if max_workers:
+        return max_workers
+    if accounts > 1:
+        return min(MAX_ORGANIZATION_WORKERS, max(DEFAULT_WORKERS, regions * accounts))
+    return min(MAX_AUTO_WORKERS, max(DEFAULT_WORKERS, regions))
 
 
 def validate_role_arn(arn: str) -> str:

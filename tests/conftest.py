@@ -154,6 +154,9 @@ class MotoServer:
 
     def env(self, **extra) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # the width of a pipe with no COLUMNS (terminal.PIPE_WIDTH), whatever the worker's own terminal says:
+        # under xdist a worker sees COLUMNS=80 and the table wraps a reason the test looks for
+        env.update(COLUMNS="120", LINES="24")
         env.update(DUMMY, AWS_ENDPOINT_URL=self.url, AWS_EC2_METADATA_DISABLED="true",
                    AWS_CONFIG_FILE=os.environ["AWS_CONFIG_FILE"],
                    AWS_SHARED_CREDENTIALS_FILE=os.environ["AWS_SHARED_CREDENTIALS_FILE"])

@@ -337,7 +337,7 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
         if regions is not None:
             check_known_regions(regions, [first.result()])
         max_workers = auto_workers(max_workers, len(regions) if regions is not None
-                                   else sum(first.result().enabled.values()))
+                                   else sum(first.result().enabled.values()), accounts=len(reachable))
     max_workers = max_workers or DEFAULT_WORKERS
     catalogue = EngineCatalogue()
     per_account = float(len(regions)) if regions else 20.0  # expected regions per account, refined as lists come

@@ -24,7 +24,7 @@ from neptune_audit import __version__
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import building_client, new_botocore_session, share_http_session
 from neptune_audit.errors import AwsError, UsageError, one_line
-from neptune_audit.options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS, ROLE_ARN
+from neptune_audit.options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_ARN
 
 SESSION_NAME = "neptune-audit"
 
@@ -88,7 +88,8 @@ class Connection:
     def config(self) -> Config:
         return Config(
             retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
-            max_pool_connections=max(10, self.max_workers or MAX_AUTO_WORKERS),
+            # a connection per worker: the pool is a cap, never filled beyond the workers in flight
+            max_pool_connections=max(10, self.max_workers or MAX_ORGANIZATION_WORKERS),
             connect_timeout=10,
             read_timeout=60,
             user_agent_extra=f"neptune-audit/{__version__}",
