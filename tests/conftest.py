@@ -215,3 +215,4 @@ def demo_account():
     finally:
         sim_server._demo.stop()
         sim_server._demo = old
+

@@ -193,6 +193,9 @@ def run_all(page, lab: Lab, notebook: str) -> dict:
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.connectionStatus"
                            " === 'connected'", timeout=120_000)
+    page.wait_for_timeout(1500)  # the kernel's info reply: JupyterLab writes what differs into the metadata
+    assert not page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty"), \
+        "the notebook is marked unsaved before anything ran"
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(
         """() => {
@@ -357,10 +360,25 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     assert panel.locator(".widget-select-multiple select").count() == 1, "the panel renders as widgets"
 
     apply_button = panel.locator("button.widget-button.mod-danger")  # "Apply" (its name also matches "Now (apply…")
+    # Every candidate at once: the demo's clusters with an open maintenance window get the change-safety warning,
+    # above the Apply button, and the plan and its warnings fit the notebook's width.
+    panel.get_by_role("button", name="Select all shown").click()
+    panel.get_by_role("button", name="Review plan").click()
+    panel.get_by_text("Read before applying").wait_for(timeout=30_000)
+    wide = page.evaluate("""() => [...document.querySelectorAll('table.na-plan, div.na-warn')].map(t =>
+        [t.tagName, t.getBoundingClientRect().right, t.closest('.jp-OutputArea-output').getBoundingClientRect().right])
+        .filter(([, right, area]) => right > area + 1)""")
+    assert not wide, f"the plan is wider than the notebook: {wide}"
+    warn_top = page.evaluate("() => document.querySelector('div.na-warn').getBoundingClientRect().top")
+    assert warn_top < apply_button.bounding_box()["y"], "the warnings come before the Apply button"
+    panel.get_by_role("button", name="Clear").click()
+    cards = page.locator(".jp-OutputArea-output", has=page.locator(".na-card"))
+    failing_before = int(cards.locator(".na-card.na-FAIL", has_text="Fail").first.locator("b").inner_text())
     before = lab.server.settings()
     label = panel.locator(".widget-select-multiple option").first.text_content().strip()
     instance, rest = label.replace("\xa0", " ").split(" — ", 1)  # ipywidgets shows spaces as no-break spaces
     account, region = rest.rsplit("(", 1)[1].rstrip(")").split(", ")
+    account = account.split()[-1]  # "member-a 123456789012": the account's name where known, then its id
     assert before[(account, region, instance)] is False
     panel.locator(".widget-select-multiple select").select_option(label=label)
     panel.get_by_role("button", name="Review plan").click()
@@ -378,6 +396,9 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     panel.get_by_role("button", name="Re-verify").click()
     panel.get_by_text("All changes verified").wait_for(timeout=60_000)
     assert panel.locator(".widget-select-multiple option", has_text=label).count() == 0, "fixed: off the list"
+    # the summary cards above the panel count the verified change (an ordinary output, updated in place)
+    failing_after = int(cards.locator(".na-card.na-FAIL", has_text="Fail").first.locator("b").inner_text())
+    assert failing_after == failing_before - 1 and cards.get_by_text("1 verified change(s)").count() == 1
     cells = [t.strip() for t in panel.locator("table.na-table td").all_inner_texts()]
     assert cells and not [t for t in cells if t in ("NaN", "None", "nan", "<NA>")], cells
 

@@ -307,6 +307,37 @@ def test_panel_runs_the_same_remediation_as_the_cli(fleet, tmp_path, monkeypatch
     assert "1 of 1" in panel.status.value
 
 
+def _cards(html_text: str) -> dict:
+    import re
+
+    return {label: int(n) for label, n in re.findall(r'class="na-card[^"]*">([^<]+)<b>(\d+)</b>', html_text)}
+
+
+def test_panel_summary_cards_count_the_verified_changes_and_update_in_place(fleet, tmp_path, monkeypatch):
+    """The cards above the panel are an ordinary output: after Apply they are updated by display id, so the fixed
+    writer counts as passing and its cluster as upgraded, and what is saved is the state after the session."""
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj.data)
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: Handle() if kw.get("display_id") else None)
+    panel = RemediationPanel(fleet, apply_enabled=True, audit_log=tmp_path / "a.jsonl")
+    panel._ipython_display_()
+    before = _cards(panel.summary_html)
+    panel.cluster.value = ("123456789012", "us-east-1", "c2")
+    panel.select_all.click()
+    panel.review.click()
+    panel.apply_button.click()
+    after = _cards(shown[-1])
+    assert after["Fail"] == before["Fail"] - 1 and after["Pass"] == before["Pass"] + 1
+    assert after["Clusters without minor upgrades"] == before["Clusters without minor upgrades"] - 1
+    assert "1 verified change(s)" in shown[-1] and shown[-1] == panel.summary_html
+
+
 def test_panel_asks_again_for_named_excepted_instances(aws, tmp_path):
     seed([("c", [("x-1", False, {})])])
     (tmp_path / "e.yml").write_text("- {instance: x-1, reason: pinned}\n")
@@ -353,6 +384,7 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
         "one cluster id in two accounts is two choices, each named by account and region"
     panel.cluster.value = (other, "us-east-1", "c")
     assert [arn.split(":")[4] for _, arn in panel.instances.options] == [other], "the choice keeps its own account only"
+    assert f"(m {other}, us-east-1)" in panel.instances.options[0][0], "the account by its name, then its id"
     panel.cluster.value = ALL
     panel.account.value = other
     panel.select_all.click()
@@ -416,3 +448,27 @@ def test_a_window_open_now_is_said_so(scanned_fleet):
     now = remediate.datetime(2026, 12, 1, 12, 0, tzinfo=remediate.timezone.utc)  # a Tuesday, inside it
     row = remediate.plan_rows(remediate.select(f)[0], now=now).set_index("instance_id").loc["c1-w"]
     assert row["next_window"] == "open now (tue:11:00-tue:13:00)"
+
+
+def test_results_are_pills_in_every_table_and_long_tokens_wrap_at_separators(scanned_fleet, monkeypatch, tmp_path):
+    """FAIL / PASS / EXCEPTED read the same in the findings, clusters and exceptions tables (a pill whose text
+    says it without colour); an e-mail or ARN may wrap after its @ or colons, never inside a word."""
+    import dataclasses
+
+    from neptune_audit.present import tables
+    from neptune_audit.rule import allowlist
+
+    shown = []
+    monkeypatch.setattr(tables, "_html", shown.append)
+    tables.clusters_table(scanned_fleet)
+    assert '<b class="p pF">FAIL</b>' in shown[-1]
+    (tmp_path / "e.yml").write_text("- {instance: c2-w, reason: pinned, approved_by: cloud-risk@example.com}\n")
+    rules = allowlist.load(tmp_path / "e.yml")
+    f = scanned_fleet.findings.copy()
+    hit = f["instance_id"] == "c2-w"
+    f.loc[hit, "exception"] = pd.Series([{"match": "instance c2-w", "reason": "pinned", "expires": None,
+                                          "expired": False, "approved_by": "cloud-risk@example.com"}],
+                                        index=f.index[hit])
+    tables.exceptions_table(dataclasses.replace(scanned_fleet, findings=f, exceptions=rules))
+    assert '<b class="p pF">FAIL</b>' in shown[-1]
+    assert "cloud-risk@<wbr>example.com" in shown[-1]

@@ -67,6 +67,8 @@ class RemediationPanel:
         self.candidates = f[~f["auto_minor_version_upgrade"].astype(bool)].reset_index(drop=True)
         self.remediation: remediate.Remediation | None = None  # the reviewed plan, until applied or changed
         self.last_run: remediate.Remediation | None = None     # the applied run, for Re-verify
+        self.fixed: set = set()  # (account, region, instance) turned on and verified by this panel
+        self._summary = None     # the summary cards' display, updated in place after each Apply
         self._progress_lock = threading.Lock()
 
         # the audit notebook's choices, named the same way (account name and id; a cluster by account, region
@@ -124,9 +126,16 @@ class RemediationPanel:
             self.status.value = ("<i>Apply is disabled: this notebook was run with <code>apply=False</code>. "
                                  "Set <code>apply = True</code> in its parameters to make changes.</i>")
 
-    def _ipython_display_(self):
-        from IPython.display import display
+    @property
+    def summary_html(self) -> str:
+        """The summary cards as they stand: the scan's, with this panel's verified changes counted."""
+        return tables.summary_since(self.result, self.fixed)
 
+    def _ipython_display_(self):
+        from IPython.display import HTML, display
+
+        # the cards are an ordinary output (saved with the notebook), updated by display id after Apply
+        self._summary = display(HTML(self.summary_html), display_id=True)
         display(self.widget)
 
     # --- choosing -------------------------------------------------------------------------------
@@ -146,9 +155,11 @@ class RemediationPanel:
     def _refilter(self, *_):
         shown = self.shown()
         keep = [v for v in self.instances.value if v in set(shown["arn"])]
-        self.instances.options = [(f"{r.instance_id} — {r.role} of {r.cluster_id} ({r.account_id}, {r.region})"
-                                   + (" [excepted]" if r.result == EXCEPTED else ""), r.arn)
-                                  for r in shown.itertuples()]
+        names = explore.account_names(self.result)
+        self.instances.options = [(f"{r.instance_id} — {r.role} of {r.cluster_id} "
+                                   f"({(names[r.account_id] + ' ') if names.get(r.account_id) else ''}"
+                                   f"{r.account_id}, {r.region})" + (" [excepted]" if r.result == EXCEPTED else ""),
+                                   r.arn) for r in shown.itertuples()]
         self.instances.value = tuple(keep)
         self._invalidate()
 
@@ -226,6 +237,11 @@ class RemediationPanel:
         # Instances now verified on are no longer candidates: the list shows what is still to do.
         # keyed by account and region too: the same instance id can exist in several accounts
         fixed = {(r.account_id, r.region, r.instance_id) for r in results.itertuples() if r.verified is True}
+        self.fixed |= fixed
+        if self._summary is not None:
+            from IPython.display import HTML
+
+            self._summary.update(HTML(self.summary_html))
         keep = [key not in fixed for key in
                 zip(self.candidates["account_id"], self.candidates["region"], self.candidates["instance_id"])]
         self.candidates = self.candidates[keep].reset_index(drop=True)

@@ -28,12 +28,21 @@ class Filter:
     tag: str | None = None
     exposure: str | None = None
 
-    def describe(self) -> str:
+    def describe(self, names: dict | None = None) -> str:
+        """What the filter keeps, in words; ``names``: account id -> name, so an account reads as its name and id,
+        and a cluster as its id with its account and region (cluster ids repeat across accounts)."""
+        names = names or {}
         parts = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if value:
-                parts.append(f"{f.name} {value[2] if f.name == 'cluster' else value}")
+            if not value:
+                continue
+            if f.name == "account":
+                value = f"{names[value]} ({value})" if names.get(value) else value
+            elif f.name == "cluster":
+                acct, region, cluster = value
+                value = f"{cluster} ({names.get(acct) or acct}, {region})"
+            parts.append(f"{f.name} {value}")
         return ", ".join(parts)
 
 
@@ -188,7 +197,7 @@ class FilterBar:
     def _describe(self) -> None:
         from neptune_audit.present.tables import e
 
-        flt = self.filter.describe()
+        flt = self.filter.describe(account_names(self.result))
         total, kept = len(self.result.findings), len(self.view.findings)
         self.summary.value = (f"<b>{kept}</b> of {total} instances, <b>{len(self.view.clusters)}</b> of "
                               f"{len(self.result.clusters)} clusters" + (f" &mdash; {e(flt)}" if flt else
@@ -241,11 +250,12 @@ class Explorer:
         from neptune_audit.present.tables import filtered_note, no_match
 
         with capture_output(stdout=False, stderr=False) as shown:
-            filtered_note(self.bar.filter, view, self.result)
+            names = account_names(self.result)
+            filtered_note(self.bar.filter, view, self.result, names)
             if len(view.findings) or not self.bar.filter.describe():
                 draw(view)
             else:
-                no_match(self.bar.filter)
+                no_match(self.bar.filter, names)
         before, chart, after = [], None, []
         for o in shown.outputs:
             if chart is None and "application/vnd.plotly.v1+json" in o.data:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pandas as pd
 
@@ -39,7 +40,7 @@ table.dataTable td.na-num,table.dataTable th.na-num{text-align:right!important}
 table.dataTable td.na-id{white-space:nowrap}
 table.dataTable{font-size:13px}
 table.dataTable>tbody>tr>td,table.dataTable>thead>tr>th{padding:4px 6px!important}
-table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:anywhere}
+table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:break-word}
 table.dataTable caption,table.na-table caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 table.dataTable td.na-wide{min-width:11em}
 table.dataTable th{white-space:normal}
@@ -156,10 +157,20 @@ def header(result) -> None:
     ]) + f"<p>{e(meta.rationale)}</p>" + evidence.element(doc))
 
 
-def _cards(result) -> str:
-    s = result.summary
+def _cards(result, fixed=frozenset()) -> str:
+    """The headline cards; ``fixed``: (account, region, instance) keys turned on and verified since the scan,
+    counted as passing now (and their clusters as upgraded, where the writer was fixed on a covered release)."""
+    s, held = dict(result.summary), held_back(result.clusters)
+    if fixed:
+        f = result.findings
+        now = f[[k in fixed for k in zip(f["account_id"], f["region"], f["instance_id"])]]
+        s["fail"] -= int((now["result"] == FAIL).sum())
+        s["excepted"] -= int((now["result"] == EXCEPTED).sum())
+        s["pass"] += int(now["result"].isin([FAIL, EXCEPTED]).sum())
+        held = held[[(a, r, wr) not in fixed or eff is False for a, r, wr, eff in
+                     zip(held["account_id"], held["region"], held["writer_instance_id"], held["amvu_effective"])]]
     cards = [("Instances", s["instances"], ""), ("Fail", s["fail"], FAIL), ("Pass", s["pass"], PASS),
-             ("Excepted", s["excepted"], EXCEPTED), ("Clusters without minor upgrades", len(held_back(result.clusters)), FAIL),
+             ("Excepted", s["excepted"], EXCEPTED), ("Clusters without minor upgrades", len(held), FAIL),
              ("Account-regions not scanned", s["targets_not_scanned"], FAIL if s["targets_not_scanned"] else "")]
     text = "".join(f'<div class="na-card na-{c}">{e(label)}<b>{e(n)}</b></div>' for label, n, c in cards)
     if not s["targets_scanned"]:
@@ -171,6 +182,15 @@ def _cards(result) -> str:
 def summary(result) -> None:
     """Headline numbers, and the clusters that receive no minor upgrades."""
     _html(_STYLE + _cards(result))
+
+
+def summary_since(result, fixed) -> str:
+    """The summary cards of a remediation session: the scan's, with the instances fixed and verified since."""
+    note = ""
+    if fixed:
+        note = (f'<p class="na-filtered">With this session\'s {len(fixed)} verified change(s); everything else as '
+                f"scanned at {e(iso(result.generated_at))}.</p>")
+    return _STYLE + _cards(result, frozenset(fixed)) + note
 
 
 def _coverage_line(scope) -> str:
@@ -233,6 +253,17 @@ def stack(top: pd.Series, below: pd.Series) -> pd.Series:
                      index=top.index, dtype=object)
 
 
+# A long token (an e-mail, an ARN, key=value) may wrap after its separators, never inside a word: the tables' long
+# columns wrap between words only (overflow-wrap: break-word), so "cloud-risk@example.com" breaks as
+# "cloud-risk@ | example.com", not "cloud-risk@exampl | e.com".  Short tokens are left alone (a 10,000-row report).
+_LONG_TOKEN = re.compile(r"[^\s<>&]{16,}")
+_AFTER = re.compile(r"([@=/:,])(?=[^\s])")  # a hyphen is a break opportunity already
+
+
+def _soft_breaks(escaped: str) -> str:
+    return _LONG_TOKEN.sub(lambda m: _AFTER.sub(r"\1<wbr>", m.group(0)), escaped)
+
+
 def _text(v) -> str:
     """One cell as escaped HTML: empty is empty; tags (dicts) as key=value chips; lists and dicts compact."""
     if isinstance(v, Html):
@@ -242,10 +273,10 @@ def _text(v) -> str:
     if isinstance(v, dict):
         return "".join(f'<span class="na-chip">{e(k)}={e(val)}</span>' for k, val in sorted(v.items()))
     if isinstance(v, list):
-        return e(json.dumps(v, sort_keys=True, default=str)) if v else ""
+        return _soft_breaks(e(json.dumps(v, sort_keys=True, default=str))) if v else ""
     if isinstance(v, bool):
         return "yes" if v else "no"
-    return e(v)
+    return _soft_breaks(e(v))
 
 
 def flat(df: pd.DataFrame) -> pd.DataFrame:
@@ -430,7 +461,7 @@ def upgrades_ahead(result) -> None:
 def clusters_table(result) -> None:
     """One row per cluster: does it get minor upgrades (its writer decides), and how far behind is it."""
     c = result.clusters
-    view = pd.DataFrame({"result": c["result"], "account / region": stack(c["account_id"], c["region"]),
+    view = pd.DataFrame({"result": _pills(c["result"]), "account / region": stack(c["account_id"], c["region"]),
                          "cluster / writer": stack(c["cluster_id"], c["writer_instance_id"]),
                          "minor upgrades": c["gets_minor_upgrades"],  # yes/no, as _text shows every bool
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
@@ -450,6 +481,7 @@ def exceptions_table(result) -> None:
             for r in result.findings.itertuples() if r.exception]
     if rows:
         df = pd.DataFrame(rows)
+        df["result"] = _pills(df["result"])
         df.insert(1, "account / region", stack(df.pop("account_id"), df.pop("region")))
         table(df, caption="Exceptions matched")
     elif result.exceptions:
@@ -487,17 +519,18 @@ def machine_summary(result) -> None:
                                                                      f"(exit code {code})."})
 
 
-def filtered_note(flt, view, result) -> None:
-    """Above each redrawn section: what the filter bar keeps (nothing when it keeps everything)."""
-    text = flt.describe()
+def filtered_note(flt, view, result, names: dict | None = None) -> None:
+    """Above each redrawn section: what the filter bar keeps (nothing when it keeps everything); ``names``:
+    account id -> name."""
+    text = flt.describe(names)
     if text:
         _html(f'<p class="na-filtered">Filtered to {e(text)}: {len(view.findings)} of {len(result.findings)} '
               f"instances.</p>")
 
 
-def no_match(flt) -> None:
+def no_match(flt, names: dict | None = None) -> None:
     """A filter that keeps no instance: said once, instead of empty charts and sentences about nothing."""
-    _html(f'<p class="na-filtered"><b>No instances match</b> {e(flt.describe())}. Change or reset the filter '
+    _html(f'<p class="na-filtered"><b>No instances match</b> {e(flt.describe(names))}. Change or reset the filter '
           "bar above.</p>")
 
 
