@@ -368,7 +368,9 @@ def test_panel_hides_excepted_unless_asked(aws, tmp_path):
     assert panel.account.value == ALL
 
 
-def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_path):
+def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_path, monkeypatch):
+    from neptune_audit.present import tables
+
     from .conftest import assume_creds
 
     org = boto("organizations")
@@ -385,6 +387,10 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
     panel.cluster.value = (other, "us-east-1", "c")
     assert [arn.split(":")[4] for _, arn in panel.instances.options] == [other], "the choice keeps its own account only"
     assert f"(m {other}, us-east-1)" in panel.instances.options[0][0], "the account by its name, then its id"
+    shown = []
+    monkeypatch.setattr(tables, "_html", shown.append)
+    tables.findings_table(result)
+    assert f"m<br><small>{other}<br>us-east-1</small>" in shown[-1], "tables too: the name over its id and region"
     panel.cluster.value = ALL
     panel.account.value = other
     panel.select_all.click()

@@ -21,7 +21,7 @@ from neptune_audit.errors import UsageError
 ALL = "(all)"
 
 
-def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None) -> str:
+def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None, result=None) -> str:
     """The remediation plan as the panel shows it: what happens when, the warnings first and prominent (or "no
     warnings"), then one row per candidate with what the change means for its cluster, wrapped to the width."""
     import base64
@@ -39,7 +39,8 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
         out.append('<p class="na-nowarn"><b>No warnings</b> for this plan.</p>')
     view = pd.DataFrame({
         "instance / cluster": tables.stack(plan["instance_id"], plan["cluster_id"]),
-        "account / region": tables.stack(plan["account_id"], plan["region"]),
+        "account / region": (tables.account_region(result, plan["account_id"], plan["region"]) if result is not None
+                             else tables.stack(plan["account_id"], plan["region"])),
         "role, status": plan["role"] + ", " + plan["status"].astype(str),
         "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
         "cluster's next window": plan["next_window"],
@@ -191,7 +192,7 @@ class RemediationPanel:
                                                  audit_log=self.audit_log)
         plan = self.remediation.plan
         self.plan_view.value = plan_html(plan, apply_immediately=self.timing.value,
-                                                 script=remediate.to_script(plan) if len(plan) else None)
+                                         script=remediate.to_script(plan) if len(plan) else None, result=self.result)
         self.apply_button.disabled = not self.apply_enabled or plan.empty
 
     def _on_apply(self, _=None):

@@ -12,6 +12,7 @@ from typing import Callable
 import pandas as pd
 
 from neptune_audit.contract.vocabulary import EXPOSURE_ORDER, RESULT_ORDER
+from neptune_audit.present.names import account_names
 
 _ANY = "*"  # the dropdowns' "all" (a Dropdown shows the value None as no selection at all)
 
@@ -107,21 +108,6 @@ def choices(result) -> dict[str, list]:
         "exposure": [x for x in EXPOSURE_ORDER if x in set(c["exposure"])],
         "tag": tags,
     }
-
-
-def account_names(result) -> dict[str, str]:
-    """Account id -> its name where the scan knows one (an Organization's account name, a profile), else nothing:
-    ids alone are hard to tell apart, names alone can repeat."""
-    scope = result.scope
-    if "account_label" not in scope:
-        return {}
-    names = {}
-    for acct, label in zip(scope["account_id"], scope["account_label"]):
-        if isinstance(label, str) and label.split(":", 1)[-1] and label not in ("default",):
-            name = label.split(":", 1)[1] if ":" in label else label
-            if name and name != acct and not name.startswith("arn:") and name != "(caller)":
-                names[acct] = name
-    return names
 
 
 class FilterBar:

@@ -20,6 +20,7 @@ from neptune_audit.contract.vocabulary import (BEHIND, EXCEPTED, EXIT_MEANING, E
 from neptune_audit.rule.evaluate import held_back, not_scanned
 from neptune_audit.contract.export import to_contract
 from neptune_audit.contract.records import iso, missing
+from neptune_audit.present.names import account_cells, account_names
 
 RESULT_MIME = "application/vnd.neptune-audit+json"  # the run's JSON, read back by `neptune-audit report`
 _STYLE = """<style>
@@ -38,6 +39,7 @@ _STYLE = """<style>
 table.dataTable td.na-text,table.dataTable th.na-text{text-align:left!important}
 table.dataTable td.na-num,table.dataTable th.na-num{text-align:right!important}
 table.dataTable td.na-id{white-space:nowrap}
+table.dataTable td.na-id small{white-space:normal}
 table.dataTable{font-size:13px}
 table.dataTable>tbody>tr>td,table.dataTable>thead>tr>th{padding:4px 6px!important}
 table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:break-word}
@@ -244,6 +246,18 @@ class Html(str):
     """A cell already rendered (and escaped) by this module."""
 
 
+def account_region(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
+    """The "account / region" cells: the account's name over its id and region where the scan knows the name."""
+    return pd.Series([Html(x) for x in account_cells(data, accounts, regions)], index=accounts.index, dtype=object)
+
+
+def _where(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
+    """"member-a 123456789012 us-east-1": account (by name too, where known) and region, as one line."""
+    names = account_names(data)
+    return pd.Series([f"{names[a]} {a} {r}" if names.get(a) else f"{a} {r}" for a, r in zip(accounts, regions)],
+                     index=accounts.index, dtype=object)
+
+
 def stack(top: pd.Series, below: pd.Series) -> pd.Series:
     """Two values in one cell, the second smaller beneath (account over region, instance over cluster): the
     tables fit a notebook beside JupyterLab's file browser at 1280 px."""
@@ -361,7 +375,7 @@ def findings_table(result) -> None:
     f = result.findings
     fixes = [fix(r) for r in f[["result", "region", "instance_id", "cluster_id", "auto_minor_version_upgrade",
                                 "amvu_effective"]].to_dict("records")]
-    view = pd.DataFrame({"result": _pills(f["result"]), "account / region": stack(f["account_id"], f["region"]),
+    view = pd.DataFrame({"result": _pills(f["result"]), "account / region": account_region(result, f["account_id"], f["region"]),
                          "instance / cluster": stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
                          # the fix under the why: one more column would not fit beside the file browser at 1280 px
@@ -411,7 +425,7 @@ def upgrade_exposure(result) -> None:
     todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
                             "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
     view = pd.DataFrame({"exposure": todo["exposure"],
-                         "cluster / account, region": stack(todo["cluster_id"], todo["account_id"] + " " + todo["region"]),
+                         "cluster / account, region": stack(todo["cluster_id"], _where(result, todo["account_id"], todo["region"])),
                          "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"]),
                          "automatic target": todo["auto_upgrade_target"],
                          "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
@@ -451,7 +465,7 @@ def upgrades_ahead(result) -> None:
               "is due for the clusters in view.</p>" + source)
         return
     view = pd.DataFrame({"when": rows["when"], "what": rows["what"],
-                         "cluster / account, region": stack(rows["cluster_id"], rows["account_id"] + " " + rows["region"]),
+                         "cluster / account, region": stack(rows["cluster_id"], _where(result, rows["account_id"], rows["region"])),
                          "engine": rows["engine_version"], "outlook": rows["outlook"]})
     _html(note)
     table(view, caption="Upgrades ahead (soonest first)")
@@ -461,7 +475,7 @@ def upgrades_ahead(result) -> None:
 def clusters_table(result) -> None:
     """One row per cluster: does it get minor upgrades (its writer decides), and how far behind is it."""
     c = result.clusters
-    view = pd.DataFrame({"result": _pills(c["result"]), "account / region": stack(c["account_id"], c["region"]),
+    view = pd.DataFrame({"result": _pills(c["result"]), "account / region": account_region(result, c["account_id"], c["region"]),
                          "cluster / writer": stack(c["cluster_id"], c["writer_instance_id"]),
                          "minor upgrades": c["gets_minor_upgrades"],  # yes/no, as _text shows every bool
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
@@ -482,7 +496,7 @@ def exceptions_table(result) -> None:
     if rows:
         df = pd.DataFrame(rows)
         df["result"] = _pills(df["result"])
-        df.insert(1, "account / region", stack(df.pop("account_id"), df.pop("region")))
+        df.insert(1, "account / region", account_region(result, df.pop("account_id"), df.pop("region")))
         table(df, caption="Exceptions matched")
     elif result.exceptions:
         _html(f"<p>{len(result.exceptions)} exception(s) loaded; none matched an instance.</p>")
