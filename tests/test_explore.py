@@ -161,7 +161,7 @@ def test_tables_show_empty_as_empty_and_tags_as_chips():
     flat = tables.flat(df)
     assert flat["error"].tolist() == ["", "boom &lt;b&gt;"]
     assert flat["n"].iloc[1] == "" and flat["flag"].tolist() == ["yes", "no"]
-    assert flat["tags"].iloc[0] == '<span class="na-chip">env=prod</span><span class="na-chip">team=&lt;x&gt;</span>'
+    assert flat["tags"].iloc[0] == '<span class="na-chip">env=prod</span> <span class="na-chip">team=&lt;x&gt;</span>'
     assert flat["tags"].iloc[1] == ""
     classes = [d["className"] for d in tables._column_classes(df)]
     assert classes[0].startswith("na-text") and classes[1] == "na-num"

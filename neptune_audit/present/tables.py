@@ -285,7 +285,8 @@ def _text(v) -> str:
     if missing(v):
         return ""
     if isinstance(v, dict):
-        return "".join(f'<span class="na-chip">{e(k)}={e(val)}</span>' for k, val in sorted(v.items()))
+        # a space between chips: a received (untrusted) notebook shows them without the stylesheet
+        return " ".join(f'<span class="na-chip">{e(k)}={e(val)}</span>' for k, val in sorted(v.items()))
     if isinstance(v, list):
         return _soft_breaks(e(json.dumps(v, sort_keys=True, default=str))) if v else ""
     if isinstance(v, bool):
