@@ -274,6 +274,16 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     regions = {t.split()[-1] for t in page.locator(".dt-container", has=page.locator("caption", has_text="Findings"))
                .locator("tbody td:nth-child(2) small").all_inner_texts()}
     assert regions == {region}
+    # A filter that keeps nothing says so once per section, instead of empty charts and sentences about nothing.
+    tag = bar.locator(".widget-text", has=page.locator("label", has_text="Tag")).locator("input")
+    tag.fill("no-such=tag")
+    tag.press("Enter")
+    page.get_by_text("No instances match").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Every cluster is on its newest").count() == 0
+    tag.fill("")
+    tag.press("Enter")
+    page.wait_for_function("([sel, n]) => [...document.querySelectorAll(sel)].some(e => e.textContent.includes(n))",
+                           arg=[".dt-info", f"of {expected} entries"], timeout=30_000)
     assert not page.console_errors, page.console_errors
     # Saving writes the outputs into the working copy, never into the tracked notebook.
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
