@@ -252,10 +252,11 @@ def account_region(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
 
 
 def _where(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
-    """"member-a 123456789012 us-east-1": account (by name too, where known) and region, as one line."""
+    """"member-a 123456789012" over "us-east-1": the account (by name too, where known), then the region on its
+    own line (a region never breaks at its hyphens)."""
     names = account_names(data)
-    return pd.Series([f"{names[a]} {a} {r}" if names.get(a) else f"{a} {r}" for a, r in zip(accounts, regions)],
-                     index=accounts.index, dtype=object)
+    return pd.Series([Html(f"{e(names[a])} {e(a)}<br>{e(r)}" if names.get(a) else f"{e(a)}<br>{e(r)}")
+                      for a, r in zip(accounts, regions)], index=accounts.index, dtype=object)
 
 
 def stack(top: pd.Series, below: pd.Series) -> pd.Series:
