@@ -244,20 +244,21 @@ def test_the_region_listing_travels_beside_the_identity_call(aws):
     assert seen == {"regions_first": True} and len(result.findings) == 1
 
 
-def test_an_organizations_account_regions_start_together_beyond_one_accounts_cap(aws):
-    """Several accounts: each account-region is its own endpoint and rate bucket, so the pool grows past one
-    account's 32, up to 64.  The 3 accounts x 12 regions' first pages wait at a barrier that opens only when all
-    36 are in flight."""
+def _enabled_regions() -> list[str]:
+    """The commercial partition's enabled regions the simulated account lists (moto also lists China and GovCloud)."""
+    listed = boto("ec2").describe_regions(AllRegions=True)["Regions"]
+    return sorted(r["RegionName"] for r in listed if r.get("OptInStatus") != "not-opted-in"
+                  and not r["RegionName"].startswith(("cn-", "us-gov-", "us-iso")))
+
+
+def _first_pages_wait_for(parties: int):
+    """A Connection whose first DescribeDBInstances pages wait at a barrier that opens only once ``parties`` of
+    them are in flight together, and the list that records a barrier that broke (a page waited for a worker)."""
     import threading
 
     from neptune_audit.aws.targets import Connection
-    from neptune_audit.simulate import estate as sim_estate
 
-    sim_estate.seed()
-    listed = boto("ec2").describe_regions(AllRegions=True)["Regions"]
-    regions = sorted(r["RegionName"] for r in listed if r.get("OptInStatus") != "not-opted-in"
-                     and not r["RegionName"].startswith(("cn-", "us-gov-", "us-iso")))[:12]
-    barrier = threading.Barrier(3 * len(regions), timeout=10)
+    barrier = threading.Barrier(parties, timeout=10)
     broken = []
 
     def first_page(params, **_):
@@ -267,7 +268,18 @@ def test_an_organizations_account_regions_start_together_beyond_one_accounts_cap
             except threading.BrokenBarrierError:
                 broken.append(1)
 
-    conn = Connection(hooks=[("provide-client-params.rds.DescribeDBInstances", first_page)])
+    return Connection(hooks=[("provide-client-params.rds.DescribeDBInstances", first_page)]), broken
+
+
+def test_an_organizations_account_regions_start_together_beyond_one_accounts_cap(aws):
+    """Several accounts: each account-region is its own endpoint and rate bucket, so the pool grows past one
+    account's 32, up to 64.  The 3 accounts x 12 regions' first pages wait at a barrier that opens only when all
+    36 are in flight."""
+    from neptune_audit.simulate import estate as sim_estate
+
+    sim_estate.seed()
+    regions = _enabled_regions()[:12]
+    conn, broken = _first_pages_wait_for(3 * len(regions))
     result = neptune_audit.scan(organization=True, regions=",".join(regions), connection=conn)
     assert not broken, "some account-regions waited for a free worker"
     assert (result.scope["state"] == "scanned").sum() == 3 * len(regions)
@@ -277,25 +289,9 @@ def test_every_region_of_one_account_starts_at_once(aws):
     # With 20 regions, a pool of 16 left 4 regions waiting for a worker (one round trip each); the pool is now
     # sized by the region count (16-32).  Each first page waits at a barrier for all 20: it only opens if all
     # 20 are in flight together.
-    import threading
-
-    from neptune_audit.aws.targets import Connection
-
-    listed = boto("ec2").describe_regions(AllRegions=True)["Regions"]
-    regions = sorted(r["RegionName"] for r in listed if r.get("OptInStatus") != "not-opted-in"
-                     and not r["RegionName"].startswith(("cn-", "us-gov-", "us-iso")))[:20]
+    regions = _enabled_regions()[:20]
     assert len(regions) > 16, regions
-    barrier = threading.Barrier(len(regions), timeout=10)
-    broken = []
-
-    def first_page(params, **_):
-        if "Marker" not in params:
-            try:
-                barrier.wait()
-            except threading.BrokenBarrierError:
-                broken.append(1)
-
-    conn = Connection(hooks=[("provide-client-params.rds.DescribeDBInstances", first_page)])
+    conn, broken = _first_pages_wait_for(len(regions))
     result = neptune_audit.scan(regions=",".join(regions), connection=conn)
     assert not broken, "some regions waited for a free worker"
     assert (result.scope["state"] == "scanned").sum() == len(regions)

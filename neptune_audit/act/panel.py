@@ -14,6 +14,7 @@ import ipywidgets as w
 import pandas as pd
 
 from neptune_audit.present import explore, tables
+from neptune_audit.present.names import named
 from neptune_audit.act import remediate
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError
@@ -39,8 +40,7 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
         out.append('<p class="na-nowarn"><b>No warnings</b> for this plan.</p>')
     view = pd.DataFrame({
         "instance / cluster": tables.stack(plan["instance_id"], plan["cluster_id"]),
-        "account / region": (tables.account_region(result, plan["account_id"], plan["region"]) if result is not None
-                             else tables.stack(plan["account_id"], plan["region"])),
+        "account / region": tables.account_region(result, plan["account_id"], plan["region"]),
         "role, status": plan["role"] + ", " + plan["status"].astype(str),
         "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
         "cluster's next window": plan["next_window"],
@@ -157,10 +157,9 @@ class RemediationPanel:
         shown = self.shown()
         keep = [v for v in self.instances.value if v in set(shown["arn"])]
         names = explore.account_names(self.result)
-        self.instances.options = [(f"{r.instance_id} — {r.role} of {r.cluster_id} "
-                                   f"({(names[r.account_id] + ' ') if names.get(r.account_id) else ''}"
-                                   f"{r.account_id}, {r.region})" + (" [excepted]" if r.result == EXCEPTED else ""),
-                                   r.arn) for r in shown.itertuples()]
+        self.instances.options = [(f"{r.instance_id} — {r.role} of {r.cluster_id} ({named(names, r.account_id)}, "
+                                   f"{r.region})" + (" [excepted]" if r.result == EXCEPTED else ""), r.arn)
+                                  for r in shown.itertuples()]
         self.instances.value = tuple(keep)
         self._invalidate()
 

@@ -17,9 +17,15 @@ def missing(v) -> bool:
         return type(v).__name__ == "NAType"  # pandas.NA: its comparisons are NA, and bool(NA) raises
 
 
-def records(df, keys) -> list[dict]:
-    """The rows of ``df`` as dicts of Python values, in ``keys`` order, missing values None."""
-    return [{k: (None if missing(v) else v) for k, v in row.items()} for row in df[list(keys)].to_dict("records")]
+def records(table, keys) -> list[dict]:
+    """The rows of ``table`` (a DataFrame, or a list of dicts) as dicts of Python values, in ``keys`` order,
+    missing values None."""
+    rows = table if isinstance(table, list) else table[list(keys)].to_dict("records")
+    return [{k: _value(row.get(k)) for k in keys} for row in rows]
+
+
+def _value(v):
+    return None if missing(v) else v
 
 
 def iso(ts) -> str:

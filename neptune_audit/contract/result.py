@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from neptune_audit.contract import vocabulary
-from neptune_audit.contract.records import missing, records
+from neptune_audit.contract.records import records
 from neptune_audit.options import ScanOptions
 from neptune_audit.rule import model
 
@@ -103,10 +103,7 @@ class AuditResult:
     def rows(self, table: str, keys) -> list[dict]:
         """The rows of ``findings``, ``clusters`` or ``scope`` as the contract writes them: ``keys`` in order,
         missing values None; from the rows when the DataFrame was never built."""
-        value = self.__dict__[table]
-        if isinstance(value, list):
-            return [{k: (None if missing(v) else v) for k in keys for v in (r.get(k),)} for r in value]
-        return records(value, keys)
+        return records(self.__dict__[table], keys)
 
     def to_dict(self) -> dict:
         from neptune_audit.contract.export import to_contract

@@ -7,7 +7,9 @@ import html
 
 def account_names(result) -> dict[str, str]:
     """Account id -> its name where the scan knows one (an Organization's account name, a profile), else nothing:
-    ids alone are hard to tell apart, names alone can repeat."""
+    ids alone are hard to tell apart, names alone can repeat.  ``result``: anything with a scope, or None."""
+    if result is None:
+        return {}
     scope = result.scope
     if "account_label" not in scope:
         return {}
@@ -18,6 +20,11 @@ def account_names(result) -> dict[str, str]:
             if name and name != acct and not name.startswith("arn:") and name != "(caller)":
                 names[acct] = name
     return names
+
+
+def named(names: dict, account_id: str) -> str:
+    """"member-a 123456789012" where the name is known, else the id (plain text)."""
+    return f"{names[account_id]} {account_id}" if names.get(account_id) else account_id
 
 
 def account_cells(result, accounts, regions) -> list[str]:

@@ -20,7 +20,7 @@ from neptune_audit.contract.vocabulary import (BEHIND, EXCEPTED, EXIT_MEANING, E
 from neptune_audit.rule.evaluate import held_back, not_scanned
 from neptune_audit.contract.export import to_contract
 from neptune_audit.contract.records import iso, missing
-from neptune_audit.present.names import account_cells, account_names
+from neptune_audit.present.names import account_cells, account_names, named
 
 RESULT_MIME = "application/vnd.neptune-audit+json"  # the run's JSON, read back by `neptune-audit report`
 _STYLE = """<style>
@@ -255,8 +255,8 @@ def _where(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
     """"member-a 123456789012" over "us-east-1": the account (by name too, where known), then the region on its
     own line (a region never breaks at its hyphens)."""
     names = account_names(data)
-    return pd.Series([Html(f"{e(names[a])} {e(a)}<br>{e(r)}" if names.get(a) else f"{e(a)}<br>{e(r)}")
-                      for a, r in zip(accounts, regions)], index=accounts.index, dtype=object)
+    return pd.Series([Html(f"{e(named(names, a))}<br>{e(r)}") for a, r in zip(accounts, regions)],
+                     index=accounts.index, dtype=object)
 
 
 def stack(top: pd.Series, below: pd.Series) -> pd.Series:

@@ -145,22 +145,15 @@ def _combined(*lists):
     return None if any(x is None for x in lists) else [a for x in lists for a in x]
 
 
-def _rows(table) -> list[dict]:
-    """Rows of a DataFrame or a list of rows, as dicts."""
-    if table is None:
-        return []
-    return table if isinstance(table, list) else table.to_dict("records")
-
-
-def cluster_facts(instances, clusters, calendar: Calendar | None = None, today: date | None = None) -> dict:
+def cluster_facts(instances: list[dict], clusters: list[dict] | None, calendar: Calendar | None = None,
+                  today: date | None = None) -> dict:
     """(account, region, cluster) -> engine facts (``outlook.engine_facts``), over the cluster and its instances'
-    pending actions.  ``instances`` and ``clusters``: rows or DataFrames."""
-    clusters = _rows(clusters)
+    pending actions."""
     if not clusters:
         return {}
     calendar, today = calendar or shipped_calendar(), today or date.today()
     own = {(r["account_id"], r["region"], r["instance_id"]): r.get("own_pending_maintenance")
-           for r in _rows(instances)}
+           for r in instances}
     out = {}
     for c in clusters:
         key = (c["account_id"], c["region"], c["cluster_id"])
@@ -193,13 +186,14 @@ def _last_if_none(v) -> tuple:
     return (v is None, v or "")  # as pandas sorts: missing values last
 
 
-def finding_rows(instances, rules=(), today: date | None = None, clusters=None,
+def finding_rows(instances: list[dict], rules=(), today: date | None = None, clusters: list[dict] | None = None,
                  calendar: Calendar | None = None) -> list[dict]:
-    """Findings as rows: the instance rows with their engine facts and the verdict's columns, failing first."""
+    """Findings as rows: collection's instance rows with their engine facts and the verdict's columns, failing
+    first."""
     today, calendar = today or date.today(), calendar or shipped_calendar()
-    clusters = _rows(clusters)
+    clusters = clusters or []
     by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters}
-    instances = [dict(r) for r in _rows(instances)]
+    instances = [dict(r) for r in instances]
     facts = cluster_facts(instances, clusters, calendar, today)
     extra = [c for c in (instances[0] if instances else _EXTRA) if c not in FINDING_COLUMNS]
     rows = []
@@ -224,17 +218,11 @@ def findings_frame(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
-def evaluate_instances(instances, rules=(), today: date | None = None, clusters=None,
-                       calendar: Calendar | None = None) -> pd.DataFrame:
-    """Findings as a DataFrame (``finding_rows``)."""
-    return findings_frame(finding_rows(instances, rules, today, clusters, calendar))
-
-
-def cluster_rows(findings, clusters, calendar: Calendar | None = None, today: date | None = None) -> list[dict]:
+def cluster_rows(findings: list[dict], clusters: list[dict], calendar: Calendar | None = None,
+                 today: date | None = None) -> list[dict]:
     """One row per cluster: its writer, whether it gets minor upgrades, how many instances fail, its engine
-    facts and outlook.  ``findings`` and ``clusters``: rows or DataFrames."""
+    facts and outlook."""
     today, calendar = today or date.today(), calendar or shipped_calendar()
-    findings, clusters = _rows(findings), _rows(clusters)
     by_instance = {(r["account_id"], r["region"], r["instance_id"]): r for r in findings}
     facts_of = cluster_facts(findings, clusters, calendar, today)  # findings keep the rows' own pending actions
     rows = []
@@ -294,11 +282,6 @@ def clusters_frame(rows: list[dict]) -> pd.DataFrame:
         {"instances": int, "failing_instances": int, "gets_minor_upgrades": bool})
 
 
-def roll_up_clusters(findings, clusters, calendar: Calendar | None = None, today: date | None = None) -> pd.DataFrame:
-    """The cluster roll-up as a DataFrame (``cluster_rows``)."""
-    return clusters_frame(cluster_rows(findings, clusters, calendar, today))
-
-
 def scope_frame(rows: list[dict]) -> pd.DataFrame:
     """The scope DataFrame of collection's scope rows."""
     import pandas as pd
@@ -316,8 +299,6 @@ def not_scanned(scope: pd.DataFrame) -> pd.DataFrame:
     return scope[scope["state"].isin(NOT_SCANNED)]
 
 
-def summarize(findings, scope) -> dict:
-    """The contract's summary block, from rows or DataFrames."""
-    results = [r["result"] for r in findings] if isinstance(findings, list) else findings["result"]
-    states = [r["state"] for r in scope] if isinstance(scope, list) else scope["state"]
-    return summary(results, states)
+def summarize(findings: list[dict], scope: list[dict]) -> dict:
+    """The contract's summary block, from the finding and scope rows."""
+    return summary([r["result"] for r in findings], [r["state"] for r in scope])
