@@ -507,13 +507,15 @@ def main(argv=None, own_process: bool = False) -> int:
         return EXIT_INTERNAL
 
 
-class Terminated(BaseException):
+class Terminated(SystemExit):
     """SIGTERM (a scheduler stopping the job): unwinds like Ctrl-C, so every cleanup (a report's private kernel
-    folder and its kernel) runs."""
+    folder and its kernel) runs.  A SystemExit, because the handler raises it wherever the main thread is: inside
+    an asyncio callback (papermill's kernel client) any other exception is logged and dropped by the event loop,
+    and the report then waited for a cell that never finished (exit 4 instead of 143)."""
 
 
 def _terminate(signum, frame):
-    raise Terminated()
+    raise Terminated(143)  # the exit status of a process stopped by SIGTERM, should it escape main()
 
 
 def run() -> None:
