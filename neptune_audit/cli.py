@@ -14,8 +14,7 @@ import sys
 from neptune_audit import __version__
 from neptune_audit.contract.vocabulary import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
 from neptune_audit.errors import NeptuneAuditError, UsageError, one_line
-from neptune_audit.aws.permissions import KINDS as POLICY_KINDS
-from neptune_audit.options import DEFAULT_ROLE_NAME, ScanOptions
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, POLICY_KINDS
 
 PROG = "neptune-audit"
 
@@ -68,7 +67,10 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
                    help="YAML file of Neptune engine end-of-life dates (default: the one shipped with the kit)")
 
 
-def _options(args) -> ScanOptions:
+def _options(args):
+    """The parsed arguments as ScanOptions (imported here: ``--help`` needs no dataclasses)."""
+    from neptune_audit.options import ScanOptions
+
     if args.role_name and not args.organization:
         raise UsageError("--role-name goes with --organization")
     return ScanOptions(regions=args.regions, profiles=args.profiles, role_arns=args.role_arns,
@@ -381,6 +383,8 @@ def _report_summary(rep) -> str:
 def cmd_report(args) -> int:
     from neptune_audit.present.report import run_report
 
+    from neptune_audit.options import ScanOptions
+
     options = _options(args)
     if args.from_files and options != ScanOptions(max_workers=options.max_workers):
         raise UsageError("--from renders saved scans: it takes no targets or --exceptions (they were applied "
@@ -411,6 +415,7 @@ def cmd_demo(args) -> int:
         return _serve_demo(args.port, lab=args.lab_dir if args.lab else None)
     from pathlib import Path
 
+    from neptune_audit.options import ScanOptions
     from neptune_audit.present.report import default_output, run_report
     from neptune_audit.simulate.estate import example_exceptions
 

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS, MAX_ORGANIZATION_WORKERS
 from neptune_audit.errors import UsageError
 
-DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"
 ALL_REGIONS = "all"
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 # a region name as AWS spells them, the sovereign partitions included (eusc-de-east-1: botocore endpoints data)
@@ -27,18 +27,6 @@ def _tuple(value) -> tuple[str, ...]:
     if isinstance(value, (str, os.PathLike)):
         return (str(value),)
     return tuple(str(v) for v in value)
-
-
-DEFAULT_WORKERS = 16   # account-regions at once when several accounts share a region's API
-# With max_workers None (the default), one account's regions all start at once, up to this many: each region is
-# its own endpoint and its own API rate bucket, so one request per region is the politest fan-out there is, and
-# the region with the most instances no longer waits for a free worker.
-MAX_AUTO_WORKERS = 32
-# Several accounts (an Organization, several profiles or roles): their account-regions are separate endpoints and
-# rate buckets too (API rate limits are per account and region), so more of them at once asks no one endpoint for
-# more.  Measured (benchmarks/RESULTS.md): 1,000 accounts x 20 regions, 64 workers against 16: 1.4-1.76x faster,
-# +15-23 % CPU, +8 % memory; the retry and throttling runs stay exact (each client keeps its own retry state).
-MAX_ORGANIZATION_WORKERS = 64
 
 
 def auto_workers(max_workers: int | None, regions: int, accounts: int = 1) -> int:

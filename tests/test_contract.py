@@ -32,6 +32,14 @@ def test_schema_command_prints_a_valid_json_schema():
     assert set(schema["$defs"]["scope"]["properties"]["state"]["enum"]) == set(vocabulary.SCOPE_STATES)
 
 
+def test_the_spelled_out_states_results_and_exposures_are_the_schemas():
+    """vocabulary spells the enums out so `--help` reads no JSON; the schema stays the one source."""
+    assert vocabulary.SCOPE_STATES == vocabulary.enum("scope", "state")
+    assert vocabulary.RESULTS == vocabulary.enum("finding", "result")
+    assert vocabulary.EXPOSURES == vocabulary.enum("cluster", "exposure")
+    assert vocabulary.TOP_FIELDS == tuple(vocabulary.schema()["properties"])
+
+
 @pytest.fixture(scope="module")
 def _doc(aws_module):
     seed([("c", [("w", False, {"env": "prod"}), ("r", True, {})])])

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "neptune_audit"
 
 # Lowest first.  A module may import its own room and the rooms below it, never one above.
 ROOMS = [
-    ("base", ("neptune_audit.errors", "neptune_audit.inputs", "neptune_audit.contract.vocabulary",
+    ("base", ("neptune_audit.errors", "neptune_audit.defaults", "neptune_audit.inputs", "neptune_audit.contract.vocabulary",
               "neptune_audit.contract.records", "neptune_audit.__version__")),
     ("options", ("neptune_audit.options",)),
     ("aws", ("neptune_audit.aws",)),

@@ -24,7 +24,8 @@ from neptune_audit.act.auditlog import AuditLog
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError
 from neptune_audit.contract.records import iso
-from neptune_audit.options import DEFAULT_WORKERS, REGION
+from neptune_audit.defaults import DEFAULT_WORKERS
+from neptune_audit.options import REGION
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.targets import AWS_ERRORS, describe_error
 

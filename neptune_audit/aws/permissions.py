@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from neptune_audit.options import DEFAULT_ROLE_NAME
-
-KINDS = ("audit", "remediate")
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, POLICY_KINDS as KINDS
 
 
 @dataclass(frozen=True)

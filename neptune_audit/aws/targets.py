@@ -24,7 +24,8 @@ from neptune_audit import __version__
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import building_client, new_botocore_session, share_http_session
 from neptune_audit.errors import AwsError, UsageError, one_line
-from neptune_audit.options import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_ARN
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
+from neptune_audit.options import ROLE_ARN
 
 SESSION_NAME = "neptune-audit"
 

@@ -7,8 +7,6 @@ DataFrames, the exports and the tests cannot drift from what is published.
 from __future__ import annotations
 
 import functools
-import json
-from pathlib import Path
 
 SCHEMA = "neptune-audit/1"
 FORMATS = ("table", "csv", "json", "ocsf", "asff")  # scan --format
@@ -17,12 +15,16 @@ SCHEMA_FILE = "neptune-audit-1.schema.json"
 
 def schema_text() -> str:
     """The published JSON Schema, as shipped."""
+    from pathlib import Path
+
     # beside this module (the wheel installs the package as files; importlib.resources costs ~20 ms to import)
     return Path(__file__).with_name(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict:
+    import json
+
     return json.loads(schema_text())
 
 
@@ -30,26 +32,38 @@ def _fields(name: str) -> tuple[str, ...]:
     return tuple(schema()["$defs"][name]["properties"])
 
 
-def _enum(name: str, field: str) -> tuple[str, ...]:
+def enum(name: str, field: str) -> tuple[str, ...]:
+    """The values the schema allows for one field (tests hold the constants below to them)."""
     return tuple(schema()["$defs"][name]["properties"][field]["enum"])
 
 
-TOP_FIELDS: tuple[str, ...] = tuple(schema()["properties"])
-RULE_FIELDS = _fields("rule")
-SCOPE_FIELDS = _fields("scope")
-FINDING_FIELDS = _fields("finding")
-CLUSTER_FIELDS = _fields("cluster")
-SUMMARY_FIELDS = _fields("summary")
+# The field lists are read from the schema when first asked for (PEP 562), so `--help`, which needs only the
+# states and results below, reads no JSON.
+_FIELD_LISTS = {"RULE_FIELDS": "rule", "SCOPE_FIELDS": "scope", "FINDING_FIELDS": "finding",
+                "CLUSTER_FIELDS": "cluster", "SUMMARY_FIELDS": "summary"}
 
-SCOPE_STATES = _enum("scope", "state")           # scanned, not-enabled, denied, error
+
+def __getattr__(name: str):
+    if name == "TOP_FIELDS":
+        value = tuple(schema()["properties"])
+    elif name in _FIELD_LISTS:
+        value = _fields(_FIELD_LISTS[name])
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+# The schema's enums, spelled out (tests/test_contract.py fails when they differ from the schema's).
+SCOPE_STATES = ("scanned", "not-enabled", "denied", "error")
 SCANNED = "scanned"
 NOT_ENABLED = "not-enabled"
 NOT_SCANNED = ("denied", "error")                # the states that make a run incomplete
-RESULTS = _enum("finding", "result")             # PASS, FAIL, EXCEPTED
+RESULTS = ("PASS", "FAIL", "EXCEPTED")
 PASS, FAIL, EXCEPTED = RESULTS
 assert set(NOT_SCANNED) | {SCANNED, NOT_ENABLED} == set(SCOPE_STATES)
 RESULT_ORDER = (FAIL, EXCEPTED, PASS)            # how every table and file lists findings: failing first
-EXPOSURES = _enum("cluster", "exposure")         # current, behind, not-covered, unknown
+EXPOSURES = ("current", "behind", "not-covered", "unknown")
 CURRENT, BEHIND, NOT_COVERED, UNKNOWN = EXPOSURES
 EXPOSURE_ORDER = (NOT_COVERED, BEHIND, UNKNOWN, CURRENT)   # worst first
 assert set(RESULT_ORDER) == set(RESULTS) and set(EXPOSURE_ORDER) == set(EXPOSURES)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from neptune_audit.options import DEFAULT_ROLE_NAME
+from neptune_audit.defaults import DEFAULT_ROLE_NAME
 from neptune_audit.rule.outlook import version_key
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
