@@ -110,3 +110,11 @@ def shipped(relative: str) -> Path:
         if candidate.is_file():
             return candidate
     raise UsageError(f"{relative} is missing from this installation")
+
+
+def safe_yaml(text: str):
+    """``yaml.safe_load``, parsed by libyaml when PyYAML has it (same constructor and resolver, ~8x faster: the
+    engine calendar took 13 ms in Python on the path to the first request)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders

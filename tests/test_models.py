@@ -101,3 +101,24 @@ if __name__ == "__main__":
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(trimmed, indent=1, sort_keys=False) + "\n")
     print(f"wrote {out} ({len(trimmed['shapes'])} shapes)", file=sys.stderr)
+
+
+def test_the_kit_loader_lists_the_services_botocore_lists(tmp_path, monkeypatch):
+    """One walk of the data folders answers every kind of file as botocore's own listing does, the user's model
+    folders included (here an AWS_DATA_PATH with a model of its own and a folder that is not a service)."""
+    extra = tmp_path / "models"
+    (extra / "myservice" / "2020-01-01").mkdir(parents=True)
+    (extra / "myservice" / "2020-01-01" / "service-2.json").write_text("{}")
+    (extra / "myservice" / "2020-01-01" / "waiters-2.json.gz").write_bytes(b"")
+    (extra / "notes.txt").write_text("not a service")
+    (extra / "half" / "2020-01-01" / "paginators-1.json").mkdir(parents=True)  # a folder, not a file
+    monkeypatch.setenv("AWS_DATA_PATH", str(extra))
+    monkeypatch.setattr(tuning, "_shared_loader", [])
+    ours = tuning.new_botocore_session().get_component("data_loader")
+    theirs = botocore.session.Session().get_component("data_loader")
+    assert type(ours) is not type(theirs) and str(extra) in theirs.search_paths
+    theirs.search_paths[:] = ours.search_paths  # the same folders, the slices' among them
+    for kind in ("service-2", "paginators-1", "endpoint-rule-set-1", "waiters-2", "examples-1", "nothing"):
+        assert ours.list_available_services(kind) == theirs.list_available_services(kind), kind
+    assert "myservice" in ours.list_available_services("waiters-2")
+    assert "half" not in ours.list_available_services("paginators-1")

@@ -10,9 +10,8 @@ import shlex
 from dataclasses import dataclass, fields
 from importlib import resources
 
-import yaml
-
 from neptune_audit.contract.vocabulary import EXCEPTED
+from neptune_audit.inputs import safe_yaml
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def validate(data: dict) -> Rule:
 
 
 def raw() -> dict:
-    return yaml.safe_load(resources.files(__package__).joinpath("rule.yaml").read_text(encoding="utf-8"))
+    return safe_yaml(resources.files(__package__).joinpath("rule.yaml").read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)

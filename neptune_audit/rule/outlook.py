@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 
 from neptune_audit.errors import UsageError, one_line
+from neptune_audit.inputs import safe_yaml
 
 CALENDAR_FILE = "engine_calendar.yaml"
 STALE_AFTER = timedelta(days=180)
@@ -113,7 +114,7 @@ def parse_calendar(text: str, where: str) -> Calendar:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"engine calendar {where} is not YAML ({one_line(exc, limit=120)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("releases"), dict) or "as_of" not in data:

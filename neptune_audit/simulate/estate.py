@@ -188,9 +188,9 @@ def seed(endpoint_url: str | None = None) -> Manifest:
 def _engine_data() -> dict:
     from importlib import resources
 
-    import yaml
+    from neptune_audit.inputs import safe_yaml
 
-    return yaml.safe_load(resources.files(__package__).joinpath("engines.yaml").read_text("utf-8"))
+    return safe_yaml(resources.files(__package__).joinpath("engines.yaml").read_text("utf-8"))
 
 
 def _upgrade_target(current: str, target: str, auto: bool) -> dict:
