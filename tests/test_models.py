@@ -95,14 +95,6 @@ def test_the_kits_ec2_client_answers_describe_regions_from_the_slice():
     assert len(theirs.meta.service_model.operation_names) > 500
 
 
-if __name__ == "__main__":
-    version, trimmed = derive()
-    out = SLICE / version / "service-2.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(trimmed, indent=1, sort_keys=False) + "\n")
-    print(f"wrote {out} ({len(trimmed['shapes'])} shapes)", file=sys.stderr)
-
-
 def test_the_kit_loader_lists_the_services_botocore_lists(tmp_path, monkeypatch):
     """One walk of the data folders answers every kind of file as botocore's own listing does, the user's model
     folders included (here an AWS_DATA_PATH with a model of its own and a folder that is not a service)."""
@@ -122,3 +114,12 @@ def test_the_kit_loader_lists_the_services_botocore_lists(tmp_path, monkeypatch)
         assert ours.list_available_services(kind) == theirs.list_available_services(kind), kind
     assert "myservice" in ours.list_available_services("waiters-2")
     assert "half" not in ours.list_available_services("paginators-1")
+
+
+if __name__ == "__main__":
+    version, trimmed = derive()
+    out = SLICE / version / "service-2.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(trimmed, indent=1, sort_keys=False) + "\n")
+    print(f"wrote {out} ({len(trimmed['shapes'])} shapes)", file=sys.stderr)
+
