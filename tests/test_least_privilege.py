@@ -148,8 +148,9 @@ def test_kms_signing_needs_exactly_the_actions_policy_adds(moto_server, enforced
 
 
 def test_a_call_no_declaration_covers_is_caught(every_aws_call_is_declared):
-    """The guard over the whole suite sees a call the policy would not allow (here a snapshot listing the kit
-    never makes), and a declared one passes."""
+    """The guard over the whole suite sees a call the policy would not allow (here a session token the kit never
+    asks for), and a declared one passes.  The kit's rds client cannot even make an undeclared call: its model is
+    the slice of the declared operations (aws/models, tests/test_models.py)."""
     from moto import mock_aws
 
     from neptune_audit.aws.targets import Connection
@@ -159,6 +160,8 @@ def test_a_call_no_declaration_covers_is_caught(every_aws_call_is_declared):
         rds = conn.client(conn.base_session(), "rds", "us-east-1")
         rds.describe_db_instances()
         assert every_aws_call_is_declared == []
-        rds.describe_db_snapshots()
-    assert every_aws_call_is_declared == ["rds.DescribeDBSnapshots"]
+        with pytest.raises(AttributeError):
+            rds.describe_db_snapshots()
+        conn.client(conn.base_session(), "sts", "us-east-1").get_session_token()
+    assert every_aws_call_is_declared == ["sts.GetSessionToken"]
     every_aws_call_is_declared.clear()

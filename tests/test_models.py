@@ -1,8 +1,11 @@
-"""The DescribeRegions slice of botocore's ec2 model that the kit's own loader finds first (aws/tuning.py).
+"""The slices of botocore's ec2 and rds models that the kit's own loader finds first (aws/tuning.py).
 
 botocore's full ec2 model is 830 operations: loading it and building its client class cost ~0.26 s of CPU on the
-scan's critical path, before the first request, for the one operation the kit calls.  The slice is derived from
-the installed botocore, never written by hand; this test fails when it drifts.  Regenerate it with
+scan's critical path, before the first request, for the one operation the kit calls.  rds's is ~160 operations,
+built again for every account-region's client where the kit is a library (a kernel, a worker): ~9 ms a client,
+~4 ms with the five operations the kit calls.  A slice holds the operations the kit declares (``NEEDS``, the same
+declarations the IAM policies come from) and every shape they reach, errors included, without documentation.  It
+is derived from the installed botocore, never written by hand; this test fails when it drifts.  Regenerate with
 ``python -m tests.test_models``.
 """
 from __future__ import annotations
@@ -11,13 +14,24 @@ import json
 import sys
 from pathlib import Path
 
+import botocore
+import botocore.exceptions
 import botocore.session
+import pytest
 
 import neptune_audit
 from neptune_audit.aws import tuning
 
-SLICE = Path(neptune_audit.__file__).parent / "aws" / "models" / "ec2"
-OPERATIONS = ("DescribeRegions",)
+SLICES = Path(neptune_audit.__file__).parent / "aws" / "models"
+SLICED = ("ec2", "rds")
+
+
+def operations(service: str) -> tuple[str, ...]:
+    """The service's operations the kit declares it calls."""
+    from neptune_audit import api
+
+    return tuple(sorted({call.split(".", 1)[1] for n in api.declared_needs() for call in n.calls
+                         if call.startswith(service + ".")}))
 
 
 def _shapes_of(model: dict, name: str, found: dict) -> None:
@@ -41,58 +55,98 @@ def _without_docs(value):
 METADATA = ("apiVersion", "endpointPrefix", "protocol", "serviceId", "signatureVersion", "xmlNamespace", "uid")
 
 
-def derive() -> tuple[str, dict]:
-    """(api version, the model with only OPERATIONS and the shapes they reach, without documentation), from the
-    installed botocore."""
+def derive(service: str) -> tuple[str, dict]:
+    """(api version, the model with only the kit's operations and the shapes they reach, without documentation),
+    from the installed botocore."""
     loader = botocore.session.get_session().get_component("data_loader")
-    model = loader.load_service_model("ec2", "service-2")
+    model = loader.load_service_model(service, "service-2")
     shapes: dict = {}
-    for op in OPERATIONS:
-        for ref in ("input", "output"):
-            if ref in model["operations"][op]:
-                _shapes_of(model, model["operations"][op][ref]["shape"], shapes)
+    ops = operations(service)
+    for op in ops:
+        spec = model["operations"][op]
+        for ref in [spec.get("input"), spec.get("output"), *spec.get("errors", [])]:
+            if ref:
+                _shapes_of(model, ref["shape"], shapes)
     trimmed = {"version": model.get("version", "2.0"),
                "metadata": {k: model["metadata"][k] for k in METADATA if k in model["metadata"]},
-               "operations": {op: model["operations"][op] for op in OPERATIONS},
+               "operations": {op: model["operations"][op] for op in ops},
                "shapes": dict(sorted(shapes.items()))}
     return model["metadata"]["apiVersion"], _without_docs(trimmed)
 
 
-def _covers(shipped, derived) -> bool:
-    """``shipped`` holds everything ``derived`` does, the same way (it may hold members an older botocore lacks)."""
+def derive_extras(service: str, version: str, shapes) -> dict | None:
+    """botocore's ``service-2.sdk-extras`` for the service, kept to the slice's shapes.  The slice's copy shadows
+    botocore's: merged into the slice, botocore's would add half-shapes (no type) for operations it lacks, and a
+    client then fails on its first error answer."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    try:
+        extras = loader.load_data(f"{service}/{version}/service-2.sdk-extras")
+    except botocore.exceptions.DataNotFoundError:
+        return None
+    merge = dict(extras.get("merge", {}))
+    if "shapes" in merge:
+        merge["shapes"] = {k: v for k, v in merge["shapes"].items() if k in shapes}
+    return _without_docs({**extras, "merge": merge})
+
+
+def _covers(shipped, derived, exact: bool = True) -> bool:
+    """``shipped`` holds everything ``derived`` does, the same way (it may hold members an older botocore lacks).
+    Not ``exact``: every name is there, values may differ (an older botocore lists errors in another order, has
+    String where the newer has SensitiveString)."""
     if isinstance(derived, dict):
-        return isinstance(shipped, dict) and all(k in shipped and _covers(shipped[k], v) for k, v in derived.items())
-    return shipped == derived
+        return isinstance(shipped, dict) and all(k in shipped and _covers(shipped[k], v, exact)
+                                                 for k, v in derived.items())
+    return shipped == derived or not exact
 
 
-def test_the_shipped_slice_is_the_installed_botocores_describe_regions():
-    """Everything the installed botocore says of DescribeRegions is in the slice, the same way (an older botocore,
-    as in ``make test-lowest``, knows fewer members of a Region; the slice comes from the newest)."""
-    version, derived = derive()
-    shipped = SLICE / version / "service-2.json"
-    assert shipped.is_file(), f"no slice for ec2 {version}: run python -m tests.test_models"
-    assert _covers(json.loads(shipped.read_text()), derived), "the slice lacks what botocore has: python -m tests.test_models"
+DERIVED_FROM = SLICES / "derived-from.txt"  # the botocore the slices come from
+
+
+def _installed() -> tuple[int, ...]:
+    return tuple(int(p) for p in botocore.__version__.split(".")[:3])
+
+
+@pytest.mark.parametrize("service", SLICED)
+def test_the_shipped_slice_is_the_installed_botocores(service):
+    """Everything the installed botocore says of the kit's operations is in the slice, the same way (an older
+    botocore, as in ``make test-lowest``, knows fewer members of a Region; the slice comes from the newest)."""
+    version, derived = derive(service)
+    shipped = SLICES / service / version / "service-2.json"
+    assert shipped.is_file(), f"no slice for {service} {version}: run python -m tests.test_models"
+    source = tuple(int(p) for p in DERIVED_FROM.read_text().split()[1].split("."))
+    exact = _installed() >= source  # the botocore it came from, or a newer one: nothing may differ
+    assert _covers(json.loads(shipped.read_text()), derived, exact), \
+        f"the {service} slice lacks what botocore {botocore.__version__} has: python -m tests.test_models"
+    extras = derive_extras(service, version, derived["shapes"])
+    shipped_extras = shipped.with_name("service-2.sdk-extras.json")
+    assert (extras is None) == (not shipped_extras.is_file()), "python -m tests.test_models"
+    assert extras is None or _covers(json.loads(shipped_extras.read_text()), extras, exact)
 
 
 def test_the_comparison_can_fail():
-    _, derived = derive()
+    _, derived = derive("ec2")
     lacking = json.loads(json.dumps(derived))
     del lacking["shapes"]["Region"]["members"]["OptInStatus"]
     assert not _covers(lacking, derived)
     renamed = json.loads(json.dumps(derived))
     renamed["shapes"]["Region"]["members"]["RegionName"]["locationName"] = "name"
     assert not _covers(renamed, derived)
+    assert _covers(renamed, derived, exact=False) and not _covers(lacking, derived, exact=False)
 
 
-def test_the_kits_ec2_client_answers_describe_regions_from_the_slice():
-    """The kit's own loader finds the slice first; a client of the user's own still gets botocore's whole model."""
+def test_the_kits_clients_answer_from_the_slices():
+    """The kit's own loader finds the slices first; a client of the user's own still gets botocore's whole model."""
     session = tuning.new_botocore_session()
     ours = session.create_client("ec2", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-    assert ours.meta.service_model.operation_names == list(OPERATIONS)
+    assert ours.meta.service_model.operation_names == ["DescribeRegions"]
     assert ours.meta.service_model.operation_model("DescribeRegions").output_shape.name == "DescribeRegionsResult"
-    theirs = botocore.session.get_session().create_client("ec2", region_name="us-east-1",
-                                                          aws_access_key_id="a", aws_secret_access_key="b")
-    assert len(theirs.meta.service_model.operation_names) > 500
+    rds = session.create_client("rds", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    assert sorted(rds.meta.service_model.operation_names) == list(operations("rds"))
+    assert rds.can_paginate("describe_db_instances")  # botocore's own paginators, found behind the slice
+    for service, many in (("ec2", 500), ("rds", 100)):
+        theirs = botocore.session.get_session().create_client(service, region_name="us-east-1",
+                                                              aws_access_key_id="a", aws_secret_access_key="b")
+        assert len(theirs.meta.service_model.operation_names) > many
 
 
 def test_the_kit_loader_lists_the_services_botocore_lists(tmp_path, monkeypatch):
@@ -117,9 +171,14 @@ def test_the_kit_loader_lists_the_services_botocore_lists(tmp_path, monkeypatch)
 
 
 if __name__ == "__main__":
-    version, trimmed = derive()
-    out = SLICE / version / "service-2.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(trimmed, indent=1, sort_keys=False) + "\n")
-    print(f"wrote {out} ({len(trimmed['shapes'])} shapes)", file=sys.stderr)
+    for name in SLICED:
+        version, trimmed = derive(name)
+        out = SLICES / name / version / "service-2.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(trimmed, indent=1, sort_keys=False) + "\n")
+        extras = derive_extras(name, version, trimmed["shapes"])
+        if extras is not None:
+            out.with_name("service-2.sdk-extras.json").write_text(json.dumps(extras, indent=1) + "\n")
+        print(f"wrote {out} ({len(trimmed['shapes'])} shapes)", file=sys.stderr)
+    DERIVED_FROM.write_text(f"botocore {botocore.__version__}\n")
 
