@@ -3,23 +3,47 @@ the instance-metadata service is off, and every call goes to moto (in-process or
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
-import requests
 
-from neptune_audit.simulate import estate as sim_estate
-
-from neptune_audit.simulate import server as sim_server
+# boto3, moto and the simulated account are imported where used: xdist's controller imports this file too before it
+# starts the workers, and has no test to run (2.7 s of imports it never needed).
 
 # moto loads its default AMI catalogue into every EC2 backend it makes (one per account and region, ~10 % of the
 # suite's CPU); the kit never asks EC2 for more than DescribeRegions.  Set before any backend exists, and inherited
 # by every moto server and CLI process a test starts.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+# jsonschema imports rfc3987_syntax whenever it is installed (JupyterLab's jupyter-events brings it in) for its
+# "iri" format checks, and that import builds ~38 Lark parsers: 3.5 s of CPU in every test process that validates a
+# document (python-jsonschema/jsonschema#1428).  The contract's schema has no iri format (only "date"), so the test
+# processes go without it; a user's process is left as it is.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+# Each full collection walks the whole heap, and a test process holds a big long-lived one (moto's catalogues,
+# botocore's models, pandas): importing the test modules ran ~2.4 s of collections in every worker.  The GC is off
+# while they are imported, then the heap so far is frozen (later collections skip it) and the GC is back on for
+# the tests.  The test processes are the suite's own; the kit itself never does this in a user's process.
+gc.disable()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    gc.freeze()
+    gc.enable()
+
+
+# The files that take longest (seconds of one worker, measured with --durations=0), started first so that no worker
+# is left with a long file at the end (pyproject's --dist loadfile --no-loadscope-reorder keeps this order); the
+# rest follow in name order.
+LONGEST_FIRST = ("test_remediate.py", "test_collect.py", "test_terminal.py", "test_security_hub.py",
+                 "test_hostile_places.py", "test_upgrade_exposure.py")
 
 ROOT = Path(__file__).resolve().parents[1]
 DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -32,6 +56,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"moto_server", "_moto_server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file, as written
 
 
 def _isolate(monkeypatch, home: Path) -> None:
@@ -131,25 +157,38 @@ def aws_module(tmp_path_factory):
 
 
 def seed(clusters, region="us-east-1", endpoint_url=None, creds=None, account_id="123456789012", **kw):
+    from neptune_audit.simulate import estate as sim_estate
+
     return sim_estate.seed_instances(creds or CREDS, region, clusters, endpoint_url, account_id, **kw)
 
 
 def assume_creds(account_id: str, endpoint_url=None) -> dict:
+    from neptune_audit.simulate import estate as sim_estate
+
     return sim_estate.assume_credentials(endpoint_url, account_id)
 
 
-sim_server.install_neptune_extras()  # in-process moto (mock_aws) answers what the simulated account answers
+@pytest.fixture(scope="session", autouse=True)
+def _neptune_extras():
+    """In-process moto (mock_aws) answers what the simulated account answers."""
+    from neptune_audit.simulate import server as sim_server
+
+    sim_server.install_neptune_extras()
 
 
 class MotoServer:
     """The simulated account's server (moto plus the Neptune extras), empty: each test seeds what it needs."""
 
     def __init__(self):
+        from neptune_audit.simulate import server as sim_server
+
         self.server = sim_server.DemoServer(seeded=False)
         self.port = self.server.port
         self.url = self.server.endpoint_url
 
     def reset(self):
+        import requests
+
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
 
     def env(self, **extra) -> dict:
@@ -186,7 +225,9 @@ def run_cli(args, env, cwd=None, input=None, timeout=300):
 
 
 def boto(service, region="us-east-1", endpoint_url=None, creds=None):
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **(creds or CREDS))
+    from neptune_audit.simulate import estate as sim_estate
+
+    return sim_estate.client(creds or CREDS, service, region, endpoint_url)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -205,6 +246,8 @@ def demo_account():
     process's demo account is then empty.  This resets them, seeds a new demo server, and puts the old one back.
     """
     from moto import mock_aws
+
+    from neptune_audit.simulate import server as sim_server
 
     wipe = mock_aws()
     wipe.start()

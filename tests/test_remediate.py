@@ -181,9 +181,7 @@ def test_apply_continues_past_per_instance_failures(fleet, tmp_path):
         # ... and without rds:ModifyDBInstance the call is denied.
         fail_call("rds", "ModifyDBInstance", "AccessDenied", "not authorized to perform: rds:ModifyDBInstance",
                   status=403, when=ident("c1-r")),
-        # A throttled call is retried by botocore and succeeds.
-        throttle("rds", "ModifyDBInstance", times=1),
-    )
+    )  # a throttled change is retried and succeeds: test_throttled_modify_succeeds_after_retry
     p = remediate.plan(again.findings)
     boto("rds").delete_db_instance(DBInstanceIdentifier="c3-w")  # gone between scan and remediation
     log = tmp_path / "audit.jsonl"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
@@ -15,7 +14,7 @@ from botocore.validate import ParamValidator
 import neptune_audit
 from neptune_audit import api
 from neptune_audit.contract import asff
-from tests.conftest import CREDS, seed
+from tests.conftest import boto, seed
 
 REQUIRED = {"AwsAccountId", "CreatedAt", "Description", "GeneratorId", "Id", "ProductArn", "Resources",
             "SchemaVersion", "Severity", "Title", "Types", "UpdatedAt"}
@@ -27,7 +26,7 @@ def _input_shape():
 
 
 def _hub(region="us-east-1"):
-    return boto3.client("securityhub", region_name=region, **CREDS)
+    return boto("securityhub", region)
 
 
 def _all_findings(region="us-east-1"):
@@ -81,7 +80,7 @@ def test_a_second_run_updates_instead_of_duplicating_and_gone_instances_are_arch
     second = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
     assert (second.imported, second.archived) == (4, 0)
     assert len(_all_findings()) == 3, "same Ids: updated, not added"
-    boto3.client("rds", region_name="us-east-1", **CREDS).delete_db_instance(DBInstanceIdentifier="good-w",
+    boto("rds").delete_db_instance(DBInstanceIdentifier="good-w",
                                                                               SkipFinalSnapshot=True)
     third = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
     assert (third.imported, third.archived) == (3, 1)
