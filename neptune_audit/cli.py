@@ -381,9 +381,8 @@ def _report_summary(rep) -> str:
 
 
 def cmd_report(args) -> int:
-    from neptune_audit.present.report import run_report
-
     from neptune_audit.options import ScanOptions
+    from neptune_audit.present.report import run_report
 
     options = _options(args)
     if args.from_files and options != ScanOptions(max_workers=options.max_workers):

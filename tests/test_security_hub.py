@@ -80,8 +80,7 @@ def test_a_second_run_updates_instead_of_duplicating_and_gone_instances_are_arch
     second = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
     assert (second.imported, second.archived) == (4, 0)
     assert len(_all_findings()) == 3, "same Ids: updated, not added"
-    boto("rds").delete_db_instance(DBInstanceIdentifier="good-w",
-                                                                              SkipFinalSnapshot=True)
+    boto("rds").delete_db_instance(DBInstanceIdentifier="good-w", SkipFinalSnapshot=True)
     third = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
     assert (third.imported, third.archived) == (3, 1)
     states = {f["Resources"][0]["Id"].rsplit(":", 1)[1]: f["RecordState"] for f in _all_findings()}

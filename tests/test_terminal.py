@@ -27,12 +27,11 @@ def scan_once(demo_account):
     real, kept = api.scan, {}
 
     def scan(options=None, **kw):
-        key = repr(options) if not kw.keys() - {"progress", "frames"} else None
-        if key is None:
+        if options is None or kw.keys() - {"progress", "frames"}:
             return real(options, **kw)
-        if key not in kept:
-            kept[key] = real(options, **kw)
-        return kept[key]
+        if options not in kept:  # ScanOptions is frozen: its own key
+            kept[options] = real(options, **kw)
+        return kept[options]
 
     mp = pytest.MonkeyPatch()
     mp.setattr(api, "scan", scan)
