@@ -49,7 +49,8 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
     started = time.monotonic()
     with fewer_gc_passes():
         accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns, options.organization,
-                                            options.role_name, only=options.accounts, shard=options.shard_numbers)
+                                            options.role_name, only=options.accounts, shard=options.shard_numbers,
+                                            regions=options.region_list)
         inv = inventory.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
     from neptune_audit.rule import evaluate
 

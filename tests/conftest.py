@@ -77,7 +77,7 @@ def _isolated_aws_env(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _no_backoff_sleep(monkeypatch):
-    """Retries run as they do against AWS (the same attempts, the same adaptive rate limiter) without botocore's
+    """Retries run as they do against AWS (the same attempts and retry quota) without botocore's
     jittered backoff between them: against AWS a throttled call waits 0.5-2 s per attempt, which only slows a test."""
     from botocore.retries import standard
 

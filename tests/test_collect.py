@@ -295,3 +295,29 @@ def test_every_region_of_one_account_starts_at_once(aws):
     result = neptune_audit.scan(regions=",".join(regions), connection=conn)
     assert not broken, "some regions waited for a free worker"
     assert (result.scope["state"] == "scanned").sum() == len(regions)
+
+
+def test_rds_clients_are_built_while_the_region_listing_is_in_flight(aws):
+    """The listing takes a round trip, in which the interpreter is idle: the rds clients of the regions to scan are
+    built then, in scan order, so that no region's first page waits for one to be built after it.  Those no region
+    asks for are dropped with the scan."""
+    import threading
+    import time
+
+    from neptune_audit.aws.targets import Connection
+
+    built = []
+
+    class Recording(Connection):
+        def client(self, session, service, region):
+            if service == "rds":
+                built.append((threading.current_thread().name, region))
+            return super().client(session, service, region)
+
+    regions = _enabled_regions()[:6]
+    seed([("g", [("g-w", True, {})])], region=regions[0])
+    slow_listing = ("before-send.ec2.DescribeRegions", lambda **_: time.sleep(1.0))
+    result = neptune_audit.scan(regions=",".join(regions), connection=Recording(hooks=[slow_listing]))
+    assert (result.scope["state"] == "scanned").sum() == len(regions)
+    assert sorted(built) == sorted(("neptune-audit-spares", r) for r in regions), built
+    assert all(not a._spares for a in result.accounts)

@@ -63,16 +63,29 @@ def test_a_scan_changes_nothing_of_botocore_for_the_rest_of_the_process(estate):
     assert isinstance(own.meta.events, botocore.hooks.BaseEventHooks)
 
 
-def test_tuning_off_gives_identical_findings(estate, monkeypatch):
-    key = lambda r: r.findings[["account_id", "region", "instance_id", "result", "reason", "exposure"]] \
-        .to_dict("records")  # noqa: E731
-    tuned = neptune_audit.scan(regions="us-east-1")
+def test_tuning_off_gives_identical_findings(aws, monkeypatch):
+    """botocore's own models, parser and handlers (tuning off) against the kit's slices of the models (members the
+    kit does not read left out), answers parsed once, clients built ahead: the same rows, every column, on the
+    demo Organization (three accounts, three regions, every upgrade outlook)."""
+    from neptune_audit.simulate import estate as sim_estate
+
+    manifest = sim_estate.seed()
+
+    def rows(r):
+        return [r.findings.drop(columns=["generated_at"], errors="ignore").to_json(orient="records"),
+                r.clusters.to_json(orient="records"), r.scope.to_json(orient="records"), r.summary]
+
+    tuned = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
     monkeypatch.setenv("NEPTUNE_AUDIT_TUNING", "off")
     from neptune_audit.aws import tuning
 
     assert not tuning.enabled()
-    plain = neptune_audit.scan(regions="us-east-1")
-    assert key(plain) == key(tuned) and plain.summary == tuned.summary
+    monkeypatch.setattr(tuning, "_shared_loader", [])  # as in a process started with tuning off: botocore's models
+    plain = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
+    assert "DescribeDBSnapshots" in plain.accounts[0].client("rds").meta.service_model.operation_names
+    assert rows(plain) == rows(tuned)
+    assert tuned.summary["instances"] == len(manifest.instances) and set(tuned.clusters["exposure"]) >= {
+        "behind", "current", "not-covered", "unknown"}
 
 
 def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys):

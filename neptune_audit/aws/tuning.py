@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +24,7 @@ import botocore
 import botocore.loaders
 import botocore.session
 from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
+from botocore.parsers import QueryParser, ResponseParserFactory
 
 TESTED_BOTOCORE = ((1, 34), (1, 45))  # [from, to): CI runs the suite at both ends (.ci/run, make test-lowest)
 _warned: set[str] = set()
@@ -106,8 +109,67 @@ def new_botocore_session() -> botocore.session.Session:
                 _find_slices_first(loader)
             _shared_loader.append(loader)
     bc.register_component("data_loader", _shared_loader[0])
+    if tuned:
+        bc.register_component("response_parser_factory", _ParserFactory())
     bc.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_keep_text)
     return bc
+
+
+# --- 1d. An answer seen before, byte for byte, is parsed once (private: QueryParser's subclass) ------------
+# botocore parses XML member by member in Python: a region's Neptune engine catalogue (DescribeDBEngineVersions,
+# ~22 versions and ~230 upgrade targets, ~76 KB) takes 5-10 ms, the biggest single cost of a region once its
+# instances are few.  It is AWS's list, not the account's, and regions that offer the same releases answer with
+# the same bytes but for the request id.  The kit's own sessions parse such an answer once: a later answer whose
+# body (request id aside) hashes the same gets the list parsed the first time, read-only, and the rest of its
+# answer (request id, marker, metadata) parsed by botocore as always.  A region that differs is parsed in full.
+
+_REPEATED = {"DBEngineVersionMessage": "DBEngineVersions"}  # answer shape -> the member that is its bulk
+_REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
+_MEMO_SIZE = 4  # distinct answers kept per session (regions seldom differ by more)
+
+
+class _ParserFactory(ResponseParserFactory):
+    def __init__(self):
+        super().__init__()
+        self._kw: dict = {}
+        self._memo: dict = {}
+
+    def set_parser_defaults(self, **kwargs):
+        super().set_parser_defaults(**kwargs)
+        self._kw.update(kwargs)
+
+    def create_parser(self, protocol_name):
+        if protocol_name == "query":
+            return _OnceQueryParser(self._memo, **self._kw)
+        return super().create_parser(protocol_name)
+
+
+class _OnceQueryParser(QueryParser):
+    def __init__(self, memo: dict, **kwargs):
+        super().__init__(**kwargs)
+        self._memo = memo
+
+    def parse(self, response, shape):
+        member = _REPEATED.get(getattr(shape, "name", None))
+        body = response.get("body")
+        if member is None or response.get("status_code") != 200 or not isinstance(body, bytes):
+            return super().parse(response, shape)
+        open_tag, close_tag = b"<%s>" % member.encode(), b"</%s>" % member.encode()
+        start, end = body.find(open_tag), body.rfind(close_tag)
+        if start < 0 or end < start:
+            return super().parse(response, shape)
+        key = hashlib.sha256(_REQUEST_ID.sub(b"", body)).digest()
+        known = self._memo.get(key)
+        if known is None:
+            parsed = super().parse(response, shape)
+            if member in parsed:
+                if len(self._memo) >= _MEMO_SIZE:
+                    self._memo.pop(next(iter(self._memo)), None)
+                self._memo[key] = parsed[member]
+            return parsed
+        parsed = super().parse({**response, "body": body[:start] + body[end + len(close_tag):]}, shape)
+        parsed[member] = known
+        return parsed
 
 
 # --- 1c. Slices of models: ec2's DescribeRegions, rds's five calls (the kit's own loader; public API) ---------
