@@ -92,6 +92,7 @@ def test_a_scan_to_json_or_csv_never_loads_pandas(moto_server, fmt, loads_pandas
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert proc.returncode == 1, proc.stderr[-500:]
     assert ("pandas" in imported) is loads_pandas
+    assert "boto3" not in imported, "the kit's sessions are botocore's own"
     assert "c-1" in (tmp_path / "out").read_text()
 
 

@@ -149,13 +149,14 @@ def test_help_and_usage_errors_import_neither_botocore_nor_pandas(args):
 
 def test_the_path_to_the_first_request_imports_neither_pandas_nor_pydantic():
     """What a scan imports before its first request: the core, targets and collection (pandas loads on a side
-    thread while requests are in flight; pydantic only for OCSF output and the rule's test-time check)."""
+    thread while requests are in flight; pydantic only for OCSF output and the rule's test-time check; boto3
+    never: the kit's sessions are botocore's, and boto3 brings s3transfer and multiprocessing, ~30 ms)."""
     import subprocess
     import sys
 
     code = ("import sys, neptune_audit.cli, neptune_audit.core, neptune_audit.aws.inventory, neptune_audit.aws.targets, "
             "neptune_audit.rule.model; neptune_audit.rule.model.metadata(); neptune_audit.cli.build_parser(); "
-            "print(sorted(m for m in ('pandas', 'pydantic', 'numpy') if m in sys.modules))")
+            "print(sorted(m for m in ('pandas', 'pydantic', 'numpy', 'boto3') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr[-500:]
 

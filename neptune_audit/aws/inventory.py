@@ -156,9 +156,10 @@ def _catalogue_fields(catalogue: dict | None, version) -> dict:
             "region_catalogue": shared}
 
 
-def collect_region(account: Account, region: str, catalogue: EngineCatalogue | None = None
-                   ) -> tuple[dict, list[dict], list[dict], int]:
-    """Scan one (account, region): its scope row, instance rows, cluster rows and API calls made."""
+def collect_region(account: Account, region: str, catalogue: EngineCatalogue | None = None,
+                   side: ThreadPoolExecutor | None = None) -> tuple[dict, list[dict], list[dict], int]:
+    """Scan one (account, region): its scope row, instance rows, cluster rows and API calls made.  ``side``: the
+    pool its three exposure calls run on (at least three workers per region in flight; default: one of its own)."""
     scope = _unscanned(account, region, SCANNED, None)
     catalogue = catalogue or EngineCatalogue()
     calls = 0
@@ -175,7 +176,8 @@ def collect_region(account: Account, region: str, catalogue: EngineCatalogue | N
                 rds.get_paginator("describe_pending_maintenance_actions").paginate(
                     PaginationConfig={"PageSize": PAGE_SIZE})]
 
-    side = ThreadPoolExecutor(max_workers=3)
+    own_side = side is None
+    side = side or ThreadPoolExecutor(max_workers=3)
     try:
         # Where a region has Neptune instances, clusters, pending actions and the engine catalogue are asked for
         # while the remaining instance pages come in: one region's pages are a chain of markers, the longest
@@ -199,7 +201,8 @@ def collect_region(account: Account, region: str, catalogue: EngineCatalogue | N
         scope.update(state=state, error=msg)
         return scope, [], [], calls
     finally:
-        side.shutdown(wait=False)
+        if own_side:
+            side.shutdown(wait=False)
     pending, targets = None, None
     if started:
         try:
@@ -350,13 +353,16 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
     to_list = iter(reachable)
     listing = 0                     # DescribeRegions calls in flight
 
+    # The regions' exposure calls share one pool, three workers per region worker, so none waits for another's
+    # (a pool per region started three threads for every region, each start waiting for the interpreter).
+    side = ThreadPoolExecutor(max_workers=3 * max_workers, thread_name_prefix="neptune-audit-exposure")
     try:
         with ThreadPoolExecutor(max_workers=max_workers) as pool:
             def feed() -> None:
                 nonlocal listing
                 while len(pending) < limit and queue:
                     acct, region = queue.popleft()
-                    pending[pool.submit(collect_region, acct, region, catalogue)] = ("region", acct)
+                    pending[pool.submit(collect_region, acct, region, catalogue, side)] = ("region", acct)
                 # Once the queue cannot fill the pool, list the next accounts, up to two submissions' worth of
                 # expected work at once (a listing waits behind the tasks already submitted, then takes its own
                 # round trip, so one account at a time left 16 workers idle at every account boundary).
@@ -394,6 +400,7 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                         acct.release()  # its regions are done: keep the rows, not the session and its clients
                 feed()
     finally:
+        side.shutdown(wait=False)  # a failed region's calls still in flight need not hold the scan
         bar.close()
     return Inventory(instances=_complete(instances, INSTANCE_COLUMNS), clusters=_complete(clusters, CLUSTER_COLUMNS),
                      scope=sorted(_complete(scope_rows, SCOPE_COLUMNS), key=lambda r: (r["account_id"], r["region"])),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from datetime import timezone
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
@@ -101,30 +101,41 @@ class Connection:
             user_agent_extra=f"neptune-audit/{__version__}",
         )
 
-    def client(self, session: boto3.Session, service: str, region: str):
+    def client(self, session: botocore.session.Session, service: str, region: str):
         with building_client():
-            client = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
-                                    config=self.config())
+            client = session.create_client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                           config=self.config())
         share_http_session(client)
         for event, handler in self.hooks:
             client.meta.events.register_first(event, handler)  # before moto's in-process mock
         return client
 
-    def base_session(self, profile: str | None = None) -> boto3.Session:
+    def base_session(self, profile: str | None = None) -> botocore.session.Session:
+        """A botocore session of the kit's own (boto3's Session adds nothing the kit uses, and importing boto3 is
+        ~30 ms on the path to the first request): the standard credential chain, a named profile, or the
+        simulated account's static keys."""
         bc = new_botocore_session()
         if self.static_credentials:
-            return boto3.Session(botocore_session=bc, **self.static_credentials)
-        if profile and profile not in bc.available_profiles:
-            raise UsageError(f"unknown AWS profile {profile!r} (not in the AWS config or credentials file)")
-        try:
-            return boto3.Session(botocore_session=bc, profile_name=profile)
-        except ProfileNotFound:
-            raise UsageError(f"unknown AWS profile {profile!r} (not in the AWS config or credentials file)") from None
+            creds = self.static_credentials
+            bc.set_credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"],
+                               creds.get("aws_session_token"))
+            if creds.get("region_name"):
+                bc.set_config_variable("region", creds["region_name"])
+            return bc
+        if profile:
+            try:
+                known = profile in bc.available_profiles
+            except ProfileNotFound:
+                known = False
+            if not known:
+                raise UsageError(f"unknown AWS profile {profile!r} (not in the AWS config or credentials file)")
+            bc.set_config_variable("profile", profile)
+        return bc
 
 
 @dataclass
 class Account:
-    """One account to scan, reached through one boto3 session (or not reached, with why).
+    """One account to scan, reached through one botocore session (or not reached, with why).
 
     An assumed-role account builds its session on first use and drops it, with its clients, when
     ``release()`` is called (its regions are done): a 1,000-account Organization keeps only the accounts in
@@ -134,12 +145,12 @@ class Account:
 
     account_id: str
     label: str
-    session: boto3.Session | None
+    session: botocore.session.Session | None
     connection: Connection
     caller_arn: str | None = None
     state: str | None = None  # "denied" / "error" when the account could not be reached
     error: str | None = None
-    make_session: Callable[[], boto3.Session] | None = field(default=None, repr=False)
+    make_session: Callable[[], botocore.session.Session] | None = field(default=None, repr=False)
     # DescribeRegions sent beside GetCallerIdentity (its raw Regions, once): one round trip off the critical path
     regions_prefetch: Future | None = field(default=None, repr=False)
     _home: str | None = field(default=None, repr=False)  # the home region while the session is not built
@@ -153,7 +164,7 @@ class Account:
 
     @property
     def home_region(self) -> str:
-        return (self.session and self.session.region_name) or self._home or "us-east-1"
+        return (self.session and self.session.get_config_variable("region")) or self._home or "us-east-1"
 
     @property
     def partition(self) -> str:
@@ -162,7 +173,7 @@ class Account:
 
     def client(self, service: str, region: str | None = None, cache: bool = True):
         """A client per (service, region), cached unless ``cache=False`` (a region scanned once need not keep
-        its client); built under a lock because boto3 sessions are not thread-safe to build clients from."""
+        its client); built under a lock because botocore sessions are not thread-safe to build clients from."""
         region = region or self.home_region
         key = (service, region)
         with self._lock:
@@ -218,9 +229,9 @@ class _AssumedRoleProvider(CredentialProvider):
         return self._credentials
 
 
-def _identity(session: boto3.Session, connection: Connection, what: str) -> tuple[str, str]:
+def _identity(session: botocore.session.Session, connection: Connection, what: str) -> tuple[str, str]:
     """Account id and caller ARN for a base identity; bad or missing credentials are bad input."""
-    sts = connection.client(session, "sts", session.region_name or "us-east-1")
+    sts = connection.client(session, "sts", session.get_config_variable("region") or "us-east-1")
     try:
         ident = sts.get_caller_identity()
     except NoCredentialsError:
@@ -255,7 +266,7 @@ def _send_describe_regions(ec2) -> Future:
 first_requests_sent = threading.Event()
 
 
-def _build_spares(connection: Connection, session: boto3.Session, lock: threading.Lock, spares: dict, home: str,
+def _build_spares(connection: Connection, session: botocore.session.Session, lock: threading.Lock, spares: dict, home: str,
                   regions: list[str] | None, listing: Future) -> None:
     """While the region listing and the identity call are in flight the interpreter has nothing to do: build the
     rds clients the scan will ask for first (``regions``, or the partition's, in the order they are scanned) until
@@ -286,7 +297,7 @@ def _base_account(connection: Connection, profile: str | None, list_regions: boo
     what = f"profile {profile!r}" if profile else "the default credential chain"
     clients, spares, lock, prefetch = {}, {}, threading.Lock(), None
     if list_regions:
-        home = session.region_name or "us-east-1"
+        home = session.get_config_variable("region") or "us-east-1"
         clients[("ec2", home)] = ec2 = connection.client(session, "ec2", home)
         prefetch = _send_describe_regions(ec2)
         if build_ahead:
@@ -315,10 +326,11 @@ def assume(base: Account, role_arn: str, label: str | None = None) -> Account:
     provider = _AssumedRoleProvider(base.client("sts"), role_arn)
     home = base.home_region
 
-    def make_session() -> boto3.Session:
+    def make_session() -> botocore.session.Session:
         bc = new_botocore_session()
         bc.get_component("credential_provider").insert_before("env", provider)
-        return boto3.Session(botocore_session=bc, region_name=home)
+        bc.set_config_variable("region", home)
+        return bc
 
     try:
         provider.load()
@@ -464,7 +476,7 @@ def known_regions(region_lists: list[RegionList]) -> set[str]:
     """Region names AWS (or the endpoint) knows, with botocore's bundled list as a fallback."""
     known = {r for rl in region_lists for r in rl.enabled}
     if not known:
-        s = boto3.Session()
+        s = new_botocore_session()
         for partition in s.get_available_partitions():
             known.update(s.get_available_regions("ec2", partition_name=partition))
     return known
