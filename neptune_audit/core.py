@@ -24,15 +24,18 @@ def _preload(frames: bool) -> None:
     targets.first_requests_sent.wait(timeout=1.0)
     load_models(("rds",))
     importlib.import_module("neptune_audit.rule.evaluate")
+    outlook.shipped_calendar()  # parsed once (PyYAML, ~20 ms), off the path to the first request
     if frames:
         importlib.import_module("pandas")
 
 
-def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar]:
+def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar | None]:
     """The options checked, and the two files they name read: the allow-list of reviewed instances and the
-    engine calendar.  Bad input fails here, before any AWS call (or any kernel, for a report)."""
+    engine calendar (None: the shipped one, read while the first requests are in flight).  Bad input fails here,
+    before any AWS call (or any kernel, for a report)."""
     options.validate()
-    return allowlist.load(options.exceptions_file), outlook.load_calendar(options.engine_calendar)
+    calendar = outlook.load_calendar(options.engine_calendar) if options.engine_calendar else None
+    return allowlist.load(options.exceptions_file), calendar
 
 
 def run(options: ScanOptions, connection: targets.Connection, *, progress: bool = False,
@@ -54,6 +57,7 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
         inv = inventory.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
     from neptune_audit.rule import evaluate
 
+    calendar = calendar or outlook.shipped_calendar()
     today = today or generated_at.date()
     findings = evaluate.finding_rows(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
     clusters = evaluate.cluster_rows(findings, inv.clusters, calendar=calendar, today=today)

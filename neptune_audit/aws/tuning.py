@@ -197,11 +197,40 @@ def _find_slices_first(loader) -> None:
 # request.  The kit's loader answers every kind from one walk of the same folders, with the same rule (a file
 # of that name, with an extension botocore's JSON loader reads, in some API-version folder of the service).
 
+_loading = threading.local()  # (service, kind) a load_service_model of this thread is checking
+
+
 class _OneWalkLoader(botocore.loaders.Loader):
+    def is_builtin_path(self, path):
+        # The slices are botocore's own data, cut (tests/test_models.py): endpoints.json read from them resolves
+        # as botocore's does (a user's own endpoints file would make botocore pass its legacy URLs to the rules).
+        return super().is_builtin_path(path) or os.path.dirname(path) == str(SLICES)
+
+    def load_service_model(self, service_name, type_name, api_version=None):
+        # botocore checks the name against list_available_services(type_name), a walk of every service's folders
+        # (~445, ~25 ms on the path to the first client): the service's own folders answer that check.
+        _loading.wanted = (service_name, type_name)
+        try:
+            return super().load_service_model(service_name, type_name, api_version)
+        finally:
+            _loading.wanted = None
+
+    def _has(self, service: str, type_name: str, extensions) -> bool:
+        for path in self.search_paths:
+            folder = os.path.join(path, service)
+            if os.path.isdir(folder):
+                for version in os.listdir(folder):
+                    if any(os.path.isfile(os.path.join(folder, version, type_name + ext)) for ext in extensions):
+                        return True
+        return False
+
     def list_available_services(self, type_name):
         extensions = getattr(botocore.loaders, "_JSON_OPEN_METHODS", None)
         if type(self.file_loader) is not botocore.loaders.JSONFileLoader or not extensions:
             return super().list_available_services(type_name)
+        wanted = getattr(_loading, "wanted", None)
+        if wanted and wanted[1] == type_name and self._has(wanted[0], type_name, tuple(extensions)):
+            return [wanted[0]]  # all the check needs; any other caller gets the whole list
         paths = tuple(self.search_paths)
         if getattr(self, "_neptune_audit_walked", (None,))[0] != paths:
             self._neptune_audit_walked = (paths, _walk(paths, tuple(extensions)))
@@ -279,17 +308,37 @@ _http_sessions: dict = {}
 _tls_lock = threading.Lock()
 
 
-def _tls_context(ca_bundle: str):
+class _Bundle:
+    """A TLS context and the CA bundle it trusts, loaded on the first HTTPS request that needs it: never for an
+    HTTP endpoint, and for HTTPS by the thread of the first request (OpenSSL releases the interpreter while it
+    reads the bundle, ~50 ms here, so the other threads go on building clients meanwhile)."""
+
+    def __init__(self, path: str):
+        self.path, self.context = path, create_urllib3_context()
+        self._lock, self._loaded = threading.Lock(), False
+
+    def loaded(self):
+        if not self._loaded:
+            with self._lock:
+                if not self._loaded:
+                    self.context.load_verify_locations(self.path)
+                    self._loaded = True
+        return self.context
+
+
+def _bundle(ca_bundle: str) -> _Bundle:
     with _tls_lock:
         if ca_bundle not in _tls_contexts:
-            context = create_urllib3_context()
-            context.load_verify_locations(ca_bundle)
-            _tls_contexts[ca_bundle] = context
+            _tls_contexts[ca_bundle] = _Bundle(ca_bundle)
         return _tls_contexts[ca_bundle]
 
 
+def _tls_context(ca_bundle: str):
+    return _bundle(ca_bundle).loaded()
+
+
 class _SharedTLSContextSession(URLLib3Session):
-    """botocore's HTTP session whose TLS context, with the CA bundle already loaded, is shared."""
+    """botocore's HTTP session whose TLS context, with the CA bundle loaded once, is shared."""
 
     def _get_ssl_context(self):
         return _tls_context(get_cert_path(self._verify))
@@ -297,7 +346,8 @@ class _SharedTLSContextSession(URLLib3Session):
     def _setup_ssl_cert(self, conn, url, verify):
         super()._setup_ssl_cert(conn, url, verify)
         if conn.ca_certs is not None:
-            conn.ca_certs = None  # already in the shared context; urllib3 would load it again
+            _tls_context(conn.ca_certs)  # in the shared context before this connection's first handshake
+            conn.ca_certs = None  # urllib3 would load it again, per connection
 
 
 _HTTP_ATTRS = ("_verify", "_timeout", "_max_pool_connections", "_socket_options", "_cert_file", "_key_file")
@@ -322,14 +372,13 @@ def share_http_session(client) -> None:
     with _tls_lock:
         shared = _http_sessions.get(key)
     if shared is None:
-        try:
-            _tls_context(get_cert_path(http._verify))
-        except OSError:
+        path = get_cert_path(http._verify)
+        if not (isinstance(path, str) and os.path.isfile(path) and os.access(path, os.R_OK)):
             return  # an unreadable bundle: botocore reports it on the first request, as it always has
         # A subclass instance of the kit's own, configured exactly as the client's was.
         shared = _SharedTLSContextSession.__new__(_SharedTLSContextSession)
         shared.__dict__.update(http.__dict__)
-        shared._manager.connection_pool_kw["ssl_context"] = _tls_context(get_cert_path(http._verify))
+        shared._manager.connection_pool_kw["ssl_context"] = _bundle(path).context
         with _tls_lock:
             shared = _http_sessions.setdefault(key, shared)
     endpoint.http_session = shared
