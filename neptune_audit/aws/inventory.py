@@ -260,7 +260,7 @@ def plan_account(acct: Account, regions: list[str] | None, rl: RegionList) -> tu
     if rl.error and regions is None:
         return [], [_unscanned(acct, ANY_REGION, rl.state, rl.error)]
     tasks, decided = [], []
-    for region in sorted(rl.enabled) if regions is None else regions:
+    for region in sorted(rl.enabled, key=lambda r: (r != acct.home_region, r)) if regions is None else regions:
         if rl.error or rl.enabled.get(region):
             tasks.append((acct, region))
         else:

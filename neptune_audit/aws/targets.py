@@ -266,18 +266,29 @@ def _send_describe_regions(ec2) -> Future:
 first_requests_sent = threading.Event()
 
 
+# Regions launched before 20 March 2019 are enabled in every account and cannot be disabled; the later ones are
+# opt-in (AWS Account Management guide, "Enable or disable AWS Regions in your account":
+# https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html).  Only an order of likelihood
+# here: what is enabled is always DescribeRegions' answer.
+DEFAULT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-west-1", "eu-west-2",
+    "eu-west-3", "eu-central-1", "eu-north-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-southeast-1", "ap-southeast-2"})
+
+
 def _build_spares(connection: Connection, session: botocore.session.Session, lock: threading.Lock, spares: dict, home: str,
                   regions: list[str] | None, listing: Future) -> None:
     """While the region listing and the identity call are in flight the interpreter has nothing to do: build the
-    rds clients the scan will ask for first (``regions``, or the partition's, in the order they are scanned) until
-    the listing is back.  After it, each region's first page goes out without a client to build (~2-4 ms each, one
-    region after another under the account's lock)."""
+    rds clients the scan will ask for first (``regions``, or the partition's: those enabled everywhere first, each
+    group in the order they are scanned) until the listing is back.  After it, each region's first page goes out
+    without a client to build (~2-4 ms each, one region after another under the account's lock)."""
     from neptune_audit.aws.tuning import load_models
 
     first_requests_sent.wait(timeout=1.0)
     load_models(("rds",))
     if regions is None:
-        regions = sorted(session.get_available_regions("rds", partition_name=partition_of(home) or "aws"))
+        known = session.get_available_regions("rds", partition_name=partition_of(home) or "aws")
+        regions = sorted(known, key=lambda r: (r != home, r not in DEFAULT_REGIONS, r))
     for region in regions:
         if listing.done():
             return
