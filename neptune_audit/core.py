@@ -25,6 +25,7 @@ def _preload(frames: bool) -> None:
     load_models(("rds",))
     importlib.import_module("neptune_audit.rule.evaluate")
     outlook.shipped_calendar()  # parsed once (PyYAML, ~20 ms), off the path to the first request
+    importlib.import_module("neptune_audit.rule.model").metadata()  # every writer's header
     if frames:
         importlib.import_module("pandas")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import shlex
 from dataclasses import dataclass, fields
-from importlib import resources
+from pathlib import Path
 
 from neptune_audit.contract.vocabulary import EXCEPTED
 from neptune_audit.inputs import safe_yaml
@@ -59,7 +59,7 @@ def validate(data: dict) -> Rule:
 
 
 def raw() -> dict:
-    return safe_yaml(resources.files(__package__).joinpath("rule.yaml").read_text(encoding="utf-8"))
+    return safe_yaml((Path(__file__).parent / "rule.yaml").read_text(encoding="utf-8"))  # beside this module
 
 
 @functools.lru_cache(maxsize=1)
