@@ -206,6 +206,12 @@ def test_kms_signed_report_verifies_offline_and_online(kms_key, saved_scan, tmp_
     assert code == 0, err
 
 
+def test_a_kms_alias_is_found_in_the_sessions_region(kms_key, capsys):
+    """An alias carries no region: the key is looked up where the standard chain's region points."""
+    code, pem, err = _main(["evidence", "--export-public-key", "kms:alias/neptune-audit-reports"], capsys)
+    assert code == 0 and pem.startswith("-----BEGIN PUBLIC KEY-----"), err
+
+
 def test_kms_key_that_cannot_sign_is_exit_2(aws, saved_scan, tmp_path, capsys):
     import boto3
 

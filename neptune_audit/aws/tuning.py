@@ -126,6 +126,7 @@ def new_botocore_session() -> botocore.session.Session:
 _REPEATED = {"DBEngineVersionMessage": "DBEngineVersions"}  # answer shape -> the member that is its bulk
 _REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
 _MEMO_SIZE = 4  # distinct answers kept per session (regions seldom differ by more)
+_memo_lock = threading.Lock()
 
 
 class _ParserFactory(ResponseParserFactory):
@@ -163,9 +164,10 @@ class _OnceQueryParser(QueryParser):
         if known is None:
             parsed = super().parse(response, shape)
             if member in parsed:
-                if len(self._memo) >= _MEMO_SIZE:
-                    self._memo.pop(next(iter(self._memo)), None)
-                self._memo[key] = parsed[member]
+                with _memo_lock:  # regions' threads parse at once: the eviction below reads the dict's order
+                    if len(self._memo) >= _MEMO_SIZE:
+                        self._memo.pop(next(iter(self._memo)), None)
+                    self._memo[key] = parsed[member]
             return parsed
         parsed = super().parse({**response, "body": body[:start] + body[end + len(close_tag):]}, shape)
         parsed[member] = known

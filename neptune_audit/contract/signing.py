@@ -152,7 +152,7 @@ def _kms_client(key: str):
     region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
     connection = Connection()
     session = connection.base_session()  # the standard credential chain, as for a scan
-    region = region or session.region_name
+    region = region or session.get_config_variable("region")
     if not region:
         raise UsageError(f"KMS key {key}: give its ARN or set AWS_REGION (the key's region)")
     return session, connection.client(session, "kms", region)
