@@ -14,20 +14,31 @@ from datetime import date, datetime, timezone
 from neptune_audit.aws import inventory, targets
 from neptune_audit.aws.tuning import fewer_gc_passes, load_models
 from neptune_audit.contract.result import AuditResult
+from neptune_audit.errors import UsageError
 from neptune_audit.options import ScanOptions
 from neptune_audit.rule import allowlist, outlook
 
 
-def _preload(frames: bool) -> None:
+def _preload(frames: bool, exposure, threads: int) -> None:
     # the main thread builds its ec2 and sts clients and sends the first requests meanwhile; then rds's model
-    # loads while they are in flight
+    # loads while they are in flight, and the exposure pool's threads start
     targets.first_requests_sent.wait(timeout=1.0)
     load_models(("rds",))
+    inventory.start_threads(exposure, threads)
     importlib.import_module("neptune_audit.rule.evaluate")
     outlook.shipped_calendar()  # parsed once (PyYAML, ~20 ms), off the path to the first request
     importlib.import_module("neptune_audit.rule.model").metadata()  # every writer's header
     if frames:
         importlib.import_module("pandas")
+
+
+def _first_wave(options: ScanOptions) -> int:
+    """The exposure calls of the first account's regions (three each), which start within one round trip."""
+    try:
+        regions = options.region_list
+    except UsageError:
+        regions = None  # read_inputs says what is wrong with them
+    return 3 * len(regions or targets.DEFAULT_REGIONS)
 
 
 def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar | None]:
@@ -47,15 +58,20 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
     ``frames``: the caller will read the result's DataFrames (a notebook, a table, a report), so pandas loads
     while the first requests are in flight; without it (JSON, CSV) pandas is never loaded."""
     # Service models (and pandas) take longer to load than the first round trips: load them while those are in flight.
-    threading.Thread(target=_preload, args=(frames,), daemon=True).start()
-    rules, calendar = read_inputs(options)
-    generated_at = datetime.now(timezone.utc).replace(microsecond=0)
-    started = time.monotonic()
-    with fewer_gc_passes():
-        accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns, options.organization,
-                                            options.role_name, only=options.accounts, shard=options.shard_numbers,
-                                            regions=options.region_list)
-        inv = inventory.collect(accounts, options.region_list, max_workers=options.max_workers, progress=progress)
+    exposure = inventory.exposure_pool()
+    threading.Thread(target=_preload, args=(frames, exposure, _first_wave(options)), daemon=True).start()
+    try:
+        rules, calendar = read_inputs(options)
+        generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+        started = time.monotonic()
+        with fewer_gc_passes():
+            accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns,
+                                                options.organization, options.role_name, only=options.accounts,
+                                                shard=options.shard_numbers, regions=options.region_list)
+            inv = inventory.collect(accounts, options.region_list, max_workers=options.max_workers,
+                                    progress=progress, exposure=exposure)
+    finally:
+        exposure.shutdown(wait=False)  # a failed region's calls still in flight need not hold the scan
     from neptune_audit.rule import evaluate
 
     calendar = calendar or outlook.shipped_calendar()

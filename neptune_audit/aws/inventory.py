@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import load_models
 from neptune_audit.contract.vocabulary import NOT_ENABLED, SCANNED
-from neptune_audit.defaults import DEFAULT_WORKERS
+from neptune_audit.defaults import DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
 from neptune_audit.options import auto_workers
 from neptune_audit.aws.targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
 
@@ -313,18 +313,28 @@ class _Progress:
             self.bar.container.close()
 
 
-def _start_threads(pool: ThreadPoolExecutor, n: int) -> None:
+def exposure_pool(max_workers: int = 3 * MAX_ORGANIZATION_WORKERS) -> ThreadPoolExecutor:
+    """The pool the regions' exposure calls share: three workers per region worker, so none waits for another's
+    (a pool per region started three threads for every region, each start waiting for the interpreter)."""
+    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="neptune-audit-exposure")
+
+
+def start_threads(pool: ThreadPoolExecutor, n: int) -> None:
     """Start ``n`` of the pool's threads now, before the regions' answers compete for the interpreter: a thread
     started on demand makes its submitter wait until it runs (``Thread.start``), and a region's next page waited
     behind the three starts of its exposure calls (us-east-1's second page of the sweep went out ~0.1 s later)."""
     go = threading.Event()
-    for _ in range(n):
-        pool.submit(go.wait)  # each finds every thread busy, so each starts one
-    go.set()
+    try:
+        for _ in range(n):
+            pool.submit(go.wait)  # each finds every thread busy, so each starts one
+    except RuntimeError:
+        pass  # the pool was shut down meanwhile (the scan stopped): nothing to start
+    finally:
+        go.set()
 
 
 def collect(accounts: list[Account], regions: list[str] | None, max_workers: int | None = None,
-            progress: bool = False) -> Inventory:
+            progress: bool = False, exposure: ThreadPoolExecutor | None = None) -> Inventory:
     """Collect every account x region concurrently; ``regions=None`` means every enabled region.
 
     A bounded pipeline, so memory follows the pool, not the Organization: accounts' regions are listed
@@ -363,10 +373,10 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
     to_list = iter(reachable)
     listing = 0                     # DescribeRegions calls in flight
 
-    # The regions' exposure calls share one pool, three workers per region worker, so none waits for another's
-    # (a pool per region started three threads for every region, each start waiting for the interpreter).
-    side = ThreadPoolExecutor(max_workers=3 * max_workers, thread_name_prefix="neptune-audit-exposure")
-    _start_threads(side, 3 * max_workers)
+    # ``exposure``: the caller's pool, its threads started while the first round trip was in flight (core.run)
+    side = exposure or exposure_pool(3 * max_workers)
+    if exposure is None:
+        start_threads(side, 3 * max_workers)
     try:
         with ThreadPoolExecutor(max_workers=max_workers) as pool:
             def feed() -> None:
@@ -411,7 +421,8 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                         acct.release()  # its regions are done: keep the rows, not the session and its clients
                 feed()
     finally:
-        side.shutdown(wait=False)  # a failed region's calls still in flight need not hold the scan
+        if exposure is None:
+            side.shutdown(wait=False)  # a failed region's calls still in flight need not hold the scan
         bar.close()
     return Inventory(instances=_complete(instances, INSTANCE_COLUMNS), clusters=_complete(clusters, CLUSTER_COLUMNS),
                      scope=sorted(_complete(scope_rows, SCOPE_COLUMNS), key=lambda r: (r["account_id"], r["region"])),

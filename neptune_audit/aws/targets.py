@@ -232,6 +232,9 @@ class _AssumedRoleProvider(CredentialProvider):
 def _identity(session: botocore.session.Session, connection: Connection, what: str) -> tuple[str, str]:
     """Account id and caller ARN for a base identity; bad or missing credentials are bad input."""
     sts = connection.client(session, "sts", session.get_config_variable("region") or "us-east-1")
+    # The scan's wait for its first answers starts here: the work that fills it (models, clients built ahead) may
+    # begin, now that the identity call no longer competes with it for the interpreter before it is sent.
+    first_requests_sent.set()
     try:
         ident = sts.get_caller_identity()
     except NoCredentialsError:
@@ -314,7 +317,6 @@ def _base_account(connection: Connection, profile: str | None, list_regions: boo
         if build_ahead:
             threading.Thread(target=_build_spares, args=(connection, session, lock, spares, home, regions, prefetch),
                              name="neptune-audit-spares", daemon=True).start()
-    first_requests_sent.set()
     account_id, arn = _identity(session, connection, what)
     return Account(account_id, f"profile:{profile}" if profile else "default", session, connection, caller_arn=arn,
                    regions_prefetch=prefetch, _clients=clients, _spares=spares, _lock=lock)
