@@ -181,3 +181,21 @@ def test_the_simulated_account_leaves_logging_as_it_found_it(capfd):
     assert after == before
     out, err = capfd.readouterr()
     assert "GET /moto-api" not in out + err, "no line per request"
+
+
+def test_a_scan_leaves_no_thread_behind(estate):
+    """The pools, the clients built ahead and the preload are the scan's own: in a kernel, nothing of the kit keeps
+    running once the scan has returned (idle pool threads end as soon as they see the pool shut down)."""
+    import threading
+    import time
+
+    before = {t.ident for t in threading.enumerate()}
+    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    assert result.summary["instances"] == 3
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        left = [t.name for t in threading.enumerate() if t.ident not in before]
+        if not left:
+            break
+        time.sleep(0.05)
+    assert not left, left

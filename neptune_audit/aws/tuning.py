@@ -15,7 +15,6 @@ import contextlib
 import gc
 import hashlib
 import os
-import re
 import sys
 import threading
 from pathlib import Path
@@ -119,13 +118,12 @@ def new_botocore_session() -> botocore.session.Session:
 # botocore parses XML member by member in Python: a region's Neptune engine catalogue (DescribeDBEngineVersions,
 # ~22 versions and ~230 upgrade targets, ~76 KB) takes 5-10 ms, the biggest single cost of a region once its
 # instances are few.  It is AWS's list, not the account's, and regions that offer the same releases answer with
-# the same bytes but for the request id.  The kit's own sessions parse such an answer once: a later answer whose
-# body (request id aside) hashes the same gets the list parsed the first time, read-only, and the rest of its
-# answer (request id, marker, metadata) parsed by botocore as always.  A region that differs is parsed in full.
+# the same bytes but for the request id.  The kit's own sessions parse such a list once: a later answer whose list
+# element hashes the same gets the list parsed the first time, read-only, and the rest of its answer (request id,
+# marker, metadata) parsed by botocore as always.  A region whose list differs is parsed in full.
 
 _REPEATED = {"DBEngineVersionMessage": "DBEngineVersions"}  # answer shape -> the member that is its bulk
-_REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
-_MEMO_SIZE = 4  # distinct answers kept per session (regions seldom differ by more)
+_MEMO_SIZE = 4  # distinct lists kept per session (regions seldom differ by more)
 _memo_lock = threading.Lock()
 
 
@@ -159,7 +157,7 @@ class _OnceQueryParser(QueryParser):
         start, end = body.find(open_tag), body.rfind(close_tag)
         if start < 0 or end < start:
             return super().parse(response, shape)
-        key = hashlib.sha256(_REQUEST_ID.sub(b"", body)).digest()
+        key = hashlib.sha256(memoryview(body)[start:end]).digest()  # the list's own bytes
         known = self._memo.get(key)
         if known is None:
             parsed = super().parse(response, shape)
