@@ -279,8 +279,8 @@ DEFAULT_REGIONS = frozenset({
     "ap-southeast-1", "ap-southeast-2"})
 
 
-def _build_spares(connection: Connection, session: botocore.session.Session, lock: threading.Lock, spares: dict, home: str,
-                  regions: list[str] | None, listing: Future) -> None:
+def _build_spares(connection: Connection, session: botocore.session.Session, lock: threading.Lock, spares: dict,
+                  home: str, regions: list[str] | None, listing: Future) -> None:
     """While the region listing and the identity call are in flight the interpreter has nothing to do: build the
     rds clients the scan will ask for first (``regions``, or the partition's: those enabled everywhere first, each
     group in the order they are scanned) until the listing is back.  After it, each region's first page goes out
