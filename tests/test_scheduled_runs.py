@@ -114,3 +114,51 @@ def test_a_failed_report_records_no_history(sched, tmp_path, monkeypatch):
     with pytest.raises(report.NotebookFailed):
         report.run_report(regions="us-east-1", history_dir=hist, output=out / "r.html")
     assert not list(hist.glob("neptune-audit-*.json")) and not (out / "r.html").exists()
+
+
+
+def test_an_interrupt_while_the_kernel_starts_still_removes_everything(monkeypatch, tmp_path):
+    """Ctrl-C lands while papermill's thread is starting the kernel.  ipykernel, once started, recreates a missing
+    connection-file folder and writes kernel.json (with its HMAC key) into it, so close() must wait for the start,
+    then kill the process it started, then remove the folder; a start after close() is refused."""
+    import asyncio
+    import threading
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    from neptune_audit.present.report import KernelRuntime
+
+    starting, finish = threading.Event(), threading.Event()
+
+    async def slow_start(self, kernel_cmd, **kw):
+        starting.set()
+        finish.wait(5)  # the Popen is under way
+        # what ipykernel does on start: recreate the folder, write the connection file
+        script = ("import os, sys, time; time.sleep(0.5); os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True);"
+                  "open(sys.argv[1], 'w').write('{}')")
+        self.provisioner = SimpleNamespace(process=subprocess.Popen([sys.executable, "-c", script,
+                                                                     self.connection_file]))
+        return {}
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_launch_kernel", slow_start)
+    runtime = KernelRuntime()
+    km = runtime.manager_class()()
+    starter = threading.Thread(target=lambda: asyncio.run(km._async_launch_kernel(["kernel"])))
+    starter.start()
+    assert starting.wait(5)
+    closer = threading.Thread(target=runtime.close)
+    closer.start()
+    time.sleep(0.3)  # close() has had every chance to remove the folder before the process exists
+    finish.set()
+    starter.join(5)
+    closer.join(5)
+    km.provisioner.process.wait(5)
+    time.sleep(0.5)
+    assert not Path(runtime.dir).exists(), "no folder, no kernel.json with its key, after the interrupt"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        asyncio.run(km._async_launch_kernel(["kernel"]))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        km.write_connection_file()
+    assert not Path(runtime.dir).exists()

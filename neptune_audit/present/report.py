@@ -112,9 +112,14 @@ class KernelRuntime:
     """
 
     def __init__(self):
+        import threading
+
         self.dir = tempfile.mkdtemp(prefix="neptune-audit-")
         self.closed = False
         self.managers: list = []
+        # Held across "still open?" and the write or launch it guards, and by close(): otherwise close() could
+        # remove the folder between the two and jupyter_client would recreate it for kernel.json.
+        self.lock = threading.RLock()
 
     def manager_class(self):
         import os
@@ -139,15 +144,18 @@ class KernelRuntime:
                 return os.path.join(runtime.dir, "kernel.json")  # the IPC sockets go beside it (kernel-ipc-N)
 
             def write_connection_file(self, **kw):
-                runtime.check_open()
-                return super().write_connection_file(**kw)
+                with runtime.lock:
+                    runtime.check_open()
+                    return super().write_connection_file(**kw)
 
             async def _async_launch_kernel(self, kernel_cmd, **kw):
-                runtime.check_open()
-                # The kernel's own stderr (shutdown chatter such as "KeyboardInterrupt caught in kernel") is not
-                # the user's concern: errors reach them through the executed notebook, in one line.
-                with open(os.path.join(runtime.dir, "kernel-stderr.log"), "wb") as err:
-                    return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": err})
+                # The lock is held while the process starts (a Popen, no real wait), so close() sees and kills it.
+                with runtime.lock:
+                    runtime.check_open()
+                    # The kernel's own stderr (shutdown chatter such as "KeyboardInterrupt caught in kernel") is
+                    # not the user's concern: errors reach them through the executed notebook, in one line.
+                    with open(os.path.join(runtime.dir, "kernel-stderr.log"), "wb") as err:
+                        return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": err})
 
         return PrivateKernelManager
 
@@ -158,11 +166,12 @@ class KernelRuntime:
     def close(self) -> None:
         import shutil
 
-        self.closed = True
-        for km in self.managers:
-            process = getattr(getattr(km, "provisioner", None), "process", None)
-            if process is not None and process.poll() is None:
-                process.kill()
+        with self.lock:
+            self.closed = True
+            for km in self.managers:
+                process = getattr(getattr(km, "provisioner", None), "process", None)
+                if process is not None and process.poll() is None:
+                    process.kill()
         for _ in range(20):  # a write already under way in papermill's thread may land after a pass: look again
             shutil.rmtree(self.dir, ignore_errors=True)
             time.sleep(0.05)
