@@ -5,6 +5,7 @@ trusted CA bundle is certifi's plus that certificate, as a corporate bundle woul
 """
 from __future__ import annotations
 
+import re
 import ssl
 
 import certifi
@@ -15,7 +16,7 @@ from benchmarks.proxy import LatencyProxy
 from neptune_audit import UsageError
 from neptune_audit.aws.targets import Connection
 
-from .conftest import CREDS, seed
+from .conftest import CREDS, run_cli, seed
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
@@ -68,3 +69,47 @@ def test_certificate_for_another_host_is_refused(https, monkeypatch):
         neptune_audit.scan(regions="us-east-1",
                            connection=Connection(endpoint_url=https.url.replace("127.0.0.1", "localhost"),
                                                  max_attempts=1))
+
+
+
+OWN_PROCESS_SCANS = """
+import json, sys
+import boto3
+from botocore.httpsession import URLLib3Session
+import neptune_audit
+from neptune_audit.aws import tuning
+from neptune_audit.aws.targets import Connection
+tuning.own_process()
+url, bundle, public, regions = sys.argv[1:5]
+out = {}
+for name, endpoint, ca in [("trusted", url, bundle), ("untrusted", url, public),
+                           ("other_host", url.replace("127.0.0.1", "localhost"), bundle)]:
+    tuning.os.environ["AWS_CA_BUNDLE"] = ca
+    try:
+        r = neptune_audit.scan(regions=regions, connection=Connection(endpoint_url=endpoint, max_attempts=1))
+        out[name] = [r.summary["fail"], sorted(set(r.scope["state"]))]
+    except neptune_audit.AwsError as exc:
+        out[name] = str(exc)
+plain = boto3.client("rds", region_name="us-east-1", endpoint_url=url, verify=bundle)
+out["plain_session"] = type(plain._endpoint.http_session) is URLLib3Session
+out["shared_sessions"] = len(tuning._sessions_by_args)
+print(json.dumps(out))
+"""
+
+
+def test_in_the_kits_own_process_certificates_are_verified_as_botocore_does(https):
+    """In the console script's process the kit's clients are handed the shared HTTP session as they are built
+    (aws/tuning.py, section 4), not after: certificates are still verified against the same bundle, and a client
+    of the user's own still gets botocore's session."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", OWN_PROCESS_SCANS, https.url, https.ca_bundle, certifi.where(),
+                           ",".join(REGIONS)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["trusted"] == [len(REGIONS), ["scanned"]]
+    assert "CERTIFICATE_VERIFY_FAILED" in out["untrusted"]
+    assert re.search("(?i)hostname|doesn't match|not valid for", out["other_host"])
+    assert out["plain_session"] is True and out["shared_sessions"] >= 1
