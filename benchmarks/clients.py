@@ -6,8 +6,6 @@
 import sys
 import time
 
-import boto3
-
 from neptune_audit.aws import tuning
 
 REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
@@ -17,8 +15,9 @@ REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-
 
 def build(connection, accounts: int) -> None:
     for _ in range(accounts):
-        session = boto3.Session(botocore_session=tuning.new_botocore_session(), aws_access_key_id="a",
-                                aws_secret_access_key="b", region_name="us-east-1")
+        session = tuning.new_botocore_session()  # the kit's sessions are botocore's (targets.base_session)
+        session.set_credentials("a", "b")
+        session.set_config_variable("region", "us-east-1")
         for region in REGIONS:
             client = connection.client(session, "rds", region)
             client.meta.service_model.operation_model("DescribeDBInstances")
