@@ -190,7 +190,39 @@ def _import_boto3_seconds() -> float:
     return time.monotonic() - t
 
 
-def scenario_sweep(rtt: float, repeat: int) -> list[str]:
+# Cloud Custodian's policy for the same rule (its rds resource lists Neptune instances too; the filters are
+# evaluated client-side on DescribeDBInstances' items), run on the same regions.
+CUSTODIAN_POLICY = """policies:
+  - name: neptune-auto-minor-version-upgrade
+    resource: aws.rds
+    filters:
+      - Engine: neptune
+      - AutoMinorVersionUpgrade: false
+"""
+
+
+def _custodian(executable: str, endpoint: str, regions: list[str], folder: Path) -> dict:
+    """One ``custodian run`` of CUSTODIAN_POLICY: its wall and CPU time and the instances it flags."""
+    import resource
+    import shutil
+
+    policy, out = folder / "policy.yml", folder / "out"
+    policy.write_text(CUSTODIAN_POLICY)
+    shutil.rmtree(out, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = subprocess.run([executable, "run", "-s", str(out), *(a for r in regions for a in ("-r", r)), str(policy)],
+                          env=_env(endpoint), capture_output=True, text=True)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        raise RuntimeError(f"custodian failed: {proc.stderr[-2000:]}")
+    flagged = sum(len(json.loads(f.read_text())) for f in out.rglob("resources.json"))
+    return {"wall": wall, "flagged": flagged,
+            "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+
+
+def scenario_sweep(rtt: float, repeat: int, custodian: str | None = None) -> list[str]:
     """The issue-25 sweep: one account, every enabled region, a small fleet (141 instances: two in each region,
     the rest in us-east-1, whose 103 take two pages), answers replayed at ``rtt``, beside
     ``python -c "import boto3"`` measured in the same run, interleaved.  Floor = 3 round trips (DescribeRegions
@@ -209,11 +241,17 @@ def scenario_sweep(rtt: float, repeat: int) -> list[str]:
         found = json.loads(out.read_text())["summary"]
         if found["instances"] != 141 or found["targets_not_scanned"]:
             raise RuntimeError(f"the sweep did not see the fleet: {found}")
-        sweeps, imports = [], []
+        if custodian:
+            _custodian(custodian, replay.url, regions, out.parent)  # fills the replay cache with its requests
+        sweeps, imports, c7n = [], [], []
         for _ in range(repeat):
             imports.append(_import_boto3_seconds())
             replay.reset(rtt=rtt)
             sweeps.append({**measure("scan", replay.url, *scan_args), "calls": sum(replay.calls.values())})
+            if custodian:
+                replay.reset(rtt=rtt)
+                c7n.append({**_custodian(custodian, replay.url, regions, out.parent),
+                            "calls": sum(replay.calls.values())})
         replay.stop()
     finally:
         moto.stop()
@@ -224,10 +262,19 @@ def scenario_sweep(rtt: float, repeat: int) -> list[str]:
     rows = [{"name": "floor: 3 round trips + python -c 'import boto3'", "wall": floor, "ideal": floor,
              "note": f"import median of {repeat} ({imports[0]:.2f}–{imports[-1]:.2f} s)"},
             {"name": "neptune-audit scan --regions all, replayed", "ideal": floor, **sweep,
-             "note": f"median of {repeat} ({sweeps[0]['wall']:.2f}–{sweeps[-1]['wall']:.2f} s)"}]
+             "note": f"median of {repeat} ({sweeps[0]['wall']:.2f}–{sweeps[-1]['wall']:.2f} s); {found['fail']} FAIL"}]
+    texts = []
+    if c7n:
+        c7n.sort(key=lambda r: r["wall"])
+        median = c7n[len(c7n) // 2]
+        rows.append({"name": "Cloud Custodian, the same rule and regions, replayed", "ideal": floor, **median,
+                     "note": f"median of {repeat} ({c7n[0]['wall']:.2f}–{c7n[-1]['wall']:.2f} s, interleaved); "
+                             f"{median['flagged']} flagged"})
+        texts.append(f"Cloud Custodian / neptune-audit = **{median['wall'] / sweep['wall']:.1f}x** "
+                     f"(wall), {median['cpu_s'] / sweep['cpu_s']:.1f}x (CPU).")
     title = (f"Sweep: one account, {len(regions)} enabled regions, 141 instances (us-east-1: two pages), "
              f"RTT {rtt * 1000:.0f} ms")
-    return [table(title, rows), f"\nSweep / floor = **{sweep['wall'] / floor:.2f}** (target ≤ 1.5).", ""]
+    return [table(title, rows), f"\nSweep / floor = **{sweep['wall'] / floor:.2f}** (target ≤ 1.5).", *texts, ""]
 
 
 def _same_findings(a: Path, b: Path) -> bool:
@@ -351,6 +398,9 @@ def main() -> int:
     ap.add_argument("--accounts", type=int, default=50, help="accounts in the Organization scenario (default 50)")
     ap.add_argument("--only", choices=["sweep", "fleet", "org", "shards", "report"], action="append",
                     help="run only this scenario (repeatable); results go to last-run.md all the same")
+    ap.add_argument("--custodian", metavar="PATH",
+                    help="a `custodian` executable (Cloud Custodian, in a virtualenv of its own): the sweep runs it "
+                         "beside the scan, interleaved, on the same regions and replayed answers")
     ap.add_argument("--library", action="store_true",
                     help="measure the kit as a library (a kernel's or worker's process) instead of its own CLI process")
     args = ap.parse_args()
@@ -366,7 +416,7 @@ def main() -> int:
     print(header, flush=True)
     texts = [header]
     if "sweep" in only:
-        texts += scenario_sweep(0.1, args.repeat)
+        texts += scenario_sweep(0.1, args.repeat, args.custodian)
     if "fleet" in only:
         texts += scenario_fleet([0.0, 0.05] if args.quick else [0.0, 0.05, 0.1], not args.quick, startup,
                                 args.repeat)
