@@ -211,7 +211,9 @@ def _custodian(executable: str, endpoint: str, regions: list[str], folder: Path)
     shutil.rmtree(out, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = subprocess.run([executable, "run", "-s", str(out), *(a for r in regions for a in ("-r", r)), str(policy)],
+    # --cache-period 0: Custodian otherwise answers a repeated run from its own 15-minute cache, without a call
+    proc = subprocess.run([executable, "run", "--cache-period", "0", "-s", str(out),
+                           *(a for r in regions for a in ("-r", r)), str(policy)],
                           env=_env(endpoint), capture_output=True, text=True)
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
