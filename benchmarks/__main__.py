@@ -100,8 +100,9 @@ def table(title: str, rows: list[dict]) -> str:
     for r in rows:
         ratio = f"{r['wall'] / r['ideal']:.2f}" if r.get("ideal") else "—"
         cpu = f"{r['cpu_s']:.2f}" if "cpu_s" in r else "—"
-        out.append(f"| {r['name']} | {r['wall']:.2f} | {ratio} | {r.get('calls', '—')} | {cpu} | "
-                   f"{r.get('peak_rss_mb', 0):.0f} | {r.get('note', '')} |")
+        rss = f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "—"
+        out.append(f"| {r['name']} | {r['wall']:.2f} | {ratio} | {r.get('calls', '—')} | {cpu} | {rss} | "
+                   f"{r.get('note', '')} |")
     text = "\n".join(out)
     print(text, flush=True)
     return text
