@@ -118,7 +118,8 @@ class KernelRuntime:
         self.closed = False
         self.managers: list = []
         # Held across "still open?" and the write or launch it guards, and by close(): otherwise close() could
-        # remove the folder between the two and jupyter_client would recreate it for kernel.json.
+        # remove the folder while a kernel starts, unseen, and the kernel (ipykernel) recreates a missing folder
+        # to write kernel.json, with its key, into it.
         self.lock = threading.RLock()
 
     def manager_class(self):
