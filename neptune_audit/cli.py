@@ -60,8 +60,8 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
     g.add_argument("--accounts", metavar="ID,ID", default="", help="only these account ids")
     g.add_argument("--demo", action="store_true", help="scan the built-in simulated AWS account (no credentials)")
     g.add_argument("--max-workers", type=int, default=None, metavar="N",
-                   help="account-regions scanned at once (default: one per region to scan, 16 to 32; "
-                        "several accounts: one per account-region, up to 64)")
+                   help="account-regions scanned at once (default: one per account-region, "
+                        "at least 16, at most 64)")
     p.add_argument("--exceptions", metavar="FILE", dest="exceptions_file", help="YAML file of reviewed exceptions")
     p.add_argument("--engine-calendar", metavar="FILE", dest="engine_calendar",
                    help="YAML file of Neptune engine end-of-life dates (default: the one shipped with the kit)")

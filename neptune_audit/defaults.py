@@ -5,10 +5,10 @@ DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"  # the role AWS Organization
 POLICY_KINDS = ("audit", "remediate")                # the policies `neptune-audit policy` prints
 
 DEFAULT_WORKERS = 16   # account-regions at once when several accounts share a region's API
-# With max_workers None (the default), one account's regions all start at once, up to this many: each region is
-# its own endpoint and its own API rate bucket, so one request per region is the politest fan-out there is, and
-# the region with the most instances no longer waits for a free worker.
-MAX_AUTO_WORKERS = 32
+# With max_workers None (the default), one account's regions all start at once, one worker each (up to the cap
+# below): each region is its own endpoint and its own API rate bucket, so one listing per region is the politest
+# fan-out there is, and no region waits for a free worker (an account with every opt-in region enabled lists ~35,
+# more than the 32 this used to be capped at: the last ones waited two round trips).
 # Several accounts (an Organization, several profiles or roles): their account-regions are separate endpoints and
 # rate buckets too (API rate limits are per account and region), so more of them at once asks no one endpoint for
 # more.  Measured (benchmarks/RESULTS.md): 1,000 accounts x 20 regions, 64 workers against 16: 1.4-1.76x faster,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_AUTO_WORKERS, MAX_ORGANIZATION_WORKERS
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
 from neptune_audit.errors import UsageError
 
 ALL_REGIONS = "all"
@@ -30,13 +30,11 @@ def _tuple(value) -> tuple[str, ...]:
 
 
 def auto_workers(max_workers: int | None, regions: int, accounts: int = 1) -> int:
-    """The pool for a scan: ``max_workers`` if given; else, for one account, one per region to scan (16 to 32); for
-    several, one per account-region of the first accounts, up to 64."""
+    """The pool for a scan: ``max_workers`` if given; else one per account-region of the first accounts (for one
+    account: one per region to scan), at least 16 and at most 64."""
     if max_workers:
         return max_workers
-    if accounts > 1:
-        return min(MAX_ORGANIZATION_WORKERS, max(DEFAULT_WORKERS, regions * accounts))
-    return min(MAX_AUTO_WORKERS, max(DEFAULT_WORKERS, regions))
+    return min(MAX_ORGANIZATION_WORKERS, max(DEFAULT_WORKERS, regions * accounts))
 
 
 def validate_role_arn(arn: str) -> str:
@@ -70,7 +68,7 @@ class ScanOptions:
     role_name: str = DEFAULT_ROLE_NAME
     exceptions_file: str | None = None
     demo: bool = False
-    max_workers: int | None = None   # None: one per region to scan, 16-32 (auto_workers)
+    max_workers: int | None = None   # None: one per region to scan, 16-64 (auto_workers)
     accounts: tuple[str, ...] = ()   # only these account ids
     shard: str | None = None         # "K/N": the K-th of N shards of an Organization
     engine_calendar: str | None = None  # YAML file of engine end-of-life dates (default: the one shipped)

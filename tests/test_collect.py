@@ -273,7 +273,7 @@ def _first_pages_wait_for(parties: int):
 
 def test_an_organizations_account_regions_start_together_beyond_one_accounts_cap(aws):
     """Several accounts: each account-region is its own endpoint and rate bucket, so the pool grows past one
-    account's 32, up to 64.  The 3 accounts x 12 regions' first pages wait at a barrier that opens only when all
+    account's regions, up to 64.  The 3 accounts x 12 regions' first pages wait at a barrier that opens only when all
     36 are in flight."""
     from neptune_audit.simulate import estate as sim_estate
 
@@ -287,7 +287,7 @@ def test_an_organizations_account_regions_start_together_beyond_one_accounts_cap
 
 def test_every_region_of_one_account_starts_at_once(aws):
     # With 20 regions, a pool of 16 left 4 regions waiting for a worker (one round trip each); the pool is now
-    # sized by the region count (16-32).  Each first page waits at a barrier for all 20: it only opens if all
+    # sized by the region count (16-64).  Each first page waits at a barrier for all 20: it only opens if all
     # 20 are in flight together.
     regions = _enabled_regions()[:20]
     assert len(regions) > 16, regions
@@ -295,6 +295,27 @@ def test_every_region_of_one_account_starts_at_once(aws):
     result = neptune_audit.scan(regions=",".join(regions), connection=conn)
     assert not broken, "some regions waited for a free worker"
     assert (result.scope["state"] == "scanned").sum() == len(regions)
+
+
+def test_an_account_with_every_opt_in_region_enabled_starts_them_all_at_once(aws):
+    """An account that has enabled every opt-in region lists ~35 regions (38 in issue 25's fleet), more than the
+    32 workers one account used to get: the last regions then waited two round trips for a free worker.  One
+    worker per region (each its own endpoint and rate bucket): all first pages wait at a barrier that opens only
+    when every region's is in flight."""
+    every = sorted(r["RegionName"] for r in boto("ec2").describe_regions(AllRegions=True)["Regions"]
+                   if not r["RegionName"].startswith(("cn-", "us-gov-", "us-iso")))
+    assert len(every) > 32, every
+
+    def all_opted_in(parsed, **_):  # what DescribeRegions answers for an account that enabled them all
+        for region in parsed.get("Regions", []):
+            if region.get("OptInStatus") == "not-opted-in":
+                region["OptInStatus"] = "opted-in"
+
+    conn, broken = _first_pages_wait_for(len(every))
+    conn.hooks.append(("after-call.ec2.DescribeRegions", all_opted_in))
+    result = neptune_audit.scan(connection=conn)
+    assert not broken, "some regions waited for a free worker"
+    assert sorted(result.scope.loc[result.scope["state"] == "scanned", "region"]) == every
 
 
 def test_rds_clients_are_built_while_the_region_listing_is_in_flight(aws):
