@@ -175,14 +175,15 @@ def scenario_fleet(rtts, with_naive: bool, startup: float, repeat: int) -> list[
         moto.stop()
 
 
-def _enabled_regions(url: str) -> list[str]:
+def _enabled_regions(url: str, opt_in_all: bool = False) -> list[str]:
     import boto3
 
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
                        aws_secret_access_key="testing")
     aws = set(boto3.session.Session().get_available_regions("ec2"))  # moto lists China and GovCloud here too
+    enabled = ("opt-in-not-required", "opted-in", *(("not-opted-in",) if opt_in_all else ()))
     return sorted(r["RegionName"] for r in ec2.describe_regions(AllRegions=True)["Regions"]
-                  if r.get("OptInStatus") in ("opt-in-not-required", "opted-in") and r["RegionName"] in aws)
+                  if r.get("OptInStatus") in enabled and r["RegionName"] in aws)
 
 
 def _import_boto3_seconds() -> float:
@@ -225,19 +226,21 @@ def _custodian(executable: str, endpoint: str, regions: list[str], folder: Path)
             "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
-def scenario_sweep(rtt: float, repeat: int, custodian: str | None = None) -> list[str]:
+def scenario_sweep(rtt: float, repeat: int, custodian: str | None = None, opt_in_all: bool = False) -> list[str]:
     """The issue-25 sweep: one account, every enabled region, a small fleet (141 instances: two in each region,
     the rest in us-east-1, whose 103 take two pages), answers replayed at ``rtt``, beside
     ``python -c "import boto3"`` measured in the same run, interleaved.  Floor = 3 round trips (DescribeRegions
     beside the identity; page 1 of every region; us-east-1's page 2, beside which go the clusters, pending
-    actions and engine versions) + that import."""
+    actions and engine versions) + that import.  ``opt_in_all``: the account has enabled every opt-in region too
+    (~35 regions, as in issue 25's fleet of 38)."""
     moto = Moto()
     try:
-        regions = _enabled_regions(moto.url)
-        spread = {r: 2 for r in regions}
-        spread["us-east-1"] = 141 - 2 * (len(regions) - 1)  # the region with most instances, as in the issue
+        regions = _enabled_regions(moto.url, opt_in_all)
+        each = 2 if 141 - 2 * (len(regions) - 1) > 100 else 1  # us-east-1 keeps two pages
+        spread = {r: each for r in regions}
+        spread["us-east-1"] = 141 - each * (len(regions) - 1)  # the region with most instances, as in the issue
         seed_fleet(moto.url, spread)
-        replay = LatencyProxy(moto.port, cache=True)
+        replay = LatencyProxy(moto.port, cache=True, opt_in_all=opt_in_all)
         out = Path(tempfile.mkdtemp()) / "f.json"
         scan_args = ["--format", "json", "-o", str(out)]
         measure("scan", replay.url, *scan_args)  # fills the replay cache
@@ -275,8 +278,8 @@ def scenario_sweep(rtt: float, repeat: int, custodian: str | None = None) -> lis
                              f"{median['flagged']} flagged"})
         texts.append(f"Cloud Custodian / neptune-audit = **{median['wall'] / sweep['wall']:.1f}x** "
                      f"(wall), {median['cpu_s'] / sweep['cpu_s']:.1f}x (CPU).")
-    title = (f"Sweep: one account, {len(regions)} enabled regions, 141 instances (us-east-1: two pages), "
-             f"RTT {rtt * 1000:.0f} ms")
+    title = (f"Sweep: one account, {len(regions)} enabled regions{' (every opt-in region too)' if opt_in_all else ''}, "
+             f"141 instances (us-east-1: two pages), RTT {rtt * 1000:.0f} ms")
     return [table(title, rows), f"\nSweep / floor = **{sweep['wall'] / floor:.2f}** (target ≤ 1.5).", *texts, ""]
 
 
@@ -420,6 +423,7 @@ def main() -> int:
     texts = [header]
     if "sweep" in only:
         texts += scenario_sweep(0.1, args.repeat, args.custodian)
+        texts += scenario_sweep(0.1, args.repeat, opt_in_all=True)
     if "fleet" in only:
         texts += scenario_fleet([0.0, 0.05] if args.quick else [0.0, 0.05, 0.1], not args.quick, startup,
                                 args.repeat)

@@ -34,8 +34,9 @@ _REPLAYED = ("AssumeRole", "GetCallerIdentity")
 
 class LatencyProxy:
     def __init__(self, upstream_port: int, rtt: float = 0.0, throttle: float = 0.0, seed: int = 7,
-                 cache: bool = False, tls: bool = False):
+                 cache: bool = False, tls: bool = False, opt_in_all: bool = False):
         self.upstream_port, self.rtt, self.throttle, self.cache = upstream_port, rtt, throttle, cache
+        self.opt_in_all = opt_in_all  # DescribeRegions answers as for an account that enabled every opt-in region
         self._cached: dict = {}
         self._role_of_key: dict = {}  # assumed-role access key id -> role ARN
         self.calls: Counter = Counter()
@@ -86,6 +87,8 @@ class LatencyProxy:
                 except (OSError, http.client.HTTPException):
                     proxy._local.conn = None
                     return self._reply(502, [], b"upstream failed")
+                if proxy.opt_in_all and action == "DescribeRegions":
+                    data = data.replace(b">not-opted-in<", b">opted-in<")
                 reply = (resp.status, [(k, v) for k, v in resp.getheaders()
                                        if k.lower() not in _HOP and k.lower() != "content-length"], data)
                 if key is not None and resp.status == 200:
