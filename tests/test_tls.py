@@ -13,10 +13,9 @@ import pytest
 
 import neptune_audit
 from benchmarks.proxy import LatencyProxy
-from neptune_audit import UsageError
 from neptune_audit.aws.targets import Connection
 
-from .conftest import CREDS, run_cli, seed
+from .conftest import CREDS, seed
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 
@@ -113,3 +112,35 @@ def test_in_the_kits_own_process_certificates_are_verified_as_botocore_does(http
     assert "CERTIFICATE_VERIFY_FAILED" in out["untrusted"]
     assert re.search("(?i)hostname|doesn't match|not valid for", out["other_host"])
     assert out["plain_session"] is True and out["shared_sessions"] >= 1
+
+
+def _attempts_counted(**connection):
+    """A Connection that counts every HTTP attempt its clients make (botocore's before-send, once per attempt)."""
+    attempts = []
+    hook = ("before-send", lambda request, **_: attempts.append(request.url))
+    return Connection(hooks=[hook], **connection), attempts
+
+
+@pytest.mark.parametrize("case", ["untrusted", "another host"])
+def test_a_certificate_that_fails_verification_is_not_retried(https, monkeypatch, case):
+    """The kit allows 10 attempts (throttling); a certificate that fails verification fails the same way each time,
+    so it is said at once instead of after ~50 s of backoff."""
+    trusted = case != "untrusted"
+    monkeypatch.setenv("AWS_CA_BUNDLE", https.ca_bundle if trusted else certifi.where())
+    url = https.url.replace("127.0.0.1", "localhost") if trusted else https.url
+    conn, attempts = _attempts_counted(endpoint_url=url)
+    with pytest.raises(neptune_audit.AwsError, match="(?i)CERTIFICATE_VERIFY_FAILED|hostname|match"):
+        neptune_audit.scan(regions="us-east-1", connection=conn)
+    # the identity call and the region listing sent beside it, once each
+    assert 1 <= len(attempts) <= 2, attempts
+
+
+def test_a_tls_failure_other_than_verification_is_still_retried(moto_server, monkeypatch):
+    """TLS spoken to a plain-HTTP endpoint fails in the handshake (wrong version number), not in verification:
+    that is a connection error like any other, and botocore retries it."""
+    for k, v in CREDS.items():
+        monkeypatch.setenv(k.upper(), v)
+    conn, attempts = _attempts_counted(endpoint_url=moto_server.url.replace("http://", "https://"), max_attempts=3)
+    with pytest.raises(neptune_audit.AwsError, match="SSL"):
+        neptune_audit.scan(regions="us-east-1", connection=conn)
+    assert len(attempts) >= 3, attempts

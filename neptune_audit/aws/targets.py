@@ -7,7 +7,9 @@ returns RDS's static list and knows nothing of opt-in regions).
 """
 from __future__ import annotations
 
+import functools
 import re
+import ssl
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from datetime import timezone
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound, SSLError
 from botocore.parsers import ResponseParserError
 
 from neptune_audit import __version__
@@ -74,6 +76,47 @@ def describe_error(exc: Exception) -> tuple[str, str]:
     return "error", one_line(f"{type(exc).__name__}: {exc}")
 
 
+@functools.cache  # asked only once an SSLError has happened
+def _verification_errors() -> tuple:
+    """ssl's, and urllib3's own for another host's certificate (it matches host names itself; the module moved
+    between the urllib3 versions botocore accepts)."""
+    import importlib
+
+    found = [ssl.SSLCertVerificationError]
+    for name in ("urllib3.util.ssl_match_hostname", "urllib3.packages.ssl_match_hostname"):
+        try:
+            found.append(importlib.import_module(name).CertificateError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+def _untrusted_certificate(exc: BaseException | None) -> bool:
+    """botocore's SSLError for a certificate that failed verification (untrusted, expired, another host's), seen
+    through urllib3's wrapping, as opposed to a TLS connection cut short."""
+    seen, todo = set(), [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, _verification_errors()):
+            return True
+        todo += [getattr(e, "kwargs", {}).get("error"), e.__cause__, e.__context__,
+                 *(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))]
+    return False
+
+
+def _no_retry_for_an_untrusted_certificate(caught_exception=None, **_):
+    # botocore's standard mode retries every connection error, and the kit allows 10 attempts: a CA bundle that
+    # does not trust the endpoint (a TLS-inspecting proxy, a wrong AWS_CA_BUNDLE) kept a scan silent for ~50 s of
+    # backoff before saying so.  Retries are for transient failures (SDKs and Tools Reference Guide, "Retry
+    # behavior": https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); verification fails
+    # the same way every time.  A TLS connection cut short is still retried.
+    if isinstance(caught_exception, SSLError) and _untrusted_certificate(caught_exception):
+        raise caught_exception
+
+
 @dataclass
 class Connection:
     """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
@@ -106,6 +149,7 @@ class Connection:
             client = session.create_client(service, region_name=region, endpoint_url=self.endpoint_url,
                                            config=self.config())
         share_http_session(client)
+        client.meta.events.register_first("needs-retry", _no_retry_for_an_untrusted_certificate)
         for event, handler in self.hooks:
             client.meta.events.register_first(event, handler)  # before moto's in-process mock
         return client
