@@ -68,7 +68,7 @@ class ScanOptions:
     role_name: str = DEFAULT_ROLE_NAME
     exceptions_file: str | None = None
     demo: bool = False
-    max_workers: int | None = None   # None: one per region to scan, 16-64 (auto_workers)
+    max_workers: int | None = None   # None: one per account-region, 16-64 (auto_workers)
     accounts: tuple[str, ...] = ()   # only these account ids
     shard: str | None = None         # "K/N": the K-th of N shards of an Organization
     engine_calendar: str | None = None  # YAML file of engine end-of-life dates (default: the one shipped)

@@ -109,7 +109,7 @@ def _untrusted_certificate(exc: BaseException | None) -> bool:
 
 def _no_retry_for_an_untrusted_certificate(caught_exception=None, **_):
     # botocore's standard mode retries every connection error, and the kit allows 10 attempts: a CA bundle that
-    # does not trust the endpoint (a TLS-inspecting proxy, a wrong AWS_CA_BUNDLE) kept a scan silent for ~50 s of
+    # does not trust the endpoint (a TLS-inspecting proxy, a wrong AWS_CA_BUNDLE) kept a scan silent for 26-34 s of
     # backoff before saying so.  Retries are for transient failures (SDKs and Tools Reference Guide, "Retry
     # behavior": https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); verification fails
     # the same way every time.  A TLS connection cut short is still retried.
