@@ -116,7 +116,6 @@ def test_a_failed_report_records_no_history(sched, tmp_path, monkeypatch):
     assert not list(hist.glob("neptune-audit-*.json")) and not (out / "r.html").exists()
 
 
-
 def test_an_interrupt_while_the_kernel_starts_still_removes_everything(monkeypatch, tmp_path):
     """Ctrl-C lands while papermill's thread is starting the kernel.  ipykernel, once started, recreates a missing
     connection-file folder and writes kernel.json (with its HMAC key) into it, so close() must wait for the start,

@@ -70,9 +70,8 @@ def test_certificate_for_another_host_is_refused(https, monkeypatch):
                                                  max_attempts=1))
 
 
-
 OWN_PROCESS_SCANS = """
-import json, sys
+import json, os, sys
 import boto3
 from botocore.httpsession import URLLib3Session
 import neptune_audit
@@ -83,7 +82,7 @@ url, bundle, public, regions = sys.argv[1:5]
 out = {}
 for name, endpoint, ca in [("trusted", url, bundle), ("untrusted", url, public),
                            ("other_host", url.replace("127.0.0.1", "localhost"), bundle)]:
-    tuning.os.environ["AWS_CA_BUNDLE"] = ca
+    os.environ["AWS_CA_BUNDLE"] = ca
     try:
         r = neptune_audit.scan(regions=regions, connection=Connection(endpoint_url=endpoint, max_attempts=1))
         out[name] = [r.summary["fail"], sorted(set(r.scope["state"]))]
@@ -124,7 +123,7 @@ def _attempts_counted(**connection):
 @pytest.mark.parametrize("case", ["untrusted", "another host"])
 def test_a_certificate_that_fails_verification_is_not_retried(https, monkeypatch, case):
     """The kit allows 10 attempts (throttling); a certificate that fails verification fails the same way each time,
-    so it is said at once instead of after ~50 s of backoff."""
+    so it is said at once instead of after 26-34 s of backoff."""
     trusted = case != "untrusted"
     monkeypatch.setenv("AWS_CA_BUNDLE", https.ca_bundle if trusted else certifi.where())
     url = https.url.replace("127.0.0.1", "localhost") if trusted else https.url
