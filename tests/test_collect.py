@@ -303,7 +303,10 @@ def test_an_account_with_every_opt_in_region_enabled_starts_them_all_at_once(aws
     worker per region (each its own endpoint and rate bucket): all first pages wait at a barrier that opens only
     when every region's is in flight."""
     # The listing comes from the installed botocore's region list (28 outside China and GovCloud at the lowest pin,
-    # 1.34.0): it is padded with regions AWS may open later, which moto answers when told to allow unknown regions.
+    # 1.34.0): it is made exactly ``wanted`` of the commercial partition's, padded with regions AWS may open later,
+    # which moto answers when told to allow unknown regions.
+    from neptune_audit.aws.targets import partition_of
+
     monkeypatch.setenv("MOTO_ALLOW_NONEXISTENT_REGION", "true")
     wanted, answered = 40, []
 
@@ -312,8 +315,9 @@ def test_an_account_with_every_opt_in_region_enabled_starts_them_all_at_once(aws
         for region in regions:
             if region.get("OptInStatus") == "not-opted-in":
                 region["OptInStatus"] = "opted-in"
-        listed = [r["RegionName"] for r in regions if not r["RegionName"].startswith(("cn-", "us-gov-", "us-iso"))]
+        listed = [r["RegionName"] for r in regions if partition_of(r["RegionName"]) == "aws"][:wanted]
         padding = [f"eu-future-{n}" for n in range(1, wanted - len(listed) + 1)]
+        regions[:] = [r for r in regions if partition_of(r["RegionName"]) != "aws" or r["RegionName"] in listed]
         regions += [{"RegionName": name, "Endpoint": f"ec2.{name}.amazonaws.com", "OptInStatus": "opted-in"}
                     for name in padding]
         answered[:] = sorted(listed + padding)
