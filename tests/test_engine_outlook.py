@@ -54,13 +54,19 @@ CATALOGUE = {"DBEngineVersions": [
     _v("1.4.6.1", [_t("1.4.7.0", auto=True, global_ok=False)]), _v("1.4.6.3", [_t("1.4.7.1", auto=True)]),
     _v("1.4.7.0", [_t("1.4.7.1", auto=True)]),
     _v("1.4.7.1", []),
+    _v("1.4.4.0", [_t("1.4.5.0", auto=True), _t("1.4.6.1"), _t("1.4.6.2"), _t("1.4.7.1")]),
+    # before 1.3.0.0 every target the setting could act on is a major upgrade (1.4.x notes: from 1.2.0.0 on)
+    _v("1.2.1.0", [_t("1.2.1.2"), _t("1.3.0.0", major=True), _t("1.4.6.1", major=True), _t("1.4.7.1", major=True)]),
+    _v("1.1.1.0", [_t("1.2.1.0", major=True), _t("1.3.2.1", major=True)], status="deprecated"),
 ]}
 
 
-def _pending(*resources):
+def _pending(*resources, auto="2026-12-20T00:00:00Z"):
+    """PendingMaintenanceAction as the API reference shapes it; ``auto=None`` leaves AutoAppliedAfterDate out (a
+    forced-only action: AWS applies it on ForcedApplyDate, regardless of the maintenance window)."""
     return {"PendingMaintenanceActions": [
         {"ResourceIdentifier": arn, "PendingMaintenanceActionDetails": [{
-            "Action": action, "Description": f"{action} pending", "AutoAppliedAfterDate": "2026-12-20T00:00:00Z",
+            "Action": action, "Description": f"{action} pending", **({"AutoAppliedAfterDate": auto} if auto else {}),
             "ForcedApplyDate": "2027-01-10T00:00:00Z", "OptInStatus": "next-maintenance"}]}
         for arn, action in resources]}
 
@@ -73,7 +79,8 @@ CLUSTERS = {  # cluster: (engine version, writer on?)
     "auto-not-newest": ("1.3.0.0", True), "no-auto": ("1.4.6.0", True), "patch-only": ("1.4.5.0", True),
     "deprecated": ("1.4.2.0", True), "os-only": ("1.4.7.1", True), "instance-pending": ("1.4.7.1", True),
     "global-floor": ("1.4.6.3", True), "global-flag": ("1.4.6.1", True), "eol-later": ("1.4.7.1", True),
-    "writer-off": ("1.3.1.0", False), "fictional": ("1.4.99.0", True),
+    "writer-off": ("1.3.1.0", False), "fictional": ("1.4.99.0", True), "extends": ("1.4.4.0", True),
+    "old-1-2": ("1.2.1.0", False), "old-1-1": ("1.1.1.0", True), "forced-only": ("1.4.7.1", True),
 }
 
 
@@ -167,7 +174,8 @@ def test_an_engine_upgrade_pending_on_one_instance_makes_the_whole_cluster_behin
     r, c, _ = scanned
     x = c["instance-pending"]
     assert x["exposure"] == "behind" and x["forced_upgrade_date"] == "2026-12-20T00:00:00Z"
-    assert x["outlook"].startswith("An engine upgrade is pending: AWS applies it after 2026-12-20")
+    assert x["outlook"].startswith(f"An engine upgrade is pending: AWS applies it in the maintenance window {WINDOW} "
+                                   "after 2026-12-20, and on 2027-01-10 at the latest, regardless of the window")
     f = r.findings.set_index("instance_id")
     assert f.loc["instance-pending-1", "exposure"] == f.loc["instance-pending-2", "exposure"] == "behind", \
         "instance rows and their cluster never disagree"
@@ -207,13 +215,75 @@ def test_end_of_life_in_the_contract_and_the_outlook(scanned, tmp_path, estate):
     assert "1.3.0.0 reaches end of life on 2027-03-06" in c["auto-not-newest"]["outlook"]
     assert c["eol-later"]["end_of_life"] == "later" and c["eol-later"]["end_of_life_date"] == "2027-06-03"
     assert c["fictional"]["end_of_life"] == "unknown" and c["fictional"]["exposure"] == "unknown"
-    assert doc["engine_calendar"]["as_of"] == "2026-12-01" and doc["engine_calendar"]["stale"] is False
+    assert doc["engine_calendar"]["as_of"] == outlook.shipped_calendar().as_of.isoformat()
+    assert doc["engine_calendar"]["stale"] is False
     cal = tmp_path / "cal.yaml"
-    cal.write_text('as_of: "2026-11-01"\nreleases:\n  "1.3": {status: active, end_of_life: "2026-11-30"}\n')
+    cal.write_text('as_of: "2026-11-01"\nreleases:\n  "1.3": {status: active, end_of_life: "2026-11-30"}\n'
+                   '  "1.4.7.1": {status: active, end_of_life: "2027-06-03"}\n')
     x = _scan(calendar=str(cal)).clusters.set_index("cluster_id").loc["auto-not-newest"]
+    # every dated 1.3 release has ended: AWS's documented process for a major version at end of life applies
     assert x["end_of_life"] == "past" and x["outlook"].startswith(
-        "1.3.0.0 reached end of life on 2026-11-30: AWS upgrades it to a new major version in a maintenance window; "
-        "plan the upgrade yourself.")
+        "1.3.0.0 reached end of life on 2026-11-30. Every 1.3 release has ended: for a major version at end of life "
+        "AWS documents a notice, then, after a grace period, an upgrade to the most recent major version")
+    assert "A major version upgrade to 1.4.7.1 (end of life 2027-06-03) brings it back into support" in x["outlook"]
+    cal.write_text('as_of: "2026-11-01"\nreleases:\n  "1.3.0.0": {status: active, end_of_life: "2026-11-30"}\n'
+                   '  "1.3.4.0": {status: active, end_of_life: "2027-06-03"}\n')
+    x = _scan(calendar=str(cal)).clusters.set_index("cluster_id").loc["auto-not-newest"]
+    assert "AWS's pages do not say what happens to a release past its end of life while its major" in x["outlook"]
+    assert "A minor upgrade within 1.3 to 1.3.4.0 or later (end of life 2027-06-03)" in x["outlook"]
+
+
+def test_end_of_life_advice_names_the_release_that_extends_support(scanned):
+    """Dates are per release (engine-releases.html): 1.4.0.0-1.4.6.1 end 2027-03-06, 1.4.6.2 on 2027-06-03, so a
+    minor upgrade inside 1.4 extends support; a 1.3 cluster needs a major upgrade; no major release after 1.4 is
+    documented, so 'plan a major version upgrade' is never said to a 1.4 cluster."""
+    _, c, doc = scanned
+    x = c["extends"]  # 1.4.4.0, offered 1.4.6.1, 1.4.6.2 and 1.4.7.1: the smallest step that extends is 1.4.6.2
+    assert "1.4.4.0 reaches end of life on 2027-03-06. A minor upgrade within 1.4 to 1.4.6.2 or later " \
+           "(end of life 2027-06-03) extends its support." in x["outlook"]
+    nothing = c["patch-only"]  # 1.4.5.0, offered only 1.4.5.1 and 1.4.6.0: none lives past 2027-03-06
+    assert "No upgrade target the region offers has a later end of life in the engine calendar" in nothing["outlook"]
+    assert "No release dated in the engine calendar extends support beyond that yet" in outlook.extension_sentence(
+        {"end_of_life": "within-180-days", "support_extension": None, "targets_known": False}, "1.4.7.1")
+    three = c["auto-not-newest"]  # 1.3.0.0: only a major upgrade (1.4.7.1 offered) extends it
+    assert "A major version upgrade to 1.4.7.1 (end of life 2027-06-03) extends its support; no dated 1.3 " \
+           "release does." in three["outlook"]
+    assert not any("plan a major version upgrade" in k["outlook"] for k in doc["clusters"])
+
+
+def test_a_release_before_1_3_gets_a_command_aws_accepts(scanned):
+    """ModifyDBCluster to another major version needs AllowMajorVersionUpgrade (API reference); the target comes
+    from the region's ValidUpgradeTarget (IsMajorVersionUpgrade), the longest-lived release first."""
+    from neptune_audit.rule import model
+
+    r, c, _ = scanned
+    assert c["old-1-2"]["manual_upgrade_target"] == "1.4.7.1", "1.4.7.1 lives to 2027-06-03, 1.4.6.1 to 2027-03-06"
+    f = r.findings.set_index("instance_id").loc["old-1-2-1"]
+    assert f["manual_upgrade_target"] == "1.4.7.1" and f["exposure"] == "not-covered"
+    cmd = model.fix({**f.to_dict(), "instance_id": "old-1-2-1"})
+    assert ("aws neptune modify-db-cluster --region us-east-1 --db-cluster-identifier old-1-2 --engine-version "
+            "1.4.7.1 --allow-major-version-upgrade --no-apply-immediately") in cmd
+    assert c["extends"]["manual_upgrade_target"] is None, "1.3.0.0 and later: the setting acts, no manual target"
+
+
+def test_a_1_1_cluster_is_past_end_of_life(scanned):
+    _, c, _ = scanned
+    x = c["old-1-1"]  # AWS's table: every 1.0.x and 1.1.x release ended on 2024-10-31
+    assert x["end_of_life"] == "past" and x["end_of_life_date"] == "2024-10-31"
+    assert x["outlook"].startswith("1.1.1.0 reached end of life on 2024-10-31. Every 1.1 release has ended")
+    assert x["manual_upgrade_target"] == "1.3.2.1", "1.2.1.0 is offered too, but it is before 1.3.0.0"
+
+
+def test_a_forced_only_engine_upgrade_is_applied_on_its_date(estate):
+    """ForcedApplyDate alone: AWS applies the action on that date, regardless of the maintenance window (API
+    reference, PendingMaintenanceAction); it is not 'after DATE in the window'."""
+    r = _scan(pending=_pending((_arn("cluster", "forced-only"), "db-upgrade"), auto=None))
+    x = r.clusters.set_index("cluster_id").loc["forced-only"]
+    assert x["outlook"].startswith("An engine upgrade is pending: AWS applies it on 2027-01-10, regardless of the "
+                                   "maintenance window, whatever the setting says.")
+    assert "after" not in x["outlook"].split(".")[0]
+    reason = r.findings.set_index("instance_id").loc["forced-only-1", "reason"]
+    assert "applied on 2027-01-10, regardless of the maintenance window" in reason
 
 
 def test_a_stale_calendar_is_said_in_every_output(estate, tmp_path):

@@ -435,8 +435,13 @@ def test_every_finding_says_how_to_fix_it(scanned_fleet, monkeypatch):
     off = f[f["result"] == "FAIL"].iloc[0]
     cmd = model.fix({**off.to_dict(), "instance_id": off.name})
     assert cmd == model.command(off["region"], off.name)
-    old = model.fix({**off.to_dict(), "instance_id": off.name, "amvu_effective": False})
-    assert "modify-db-cluster" in old and "--engine-version VERSION" in old and "one major version" in old
+    old = model.fix({**off.to_dict(), "instance_id": off.name, "amvu_effective": False, "manual_upgrade_target": None})
+    # AWS refuses ModifyDBCluster to another major version without AllowMajorVersionUpgrade (API reference)
+    assert "modify-db-cluster" in old and "--engine-version VERSION" in old and "--allow-major-version-upgrade" in old
+    assert "one major version" not in old, "AWS documents 1.2 -> 1.4 as one step (1.4.x release notes)"
+    named = model.fix({**off.to_dict(), "instance_id": off.name, "amvu_effective": False,
+                       "manual_upgrade_target": "1.4.7.1"})
+    assert "--engine-version 1.4.7.1 --allow-major-version-upgrade" in named
     passing = f[f["result"] == "PASS"].iloc[0]
     assert model.fix({**passing.to_dict(), "instance_id": passing.name}) == ""
     shown = []

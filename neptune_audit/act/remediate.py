@@ -79,16 +79,22 @@ def upgrade_starts_warning(finding: dict, now: datetime) -> str | None:
     so it never triggers this; neither does a target a global cluster cannot reach (``outlook``).
     """
     window = finding.get("cluster_maintenance_window") or finding.get("maintenance_window")
-    if not (in_maintenance_window(window, now) or window_opens_within(window, now, UPGRADE_LEAD)):
+    open_now = in_maintenance_window(window, now)
+    if not (open_now or window_opens_within(window, now, UPGRADE_LEAD)):
         return None
     target, current = finding.get("auto_upgrade_target"), finding.get("engine_version")
     if finding.get("amvu_effective") is False or not target:
         return None
     cluster = finding.get("cluster_id") or finding.get("instance_id")
-    return (f"the maintenance window of cluster {cluster} ({window}) is open or opens within the hour and {target} "
-            f"is its automatic upgrade target: enabling now starts the upgrade from {current} to {target} at once, "
-            "and every instance of the cluster restarts (20-30 s to several minutes of downtime); change it outside "
-            "the window")
+    restart = "every instance of the cluster restarts (20-30 s to several minutes of downtime)"
+    if open_now:
+        return (f"the maintenance window of cluster {cluster} ({window}) is open and {target} is its automatic "
+                f"upgrade target: enabling now starts the upgrade from {current} to {target} at once, and {restart}; "
+                "change it outside the window")
+    # AWS's condition is the setting being turned on *during* the window; a window about to open is a precaution
+    return (f"the maintenance window of cluster {cluster} ({window}) opens within the hour and {target} is its "
+            f"automatic upgrade target: a change still being applied when the window opens may start the upgrade "
+            f"from {current} to {target} at once, and {restart}; as a precaution, change it after the window")
 
 
 def next_window_start(window: str | None, now: datetime) -> datetime | None:

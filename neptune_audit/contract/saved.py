@@ -171,7 +171,8 @@ def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads o
         cluster = by_cluster.get((f["account_id"], f["region"], f["cluster_id"]), {})
         rows.append({**f, "role": v.role, "why": v.why, "exposure": cluster.get("exposure", "unknown"),
                      "cluster_maintenance_window": cluster.get("maintenance_window"),
-                     **{k: cluster.get(k) for k in ("global_cluster_id", "end_of_life", "end_of_life_date")}})
+                     **{k: cluster.get(k) for k in ("global_cluster_id", "end_of_life", "end_of_life_date")},
+                     "manual_upgrade_target": f.get("manual_upgrade_target", cluster.get("manual_upgrade_target"))})
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS, dtype=object)
     # a file from before the outlook fields: they are unknown, never guessed
     older = {"end_of_life": "unknown", "outlook": "Unknown: this saved scan predates the outlook."}

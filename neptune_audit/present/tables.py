@@ -376,7 +376,7 @@ def findings_table(result) -> None:
 
     f = result.findings
     fixes = [fix(r) for r in f[["result", "region", "instance_id", "cluster_id", "auto_minor_version_upgrade",
-                                "amvu_effective"]].to_dict("records")]
+                                "amvu_effective", "manual_upgrade_target"]].to_dict("records")]
     view = pd.DataFrame({"result": _pills(f["result"]), "account / region": account_region(result, f["account_id"], f["region"]),
                          "instance / cluster": stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
@@ -437,8 +437,8 @@ def upgrade_exposure(result) -> None:
 
 
 def upgrades_ahead_rows(clusters: pd.DataFrame) -> pd.DataFrame:
-    """What will happen to each cluster's engine, and when, soonest first: end of life (AWS upgrades the cluster
-    to a new major version), forced engine upgrades, then automatic minor upgrades in their window."""
+    """What will happen to each cluster's engine, and when, soonest first: end of life (per release; the outlook
+    says what extends support), pending engine upgrades, then automatic minor upgrades in their window."""
     rows = []
     for c in clusters.to_dict("records"):
         if c.get("end_of_life") in ("past", "within-180-days"):

@@ -113,7 +113,7 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
         ending = result.clusters[result.clusters["end_of_life"].isin(["past", "within-180-days"])]
         if len(ending):
             line()
-            line("End of life (AWS then upgrades the cluster to a new major version in a maintenance window):")
+            line("End of life (per release; the outlook says what extends support):")
             for r in ending.sort_values("end_of_life_date", kind="stable").itertuples():
                 item(f"{r.account_id} {r.region} {r.cluster_id} {r.engine_version}: "
                      f"{'ended' if r.end_of_life == 'past' else 'ends'} {r.end_of_life_date}", "yellow")

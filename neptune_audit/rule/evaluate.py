@@ -87,9 +87,12 @@ def _version_note(row) -> tuple[str, str]:
             f"; {behind} minor{s} behind"
     pending = [a for a in row.get("pending_maintenance") or [] if a.get("action") == "db-upgrade"]
     if pending:
-        first = pending[0]
-        when = first.get("auto_applied_after") or first.get("forced_apply_date")
-        full += " An engine upgrade is pending" + (f" (applied automatically after {when[:10]})" if when else "") + "."
+        auto = min((a["auto_applied_after"] for a in pending if a.get("auto_applied_after")), default=None)
+        forced = min((a["forced_apply_date"] for a in pending if a.get("forced_apply_date")), default=None)
+        # PendingMaintenanceAction: AutoAppliedAfterDate, in a maintenance window after it; ForcedApplyDate, on it
+        when = (f" (applied in a maintenance window after {auto[:10]})" if auto
+                else f" (applied on {forced[:10]}, regardless of the maintenance window)" if forced else "")
+        full += f" An engine upgrade is pending{when}."
         short += "; engine upgrade pending"
     return full, short
 
@@ -137,7 +140,7 @@ def verdict_of(finding: dict) -> Verdict:
 _KEEP_AS_IS = ("amvu_effective", "latest_minor_version", "minor_versions_behind", "pending_maintenance",
                "exception", "auto_upgrade_target", "os_update_pending")
 _SHARED = ("latest_minor_version", "minor_versions_behind", "auto_upgrade_target", "os_update_pending", "exposure",
-           "global_cluster_id", "end_of_life", "end_of_life_date")
+           "global_cluster_id", "end_of_life", "end_of_life_date", "manual_upgrade_target")
 
 
 def _combined(*lists):
@@ -267,7 +270,7 @@ def cluster_rows(findings: list[dict], clusters: list[dict], calendar: Calendar 
             "auto_upgrade_target": f["auto_upgrade_target"], "end_of_life_date": f["end_of_life_date"],
             "end_of_life": f["end_of_life"], "forced_upgrade_date": f["forced_upgrade_date"],
             "global_cluster_id": f["global_cluster_id"], "os_update_pending": f["os_update_pending"],
-            "outlook": outlook, "reason": reason,
+            "outlook": outlook, "manual_upgrade_target": f["manual_upgrade_target"], "reason": reason,
         })
     rows.sort(key=lambda r: (r["result"], r["account_id"], r["region"], _last_if_none(r["cluster_id"])))
     return rows

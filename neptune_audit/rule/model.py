@@ -83,12 +83,27 @@ def command(region: str, instance_id: str) -> str:
             "--auto-minor-version-upgrade --no-apply-immediately")
 
 
-# Neptune user guide, "Installing updates to your Neptune engine manually" (docs.aws.amazon.com/neptune/latest/
-# userguide/engine-updates-manually.html): major versions are always installed by hand, one major at a time, best
-# through a blue-green deployment; the CLI names the version explicitly.
-MANUAL_UPGRADE = ("upgrade the engine of cluster {cluster} by hand to 1.3.0.0 or later, one major version at a "
-                  "time (AWS recommends a blue-green deployment): aws neptune modify-db-cluster --region {region} "
-                  "--db-cluster-identifier {cluster} --engine neptune --engine-version VERSION --no-apply-immediately")
+# A release before 1.3.0.0 needs a manual engine upgrade, and every release the setting can act on is in another
+# major version (1.2 -> 1.3/1.4): the API reference requires AllowMajorVersionUpgrade whenever EngineVersion is in
+# a different major version than the cluster's (ModifyDBCluster, ModifyGlobalCluster), and the 1.4.x release notes'
+# own command carries --allow-major-version-upgrade.  Those notes allow the upgrade "from engine release 1.2.0.0 or
+# above": one step, to a release the region lists in ValidUpgradeTarget (outlook.manual_target names it).  Only
+# the CloudFormation route upgrades one major version at a time (user guide, cfn-engine-update.html).  AWS
+# recommends testing major upgrades on a blue-green copy (user guide, engine-updates-manually.html).
+MANUAL_UPGRADE = ("upgrade the engine of cluster {cluster} by hand to {target} (a major version upgrade; AWS "
+                  "recommends testing it on a blue-green copy first): aws neptune modify-db-cluster --region {region} "
+                  "--db-cluster-identifier {cluster} --engine-version {version} --allow-major-version-upgrade "
+                  "--no-apply-immediately")
+
+
+def manual_upgrade(region: str, cluster, target) -> str:
+    """The manual major upgrade of a cluster before 1.3.0.0, to ``target`` (None: one the region offers)."""
+    version = shlex.quote(str(target)) if target else "VERSION"
+    named = (str(target) if target else
+             "a 1.3.0.0-or-later release from `aws neptune describe-db-engine-versions --engine neptune "
+             "--engine-version CURRENT` (ValidUpgradeTarget)")
+    return MANUAL_UPGRADE.format(cluster=shlex.quote(str(cluster or "CLUSTER")), region=shlex.quote(str(region)),
+                                 target=named, version=version)
 
 
 def fix(finding: dict) -> str:
@@ -98,6 +113,6 @@ def fix(finding: dict) -> str:
     if finding.get("auto_minor_version_upgrade") is False and finding.get("result") != EXCEPTED:
         steps.append(command(finding["region"], finding["instance_id"]))
     if finding.get("amvu_effective") is False:
-        steps.append(MANUAL_UPGRADE.format(cluster=shlex.quote(str(finding.get("cluster_id") or "CLUSTER")),
-                                           region=shlex.quote(str(finding["region"]))))
+        steps.append(manual_upgrade(finding["region"], finding.get("cluster_id"),
+                                    finding.get("manual_upgrade_target")))
     return "; then ".join(steps)

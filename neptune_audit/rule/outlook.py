@@ -9,11 +9,17 @@ The rule checks the flag; this says what the flag does for a cluster, from AWS's
 - From 1.3.0.0 versions read product.major.minor.patch and the setting governs the *minor* number; patches ship
   urgent bug and security fixes and are applied in the next maintenance window whatever the setting says;
   majors are optional until end of life (user guide, "Different types of engine release", release-types.html).
-- At end of life AWS notifies, and after a grace period schedules an upgrade to the newest major version in a
-  maintenance window (release-types.html, "Engine version life-spans").  No API field carries the date: it is
-  in the release table (engine-releases.html), kept here as a data file, ``engine_calendar.yaml``.  The API's
-  sign of it is a pending ``db-upgrade`` with ``ForcedApplyDate`` / ``AutoAppliedAfterDate``
-  (``PendingMaintenanceAction``); a ``system-update`` is an OS update and says nothing about the engine.
+- End-of-life dates are *per release* (engine-releases.html's table, kept here as ``engine_calendar.yaml``: no API
+  field carries them) and differ inside one major version: 1.4.0.0-1.4.6.1 end on 2027-03-06, 1.4.6.2 and later
+  on 2027-06-03, so a minor upgrade within 1.4 extends support.  What AWS documents for a *major version* at end
+  of life (release-types.html): a notice, then, after a grace period, an upgrade to the most recent major version
+  scheduled in a maintenance window.  It documents nothing for a release that ends while its major lives on.
+- A pending ``db-upgrade`` (``PendingMaintenanceAction``): ``AutoAppliedAfterDate`` means it is applied in a
+  maintenance window after that date; ``ForcedApplyDate`` means it is applied *on that date, regardless of the
+  maintenance window*.  A ``system-update`` is an OS update and says nothing about the engine.
+- A manual upgrade to another major version (1.2 -> 1.3/1.4) needs ``AllowMajorVersionUpgrade`` on
+  ``ModifyDBCluster`` (API reference); every 1.4.x release note allows an upgrade "from engine release 1.2.0.0 or
+  above", so the target is named from the region's ``ValidUpgradeTarget`` list, the longest-lived release first.
 - ``DBEngineVersion.Status`` can be ``deprecated``; ``ValidUpgradeTarget`` is optional, so a missing list is not
   "nothing newer": the region's catalogue also says which newer minors exist.
 - Global databases (``DBCluster.GlobalClusterIdentifier``): a target with ``SupportsGlobalDatabases`` false, or a
@@ -209,8 +215,14 @@ def engine_facts(version, status, targets, catalogue, pending, global_cluster_id
              "latest_minor_version": None, "minor_versions_behind": None, "auto_upgrade_target": None,
              "auto_blocked": None, "patch_target": None, "engine_pending": None if engine is None else bool(engine),
              "os_update_pending": None if os_updates is None else bool(os_updates),
-             "forced_upgrade_date": forced[0] if forced else None, "end_of_life_date": eol_date,
-             "end_of_life": eol, "global_cluster_id": global_cluster_id or None}
+             "forced_upgrade_date": forced[0] if forced else None,
+             "forced_apply_date": _earliest(engine, "forced_apply_date"),
+             "auto_applied_after": _earliest(engine, "auto_applied_after"),
+             "end_of_life_date": eol_date, "end_of_life": eol, "global_cluster_id": global_cluster_id or None,
+             "manual_upgrade_target": manual_target(version, targets, calendar),
+             "support_extension": support_extension(version, targets, calendar, today),
+             "targets_known": targets is not None,
+             "major_ended": major_ended(calendar, version, today)}
     if version and listed and targets is not None:
         cur = version_key(version)
         newer = {t["EngineVersion"] for t in targets
@@ -239,6 +251,71 @@ def engine_facts(version, status, targets, catalogue, pending, global_cluster_id
     return facts
 
 
+def _earliest(actions, key: str) -> str | None:
+    found = sorted(a[key] for a in actions or [] if a.get(key))
+    return found[0] if found else None
+
+
+def _calendar_releases(calendar: Calendar):
+    """(version, end of life) of every whole release the calendar dates (major lines such as "1.2" left out)."""
+    return [(v, e["end_of_life"]) for v, e in calendar.releases.items() if v.count(".") == 3 and e["end_of_life"]]
+
+
+def manual_target(version, targets, calendar: Calendar) -> str | None:
+    """Where to upgrade a cluster by hand when the setting cannot take it there (a release before 1.3.0.0): the
+    region's ``ValidUpgradeTarget`` that is a major upgrade, preferring the release the calendar says lives
+    longest, then the newest (1.3.0.0 or later where offered, else the first step).  None when the targets are
+    unknown or there is none."""
+    if not version or targets is None or amvu_effective(version) is not False:
+        return None
+    offered = [t["EngineVersion"] for t in targets if t.get("IsMajorVersionUpgrade")]
+    # a release the setting can act on; else the step the region offers first (1.1 -> 1.2, then on from there)
+    majors = [v for v in offered if amvu_effective(v)] or offered
+    if not majors:
+        return None
+
+    def lives(v):
+        eol = (calendar.entry(v) or {}).get("end_of_life")
+        return (eol or date.min, version_key(v))
+
+    return max(majors, key=lives)
+
+
+def support_extension(version, targets, calendar: Calendar, today: date) -> dict | None:
+    """The release that takes a cluster past its release's end of life: within its major where one exists (the
+    smallest step: the oldest release with the latest date), else in a newer major (the newest such release).
+    Only releases the region offers (``ValidUpgradeTarget``) when it said which; None when no dated release does.
+    ``{"version", "end_of_life", "major"}``."""
+    entry = calendar.entry(version) if version else None
+    if not entry or not entry.get("end_of_life"):
+        return None
+    floor = max(entry["end_of_life"], today)
+    cur = version_key(version)
+    offered = None if targets is None else {t["EngineVersion"] for t in targets}
+    later = [(v, eol) for v, eol in _calendar_releases(calendar)
+             if eol > floor and version_key(v) > cur and (offered is None or v in offered)]
+    if not later:
+        return None
+    same = [(v, eol) for v, eol in later if version_key(v)[:2] == cur[:2]]
+    if same:
+        best = max(eol for _, eol in same)
+        v = min((v for v, eol in same if eol == best), key=version_key)
+        return {"version": v, "end_of_life": best.isoformat(), "major": False}
+    v, eol = max(later, key=lambda x: (x[1], version_key(x[0])))
+    return {"version": v, "end_of_life": eol.isoformat(), "major": True}
+
+
+def major_ended(calendar: Calendar, version, today: date) -> bool | None:
+    """Whether every dated release of this release's major version has reached end of life (AWS's documented
+    end-of-life process is for a major version); None when the calendar does not know the release."""
+    if not version or not calendar.entry(version):
+        return None
+    major = version_key(version)[:2]
+    dated = [eol for v, e in calendar.releases.items() if version_key(v)[:2] == major
+             for eol in [e["end_of_life"]] if eol]
+    return bool(dated) and max(dated) < today
+
+
 def _exposure(f: dict) -> str:
     if f["amvu_effective"] is False:
         return "not-covered"
@@ -249,26 +326,58 @@ def _exposure(f: dict) -> str:
     return "current"
 
 
+def extension_sentence(f: dict, version) -> str:
+    """What takes a release past its end of life, from the calendar and the region's targets."""
+    ext = f.get("support_extension")
+    does = "brings it back into support" if f["end_of_life"] == "past" else "extends its support"
+    if not ext:
+        if f.get("targets_known"):
+            return (" No upgrade target the region offers has a later end of life in the engine calendar (see AWS's "
+                    "engine release table for newer dates).")
+        return (" No release dated in the engine calendar extends support beyond that yet (see AWS's engine "
+                "release table for newer dates).")
+    line = ".".join(str(version).split(".")[:2])
+    if not ext["major"]:
+        return (f" A minor upgrade within {line} to {ext['version']} or later (end of life {ext['end_of_life']}) "
+                f"{does}.")
+    return (f" A major version upgrade to {ext['version']} (end of life {ext['end_of_life']}) {does}; "
+            f"no dated {line} release does.")
+
+
+def pending_sentence(f: dict, window) -> str:
+    """When AWS applies a pending engine upgrade, as PendingMaintenanceAction defines its two dates."""
+    auto, forced = f.get("auto_applied_after"), f.get("forced_apply_date")
+    if auto:
+        s = f"AWS applies it in the maintenance window {window} after {auto[:10]}"
+        return s + (f", and on {forced[:10]} at the latest, regardless of the window" if forced else "")
+    return f"AWS applies it on {forced[:10]}, regardless of the maintenance window"
+
+
 def sentence(f: dict, version, window, writer_id, writer_setting, writer_seen: bool) -> str:
     """The operator's question, answered in one plain sentence: will it be upgraded, to what, when?"""
     v, w = version or "an unknown version", window or "(no window reported)"
     tail = ""
     if f["end_of_life"] == "within-180-days":
-        tail += f" {v} reaches end of life on {f['end_of_life_date']}: plan a major version upgrade before then."
+        tail += f" {v} reaches end of life on {f['end_of_life_date']}." + extension_sentence(f, v)
     if f.get("patch_target"):
         tail += f" Patch {f['patch_target']} is installed in a maintenance window whatever the setting says."
     if f["os_update_pending"]:
         tail += " An OS update is pending (it does not change the engine version)."
-    forced = f["forced_upgrade_date"]
+    forced = f.get("auto_applied_after") or f.get("forced_apply_date")
     if writer_id and not writer_seen:
         return f"Unknown: the writer {writer_id} was not returned by DescribeDBInstances."
     if f["end_of_life"] == "past":
-        when = f" An engine upgrade is already scheduled: after {forced[:10]}." if forced else ""
-        return (f"{v} reached end of life on {f['end_of_life_date']}: AWS upgrades it to a new major version in a "
-                f"maintenance window; plan the upgrade yourself.{when}")
+        when = f" An engine upgrade is already scheduled: {pending_sentence(f, w)}." if forced else ""
+        if f.get("major_ended"):
+            what = (f" Every {'.'.join(v.split('.')[:2])} release has ended: for a major version at end of life AWS "
+                    "documents a notice, then, after a grace period, an upgrade to the most recent major version "
+                    "scheduled in a maintenance window; upgrade it yourself first.")
+        else:
+            what = (" AWS's pages do not say what happens to a release past its end of life while its major "
+                    "version is supported: upgrade it yourself.")
+        return f"{v} reached end of life on {f['end_of_life_date']}.{what}{extension_sentence(f, v)}{when}"
     if forced:
-        return (f"An engine upgrade is pending: AWS applies it after {forced[:10]} in the window {w}, whatever "
-                f"the setting says.{tail}")
+        return f"An engine upgrade is pending: {pending_sentence(f, w)}, whatever the setting says.{tail}"
     if f["amvu_effective"] is False:
         return (f"Not upgraded automatically: {v} is older than 1.3.0.0, where the setting governs no minor "
                 f"upgrades; upgrade manually.{tail}")

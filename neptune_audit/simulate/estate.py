@@ -2,7 +2,7 @@
 
 An AWS Organization (management account plus two members) across three regions: compliant
 and non-compliant writers and readers, a cluster held back by its writer, a reader that is a
-failover risk, instances matched by ``examples/exceptions.yml`` (one active, one expired), the
+failover risk, instances matched by ``examples/exceptions.yml`` (by id and by tag), the
 same names in two accounts, and RDS MySQL/PostgreSQL instances with the setting off that must
 never appear in results.  ``seed()`` returns a manifest of what it created, so tests derive
 their expectations from it instead of hard-coding them.
@@ -54,6 +54,7 @@ ESTATE = {
         "eu-west-1": [
             ("network-topology", [("network-topology-1", True, {"env": "prod", "team": "net"}),
                                   ("network-topology-2", True, {"env": "prod", "team": "net"})]),
+            ("graph-2019", [("graph-2019-1", True, {"env": "prod", "team": "net"})]),
         ],
         "ap-southeast-2": [
             ("lab-graph", [("lab-graph-1", False, {"env": "lab", "team": "research"})]),
@@ -61,7 +62,9 @@ ESTATE = {
     },
 }
 # The engine release of each demo cluster (its instances run the same), so that every outlook appears:
-# kg-legacy and sandbox-graph are on 1.2.x (past end of life, not covered by the setting); graph-prod's automatic
+# kg-legacy and sandbox-graph are on 1.2.x (past end of life, not covered by the setting; kg-legacy has the engine
+# upgrade AWS forces on a date) and graph-2019 on 1.1.x (ended 2024-10-31); supply-chain (1.4.5.0, end of life
+# 2027-03-06) is told that a minor upgrade to 1.4.6.2 or later extends its support; graph-prod's automatic
 # target (1.3.2.1) is not its newest minor (1.3.4.0); supply-chain has no automatic target (only a patch);
 # identity-graph's maintenance window is open whenever the demo runs (the change-safety warning); fraud-detect has
 # a required engine upgrade pending; recs-eu an OS update; network-topology is in a global database; recs-eu and
@@ -69,7 +72,7 @@ ESTATE = {
 ENGINE_VERSIONS = {
     "kg-legacy": "1.2.1.0", "sandbox-graph": "1.2.0.2", "graph-prod": "1.3.1.0", "identity-graph": "1.3.0.0",
     "supply-chain": "1.4.5.0", "recs-eu": "1.4.7.1", "lab-graph": "1.4.7.1", "fraud-detect": "1.3.4.0",
-    "network-topology": "1.4.6.2",
+    "network-topology": "1.4.6.2", "graph-2019": "1.1.1.0",
     "archive-graph": "1.4.99.0",  # fictional: its exposure is unknown
 }
 GLOBAL_CLUSTERS = {"network-topology": "global-topology"}
@@ -225,8 +228,9 @@ def engine_versions(engine_version: str | None = None) -> list[dict]:
         version = str(release["version"])
         if engine_version and version != engine_version:
             continue
-        later = [str(r["version"]) for r in releases[i + 1:]]
-        out.append({"Engine": "neptune", "EngineVersion": version, "Status": "available",
+        later = [str(r["version"]) for r in releases[i + 1:]
+                 if not release.get("only_to") or str(r["version"]).startswith(release["only_to"] + ".")]
+        out.append({"Engine": "neptune", "EngineVersion": version, "Status": release.get("status", "available"),
                     "DBParameterGroupFamily": "neptune1." + str(version_key(version)[1]),
                     "DBEngineDescription": "Neptune", "DBEngineVersionDescription": f"Neptune {version}",
                     "SupportsGlobalDatabases": True,

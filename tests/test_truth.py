@@ -1,0 +1,106 @@
+"""Every sentence true: the simulated Organization shows each case AWS's pages decide, and the shipped examples do
+not mislead whoever copies them.
+
+AWS (read 2026-12-07): ModifyDBCluster to another major version needs AllowMajorVersionUpgrade; the 1.4.x release
+notes allow 1.2.0.0 and later straight to 1.4; end-of-life dates are per release (engine-releases.html): 1.0.x/1.1.x
+ended 2024-10-31, 1.2.x 2026-03-06, 1.4.0.0-1.4.6.1 end 2027-03-06 and 1.4.6.2+ 2027-06-03;
+PendingMaintenanceAction.ForcedApplyDate is applied on that date, regardless of the maintenance window.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+import neptune_audit
+from neptune_audit.rule import model, outlook
+from neptune_audit.simulate import estate as sim_estate
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from .conftest import moto_once
+
+    with moto_once(tmp_path_factory):
+        sim_estate.seed()
+        result = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                    exceptions_file=sim_estate.example_exceptions())
+        yield result, {c["cluster_id"]: c for c in result.to_dict()["clusters"]}
+
+
+def test_a_1_2_cluster_is_told_a_command_aws_accepts(demo):
+    result, clusters = demo
+    f = result.findings.set_index("instance_id").loc["kg-legacy-writer"]
+    target = clusters["kg-legacy"]["manual_upgrade_target"]
+    assert target and outlook.version_key(target)[:2] > (1, 2), "a release the setting acts on (1.3.0.0 or later)"
+    cmd = model.fix({**f.to_dict(), "instance_id": "kg-legacy-writer"})
+    upgrade = cmd.split("; then ")[-1].split(": ", 1)[1]
+    argv = shlex.split(upgrade)
+    assert argv[:3] == ["aws", "neptune", "modify-db-cluster"]
+    assert argv[argv.index("--engine-version") + 1] == target
+    assert "--allow-major-version-upgrade" in argv, "AWS refuses a major upgrade without it"
+    assert "one major version at a time" not in cmd
+
+
+def test_a_1_4_cluster_near_end_of_life_is_told_which_minor_extends_it(demo):
+    _, clusters = demo
+    x = clusters["supply-chain"]  # 1.4.5.0: ends 2027-03-06; 1.4.6.2 and later end 2027-06-03
+    cal = outlook.shipped_calendar()
+    assert x["end_of_life_date"] == "2027-03-06"
+    if x["end_of_life"] == "within-180-days":  # the demo's date decides; the sentence must be there when it is
+        assert "A minor upgrade within 1.4 to 1.4.6.2 or later (end of life 2027-06-03) extends its support." \
+               in x["outlook"]
+    ext = outlook.support_extension("1.4.5.0", None, cal, date(2026, 12, 7))
+    assert ext == {"version": "1.4.6.2", "end_of_life": "2027-06-03", "major": False}
+    assert not any("plan a major version upgrade" in c["outlook"] for c in clusters.values())
+
+
+def test_a_forced_only_pending_action_is_worded_on_its_date(demo):
+    _, clusters = demo
+    x = clusters["kg-legacy"]
+    when = (date.today() + timedelta(days=21)).isoformat()
+    assert f"AWS applies it on {when}, regardless of the maintenance window" in x["outlook"]
+    assert f"after {when}" not in x["outlook"]
+
+
+def test_a_1_1_cluster_is_past_end_of_life(demo):
+    result, clusters = demo
+    x = clusters["graph-2019"]
+    assert (x["end_of_life"], x["end_of_life_date"], x["exposure"]) == ("past", "2024-10-31", "not-covered")
+    assert x["outlook"].startswith("1.1.1.0 reached end of life on 2024-10-31. Every 1.1 release has ended")
+    # the region offers 1.1.1.0 only 1.2.x (the 1.3/1.4 notes allow upgrades from 1.2.0.0 on): the first step
+    assert x["manual_upgrade_target"].startswith("1.2.")
+
+
+def test_the_calendar_knows_every_release_line_aws_dates():
+    cal = outlook.shipped_calendar()
+    for version, eol in [("1.0.5.1", "2024-10-31"), ("1.1.1.0", "2024-10-31"), ("1.2.1.0", "2026-03-06"),
+                         ("1.3.4.0", "2027-03-06"), ("1.4.6.1", "2027-03-06"), ("1.4.6.2", "2027-06-03")]:
+        assert outlook.end_of_life(cal, version, date(2026, 12, 7))[0] == eol, version
+
+
+def _dates(node):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _dates(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _dates(v)
+    elif isinstance(node, date):
+        yield node
+    elif isinstance(node, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", node):
+        yield date.fromisoformat(node)
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").rglob("*.y*ml")))
+def test_example_dates_are_far_ahead(path):
+    """Whoever copies an example gets an exception that is in force for months, not one already expired."""
+    found = list(_dates(yaml.safe_load(Path(ROOT, path).read_text())))
+    soon = [d for d in found if d - date.today() < timedelta(days=180)]
+    assert not soon, f"{path}: dates within 180 days of today: {soon}"
