@@ -103,6 +103,71 @@ def test_one_aggregation_region_takes_every_finding(estate):
     assert all(":eu-west-1:" in f["ProductArn"] for f in there)
 
 
+def _active_copies():
+    """instance -> [(hub region, CreatedAt)] of every ACTIVE finding in either region's hub."""
+    out = {}
+    for hub in ("us-east-1", "eu-west-1"):
+        for f in _all_findings(hub):
+            if f["RecordState"] == "ACTIVE":
+                out.setdefault(f["Resources"][0]["Id"].rsplit(":", 1)[1], []).append((hub, f["CreatedAt"]))
+    return out
+
+
+def _run(day, region=None):
+    import dataclasses
+    from datetime import datetime, timezone
+
+    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = dataclasses.replace(result, generated_at=datetime(2026, 12, day, 9, 0, tzinfo=timezone.utc))
+    sent = result.send_to_security_hub(region=region)
+    assert sent.failed == []
+    return sent
+
+
+def test_a_mode_switch_and_reruns_leave_one_active_finding_per_instance(estate):
+    """Each finding lives in one place, whatever mode the last run used: a switch to an aggregation region archives
+    the per-region copies, a switch back archives the aggregated ones (real Security Hub indexes a finding by
+    ProductArn + Id, and the ProductArn names the region it was imported into)."""
+    _run(1)
+    first = _active_copies()
+    assert first == {"held-w": [("us-east-1", "2026-12-01T09:00:00.000Z")],
+                     "held-r": [("us-east-1", "2026-12-01T09:00:00.000Z")],
+                     "good-w": [("us-east-1", "2026-12-01T09:00:00.000Z")],
+                     "eu-w": [("eu-west-1", "2026-12-01T09:00:00.000Z")]}
+    aggregated = _run(2, region="eu-west-1")
+    assert aggregated.archived == 3, "the us-east-1 hub's own copies"
+    assert _active_copies() == {k: [("eu-west-1", "2026-12-01T09:00:00.000Z")] for k in first}, \
+        "one ACTIVE copy each, now in the aggregation region, first detected on the 1st"
+    back = _run(3)
+    assert back.archived == 3, "the aggregated copies of us-east-1's instances"
+    assert _active_copies() == first, "back where they were, CreatedAt kept"
+    _run(4)
+    assert _active_copies() == first, "a rerun changes nothing"
+
+
+def test_passed_findings_are_informational_and_updates_keep_what_providers_may_not_change(estate):
+    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    made = {f["Resources"][0]["Id"].rsplit(":", 1)[1]: f for f in asff.asff_findings(result)}
+    assert made["good-w"]["Severity"]["Label"] == "INFORMATIONAL", "ASFF: INFORMATIONAL means no issue was found"
+    assert made["good-w"]["FindingProviderFields"]["Severity"]["Label"] == "INFORMATIONAL"
+    assert made["held-w"]["Severity"]["Label"] == "MEDIUM"
+    _run(1)
+    sent = []
+    client = result.accounts[0].client("securityhub", "us-east-1")
+    client.meta.events.register("provide-client-params.securityhub.BatchImportFindings",
+                                lambda params, **_: sent.extend(params["Findings"]))
+    result.send_to_security_hub()
+    updates = [f for f in sent if f.get("RecordState") == "ACTIVE"]
+    assert len(updates) == 3
+    for f in updates:
+        # BatchImportFindings: Workflow, Note, UserDefinedFields, VerificationState cannot be updated; Severity
+        # and Types go through FindingProviderFields after creation
+        assert not {"Workflow", "Note", "UserDefinedFields", "VerificationState", "Severity", "Types"} & set(f)
+        assert f["FindingProviderFields"]["Types"] and f["CreatedAt"] == "2026-12-01T09:00:00.000Z"
+    report = ParamValidator().validate({"Findings": updates}, _input_shape())
+    assert not report.has_errors(), report.generate_report()
+
+
 def test_refused_findings_are_scope_warnings_and_the_rest_still_go(estate):
     result = neptune_audit.scan(regions="us-east-1,eu-west-1")
     refused_id = asff.finding_id(result.findings.set_index("instance_id").loc["held-r", "arn"])

@@ -11,7 +11,10 @@ AWS facts this relies on (Security Hub user guide and API reference, read 2026-1
   (API_BatchImportFindings.html). So each account imports its own findings, with its own credentials.
 - After creation BatchImportFindings cannot change Note, UserDefinedFields, VerificationState or Workflow, and
   providers should not change Severity or Types but send FindingProviderFields: so an exception's reason is
-  carried where it can follow later runs (Compliance.StatusReasons, ProductFields), not in Note.
+  carried where it can follow later runs (Compliance.StatusReasons, ProductFields), not in Note, and
+  ``act.securityhub`` sends an existing finding's update without them, with the CreatedAt Security Hub holds
+  (CreatedAt: when the provider first detected the issue).
+- Severity.Label INFORMATIONAL means no issue was found (ASFF, Severity): a passing instance's label.
 - Workflow: Security Hub resets RESOLVED to NEW when RecordState goes ARCHIVED -> ACTIVE or Compliance.Status
   leaves PASSED (API_Workflow.html): a passing instance is imported as PASSED, a gone one as ARCHIVED.
 """
@@ -57,6 +60,14 @@ def _details(f: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None and (not isinstance(v, str) or v.strip())}
 
 
+def _severity(result: str, risk: str) -> dict:
+    """INFORMATIONAL where no issue was found (ASFF Severity: "No issue was found"); the rule's risk otherwise, an
+    excepted instance included: its issue is accepted, not absent."""
+    if result == PASS:
+        return {"Label": "INFORMATIONAL", "Original": "INFORMATIONAL"}
+    return {"Label": risk.upper(), "Original": risk}
+
+
 def asff_findings(result, *, region: str | None = None) -> list[dict]:
     """One ASFF finding per instance.  ``region``: the one Security Hub region they are sent to (an aggregation
     region); default each instance's own region."""
@@ -80,9 +91,8 @@ def asff_findings(result, *, region: str | None = None) -> list[dict]:
             "Types": list(TYPES),
             "CreatedAt": when,
             "UpdatedAt": when,
-            "Severity": {"Label": meta.risk.upper(), "Original": meta.risk},
-            "FindingProviderFields": {"Severity": {"Label": meta.risk.upper(), "Original": meta.risk},
-                                      "Types": list(TYPES)},
+            "Severity": _severity(f["result"], meta.risk),
+            "FindingProviderFields": {"Severity": _severity(f["result"], meta.risk), "Types": list(TYPES)},
             "Title": clip(f"{meta.title}: {f['instance_id']}", 256),
             "Description": clip(f"{f['result']}: {reason}" if reason else meta.rationale, 1024),
             "Remediation": {"Recommendation": {"Text": clip(meta.remediation, 512), "Url": meta.reference}},
@@ -111,7 +121,9 @@ def asff_findings(result, *, region: str | None = None) -> list[dict]:
 
 
 def to_asff(result) -> str:
-    """``--format asff``: a JSON list, what ``aws securityhub batch-import-findings --findings file://…`` takes."""
+    """``--format asff``: a JSON list of every finding.  ``aws securityhub batch-import-findings`` takes at most 100
+    findings a call, all of the calling account (default product): a run of several accounts or regions is split
+    before import (README, "Output formats"), or imported with ``scan --security-hub``."""
     return json.dumps(asff_findings(result), indent=2) + "\n"
 
 

@@ -20,7 +20,8 @@ The rule checks the flag; this says what the flag does for a cluster, from AWS's
 - A manual upgrade to another major version (1.2 -> 1.3/1.4) needs ``AllowMajorVersionUpgrade`` on
   ``ModifyDBCluster`` (API reference); every 1.4.x release note allows an upgrade "from engine release 1.2.0.0 or
   above", so the target is named from the region's ``ValidUpgradeTarget`` list, the longest-lived release first.
-- ``DBEngineVersion.Status`` can be ``deprecated``; ``ValidUpgradeTarget`` is optional, so a missing list is not
+- ``DBEngineVersion.Status`` (RDS's model, not Neptune's API reference; never relied on being sent) can be
+  ``deprecated``; ``ValidUpgradeTarget`` is optional, so a missing list is not
   "nothing newer": the region's catalogue also says which newer minors exist.
 - Global databases (``DBCluster.GlobalClusterIdentifier``): a target with ``SupportsGlobalDatabases`` false, or a
   release whose notes limit minor upgrades of global clusters (1.4.7.1: only from 1.4.7.0 on), is not reached
