@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_scan(args) -> int:
     from neptune_audit import api
-    from neptune_audit.contract.export import FILE_NAMES, check_writable
+    from neptune_audit.contract.export import FILE_NAMES, guard_outputs
 
     options = _options(args)
     inputs = {"--exceptions": args.exceptions_file, "--engine-calendar": args.engine_calendar}
@@ -212,9 +212,13 @@ def cmd_scan(args) -> int:
 
         if not Path(args.output_dir).is_dir():
             raise UsageError(f"output folder does not exist: {args.output_dir}")
-        paths = {fmt: check_writable(Path(args.output_dir) / FILE_NAMES[fmt], inputs=inputs) for fmt in args.format}
+        named = guard_outputs({f"--output-dir file {FILE_NAMES[fmt]}": Path(args.output_dir) / FILE_NAMES[fmt]
+                               for fmt in args.format}, inputs)
+        paths = dict(zip(args.format, named.values()))
     elif args.output:
-        paths = {args.format[0]: check_writable(args.output, inputs=inputs)}
+        paths = {args.format[0]: guard_outputs({"-o": args.output}, inputs, stdout_ok=("-o",))["-o"]}
+        if str(paths[args.format[0]]) == "-":
+            paths = {args.format[0]: None}
     else:
         paths = {args.format[0]: None}
     # only the terminal table reads DataFrames; JSON, CSV, OCSF, ASFF and Security Hub read the rows
@@ -226,6 +230,11 @@ def cmd_scan(args) -> int:
             print(sent.line(), file=sys.stderr)
     from neptune_audit.present.terminal import use_color
 
+    if args.output_dir:  # every format, or none: a pipeline never picks up a mixed set
+        from neptune_audit.contract.export import write_set
+
+        write_set({path: result.write(fmt, None, statuses=args.status, color=False) for fmt, path in paths.items()})
+        return result.exit_code
     for fmt, path in paths.items():
         color = fmt == "table" and path is None and use_color(sys.stdout, no_color=args.no_color)
         if fmt == "table" and args.quiet and path is None:
@@ -259,7 +268,7 @@ def _plan_text(rem) -> str:
 def cmd_remediate(args) -> int:
     from neptune_audit import api
     from neptune_audit.act import remediate
-    from neptune_audit.contract.export import check_writable, write_atomic
+    from neptune_audit.contract.export import guard_outputs, write_atomic
 
     options = _options(args)
     if args.script and args.apply:
@@ -269,7 +278,8 @@ def cmd_remediate(args) -> int:
     if args.apply and not args.yes and not sys.stdin.isatty():
         raise UsageError("--apply asks for confirmation on a terminal; add --yes to run unattended")
     if args.script:
-        check_writable(args.script, inputs={"--exceptions": args.exceptions_file, "--audit-log": args.audit_log})
+        guard_outputs({"--script": args.script}, {"--exceptions": args.exceptions_file, "--audit-log": args.audit_log,
+                                                  "--engine-calendar": args.engine_calendar})
     result = api.scan(options, progress=sys.stderr.isatty())
     rem = remediate.Remediation(result, args.instances, apply_immediately=args.apply_immediately,
                                 include_excepted=args.include_excepted, audit_log=args.audit_log)
@@ -318,15 +328,17 @@ def cmd_policy(args) -> int:
 
 def cmd_evidence(args) -> int:
     from neptune_audit.contract.evidence import verify
-    from neptune_audit.contract.export import check_writable, dumps, write_atomic
+    from neptune_audit.contract.export import dumps, guard_outputs, write_atomic
     from neptune_audit.contract.signing import kms_public_key, load_public_key, public_pem
 
     if args.export_public_key:
         if args.report or args.signature or not args.export_public_key.startswith("kms:"):
             raise UsageError("--export-public-key takes kms:KEY and no FILE")
-        pem = public_pem(kms_public_key(args.export_public_key[4:])[0])
         if args.output:
-            write_atomic(check_writable(args.output), pem)
+            guard_outputs({"-o": args.output}, stdout_ok=("-o",))
+        pem = public_pem(kms_public_key(args.export_public_key[4:])[0])
+        if args.output and args.output != "-":
+            write_atomic(args.output, pem)
             print(f"{args.output}: the public key of {args.export_public_key}", file=sys.stderr)
         else:
             sys.stdout.write(pem)
@@ -334,7 +346,8 @@ def cmd_evidence(args) -> int:
     if not args.report:
         raise UsageError("give the report or notebook to check (FILE.html or FILE.ipynb)")
     if args.output:
-        check_writable(args.output, inputs={"FILE": args.report, "--signature": args.signature})
+        guard_outputs({"-o": args.output}, {"FILE": args.report, "--signature": args.signature,
+                                            "--public-key": args.public_key}, stdout_ok=("-o",))
     public_key = None
     if args.public_key:
         public_key = load_public_key(args.public_key)
@@ -343,23 +356,25 @@ def cmd_evidence(args) -> int:
     elif args.signature:
         raise UsageError("--signature goes with --public-key or --kms-key")
     found = verify(args.report, public_key, args.signature)
-    if args.output:
+    to_file = args.output and args.output != "-"
+    if to_file:
         write_atomic(args.output, dumps(found.document))
     else:
         sys.stdout.write(dumps(found.document))
-    print("\n".join(found.lines(args.report)), file=sys.stderr if not args.output else sys.stdout)
+    print("\n".join(found.lines(args.report)), file=sys.stdout if to_file else sys.stderr)
     return EXIT_OK
 
 
 def cmd_merge(args) -> int:
     from neptune_audit.contract import saved
     from neptune_audit.contract.vocabulary import exit_code, summary_line
-    from neptune_audit.contract.export import check_writable, dumps, write_atomic
+    from neptune_audit.contract.export import dumps, guard_outputs, write_atomic
 
-    check_writable(args.output, inputs={f"input {p}": p for p in args.files})
+    guard_outputs({"-o": args.output}, {f"input {p}": p for p in args.files}, stdout_ok=("-o",))
     doc = saved.merge([saved.read(p) for p in args.files])
     write_atomic(args.output, dumps(doc))
-    print(f"{args.output}: {len(args.files)} file(s) merged; {summary_line(doc['summary'])}")
+    print(f"{args.output}: {len(args.files)} file(s) merged; {summary_line(doc['summary'])}",
+          file=sys.stderr if args.output == "-" else sys.stdout)
     return exit_code(doc["summary"])
 
 

@@ -300,7 +300,21 @@ def test_a_stale_calendar_is_said_in_every_output(estate, tmp_path):
 @pytest.mark.parametrize("text, words", [
     ("as_of: 2026-12-01\n", "needs 'as_of'"),
     ('as_of: "yesterday"\nreleases: {}\n', "not a date"),
-    ('as_of: "2026-12-01"\nreleases:\n  1.3: {status: active}\n', "must be quoted text"),
+    ('as_of: "2026-12-01"\nreleases:\n  13: {status: active}\n', "must be text such as"),
+    # issue 36: parsed as strictly as the exceptions file, every refusal one line, exit 2, before any work
+    ('a: &a ["x","x"]\nb: &b [*a,*a]\nas_of: "2026-12-01"\nreleases: {}\n', "anchors and aliases"),
+    ('as_of: "2026-12-01"\nas_of: "2026-11-01"\nreleases: {}\n', "duplicate key"),
+    ('as_of: null\nreleases: {}\n', "as_of is required"),
+    ('as_of: 2026-12-01 10:00:00\nreleases: {}\n', "not a date"),
+    ('as_of: "2999-01-01"\nreleases: {}\n', "in the future"),
+    ('as_of: "2026-12-01"\nreleases:\n  "1.4.\u00b2": {status: active}\n', "ASCII digits"),
+    ('as_of: "2026-12-01"\nreleases:\n  "1.4.7.1": {status: active, global_minor_upgrades_from: ["1.4"]}\n',
+     "is not an engine version"),
+    ('as_of: "2026-12-01"\nreleases:\n  "1.4.7.1": {status: active, global_minor_upgrades_from: "1.4.\u00b2"}\n',
+     "is not an engine version"),
+    ('as_of: "2026-12-01"\nreleases:\n  "1.4.7.1": {status: active, released: "2027-01-01", '
+     'end_of_life: "2026-01-01"}\n', "is before released"),
+    ('as_of: "2026-12-01"\nreleases:\n  "1.3": {status: active}\n  "1.3": {status: deprecated}\n', "duplicate key"),
     ('as_of: "2026-12-01"\nreleases:\n  "1.3": {status: gone}\n', "status must be"),
     ('as_of: "2026-12-01"\nreleases:\n  "1.3": {status: active, end_of_life: "2027-02-30"}\n', "not a date"),
     ("as_of: [\n", "not YAML"),
@@ -309,10 +323,25 @@ def test_a_malformed_calendar_is_bad_input(tmp_path, capsys, text, words):
     from neptune_audit import cli
 
     cal = tmp_path / "bad.yaml"
-    cal.write_text(text)
+    cal.write_text(text, encoding="utf-8")
     code = cli.main(["scan", "--demo", "--engine-calendar", str(cal)])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+
+
+def test_an_unquoted_version_or_date_is_read_as_written(tmp_path):
+    """No YAML coercion: 1.10 stays "1.10" (not the float 1.1) and an unquoted date is the date written."""
+    cal = tmp_path / "cal.yaml"
+    cal.write_text("as_of: 2026-12-01\nreleases:\n  1.10: {status: active, end_of_life: 2027-03-06}\n")
+    parsed = outlook.load_calendar(cal)
+    assert parsed.as_of == date(2026, 12, 1) and parsed.releases["1.10"]["end_of_life"] == date(2027, 3, 6)
+
+
+def test_the_shipped_calendar_passes_the_strict_reading():
+    from pathlib import Path
+
+    text = (Path(outlook.__file__).parent / outlook.CALENDAR_FILE).read_text(encoding="utf-8")
+    assert outlook.parse_calendar(text, "shipped") == outlook.shipped_calendar()
 
 
 def test_the_simulated_catalogue_follows_the_release_table():

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from neptune_audit.contract import evidence
 from neptune_audit.contract import history
 from neptune_audit.rule import model
 from neptune_audit.errors import UsageError, by_name, NotebookFailed
-from neptune_audit.contract.export import check_writable, write_atomic
+from neptune_audit.contract.export import guard_outputs, write_atomic
 from neptune_audit.inputs import shipped
 from neptune_audit.options import ScanOptions
 
@@ -232,14 +233,14 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
 
     start = time.monotonic()
     options = options or ScanOptions(**fields)
-    inputs = {"--exceptions": options.exceptions_file, **{f"--from {p}": p for p in from_files}}
-    html_path = check_writable(output or default_output(), inputs)
-    if keep_notebook:
-        check_writable(keep_notebook, inputs)
+    inputs = {"--exceptions": options.exceptions_file, "--engine-calendar": options.engine_calendar,
+              "--sign": sign if sign and not str(sign).startswith("kms:") else None,
+              **{f"--from {p}": p for p in from_files}}
+    outs = guard_outputs({"-o": output or default_output(), "--notebook": keep_notebook}, inputs,
+                         signed=("-o", "--notebook") if sign else ())
+    html_path = outs["-o"]
     signer = None
     if sign:
-        for artefact in filter(None, (html_path, keep_notebook)):
-            check_writable(signing.signature_path(artefact), inputs)
         signer = signing.signer_for(sign)
     preflight(options, history_dir, from_files)
     # interactive=False: no progress or filter bar widgets in a file that is read without a kernel
@@ -275,9 +276,13 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
         envelopes = {path: signing.envelope(path.name, data, signer, evidence.digest(document))
                      for path, data in files.items()} if signer else {}
         for path, data in files.items():
-            write_atomic(path, data)
+            sig = signing.signature_path(path)
             if path in envelopes:
-                write_atomic(signing.signature_path(path), envelopes[path])
+                write_atomic(sig, envelopes[path], follow_links=False)
+            elif os.path.lexists(sig):
+                # an unsigned rewrite: the old signature speaks of other bytes, and `evidence` would blame a change
+                os.unlink(sig)
+            write_atomic(path, data)
     finally:
         runtime.close()
     if history_dir:

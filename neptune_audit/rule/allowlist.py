@@ -28,43 +28,7 @@ MAX_BYTES = 2 * 1024 * 1024   # a reviewed list of exceptions is kilobytes; mega
 MAX_ENTRIES = 10_000
 
 
-@functools.lru_cache(maxsize=1)
-def _loader():
-    """The YAML loader of exceptions files, built on first use: a scan without one never imports PyYAML (~20 ms
-    on the path to the first request)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """SafeLoader for a reviewed file: no implicit timestamps (dates stay text, so a bad one gets a clear
-        message), no anchors or aliases (a few lines of nested aliases expand to gigabytes: "billion laughs"),
-        and no duplicate keys (last-wins would silently drop the first value)."""
-
-        def compose_node(self, parent, index):
-            event = self.peek_event()
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise yaml.composer.ComposerError(None, None, "anchors and aliases (& and *) are not allowed here",
-                                                  event.start_mark)
-            return super().compose_node(parent, index)
-
-        def construct_mapping(self, node, deep=False):
-            seen = set()
-            for key_node, _ in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
-                                                            key_node.start_mark)
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    # Numbers and booleans stay the text written: YAML 1.1 would read account 001234567012 as octal (175304202),
-    # tag value 1.10 as 1.1, 017 as 15 and yes as True; an account id or a tag value is text, compared as written.
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in (
-            "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-            "tag:yaml.org,2002:bool")]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    return yaml, Loader
+from neptune_audit.inputs import strict_yaml_loader as _loader  # noqa: E402 - one loader for reviewed files
 
 
 _KEYS = {"instance", "arn", "tag", "account", "region", "reason", "expires", "approved_by"}

@@ -33,12 +33,13 @@ that comes from the region's catalogue.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from neptune_audit.errors import UsageError, one_line
-from neptune_audit.inputs import safe_yaml
+from neptune_audit.errors import InputError, one_line
+from neptune_audit.inputs import safe_yaml, strict_yaml_loader
 
 CALENDAR_FILE = "engine_calendar.yaml"
 STALE_AFTER = timedelta(days=180)
@@ -104,52 +105,91 @@ def stale_note(as_of: str) -> str:
             "end-of-life dates may have changed (update the kit, or pass --engine-calendar FILE).")
 
 
-def _date(value, where: str) -> date | None:
+_VERSION = re.compile(r"[0-9]+(\.[0-9]+){1,3}")  # ASCII digits only: str.isdigit() takes "²" and "٣"
+_FIELDS = {"status", "released", "end_of_life", "upgrade_to", "source", "global_minor_upgrades_from"}
+
+
+def _date(value, where: str, required: bool = False) -> date | None:
     if value is None:
+        if required:
+            raise InputError(f"{where} is required (a date, YYYY-MM-DD)")
         return None
+    if isinstance(value, datetime):
+        raise InputError(f"{where}: {value} is a time, not a date (YYYY-MM-DD)")
     if isinstance(value, date):
         return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"{where}: {one_line(value, limit=40)!r} is not a date (YYYY-MM-DD)") from None
+    text = str(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise InputError(f"{where}: {one_line(value, limit=40)!r} is not a date (YYYY-MM-DD)")
 
 
-def parse_calendar(text: str, where: str) -> Calendar:
-    """A calendar file, checked: bad input is one line naming the file and the entry."""
+def _text(value, where: str, version: bool = False) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or (version and not _VERSION.fullmatch(value)):
+        want = "an engine version such as \"1.4.7.0\"" if version else "text"
+        raise InputError(f"{where}: {one_line(value, limit=40)!r} is not {want}")
+    return value
+
+
+def parse_calendar(text: str, where: str, today: date | None = None, strict: bool = True) -> Calendar:
+    """A calendar file, checked whole before any work: bad input is one line naming the file and the entry.
+
+    ``strict`` (every file a person hands the kit): YAML without anchors, aliases or duplicate keys, dates and
+    versions kept as the text written; the shipped file is read with the fast loader and held to the same rules
+    by the tests."""
     import yaml
 
     try:
-        data = safe_yaml(text)
+        if strict:
+            yml, loader = strict_yaml_loader()
+            data = yml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        else:
+            data = safe_yaml(text)
     except yaml.YAMLError as exc:
-        raise UsageError(f"engine calendar {where} is not YAML ({one_line(exc, limit=120)})") from None
+        raise InputError(f"engine calendar {where} is not YAML ({one_line(exc, limit=120)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("releases"), dict) or "as_of" not in data:
-        raise UsageError(f"engine calendar {where} needs 'as_of' (a date) and 'releases' (version: entry)")
-    as_of = _date(data["as_of"], f"engine calendar {where}: as_of")
+        raise InputError(f"engine calendar {where} needs 'as_of' (a date) and 'releases' (version: entry)")
+    unknown = set(data) - {"as_of", "source", "releases"}
+    if unknown:
+        raise InputError(f"engine calendar {where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    as_of = _date(data["as_of"], f"engine calendar {where}: as_of", required=True)
+    today = today or date.today()
+    if as_of > today + timedelta(days=1):
+        raise InputError(f"engine calendar {where}: as_of {as_of} is in the future (a calendar is read on a day "
+                         "that has come)")
     releases = {}
     for version, entry in data["releases"].items():
         at = f"engine calendar {where}: release {one_line(version, limit=40)!r}"
-        if not isinstance(version, str) or not all(p.isdigit() for p in version.split(".")):
-            raise UsageError(f"{at}: the version must be quoted text such as \"1.4.7.0\" or \"1.2\"")
+        if not isinstance(version, str) or not _VERSION.fullmatch(version):
+            raise InputError(f"{at}: the version must be text such as \"1.4.7.0\" or \"1.2\" (ASCII digits)")
         if not isinstance(entry, dict):
-            raise UsageError(f"{at}: expected a mapping with status, released, end_of_life")
-        unknown = set(entry) - {"status", "released", "end_of_life", "upgrade_to", "source",
-                                "global_minor_upgrades_from"}
+            raise InputError(f"{at}: expected a mapping with status, released, end_of_life")
+        unknown = set(entry) - _FIELDS
         if unknown:
-            raise UsageError(f"{at}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+            raise InputError(f"{at}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
         if entry.get("status") not in ("active", "deprecated"):
-            raise UsageError(f"{at}: status must be active or deprecated")
-        releases[version] = {"status": entry["status"], "released": _date(entry.get("released"), at),
-                             "end_of_life": _date(entry.get("end_of_life"), at),
-                             "upgrade_to": entry.get("upgrade_to"), "source": entry.get("source"),
-                             "global_minor_upgrades_from": entry.get("global_minor_upgrades_from")}
-    return Calendar(as_of, str(data.get("source") or ""), releases)
+            raise InputError(f"{at}: status must be active or deprecated")
+        released, eol = _date(entry.get("released"), at), _date(entry.get("end_of_life"), at)
+        if released and eol and eol < released:
+            raise InputError(f"{at}: end_of_life {eol} is before released {released}")
+        releases[version] = {"status": entry["status"], "released": released, "end_of_life": eol,
+                             "upgrade_to": _text(entry.get("upgrade_to"), f"{at}: upgrade_to", version=True),
+                             "source": _text(entry.get("source"), f"{at}: source"),
+                             "global_minor_upgrades_from": _text(entry.get("global_minor_upgrades_from"),
+                                                                 f"{at}: global_minor_upgrades_from", version=True)}
+    return Calendar(as_of, _text(data.get("source"), f"engine calendar {where}: source") or "", releases)
 
 
 @functools.lru_cache(maxsize=1)
 def shipped_calendar() -> Calendar:
     # Beside this module, as the model slices are (importlib.resources' readers cost ~15 ms to import)
-    return parse_calendar((Path(__file__).parent / CALENDAR_FILE).read_text(encoding="utf-8"), CALENDAR_FILE)
+    return parse_calendar((Path(__file__).parent / CALENDAR_FILE).read_text(encoding="utf-8"), CALENDAR_FILE,
+                          strict=False)
 
 
 def load_calendar(path=None) -> Calendar:
@@ -162,7 +202,7 @@ def load_calendar(path=None) -> Calendar:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"engine calendar {path} is not UTF-8 text") from None
+        raise InputError(f"engine calendar {path} is not UTF-8 text") from None
     cal = parse_calendar(text, str(path))
     return Calendar(cal.as_of, cal.source, cal.releases, file=str(Path(path)))
 
