@@ -250,14 +250,17 @@ def cmd_scan(args) -> int:
 
 def _plan_text(rem) -> str:
     plan_df = rem.plan
-    lines = [f"Left alone: {s}" for s in rem.skipped]
+    # every value from AWS or a saved scan on one line: a newline in an instance id would forge a plan line
+    lines = [f"Left alone: {one_line(s, limit=None)}" for s in rem.skipped]
     if plan_df.empty:
         lines.append("Nothing to remediate: no selected instance has Auto Minor Version Upgrade off.")
         return "\n".join(lines) + "\n"
-    view = plan_df[["account_id", "region", "cluster_id", "instance_id", "role", "status"]].copy()
+    view = plan_df[["account_id", "region", "cluster_id", "instance_id", "role", "status"]].astype(object).map(
+        lambda v: v if v is None else one_line(v, limit=None))
     view.columns = ["ACCOUNT", "REGION", "CLUSTER", "INSTANCE", "ROLE", "STATUS"]
     lines += [f"Plan: turn Auto Minor Version Upgrade on for {len(plan_df)} instance(s)", "", view.to_string(index=False)]
-    warned = [(r.instance_id, w) for r in plan_df.itertuples() for w in r.warnings]
+    warned = [(one_line(r.instance_id, limit=None), one_line(w, limit=None)) for r in plan_df.itertuples()
+              for w in r.warnings]
     if warned:
         lines += ["", "Warnings:"] + [f"  {i}: {w}" for i, w in warned]
     from neptune_audit.contract.records import terminal_text
@@ -412,8 +415,11 @@ def cmd_report(args) -> int:
 def cmd_notebooks(args) -> int:
     from neptune_audit.present.report import copy_shipped
 
-    for path in copy_shipped(args.folder):
+    written, kept = copy_shipped(args.folder)
+    for path in written:
         print(path)
+    for path in kept:
+        print(f"{path}: kept (already there; delete it for the kit's copy)", file=sys.stderr)
     return EXIT_OK
 
 

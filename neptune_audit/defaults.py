@@ -1,6 +1,8 @@
 """The defaults a user reads in ``--help`` and in the IAM policies: plain values, so the CLI can print its help
 without loading the modules that use them."""
 
+# An IAM role name (letters, digits and +=,.@_-, at most 64), with an optional IAM path: never a wildcard
+ROLE_NAME = r"^([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$"
 DEFAULT_ROLE_NAME = "OrganizationAccountAccessRole"  # the role AWS Organizations creates in new member accounts
 POLICY_KINDS = ("audit", "remediate")                # the policies `neptune-audit policy` prints
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
+# What a terminal would obey rather than show: C0/C1 controls (ANSI escapes among them), bidi marks, overrides and
+# isolates, and the line separators (contract.records.terminal_text keeps tables to the same set)
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s\"'?#]*)[?#][^\s\"']*", re.IGNORECASE)
 
 
@@ -59,6 +62,7 @@ def by_name(name: str) -> type[NeptuneAuditError] | None:
 
 def one_line(text, limit: int | None = 300) -> str:
     """A message as the kit shows or records it: one line, at most ``limit`` characters (None: any), with any
-    URL's user:password, query string and fragment removed (any of them can hold a secret, such as a token)."""
-    text = _QUERY.sub(r"\1", _USERINFO.sub(r"\1", " ".join(str(text).split())))
+    URL's user:password, query string and fragment removed (any of them can hold a secret, such as a token), and
+    no control character (a hostile file's escape codes could erase the error prefix and print a verdict)."""
+    text = CONTROL.sub("", _QUERY.sub(r"\1", _USERINFO.sub(r"\1", " ".join(str(text).split()))))
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

@@ -11,14 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_NAME
 from neptune_audit.errors import UsageError
 
 ALL_REGIONS = "all"
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 # a region name as AWS spells them, the sovereign partitions included (eusc-de-east-1: botocore endpoints data)
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
-_ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")  # a role name, with an optional IAM path
+_ROLE_NAME = re.compile(ROLE_NAME)  # a role name, with an optional IAM path
 
 
 def _tuple(value) -> tuple[str, ...]:

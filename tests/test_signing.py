@@ -301,7 +301,7 @@ def test_shard_overlap_is_found_however_ids_are_spelled(saved_scan, tmp_path, ca
     b["findings"], b["clusters"] = [], []
     b["summary"] = vocabulary.summary([], [s["state"] for s in b["scope"]])
     code, _, err = _merge(tmp_path, capsys, a, b)
-    assert code == 2 and "must not overlap" in err
+    assert code == 2 and "scope/0/region: 'EU-WEST-1' does not match" in err, "a region is spelled one way"
 
 
 def test_findings_outside_the_scope_are_refused(saved_scan, tmp_path, capsys):
@@ -310,7 +310,7 @@ def test_findings_outside_the_scope_are_refused(saved_scan, tmp_path, capsys):
     doc["scope"] = [s for s in doc["scope"] if (s["account_id"], s["region"]) != (f["account_id"], f["region"])]
     doc["summary"] = vocabulary.summary([f["result"] for f in doc["findings"]], [s["state"] for s in doc["scope"]])
     code, _, err = _merge(tmp_path, capsys, doc)
-    assert code == 2 and "its scope does not list" in err
+    assert code == 2 and "is in no scanned account-region of the file's scope" in err
 
 
 def test_merge_refuses_nan_and_duplicate_keys(saved_scan, tmp_path, capsys):

@@ -77,6 +77,8 @@ def neptune_audit():
             _folder(params["exceptions_file"], "exceptions_file")
         # Airflow 3 gives a manual trigger no logical date: name its folder by the run id instead
         name = logical_date.strftime("%Y-%m-%d") if logical_date else re.sub(r"[^\w.-]", "_", dag_run.run_id)
+        # Airflow's run id pattern allows "..": a name of dots would be the parent folder, or this one
+        name = re.sub(r"^\.+", lambda m: "_" * len(m.group()), name)
         folder = os.path.join(out, name)
         os.makedirs(folder, exist_ok=True)
         n = params["shards"]

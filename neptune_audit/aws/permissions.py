@@ -8,9 +8,11 @@ fails on one no declaration covers, so a new call cannot be forgotten in the pol
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
-from neptune_audit.defaults import DEFAULT_ROLE_NAME, POLICY_KINDS as KINDS
+from neptune_audit.defaults import DEFAULT_ROLE_NAME, POLICY_KINDS as KINDS, ROLE_NAME
+from neptune_audit.errors import UsageError, one_line
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,22 @@ def _kms_resource(key: str) -> dict:
     return {"Resource": f"arn:aws:kms:*:*:key/{key}"}
 
 
+# A KMS key as `report --sign kms:KEY` names it: a key id (or multi-Region mrk- id), a key or alias ARN, or
+# alias/NAME; never a wildcard, which a policy would read as "every key".
+_KMS_KEY = re.compile(r"^(mrk-)?[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$|^(mrk-)?[0-9a-f]{32}$"
+                      r"|^alias/[A-Za-z0-9/_-]{1,250}$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key/[A-Za-z0-9-]+"
+                      r"|alias/[A-Za-z0-9/_-]+)$")
+
+
 def document(kind: str, declared, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
              kms_key: str | None = None, security_hub: bool = False) -> dict:
     """The IAM policy document for ``audit`` or ``remediate`` from the ``declared`` needs, one statement per sid
-    in the order first declared (``kms_key``: also signing reports with it)."""
+    in the order first declared (``kms_key``: also signing reports with it).  A role name or key with a wildcard
+    is refused: in a policy it would grant every role or every key."""
+    if not isinstance(role_name, str) or not re.match(ROLE_NAME, role_name):
+        raise UsageError(f"not an IAM role name: {one_line(role_name, limit=80)!r} (letters, digits and +=,.@_-)")
+    if kms_key is not None and not _KMS_KEY.match(str(kms_key)):
+        raise UsageError(f"not a KMS key id, key ARN or alias/NAME: {one_line(kms_key, limit=80)!r}")
     wanted = {"organization": organization, "security_hub": security_hub, "kms_key": bool(kms_key)}
     statements: dict[str, dict] = {}
     for needs in declared:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from neptune_audit.errors import UsageError
 from neptune_audit.contract.export import dumps
+from neptune_audit.contract.facts import check_facts
 from neptune_audit.inputs import MB, contract_document, read_bytes, strict_json
 
 ELEMENT_ID = "neptune-audit-evidence"
@@ -232,6 +233,8 @@ def verify(path, public_key=None, signature=None) -> Verification:
                          f"{verified.key_id}: refused")
     if verified and verified.predicate.get("evidence_sha256") not in (None, embedded.sha256):
         raise UsageError(f"{p}: the signed statement vouches for other evidence: refused")
+    # facts over labels, signed or not: a relabelled run with its hash recomputed is refused here as merge refuses it
+    check_facts(embedded.document, p.name)
     signed = bool(embedded.signer_key_id) or signing.signature_path(p).exists() or bool(signature)
     return Verification(embedded.document, embedded.sha256, signed, verified.key_id if verified else None,
                         verified.predicate if verified else None)

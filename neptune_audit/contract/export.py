@@ -256,6 +256,9 @@ def guard_outputs(outputs: dict, inputs: dict | None = None, signed=(), stdout_o
         names = [(label, Path(given))] + ([(f"the signature of {label}", Path(f"{given}{SIG}"))]
                                           if label in signed else [])
         for what, path in names:
+            if what != label and os.path.islink(path):  # the kit names FILE.sig itself: never through a link
+                raise UsageError(f"{path} is a symbolic link: refused (the kit names this file itself and never "
+                                 "writes through a link)")
             key = _identity(path)
             if key in protected:
                 raise UsageError(f"{what} ({path}) is {protected[key]}: choose another path, nothing was written")

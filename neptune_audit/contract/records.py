@@ -2,7 +2,6 @@
 as null, and text from AWS made safe to show (no control or bidi characters) or clipped to a length."""
 from __future__ import annotations
 
-import re
 
 
 def missing(v) -> bool:
@@ -35,7 +34,7 @@ def iso(ts) -> str:
 # C0/C1 controls (ANSI escapes), and the marks that reorder or break what a reader sees: bidi embeddings,
 # overrides and isolates (U+202A-U+202E, U+2066-U+2069, the Trojan Source characters), LRM/RLM/ALM and the
 # line and paragraph separators U+2028/U+2029.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+from neptune_audit.errors import CONTROL as _CONTROL  # noqa: E402 - one set of characters for every line printed
 
 
 def terminal_text(value) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from neptune_audit import __version__
 from neptune_audit.contract import vocabulary
 from neptune_audit.rule import model
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import UsageError, one_line
+from neptune_audit.contract.facts import check_facts
 from neptune_audit.inputs import contract_document, read_bytes
 
 
@@ -31,6 +32,7 @@ class Source:
         return {"file": self.name, "generated_at": self.document["generated_at"], "sha256": self.sha256}
 
 
+SHARD_SPREAD = timedelta(days=7)  # shards of one audit are run the same day; a week allows a re-run of one
 MAX_BYTES = 128 * 1024 * 1024  # a 10,000-instance run is ~19 MB; a 1,000-account Organization's shard far less;
 # larger is refused from its size alone, before a byte is read (a 239 MB file took 120 s and 1 GB to refuse)
 
@@ -42,67 +44,12 @@ def read(path) -> Source:
         # a report or executed notebook: the run embedded in it, its hash checked (evidence.verify)
         from neptune_audit.contract.evidence import verify
 
-        found = verify(p)
-        doc = contract_document(json.dumps(found.document), str(p))
-        check_facts(doc, p.name)
-        return Source(p.name, doc, found.sha256)
+        found = verify(p)  # its facts checked there
+        return Source(p.name, contract_document(json.dumps(found.document), str(p)), found.sha256)
     data = read_bytes(p, MAX_BYTES, "saved scan")
     doc = contract_document(data, str(p))
     check_facts(doc, p.name)
     return Source(p.name, doc, hashlib.sha256(data).hexdigest())
-
-
-def _exception_expiry_ok(exception: dict, generated: date) -> bool:
-    """A recorded exception's ``expired`` against its own date, at the run's date (a day either way: the run
-    read its local date, ``generated_at`` is UTC)."""
-    if exception["expires"] is None:
-        return exception["expired"] is False
-    expires = date.fromisoformat(exception["expires"])
-    if expires < generated - timedelta(days=1):
-        return exception["expired"] is True
-    if expires >= generated + timedelta(days=1):
-        return exception["expired"] is False
-    return True
-
-
-def check_facts(doc: dict, name: str) -> None:
-    """Never trust a label: every verdict, cluster roll-up and the summary are recomputed from the facts they rest
-    on (the setting, the exception and its expiry, the writer); any that disagrees is bad input."""
-    from neptune_audit.rule.evaluate import verdict_of
-
-    generated = date.fromisoformat(doc["generated_at"][:10])
-    members: dict[tuple, list[dict]] = {}
-    for f in doc["findings"]:
-        where = f"{name}: instance {f['instance_id']} ({f['account_id']} {f['region']})"
-        if f["exception"] is not None and not _exception_expiry_ok(f["exception"], generated):
-            raise UsageError(f"{where}: its exception says expired={f['exception']['expired']} but expires "
-                             f"{f['exception']['expires']} (run of {doc['generated_at']}): refused")
-        if f["result"] == vocabulary.EXCEPTED and not f["exception"]:
-            raise UsageError(f"{where} is EXCEPTED without an exception: refused")
-        verdict = verdict_of(f).result
-        if verdict != f["result"]:
-            exc = f["exception"]
-            held = "no exception" if not exc else "an expired exception" if exc["expired"] else "an exception"
-            raise UsageError(f"{where} is labelled {f['result']}, but auto_minor_version_upgrade="
-                             f"{f['auto_minor_version_upgrade']} with {held} makes it {verdict}: refused")
-        if f["cluster_id"]:
-            members.setdefault((f["account_id"], f["region"], f["cluster_id"]), []).append(f)
-    for c in doc["clusters"]:
-        found = members.get((c["account_id"], c["region"], c["cluster_id"]), [])
-        writer = next((f for f in found if f["instance_id"] == c["writer_instance_id"]), None)
-        failing = sum(f["result"] == vocabulary.FAIL for f in found)
-        result = vocabulary.FAIL if failing or (c["writer_instance_id"] and writer is None) else vocabulary.PASS
-        gets = bool(writer and writer["auto_minor_version_upgrade"] is True and c["amvu_effective"] is not False)
-        stated = (c["result"], c["failing_instances"], c["gets_minor_upgrades"])
-        if stated != (result, failing, gets):
-            raise UsageError(f"{name}: cluster {c['cluster_id']} ({c['account_id']} {c['region']}) says result="
-                             f"{c['result']}, failing_instances={c['failing_instances']}, gets_minor_upgrades="
-                             f"{c['gets_minor_upgrades']}, but its instances make it {result}, {failing}, {gets}: "
-                             "refused")
-    summary = vocabulary.summary([f["result"] for f in doc["findings"]], [s["state"] for s in doc["scope"]])
-    if summary != doc["summary"]:
-        wrong = ", ".join(f"{k}={doc['summary'][k]} (facts: {v})" for k, v in summary.items() if doc["summary"][k] != v)
-        raise UsageError(f"{name}: its summary disagrees with its findings and scope: {wrong}: refused")
 
 
 def _key(account_id: str, region: str) -> tuple[str, str]:
@@ -115,7 +62,13 @@ def merge(sources: list[Source]) -> dict:
     if not sources:
         raise UsageError("give at least one saved scan (a `neptune-audit scan --format json` file)")
     seen: dict[tuple, str] = {}
+    arns: dict[str, str] = {}
     scope, findings, clusters = [], [], []
+    times = sorted(datetime.strptime(s.document["generated_at"], "%Y-%m-%dT%H:%M:%SZ") for s in sources)
+    if times[-1] - times[0] > SHARD_SPREAD:
+        raise UsageError(f"the files were generated {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}, more than "
+                         f"{SHARD_SPREAD.days} days apart: shards of one audit run together (tool versions "
+                         f"{', '.join(sorted({s.document['tool_version'] for s in sources}))}): refused")
     for src in sources:
         doc = src.document
         if doc["rule"]["id"] != model.metadata().id:
@@ -132,6 +85,10 @@ def merge(sources: list[Source]) -> dict:
             if _key(item["account_id"], item["region"]) not in own:
                 raise UsageError(f"{src.name}: {item.get('instance_id') or item.get('cluster_id')} is in account "
                                  f"{item['account_id']} region {item['region']}, which its scope does not list: refused")
+        for f in doc["findings"]:
+            if f["arn"] in arns:
+                raise UsageError(f"instance {one_line(f['arn'])} is in both {arns[f['arn']]} and {src.name}: refused")
+            arns[f["arn"]] = src.name
         scope += doc["scope"]
         findings += doc["findings"]
         clusters += doc["clusters"]
@@ -150,6 +107,9 @@ def merge(sources: list[Source]) -> dict:
     if all(runs):  # shards run side by side: the longest is the audit's wall time; their calls add up
         merged["run"] = {"duration_seconds": max(r["duration_seconds"] for r in runs),
                          "api_calls": sum(r["api_calls"] for r in runs)}
+    calendar = _calendar_of(sources)
+    if calendar:  # the oldest the shards used: a stale calendar never vanishes in a merge
+        merged["engine_calendar"] = calendar
     vocabulary.validate(merged)
     return merged
 

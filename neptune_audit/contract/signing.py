@@ -135,7 +135,10 @@ def _local_signer(path: str) -> Signer:
     password = os.environ.get("NEPTUNE_AUDIT_KEY_PASSWORD")
     try:
         key = serialization.load_pem_private_key(data, password.encode() if password else None)
-    except TypeError:
+    except TypeError:  # cryptography: a password for a key that has none, or none for one that needs it
+        if password:
+            raise UsageError(f"signing key {path} is not encrypted, but NEPTUNE_AUDIT_KEY_PASSWORD is set: unset "
+                             "it for this key") from None
         raise UsageError(f"signing key {path} is encrypted: set NEPTUNE_AUDIT_KEY_PASSWORD") from None
     except Exception as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
         raise UsageError(f"signing key {path} is not a PEM private key ({one_line(exc, limit=80)})") from None

@@ -15,7 +15,6 @@ An expired exception no longer excepts; the finding says that it expired.
 """
 from __future__ import annotations
 
-import functools
 import re
 
 from dataclasses import dataclass
