@@ -20,6 +20,7 @@ ROOMS = [
     ("aws", ("neptune_audit.aws",)),
     ("rule", ("neptune_audit.rule",)),
     ("contract", ("neptune_audit.contract",)),
+    ("code", ("neptune_audit.code",)),
     ("core", ("neptune_audit.core",)),
     ("present", ("neptune_audit.present",)),
     ("act", ("neptune_audit.act",)),

@@ -1,0 +1,158 @@
+"""What ``neptune-audit iac`` writes: the ``neptune-audit-iac/1`` JSON, SARIF 2.1.0 for code scanning, a table that
+never cuts, and a unified diff that turns every FAIL into a PASS by changing only the line that decides it."""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import textwrap
+from pathlib import Path
+
+from neptune_audit import __version__
+from neptune_audit.code.scan import SCHEMA, IacResult
+from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
+from neptune_audit.rule import model
+
+SCHEMA_FILE = "neptune-audit-iac-1.schema.json"
+FORMATS = ("table", "json", "sarif")
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT = "neptuneAuditResource/v1"
+
+
+def schema_text() -> str:
+    return (Path(__file__).parent / SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def to_document(result: IacResult) -> dict:
+    return {"schema": SCHEMA, "rule": model.header(), "generated_at": result.generated_at,
+            "tool_version": __version__, "findings": result.findings, "files": result.files,
+            "summary": result.summary}
+
+
+def to_json(result: IacResult) -> str:
+    return json.dumps(to_document(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def _uri(file: str) -> str:
+    rel = os.path.relpath(file)
+    return Path(rel).as_posix() if not rel.startswith("..") else Path(os.path.abspath(file)).as_uri()
+
+
+def fingerprint(finding: dict) -> str:
+    """Stable per resource: the file as scanned and the logical id or address (not the line, which moves)."""
+    return hashlib.sha256(f"{_uri(finding['file'])}\0{finding['resource']}".encode()).hexdigest()
+
+
+def to_sarif(result: IacResult) -> str:
+    """SARIF 2.1.0 as GitHub code scanning reads it: the rule's metadata from ``rule.yaml``, one result per FAIL or
+    EXCEPTED resource (an excepted one carries its suppression), located at the property's line, else the
+    resource's."""
+    meta = model.metadata()
+    rule = {"id": meta.id, "name": "NeptuneAutoMinorVersionUpgrade",
+            "shortDescription": {"text": meta.title}, "fullDescription": {"text": meta.rationale},
+            "helpUri": meta.reference, "help": {"text": meta.remediation},
+            "defaultConfiguration": {"level": "warning"},
+            # GitHub reads security-severity (0-10) for its severity column: 4.0-6.9 is Medium, the rule's risk
+            "properties": {"security-severity": "5.0", "tags": ["security", *meta.standards],
+                           "precision": "very-high"}}
+    results = []
+    for f in result.findings:
+        if f["result"] not in (FAIL, EXCEPTED):
+            continue
+        location = {"physicalLocation": {"artifactLocation": {"uri": _uri(f["file"])}},
+                    "logicalLocations": [{"name": f["resource"], "kind": "resource"}]}
+        if f["line"]:
+            location["physicalLocation"]["region"] = {"startLine": int(f["line"])}
+        item = {"ruleId": meta.id, "ruleIndex": 0, "level": "warning", "kind": "fail",
+                "message": {"text": f["reason"]}, "locations": [location],
+                "partialFingerprints": {FINGERPRINT: fingerprint(f)}}
+        if f["result"] == EXCEPTED:
+            inline = str(f["exception"]["match"]).startswith("inline")
+            item["suppressions"] = [{"kind": "inSource" if inline else "external",
+                                     "justification": str(f["exception"]["reason"])}]
+        results.append(item)
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "neptune-audit", "version": __version__, "semanticVersion": __version__,
+                            "informationUri": "https://github.com/neptune-audit/neptune-audit", "rules": [rule]}},
+        "results": results,
+        "invocations": [{"executionSuccessful": not result.summary["files_in_error"],
+                         "toolExecutionNotifications": [
+                             {"level": "error", "message": {"text": f"{e['file']}: {e['error']}"}}
+                             for e in result.files if e["state"] == "error"]}]}]}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_table(result: IacResult, width: int | None = None) -> str:
+    """One record per resource, wrapped to the width: nothing is ever cut."""
+    from neptune_audit.contract.records import terminal_text
+
+    width = max(40, width or 100)
+    out = []
+    pad = "  "
+    wrap = dict(width=width, break_on_hyphens=False, break_long_words=False)  # a long id overflows, never cut
+    for f in result.findings:
+        where = f"{f['file']}:{f['line']}" if f["line"] else f["file"]
+        out += textwrap.wrap(terminal_text(f"{f['result']}  {where}"), subsequent_indent=pad, **wrap)
+        out += textwrap.wrap(terminal_text(f"{f['resource']} ({f['source']})"), initial_indent=pad,
+                             subsequent_indent=pad, **wrap)
+        out += textwrap.wrap(terminal_text(f["reason"]), initial_indent=pad, subsequent_indent=pad, **wrap)
+    for e in result.files:
+        if e["state"] == "error":
+            out += textwrap.wrap(terminal_text(f"NOT READ {e['file']}: {e['error']}"), subsequent_indent=pad,
+                                 **wrap)
+    s = result.summary
+    out += textwrap.wrap(f"{s['resources']} Neptune DB instance(s) in code: {s['pass']} pass, {s['fail']} fail, "
+                         f"{s['excepted']} excepted; {s['files_scanned']} file(s) read, {s['files_in_error']} not "
+                         "read", width, break_on_hyphens=False)
+    return "\n".join(out) + "\n"
+
+
+# ---- the fix, as a diff ----
+
+def _flip(line: str) -> str | None:
+    """The line with its false written as true (quotes and case style kept), or None when it holds no false."""
+    import re
+
+    m = re.search(r"(?i)(?<![\w-])(\"?)(false)(\"?)(?![\w-])", line.split("#", 1)[0] if "#" in line else line)
+    if not m:
+        return None
+    word = m.group(2)
+    true = "TRUE" if word.isupper() else "True" if word[0].isupper() else "true"
+    return line[:m.start(2)] + true + line[m.end(2):]
+
+
+def fix_diff(result: IacResult) -> tuple[str, list[str]]:
+    """(a unified diff git can apply, notes on what it cannot fix): each FAIL's deciding line, false -> true."""
+    edits: dict[str, set[int]] = {}
+    notes = []
+    by_key = {(r.file, r.resource): r for r in result.resources}
+    for f in result.findings:
+        if f["result"] != FAIL:
+            continue
+        r = by_key[(f["file"], f["resource"])]
+        v = r.value
+        label = f"{f['resource']} ({f['file']})"
+        if v.kind == "parameter" and v.given is not None and v.text != "caller":
+            notes.append(f"{label}: {v.name} is given from outside the file ({v.given!r}): change it where it is set")
+        elif v.kind in ("literal", "parameter") and v.fix_at and v.fix_at[1]:
+            edits.setdefault(v.fix_at[0], set()).add(int(v.fix_at[1]))
+        elif v.kind == "parameter":
+            notes.append(f"{label}: {v.name} has no default in the file: set it to true where the stack is deployed")
+        else:
+            notes.append(f"{label}: {f['reason']} It is not one line: set AutoMinorVersionUpgrade to true there")
+    chunks = []
+    for file, lines_to_fix in sorted(edits.items()):
+        text = Path(file).read_text(encoding="utf-8")
+        old = text.splitlines(keepends=True)
+        new = list(old)
+        for n in sorted(lines_to_fix):
+            flipped = _flip(new[n - 1]) if 0 < n <= len(new) else None
+            if flipped is None:
+                notes.append(f"{file}:{n}: no false to change on that line")
+                continue
+            new[n - 1] = flipped
+        rel = _uri(file) if not _uri(file).startswith("file:") else file
+        for line in difflib.unified_diff(old, new, fromfile=f"a/{rel}", tofile=f"b/{rel}"):
+            chunks.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(chunks), notes

@@ -1,0 +1,327 @@
+"""``neptune-audit iac``: find the templates and Terraform under the paths, read each Neptune DB instance's setting,
+and judge it as AWS would apply it.
+
+- Written ``false`` fails, ``true`` passes.  Omitted passes: Neptune's ``CreateDBInstance`` says
+  ``AutoMinorVersionUpgrade`` "Default: true" (API reference), and the AWS provider's
+  ``aws_neptune_cluster_instance.auto_minor_version_upgrade`` defaults to true likewise.
+- A value a parameter or variable decides is judged with its ``--parameter`` / ``--var-file`` value, else its
+  default, and the reason names the parameter and what each other allowed value would give.  No default, a
+  condition, or a value from outside the file is never a silent pass: it fails, saying what decides.
+- A cluster pinned to a release before 1.3.0.0 is not covered whatever the flag says (the engine facts of the live
+  rule, with its end of life from the engine calendar).
+- The allow-list file (``instance:`` a logical id or Terraform address) and inline suppressions (template
+  ``Metadata: {neptune-audit: {skip: [{id: Neptune-001, reason, expires}]}}``, or an HCL comment
+  ``# neptune-audit:skip=Neptune-001 expires=YYYY-MM-DD reason``) turn a FAIL into EXCEPTED until they expire.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from neptune_audit.code import cloudformation as cfn
+from neptune_audit.code import terraform as tf
+from neptune_audit.code.model import Resource, Unread, Value
+from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, PASS, RESULT_ORDER
+from neptune_audit.errors import InputError, UsageError, one_line
+from neptune_audit.inputs import read_bytes
+
+SCHEMA = "neptune-audit-iac/1"
+MAX_TEMPLATE = 16 * 1024 * 1024   # CloudFormation's own limit is 1 MB (S3-hosted); CDK assemblies stay well under
+SKIP_DIRS = {".git", ".terraform", "node_modules", ".venv", "__pycache__", ".tox"}
+DEFAULT_SOURCE = ("Neptune API reference, CreateDBInstance: AutoMinorVersionUpgrade, Default: true")
+_RANK = {r: i for i, r in enumerate(RESULT_ORDER)}
+
+
+@dataclass
+class IacResult:
+    """Findings (one per Neptune DB instance in code) and files (each scanned or in error), as rows."""
+
+    findings: list[dict]
+    files: list[dict]
+    resources: list[Resource] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    generated_at: str = ""
+
+    @property
+    def summary(self) -> dict:
+        results = [f["result"] for f in self.findings]
+        return {"resources": len(results), "pass": results.count(PASS), "fail": results.count(FAIL),
+                "excepted": results.count(EXCEPTED), "files_scanned": sum(f["state"] == "scanned" for f in self.files),
+                "files_in_error": sum(f["state"] == "error" for f in self.files)}
+
+    @property
+    def exit_code(self) -> int:
+        s = self.summary
+        return 1 if s["fail"] else 3 if s["files_in_error"] else 0
+
+
+# ---- finding the files ----
+
+def _walk(paths) -> list[Path]:
+    out = []
+    for given in paths:
+        p = Path(given)
+        if not os.path.lexists(p):
+            raise UsageError(f"no such file or folder: {given}")
+        if p.is_file():
+            out.append(p)
+            continue
+        for root, dirs, files in os.walk(p):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            out += [Path(root) / f for f in sorted(files)]
+    return list(dict.fromkeys(out))
+
+
+def _looks_like_cfn(text: str) -> bool:
+    return "AWSTemplateFormatVersion" in text or "AWS::" in text
+
+
+def _parse_params(pairs) -> dict:
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--parameter takes KEY=VALUE, not {one_line(pair, limit=60)!r}")
+        out[key.strip()] = value
+    return out
+
+
+def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: date | None = None,
+         calendar=None) -> IacResult:
+    """The rule on every Neptune DB instance the code under ``paths`` defines (see the module's docstring)."""
+    from datetime import datetime, timezone
+
+    from neptune_audit.rule import allowlist
+
+    today = today or date.today()
+    overrides = _parse_params(parameters)
+    rules = allowlist.load(exceptions_file)
+    given_vars = {}
+    for vf in var_files or ():
+        if not Path(vf).is_file():
+            raise UsageError(f"--var-file not found: {vf}")
+        try:
+            given_vars.update(tf.tfvars(Path(vf)))
+        except InputError as exc:
+            raise InputError(f"--var-file {vf}: {exc}") from None
+    files = _walk(paths)
+    resources: list[Resource] = []
+    states: dict[str, dict] = {}
+    ignored: list[str] = []
+
+    def scanned(f, error=None):
+        states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
+
+    # CDK cloud assemblies first: their templates are "cdk", named by stack
+    cdk = {}
+    for f in files:
+        if f.name == "manifest.json":
+            try:
+                cdk.update(cfn.cdk_stacks(f))
+            except InputError:
+                pass  # another tool's manifest.json: the templates are still read as CloudFormation
+    templates: list[Path] = []
+    tf_dirs: dict[Path, list[Path]] = {}
+    for f in files:
+        name = f.name.lower()
+        if name.endswith(".tf"):
+            tf_dirs.setdefault(f.parent, []).append(f)
+        elif name.endswith((".yaml", ".yml", ".json", ".template")):
+            templates.append(f)
+        elif name.endswith(".tfvars"):
+            pass  # read with its module (terraform.tfvars, *.auto.tfvars) or through --var-file
+        else:
+            ignored.append(f"{f}: not a template or Terraform file")
+    seen_templates = set()
+    queue = list(templates)
+    while queue:
+        f = queue.pop(0)
+        key = f.resolve()
+        if key in seen_templates:
+            continue
+        seen_templates.add(key)
+        try:
+            data = read_bytes(f, MAX_TEMPLATE, "template")
+            text = data.decode("utf-8")
+        except (InputError, UnicodeDecodeError) as exc:
+            if f in templates and not f.name.lower().endswith((".yaml", ".yml", ".json", ".template")):
+                continue
+            scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
+            continue
+        if f.name.lower().endswith(".json"):
+            import json
+
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                doc = None
+            if tf.is_plan(doc):
+                resources += tf.plan_resources(doc, str(f))
+                scanned(f)
+                continue
+            if f.name == "manifest.json" or (isinstance(doc, dict) and "Resources" not in doc):
+                ignored.append(f"{f}: JSON, not a template or plan")
+                continue
+        try:
+            root = cfn.parse(text, str(f))
+        except InputError as exc:
+            if _looks_like_cfn(text):
+                scanned(f, str(exc))
+            else:
+                ignored.append(f"{f}: not a CloudFormation template")
+            continue
+        if not cfn.is_template(root):
+            ignored.append(f"{f}: not a CloudFormation template")
+            continue
+        stack = cdk.get(key)
+        found, nested = cfn.resources(root, str(f), overrides, source="cdk" if stack else "cloudformation",
+                                      stack=stack)
+        resources += found
+        queue += [n for n in nested if n not in seen_templates]
+        scanned(f)
+    # Terraform: every folder of .tf files is a module; one another scanned module calls is read through its caller
+    modules: dict[Path, tf.Module] = {}
+
+    def module_of(folder: Path) -> tf.Module:
+        """A folder's module, read once, its files named as the folder was found (not resolved)."""
+        key = folder.resolve()
+        if key not in modules:
+            modules[key] = tf.Module(folder, sorted(folder.glob("*.tf")))
+        return modules[key]
+
+    called = set()
+    for folder in tf_dirs:
+        for _, (_, data) in module_of(folder).parsed.items():
+            for _, body in tf._blocks(data, "module"):
+                src = body.get("source") if isinstance(body, dict) else None
+                if isinstance(src, str) and src.startswith(("./", "../")):
+                    called.add((folder / src).resolve())
+    for folder in sorted(tf_dirs):
+        mod = module_of(folder)
+        for f, error in mod.errors.items():
+            scanned(f, error)
+        for f in mod.parsed:
+            scanned(f)
+        if folder.resolve() in called:
+            continue
+        auto = {}
+        for vf in sorted([*folder.glob("terraform.tfvars"), *folder.glob("terraform.tfvars.json"),
+                          *folder.glob("*.auto.tfvars"), *folder.glob("*.auto.tfvars.json")]):
+            try:
+                auto.update(tf.tfvars(vf))
+            except InputError as exc:
+                scanned(vf, str(exc))
+        resources += tf.module_resources(mod, {**auto, **given_vars}, modules_of=module_of,
+                                         seen=frozenset({folder.resolve()}))
+    findings = [judge(r, rules, today, calendar) for r in resources]
+    findings.sort(key=lambda f: (_RANK[f["result"]], f["file"], f["line"] or 0, f["resource"]))
+    return IacResult(findings, sorted(states.values(), key=lambda s: s["file"]), resources, ignored,
+                     datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+# ---- the verdict ----
+
+def _under(v: Value, value) -> bool | None:
+    return value if isinstance(value, bool) else tf._bool(value)
+
+
+def _decide(v: Value) -> tuple[bool | None, str]:
+    """(passes?, why) for one way of writing the setting; None: it cannot be shown either way."""
+    if v.kind == "literal":
+        return v.value, f"set to {str(v.value).lower()}"
+    if v.kind == "omitted":
+        return True, f"not set: AWS's default (true) applies ({DEFAULT_SOURCE})"
+    if v.kind == "parameter":
+        label = "variable" if v.name.startswith("var.") else "parameter"
+        options = [x for x in (v.allowed or (True, False))]
+        alts = sorted({str(o).lower() for o in options if _under(v, o) is False})
+        if v.given is not None:
+            b = _under(v, v.given)
+            shown = str(v.given).lower() if isinstance(v.given, bool) else repr(one_line(v.given, limit=20))
+            by = "by its module call" if v.text == "caller" else "from outside the file"
+            where = f"{label} {v.name}, given {shown} {by}"
+        elif v.has_default:
+            b = _under(v, v.default)
+            shown = str(v.default).lower() if isinstance(v.default, bool) else repr(one_line(v.default, limit=20))
+            where = f"{label} {v.name}, default {shown}"
+        else:
+            return None, (f"decided by {label} {v.name}, which has no default: the value is chosen at deploy time "
+                          f"(pass --{'var-file' if label == 'variable' else 'parameter'} to judge it)")
+        if b is None:
+            return None, f"{where}: not true or false"
+        goods = sorted({str(o).lower() for o in options if _under(v, o) is True})
+        tail = (f"; with {v.name}={alts[0]} it would fail" if b and alts else
+                f"; {v.name}={goods[0]} would pass" if b is False and goods else "")
+        return b, f"decided by {where}{tail}"
+    if v.kind == "choice":
+        outcomes = [_decide(o) for o in v.options]
+        if all(o[0] is True for o in outcomes):
+            return True, f"every branch of condition {v.name} sets it true"
+        return None, (f"depends on condition {v.name}: " + ", ".join(
+            f"{'true' if i == 0 else 'false'} branch {why}" for i, (_, why) in enumerate(outcomes)))
+    return None, f"comes from outside the file ({v.text})"
+
+
+def _engine_note(r: Resource, today: date, calendar) -> str:
+    from neptune_audit.rule import outlook
+
+    if not r.engine_version or outlook.amvu_effective(r.engine_version) is not False:
+        return ""
+    cal = calendar or outlook.shipped_calendar()
+    eol, state = outlook.end_of_life(cal, r.engine_version, today)
+    when = {"past": f"; it reached end of life on {eol}", "within-180-days": f"; it reaches end of life on {eol}",
+            "later": f"; end of life {eol}"}.get(state, "")
+    return (f" Its cluster is pinned to engine {r.engine_version}, older than 1.3.0.0: the setting governs no minor "
+            f"upgrades there whatever it says; upgrade the engine (a major version upgrade){when}.")
+
+
+def _suppression(r: Resource, today: date) -> tuple[dict | None, str]:
+    notes = ""
+    for s in r.suppressions:
+        if not s.reason:
+            notes += f" An inline suppression at line {s.line} has no reason and is ignored."
+            continue
+        expired = bool(s.expires) and date.fromisoformat(s.expires) < today if _is_date(s.expires) else False
+        exc = {"match": f"inline suppression at {r.file}:{s.line}", "reason": s.reason, "expires": s.expires,
+               "approved_by": None, "expired": expired}
+        return exc, notes
+    return None, notes
+
+
+def _is_date(text) -> bool:
+    try:
+        date.fromisoformat(str(text))
+        return True
+    except ValueError:
+        return False
+
+
+def judge(r: Resource, rules, today: date, calendar=None) -> dict:
+    """One finding row of the ``neptune-audit-iac/1`` document."""
+    from neptune_audit.rule import allowlist
+
+    passes, why = _decide(r.value)
+    at = f" ({r.file}:{r.where})" if r.where else ""
+    reason = f"AutoMinorVersionUpgrade {why}{at}." + _engine_note(r, today, calendar)
+    result = PASS if passes else FAIL
+    exception = None
+    if result == FAIL:
+        inline, notes = _suppression(r, today)
+        reason += notes
+        rule = allowlist.find(rules, {"instance_id": r.resource, "arn": r.resource, "tags": {}, "account_id": "",
+                                      "region": ""}, today)
+        exception = inline if inline and not inline["expired"] else (rule.as_dict(today) if rule else inline)
+        if exception and not exception["expired"]:
+            result = EXCEPTED
+            until = f" until {exception['expires']}" if exception["expires"] else ""
+            reason = f"Excepted{until} ({exception['match']}): {exception['reason']}. {reason}"
+        elif exception:
+            reason += f" Its exception ({exception['match']}) expired on {exception['expires']}."
+    # true/false as written or as the parameter resolves it; null when omitted or when it cannot be shown
+    setting = r.value.value if r.value.kind == "literal" else (passes if r.value.kind == "parameter" else None)
+    return {"file": r.file, "line": r.where, "resource": r.resource, "type": r.type, "source": r.source,
+            "auto_minor_version_upgrade": setting, "result": result, "reason": reason, "exception": exception,
+            "construct_path": r.construct_path, "stack": r.stack, "identifier": r.identifier,
+            "decided_by": r.value.name if r.value.kind in ("parameter", "choice") else None}

@@ -1,0 +1,259 @@
+"""Terraform: HCL modules (variables with defaults, ``.tfvars``, local modules, ``count``/``for_each``) and plan JSON
+(``terraform show -json plan.out``, where every value is resolved).
+
+python-hcl2 reads the values; the lines are found in the text (the block's header, then the attribute inside the
+block's braces), so that a finding points at the line and a fix changes only it.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from neptune_audit.code.model import TF_TYPE, Resource, Suppression, Value
+from neptune_audit.errors import InputError, one_line
+from neptune_audit.inputs import read_bytes
+
+MAX_TF = 8 * 1024 * 1024
+_VAR = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
+_COND = re.compile(r"^\$\{(?P<cond>.+?)\?\s*(?P<a>true|false|\"true\"|\"false\")\s*:\s*(?P<b>true|false|\"true\"|"
+                   r"\"false\")\s*\}$", re.S)
+_SKIP = re.compile(r"(?:#|//)\s*neptune-audit:skip=Neptune-001\b(?P<rest>.*)$", re.I)
+_EXPIRES = re.compile(r"\bexpires=(\d{4}-\d{2}-\d{2})\b")
+
+
+def _hcl(text: str, where: str) -> dict:
+    import hcl2
+    from hcl2.utils import SerializationOptions
+
+    try:
+        return hcl2.loads(text, serialization_options=SerializationOptions(strip_string_quotes=True,
+                                                                          with_comments=False))
+    except Exception as exc:  # lark's UnexpectedToken/Characters, and python-hcl2's own errors
+        raise InputError(f"not Terraform HCL ({one_line(exc, limit=160)})") from None
+
+
+def read_text(path: Path) -> str:
+    try:
+        return read_bytes(path, MAX_TF, "Terraform file").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text") from None
+
+
+def _blocks(data: dict, kind: str):
+    for item in data.get(kind) or []:
+        if isinstance(item, dict):
+            yield from item.items()
+
+
+def _bool(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().strip('"').lower() in ("true", "false"):
+        return v.strip().strip('"').lower() == "true"
+    return None
+
+
+# ---- lines, found in the text ----
+
+def _block_span(lines: list[str], header: re.Pattern) -> tuple[int, int] | None:
+    """(first, last) 0-based line of the block whose header matches, by counting braces outside strings."""
+    for i, line in enumerate(lines):
+        if header.search(line):
+            depth, started = 0, False
+            for j in range(i, len(lines)):
+                text = re.sub(r'"(?:\\.|[^"\\])*"', '""', lines[j].split("#", 1)[0].split("//", 1)[0])
+                depth += text.count("{") - text.count("}")
+                started = started or "{" in text
+                if started and depth <= 0:
+                    return i, j
+            return i, len(lines) - 1
+    return None
+
+
+def _attr_line(lines: list[str], span, name: str) -> int | None:
+    if span is None:
+        return None
+    pattern = re.compile(rf"^\s*{re.escape(name)}\s*=")
+    for j in range(span[0] + 1, span[1] + 1):
+        if pattern.search(lines[j]):
+            return j + 1
+    return None
+
+
+def _resource_header(rtype: str, name: str) -> re.Pattern:
+    return re.compile(rf'^\s*resource\s+"?{re.escape(rtype)}"?\s+"?{re.escape(name)}"?\s*\{{')
+
+
+def _suppressions(lines: list[str], span) -> list[Suppression]:
+    out = []
+    if span is None:
+        return out
+    for j in range(max(0, span[0] - 1), span[1] + 1):  # the line above the block counts too
+        m = _SKIP.search(lines[j])
+        if m:
+            rest = m.group("rest")
+            exp = _EXPIRES.search(rest)
+            reason = _EXPIRES.sub("", rest).strip(" :-")
+            out.append(Suppression(reason, exp.group(1) if exp else None, j + 1))
+    return out
+
+
+# ---- HCL modules ----
+
+def tfvars(path: Path) -> dict:
+    """A ``.tfvars`` (HCL) or ``.tfvars.json`` file's values."""
+    text = read_text(path)
+    if path.name.endswith(".json"):
+        from neptune_audit.inputs import strict_json
+
+        data = strict_json(text, str(path))
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: not an object of variables")
+        return data
+    return {k: v for k, v in _hcl(text, str(path)).items() if not k.startswith("__")}
+
+
+class Module:
+    """One folder of ``.tf`` files: what it declares, by file."""
+
+    def __init__(self, folder: Path, files: list[Path]):
+        self.folder = folder
+        self.parsed: dict[Path, tuple[list[str], dict]] = {}
+        self.errors: dict[Path, str] = {}
+        for f in files:
+            try:
+                text = read_text(f)
+                self.parsed[f] = (text.splitlines(), _hcl(text, str(f)))
+            except InputError as exc:
+                self.errors[f] = str(exc)
+
+    def variables(self) -> dict:
+        out = {}
+        for f, (lines, data) in self.parsed.items():
+            for name, body in _blocks(data, "variable"):
+                body = body if isinstance(body, dict) else {}
+                span = _block_span(lines, re.compile(rf'^\s*variable\s+"?{re.escape(name)}"?\s*\{{'))
+                out[name] = {"has_default": "default" in body, "default": body.get("default"),
+                             "fix_at": (str(f), _attr_line(lines, span, "default")) if "default" in body else None}
+        return out
+
+
+def _value(raw, present: bool, variables: dict, given: dict, file: str, line, given_at=None) -> Value:
+    if not present:
+        return Value("omitted")
+    b = _bool(raw)
+    if b is not None:
+        return Value("literal", value=b, fix_at=(file, line))
+    if isinstance(raw, str):
+        m = _VAR.match(raw.strip())
+        if m and m.group(1) in variables:
+            v = variables[m.group(1)]
+            name = m.group(1)
+            # the line that decides: the caller's argument when a module call passes it, else the default
+            fix = (given_at or {}).get(name) if name in given else (
+                v["fix_at"] if v["fix_at"] and v["fix_at"][1] else None)
+            return Value("parameter", name=f"var.{name}", default=v["default"], has_default=v["has_default"],
+                         given=given.get(name), fix_at=fix, text="caller" if (given_at or {}).get(name) else None)
+        c = _COND.match(raw.strip())
+        if c:
+            return Value("choice", name=one_line(c.group("cond"), limit=80).strip(), options=(
+                Value("literal", value=_bool(c.group("a"))), Value("literal", value=_bool(c.group("b")))))
+    return Value("unresolved", text=one_line(raw, limit=120))
+
+
+def module_resources(module: Module, given: dict, prefix: str = "", seen: frozenset = frozenset(),
+                     modules_of=None, given_at: dict | None = None) -> list[Resource]:
+    """Neptune instances of a module and the local modules it calls (``module.NAME.`` addresses), with ``given``
+    the values of its variables (the caller's arguments, or the root's tfvars and --var-file)."""
+    variables = module.variables()
+    out = []
+    clusters = {}
+    for f, (lines, data) in module.parsed.items():
+        for rtype, named in _blocks(data, "resource"):
+            if rtype == "aws_neptune_cluster" and isinstance(named, dict):
+                for name, body in named.items():
+                    if isinstance(body, dict) and isinstance(body.get("engine_version"), str):
+                        clusters[name] = body["engine_version"]
+    for f, (lines, data) in module.parsed.items():
+        for rtype, named in _blocks(data, "resource"):
+            if rtype != TF_TYPE or not isinstance(named, dict):
+                continue
+            for name, body in named.items():
+                body = body if isinstance(body, dict) else {}
+                span = _block_span(lines, _resource_header(rtype, name))
+                prop_line = _attr_line(lines, span, "auto_minor_version_upgrade")
+                cluster = body.get("cluster_identifier")
+                m = re.match(r"^\$\{\s*aws_neptune_cluster\.([A-Za-z0-9_-]+)\.(id|cluster_identifier)\s*\}$",
+                             cluster.strip()) if isinstance(cluster, str) else None
+                ident = body.get("identifier")
+                out.append(Resource(
+                    file=str(f), line=span[0] + 1 if span else None, resource=f"{prefix}{rtype}.{name}", type=rtype,
+                    source="terraform",
+                    value=_value(body.get("auto_minor_version_upgrade"), "auto_minor_version_upgrade" in body,
+                                 variables, given, str(f), prop_line, given_at),
+                    prop_line=prop_line, suppressions=_suppressions(lines, span),
+                    engine_version=clusters.get(m.group(1)) if m else None,
+                    identifier=ident if isinstance(ident, str) and "${" not in ident else None))
+        for name, body in _blocks(data, "module"):
+            body = body if isinstance(body, dict) else {}
+            src = body.get("source")
+            if not isinstance(src, str) or not src.startswith(("./", "../")):
+                continue  # a registry or remote module: not on disk
+            folder = Path(os.path.normpath(module.folder / src))
+            if folder.resolve() in seen or not folder.is_dir() or modules_of is None:
+                continue
+            child = modules_of(folder)
+            args = {k: v for k, v in body.items() if not k.startswith("__") and k != "source"}
+            span = _block_span(lines, re.compile(rf'^\s*module\s+"?{re.escape(name)}"?\s*\{{'))
+            # an argument that is itself var.X of this module takes this module's value of X (and its line)
+            resolved, at = {}, {}
+            for k, v in args.items():
+                m = _VAR.match(v.strip()) if isinstance(v, str) else None
+                if m and m.group(1) in variables:
+                    mv = variables[m.group(1)]
+                    resolved[k] = given.get(m.group(1), mv["default"] if mv["has_default"] else v)
+                    own = (given_at or {}).get(m.group(1)) or mv["fix_at"]
+                    if own and own[1]:
+                        at[k] = own
+                else:
+                    resolved[k] = v
+                    line = _attr_line(lines, span, k)
+                    if line:
+                        at[k] = (str(f), line)
+            out += module_resources(child, resolved, f"{prefix}module.{name}.", seen | {folder.resolve()},
+                                    modules_of, at)
+    return out
+
+
+# ---- plan JSON ----
+
+def is_plan(doc) -> bool:
+    return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "resource_changes" in doc)
+
+
+def plan_resources(doc: dict, file: str) -> list[Resource]:
+    """Neptune instances of a plan (``planned_values``, every module), values as Terraform resolved them."""
+    out, clusters, stack = [], {}, [(doc.get("planned_values") or {}).get("root_module") or {}]
+    found = []
+    while stack:
+        mod = stack.pop()
+        for r in mod.get("resources") or []:
+            if r.get("mode", "managed") != "managed":
+                continue
+            values = r.get("values") or {}
+            if r.get("type") == "aws_neptune_cluster":
+                clusters[values.get("cluster_identifier")] = values.get("engine_version")
+            if r.get("type") == TF_TYPE:
+                found.append((r, values))
+        stack += mod.get("child_modules") or []
+    for r, values in found:
+        setting = values.get("auto_minor_version_upgrade")
+        value = Value("omitted") if setting is None else (
+            Value("literal", value=setting) if isinstance(setting, bool) else Value("unresolved", text=str(setting)))
+        ident = values.get("identifier")
+        out.append(Resource(file=file, line=None, resource=str(r.get("address")), type=TF_TYPE,
+                            source="terraform-plan", value=value,
+                            engine_version=values.get("engine_version") or clusters.get(values.get("cluster_identifier")),
+                            identifier=ident if isinstance(ident, str) else None))
+    return out

@@ -1,0 +1,221 @@
+"""`neptune-audit iac`: the rule on CloudFormation, CDK assemblies, Terraform HCL and plan JSON, before deploy.
+
+The fixtures under tests/fixtures/iac were written for these tests; each expected verdict and line below was
+written by hand from reading the file.  AWS: Neptune's CreateDBInstance says AutoMinorVersionUpgrade "Default: true",
+so an omitted property passes; only AWS::Neptune::DBInstance and aws_neptune_cluster_instance are Neptune.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from neptune_audit import cli
+from neptune_audit.code import output
+from neptune_audit.code.scan import scan
+
+from .conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "iac"
+
+# (file relative to FIXTURES, resource): (result, line, auto_minor_version_upgrade, source)
+EXPECTED = {
+    ("cfn/graph.yaml", "WriterOff"): ("FAIL", 29, False, "cloudformation"),
+    ("cfn/graph.yaml", "ReaderOn"): ("PASS", 35, True, "cloudformation"),
+    ("cfn/graph.yaml", "ReaderDefault"): ("PASS", 37, None, "cloudformation"),       # omitted: the resource's line
+    ("cfn/graph.yaml", "ByParameter"): ("FAIL", 46, False, "cloudformation"),        # Default "false"
+    ("cfn/graph.yaml", "ByCondition"): ("FAIL", 52, None, "cloudformation"),         # !If: could be false
+    ("cfn/graph.yaml", "Suppressed"): ("EXCEPTED", 64, False, "cloudformation"),
+    ("cfn/graph.yaml", "SuppressionExpired"): ("FAIL", 76, False, "cloudformation"),
+    ("cfn/graph.yaml", "LegacyWriter"): ("PASS", 82, True, "cloudformation"),        # on, but engine 1.2.1.0
+    ("cfn/nested/replica.json", "ReplicaInstance"): ("FAIL", 9, False, "cloudformation"),  # "False", nested stack
+    ("cdk.out/GraphStack.template.json", "GraphInstance1D4E5F"): ("FAIL", 13, False, "cdk"),
+    ("cdk.out/GraphStack.template.json", "GraphInstance2A7B8C"): ("PASS", 17, None, "cdk"),
+    ("tf/main.tf", "aws_neptune_cluster_instance.writer"): ("FAIL", 21, False, "terraform"),
+    ("tf/main.tf", "aws_neptune_cluster_instance.readers"): ("FAIL", 28, False, "terraform"),  # var default false
+    ("tf/main.tf", "aws_neptune_cluster_instance.default"): ("PASS", 31, None, "terraform"),
+    ("tf/main.tf", "aws_neptune_cluster_instance.conditional"): ("FAIL", 40, None, "terraform"),
+    ("tf/main.tf", "aws_neptune_cluster_instance.vendor"): ("EXCEPTED", 47, False, "terraform"),
+    ("tf/modules/neptune/main.tf", "module.analytics.aws_neptune_cluster_instance.this"): ("FAIL", 9, False,
+                                                                                           "terraform"),
+    ("plan/plan.json", "aws_neptune_cluster_instance.writer"): ("FAIL", None, False, "terraform-plan"),
+    ("plan/plan.json", "module.analytics.aws_neptune_cluster_instance.this[0]"): ("PASS", None, True,
+                                                                                  "terraform-plan"),
+}
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    """A copy of the fixtures, the working folder (so paths read as a repository's)."""
+    shutil.copytree(FIXTURES, tmp_path / "infra")
+    monkeypatch.chdir(tmp_path)
+    return Path("infra")
+
+
+def _by_key(findings):
+    return {(str(Path(f["file"]).relative_to("infra")), f["resource"]): f for f in findings}
+
+
+def test_every_instance_gets_its_verdict_and_line(tree):
+    result = scan([tree])
+    got = _by_key(result.findings)
+    assert set(got) == set(EXPECTED), "exactly the Neptune instances: no RDS, DocumentDB or cluster"
+    for key, (res, line, setting, source) in EXPECTED.items():
+        f = got[key]
+        assert (f["result"], f["line"], f["auto_minor_version_upgrade"], f["source"]) == (res, line, setting,
+                                                                                         source), key
+    assert result.exit_code == 1 and result.summary["files_in_error"] == 0
+
+
+def test_reasons_say_what_decides(tree):
+    got = _by_key(scan([tree]).findings)
+    assert "AWS's default (true) applies" in got[("cfn/graph.yaml", "ReaderDefault")]["reason"]
+    assert "CreateDBInstance" in got[("cfn/graph.yaml", "ReaderDefault")]["reason"]
+    by_param = got[("cfn/graph.yaml", "ByParameter")]
+    assert "parameter AutoUpgrade, default 'false'" in by_param["reason"] and "AutoUpgrade=true would pass" in \
+        by_param["reason"] and by_param["decided_by"] == "AutoUpgrade"
+    assert "depends on condition IsProd" in got[("cfn/graph.yaml", "ByCondition")]["reason"]
+    assert "expired on 2020-01-31" in got[("cfn/graph.yaml", "SuppressionExpired")]["reason"]
+    legacy = got[("cfn/graph.yaml", "LegacyWriter")]["reason"]
+    assert "pinned to engine 1.2.1.0, older than 1.3.0.0" in legacy and "end of life on 2026-03-06" in legacy
+    cdk = got[("cdk.out/GraphStack.template.json", "GraphInstance1D4E5F")]
+    assert cdk["construct_path"] == "GraphStack/Graph/Instance1" and cdk["stack"] == "GraphStack"
+    assert got[("tf/main.tf", "aws_neptune_cluster_instance.writer")]["identifier"] == "graph-writer"
+    module = got[("tf/modules/neptune/main.tf", "module.analytics.aws_neptune_cluster_instance.this")]
+    assert "given false by its module call" in module["reason"]
+
+
+def test_parameters_and_var_files_change_the_verdict(tree):
+    got = _by_key(scan([tree], parameters=["AutoUpgrade=true"], var_files=[tree / "tf" / "prod.tfvars"]).findings)
+    by_param = got[("cfn/graph.yaml", "ByParameter")]
+    assert by_param["result"] == "PASS" and "given 'true' from outside the file" in by_param["reason"]
+    assert "with AutoUpgrade=false it would fail" in by_param["reason"], "never a silent pass"
+    assert got[("tf/main.tf", "aws_neptune_cluster_instance.readers")]["result"] == "PASS"
+
+
+def test_a_parameter_without_default_is_never_a_silent_pass(tmp_path):
+    t = tmp_path / "t.yaml"
+    t.write_text("Parameters:\n  Amvu: {Type: String}\nResources:\n  I:\n    Type: AWS::Neptune::DBInstance\n"
+                 "    Properties:\n      DBInstanceClass: db.r6g.large\n      AutoMinorVersionUpgrade: !Ref Amvu\n")
+    f = scan([t]).findings[0]
+    assert f["result"] == "FAIL" and "has no default" in f["reason"] and f["line"] == 8
+
+
+def test_the_allow_list_file_names_logical_ids_and_addresses(tree, tmp_path):
+    allow = tmp_path / "allow.yml"
+    allow.write_text("exceptions:\n  - instance: WriterOff\n    reason: reviewed in RISK-7\n    expires: 2099-01-01\n"
+                     "  - instance: aws_neptune_cluster_instance.writer\n    reason: old\n    expires: 2020-01-01\n")
+    got = _by_key(scan([tree], exceptions_file=allow).findings)
+    assert got[("cfn/graph.yaml", "WriterOff")]["result"] == "EXCEPTED"
+    tf_writer = got[("tf/main.tf", "aws_neptune_cluster_instance.writer")]
+    assert tf_writer["result"] == "FAIL" and "expired on 2020-01-01" in tf_writer["reason"]
+
+
+def test_json_is_valid_against_its_published_schema(tree, capsys):
+    code = cli.main(["iac", str(tree), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator(json.loads(output.schema_text())).validate(doc)
+    assert code == 1 and doc["schema"] == "neptune-audit-iac/1" and doc["summary"]["resources"] == len(EXPECTED)
+
+
+def _sarif_schema():
+    """The official SARIF 2.1.0 schema (OASIS), where the steering repo's shared/ holds it; else None."""
+    for candidate in (ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json",
+                      ROOT.parent / "shared" / "sarif-schema-2.1.0.json"):
+        if candidate.is_file():
+            return json.loads(candidate.read_text())
+    return None
+
+
+def test_sarif_is_what_code_scanning_reads(tree, capsys):
+    code = cli.main(["iac", str(tree), "--format", "sarif"])
+    doc = json.loads(capsys.readouterr().out)
+    official = _sarif_schema()
+    if official is not None:
+        jsonschema.Draft7Validator(official).validate(doc)
+    from sarif_pydantic import Sarif
+
+    Sarif.model_validate(doc)  # the object model generated from the official schema
+    run = doc["runs"][0]
+    assert doc["version"] == "2.1.0" and run["tool"]["driver"]["rules"][0]["id"] == "Neptune-001"
+    results = run["results"]
+    fails = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+              r["locations"][0]["logicalLocations"][0]["name"]): r for r in results}
+    writer = fails[("infra/cfn/graph.yaml", "WriterOff")]
+    assert writer["locations"][0]["physicalLocation"]["region"]["startLine"] == 29
+    assert writer["level"] == "warning" and "suppressions" not in writer
+    assert fails[("infra/cfn/graph.yaml", "Suppressed")]["suppressions"][0]["kind"] == "inSource"
+    assert ("infra/cfn/graph.yaml", "ReaderOn") not in fails, "passing resources are not alerts"
+    again = json.loads((cli.main(["iac", str(tree), "--format", "sarif"]), capsys.readouterr().out)[1])
+    assert [r["partialFingerprints"] for r in again["runs"][0]["results"]] == \
+        [r["partialFingerprints"] for r in results], "a stable fingerprint per resource"
+    assert code == 1
+
+
+def test_fix_diff_applies_cleanly_and_a_rerun_passes(tree, capsys):
+    subprocess.run(["git", "init", "-q"], check=True)
+    code = cli.main(["iac", str(tree), "--fix-diff", "fix.diff"])
+    err = capsys.readouterr().err
+    diff = Path("fix.diff").read_text()
+    assert code == 1 and diff.startswith("--- a/infra/")
+    # only the deciding lines change: every removed line holds "false"/"False", every added one the same with true
+    removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert len(removed) == len(added) and all(
+        a[1:] == r[1:].replace("false", "true").replace("False", "True") for r, a in zip(removed, added))
+    assert "# the team's choice, to be reviewed" in diff, "comments and formatting kept"
+    proc = subprocess.run(["git", "apply", "--check", "fix.diff"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    subprocess.run(["git", "apply", "fix.diff"], check=True)
+    after = _by_key(scan([tree]).findings)
+    still = {k for k, f in after.items() if f["result"] == "FAIL"}
+    # a condition and a plan are not one line: the diff says so instead
+    assert still == {("cfn/graph.yaml", "ByCondition"), ("tf/main.tf", "aws_neptune_cluster_instance.conditional"),
+                     ("plan/plan.json", "aws_neptune_cluster_instance.writer")}
+    assert "ByCondition" in err and "not in the diff" in err
+    assert after[("cfn/graph.yaml", "ByParameter")]["result"] == "PASS", "the parameter's default was changed"
+
+
+def test_exit_codes_as_scan(tmp_path, capsys):
+    good = tmp_path / "ok"
+    good.mkdir()
+    (good / "t.yaml").write_text("Resources:\n  I:\n    Type: AWS::Neptune::DBInstance\n    Properties:\n"
+                                 "      AutoMinorVersionUpgrade: true\n")
+    assert cli.main(["iac", str(good)]) == 0
+    (good / "broken.yaml").write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources: [\n")
+    code = cli.main(["iac", str(good)])
+    out = capsys.readouterr().out
+    assert code == 3 and "NOT READ" in out and "broken.yaml" in out, "never a pass with something unread"
+    (good / "notes.yaml").write_text("just: a list\n- of things\n")  # not a template: passed over, not an error
+    assert cli.main(["iac", str(good / "notes.yaml")]) == 0
+    code = cli.main(["iac", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no such file or folder" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_table_never_cuts(tree, width):
+    result = scan([tree])
+    text = output.to_table(result, width)
+    assert all(len(line) <= width for line in text.splitlines())
+    flat = " ".join(text.split())
+    for f in result.findings:
+        assert " ".join(f["reason"].split()) in flat and f["resource"] in flat
+
+
+def test_hostile_templates_are_refused_per_file(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("AWSTemplateFormatVersion: '2010-09-09'\na: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\n"
+                    "c: [*b, *b, *b, *b]\nResources: {}\n")
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  I:\n    Type: AWS::Neptune::DBInstance\n"
+                   "  I:\n    Type: AWS::Neptune::DBInstance\n")
+    result = scan([tmp_path])
+    states = {Path(f["file"]).name: f for f in result.files}
+    assert states["bomb.yaml"]["state"] == "error" and "aliases" in states["bomb.yaml"]["error"]
+    assert states["dup.yaml"]["state"] == "error" and "duplicate" in states["dup.yaml"]["error"]
+    assert result.exit_code == 3
