@@ -65,6 +65,9 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exceptions", metavar="FILE", dest="exceptions_file", help="YAML file of reviewed exceptions")
     p.add_argument("--engine-calendar", metavar="FILE", dest="engine_calendar",
                    help="YAML file of Neptune engine end-of-life dates (default: the one shipped with the kit)")
+    p.add_argument("--iac", action="append", default=[], metavar="PATH", dest="iac_paths",
+                   help="templates, Terraform or plan/state JSON that define the instances: each finding says the "
+                        "file and line that owns it (repeatable)")
 
 
 def _options(args):
@@ -76,7 +79,8 @@ def _options(args):
     return ScanOptions(regions=args.regions, profiles=args.profiles, role_arns=args.role_arns,
                        organization=args.organization, role_name=args.role_name or DEFAULT_ROLE_NAME,
                        exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers,
-                       accounts=args.accounts, shard=args.shard, engine_calendar=args.engine_calendar).validate()
+                       accounts=args.accounts, shard=args.shard, engine_calendar=args.engine_calendar,
+                       iac_paths=args.iac_paths).validate()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     rem.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rem.add_argument("--audit-log", metavar="FILE", help="JSON-lines audit log (default: in your user data folder)")
     rem.add_argument("--script", metavar="FILE", help="write a reviewed AWS CLI script instead of changing anything")
+    rem.add_argument("--fix-diff", metavar="FILE.diff",
+                     help="with --iac: write the code fix (a unified diff) for the planned instances code defines")
+    rem.add_argument("--allow-drift", action="store_true",
+                     help="change through the API instances that code defines (the next deploy may revert it)")
     rem.set_defaults(func=cmd_remediate)
 
     pol = sub.add_parser("policy", help="print the least-privilege IAM policy for the audit or for remediation")
@@ -146,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add what `report --sign kms:KEY` needs (kms:GetPublicKey, kms:Sign on that key)")
     pol.add_argument("--security-hub", action="store_true",
                      help="add what `scan --security-hub` needs (securityhub:BatchImportFindings, GetFindings)")
+    pol.add_argument("--iac", action="store_true",
+                     help="add what `remediate --iac --allow-drift` needs to check a stack's drift after a change "
+                          "(cloudformation:DetectStackResourceDrift)")
     pol.set_defaults(func=cmd_policy)
 
     ev = sub.add_parser("evidence", help="extract the run's JSON embedded in a report or executed notebook, checking "
@@ -298,13 +309,23 @@ def cmd_remediate(args) -> int:
         raise UsageError("--apply-immediately goes with --apply")
     if args.apply and not args.yes and not sys.stdin.isatty():
         raise UsageError("--apply asks for confirmation on a terminal; add --yes to run unattended")
-    if args.script:
-        guard_outputs({"--script": args.script}, {"--exceptions": args.exceptions_file, "--audit-log": args.audit_log,
-                                                  "--engine-calendar": args.engine_calendar})
+    if args.fix_diff and not args.iac_paths:
+        raise UsageError("--fix-diff goes with --iac PATH (the code that defines the instances)")
+    guard_outputs({"--script": args.script, "--fix-diff": args.fix_diff},
+                  {"--exceptions": args.exceptions_file, "--audit-log": args.audit_log,
+                   "--engine-calendar": args.engine_calendar, **{f"--iac {p}": p for p in args.iac_paths}})
     result = api.scan(options, progress=sys.stderr.isatty())
     rem = remediate.Remediation(result, args.instances, apply_immediately=args.apply_immediately,
-                                include_excepted=args.include_excepted, audit_log=args.audit_log)
+                                include_excepted=args.include_excepted, audit_log=args.audit_log,
+                                allow_drift=args.allow_drift)
     sys.stdout.write(_plan_text(rem))
+    if args.fix_diff:  # the code fix first: it lasts, where an API change is drift
+        diff, notes = rem.code_fix()
+        write_atomic(args.fix_diff, diff)
+        print(f"Wrote {args.fix_diff}: the code fix for {len(rem.code_owned)} instance(s) code defines "
+              f"(git apply {args.fix_diff}, then deploy)")
+        for note in notes:
+            print(f"  not in the diff: {one_line(note, limit=None)}")
     if args.script:
         write_atomic(args.script, remediate.to_script(rem.plan, result.generated_at))  # not executable: run it deliberately
         print(f"Wrote {args.script} ({len(rem.plan)} command(s)); nothing was changed. Review it, then: sh {args.script}")
@@ -313,6 +334,7 @@ def cmd_remediate(args) -> int:
         if not rem.plan.empty:
             print("\nDry run: nothing was changed. Re-run with --apply to make these changes.")
         return EXIT_OK
+    rem.check_drift_allowed()  # before anything is asked or changed
     stale = rem.prepare()  # a damaged audit log is refused here, before anything is asked or changed
     if args.apply_immediately:
         print("\n--apply-immediately also applies these pending modifications now:")
@@ -326,7 +348,10 @@ def cmd_remediate(args) -> int:
             print("Nothing was changed.")
             return EXIT_OK
     results = rem.run()
-    view = results[["account_id", "region", "instance_id", "outcome", "verified", "error"]].astype(object).fillna("")
+    columns = ["account_id", "region", "instance_id", "outcome", "verified", "error"]
+    if results["drift"].notna().any():
+        columns.append("drift")
+    view = results[columns].astype(object).fillna("")
     print("\n" + view.to_string(index=False))
     print(f"\nAudit log: {rem.audit_log_path}")
     return EXIT_OK if rem.succeeded else 1
@@ -343,7 +368,7 @@ def cmd_policy(args) -> int:
             raise UsageError("policy --sign takes a KMS key, kms:KEY-ID|ARN|alias/NAME (a local key needs no policy)")
         kw["kms_key"] = args.kms_key[4:]
     sys.stdout.write(json.dumps(api.policy(args.kind, organization=args.organization,
-                                           security_hub=args.security_hub, **kw), indent=2) + "\n")
+                                           security_hub=args.security_hub, iac=args.iac, **kw), indent=2) + "\n")
     return EXIT_OK
 
 
@@ -488,12 +513,13 @@ def cmd_demo(args) -> int:
 
     from neptune_audit.options import ScanOptions
     from neptune_audit.present.report import default_output, run_report
-    from neptune_audit.simulate.estate import example_exceptions
+    from neptune_audit.simulate.estate import example_code, example_exceptions
 
     out = Path(args.output) if args.output else Path("reports") / default_output("neptune-audit-demo")
     if not args.output:
         out.parent.mkdir(parents=True, exist_ok=True)
-    options = ScanOptions(demo=True, organization=True, exceptions_file=example_exceptions())
+    options = ScanOptions(demo=True, organization=True, exceptions_file=example_exceptions(),
+                          iac_paths=(example_code(),))
     rep = run_report(options, output=out, history_dir=out.parent / "history")
     print(_report_summary(rep))
     return EXIT_OK  # the simulated estate fails on purpose; the demo succeeded once the report is written

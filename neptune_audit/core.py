@@ -50,6 +50,15 @@ def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar | None]:
     return allowlist.load(options.exceptions_file), calendar
 
 
+def read_code(options: ScanOptions):
+    """The code under ``iac_paths`` (``scan --iac``), read before any AWS call: a bad path fails first."""
+    if not options.iac_paths:
+        return None
+    from neptune_audit.code.scan import scan as scan_code
+
+    return scan_code(options.iac_paths)
+
+
 def run(options: ScanOptions, connection: targets.Connection, *, progress: bool = False,
         today: date | None = None, frames: bool = True) -> AuditResult:
     """Audit every Neptune instance the options target, through ``connection``.  Faults in one account or region
@@ -62,6 +71,7 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
     threading.Thread(target=_preload, args=(frames, exposure, _first_wave(options)), daemon=True).start()
     try:
         rules, calendar = read_inputs(options)
+        code = read_code(options)
         generated_at = datetime.now(timezone.utc).replace(microsecond=0)
         started = time.monotonic()
         with fewer_gc_passes():
@@ -77,6 +87,10 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
     calendar = calendar or outlook.shipped_calendar()
     today = today or generated_at.date()
     findings = evaluate.finding_rows(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
+    if code is not None:  # scan --iac: each live instance linked to the file and line that define it
+        from neptune_audit.code import link
+
+        link.attach(findings, code.resources)
     clusters = evaluate.cluster_rows(findings, inv.clusters, calendar=calendar, today=today)
     params = {**options.describe(),
               "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from neptune_audit.simulate.estate import example_exceptions
+from neptune_audit.simulate.estate import example_code, example_exceptions
 from neptune_audit.simulate.server import client_env
 
 
@@ -27,7 +27,7 @@ def prepare_lab(folder, **overrides) -> list:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = {**LAB_PARAMETERS, "exceptions_file": example_exceptions(), **overrides}
+    wanted = {**LAB_PARAMETERS, "exceptions_file": example_exceptions(), "iac_paths": [example_code()], **overrides}
     paths = []
     for name in ("audit.ipynb", "remediate.ipynb"):
         target = folder / name

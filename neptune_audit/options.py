@@ -72,6 +72,7 @@ class ScanOptions:
     accounts: tuple[str, ...] = ()   # only these account ids
     shard: str | None = None         # "K/N": the K-th of N shards of an Organization
     engine_calendar: str | None = None  # YAML file of engine end-of-life dates (default: the one shipped)
+    iac_paths: tuple[str, ...] = ()  # code to link each live instance to (templates, Terraform, plan/state JSON)
 
     def __post_init__(self):
         regions = self.regions
@@ -83,7 +84,8 @@ class ScanOptions:
         fix = {"regions": regions, "profiles": _tuple(self.profiles), "role_arns": _tuple(self.role_arns),
                "accounts": tuple(a.strip() for a in _tuple(accounts) if a.strip()),
                "exceptions_file": os.fspath(self.exceptions_file) if self.exceptions_file else None,
-               "engine_calendar": os.fspath(self.engine_calendar) if self.engine_calendar else None}
+               "engine_calendar": os.fspath(self.engine_calendar) if self.engine_calendar else None,
+               "iac_paths": tuple(os.fspath(p) for p in _tuple(self.iac_paths))}
         for name, value in fix.items():
             object.__setattr__(self, name, value)
 
@@ -101,6 +103,7 @@ class ScanOptions:
         params = dataclasses.asdict(self)
         params["profiles"], params["role_arns"], params["accounts"] = (list(self.profiles), list(self.role_arns),
                                                                        list(self.accounts))
+        params["iac_paths"] = [str(Path(p).resolve()) for p in self.iac_paths]
         for name in ("exceptions_file", "engine_calendar"):
             if params[name]:
                 params[name] = str(Path(params[name]).resolve())
@@ -127,6 +130,9 @@ class ScanOptions:
         for account in self.accounts:
             if not re.fullmatch(r"\d{12}", account):
                 raise UsageError(f"--accounts takes 12-digit AWS account ids, not {account!r}")
+        for p in self.iac_paths:
+            if not os.path.exists(p):
+                raise UsageError(f"iac_paths: no such file or folder: {p}")
         if self.shard is not None:
             self.shard_numbers  # noqa: B018 - parses and checks
             if not self.organization:
@@ -148,4 +154,5 @@ class ScanOptions:
         return {"regions": self.regions, "profiles": list(self.profiles), "role_arns": list(self.role_arns),
                 "organization": self.organization, "role_name": self.role_name if self.organization else None,
                 "exceptions_file": self.exceptions_file, "demo": self.demo, "accounts": list(self.accounts),
-                "shard": self.shard, "engine_calendar": self.engine_calendar}
+                "shard": self.shard, "engine_calendar": self.engine_calendar,
+                **({"iac_paths": list(self.iac_paths)} if self.iac_paths else {})}

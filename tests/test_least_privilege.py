@@ -21,6 +21,8 @@ def test_policies_are_read_only_plus_one_write():
     assert all("*" not in a for a in actions(remediate)), "no wildcard actions"
     assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in actions(audit)), "read only"
     assert sorted(set(actions(remediate)) - set(actions(audit))) == ["rds:ModifyDBInstance"]
+    drift = api.policy("remediate", iac=True)
+    assert sorted(set(actions(drift)) - set(actions(remediate))) == ["cloudformation:DetectStackResourceDrift"]
     org = api.policy("audit", organization=True, role_name="Auditor")
     assert {"organizations:ListAccounts", "sts:AssumeRole"} <= set(actions(org))
     assert any(s["Resource"] == "arn:aws:iam::*:role/Auditor" for s in org["Statement"])

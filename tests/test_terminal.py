@@ -147,8 +147,11 @@ def test_demo_lab_without_jupyterlab_says_what_to_install_and_writes_nothing(cap
 
 def test_notebooks_copies_what_the_wheel_ships_and_keeps_the_users_files(capsys, tmp_path):
     code, out, _ = run(capsys, "notebooks", str(tmp_path))
+    from neptune_audit.present.report import SHIPPED
+
     written = out.split()
-    assert code == 0 and len(written) == 5
+    assert code == 0 and len(written) == sum(len(names) for names in SHIPPED.values())
+    assert (tmp_path / "examples" / "iac" / "terraform" / "main.tf").is_file(), "the demo's code"
     assert (tmp_path / "notebooks" / "audit.ipynb").is_file()
     assert (tmp_path / "examples" / "airflow" / "neptune_audit_dag.py").is_file()
     (tmp_path / "examples" / "exceptions.yml").write_text("mine\n")

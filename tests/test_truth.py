@@ -101,6 +101,10 @@ def _dates(node):
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").rglob("*.y*ml")))
 def test_example_dates_are_far_ahead(path):
     """Whoever copies an example gets an exception that is in force for months, not one already expired."""
-    found = list(_dates(yaml.safe_load(Path(ROOT, path).read_text())))
+    class Loader(yaml.SafeLoader):  # a template's !Ref and !If are read as plain values
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    found = list(_dates(yaml.load(Path(ROOT, path).read_text(), Loader=Loader)))  # noqa: S506 - a SafeLoader
     soon = [d for d in found if d - date.today() < timedelta(days=180)]
     assert not soon, f"{path}: dates within 180 days of today: {soon}"

@@ -22,7 +22,8 @@ from neptune_audit.errors import UsageError
 ALL = "(all)"
 
 
-def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None, result=None) -> str:
+def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = None, result=None,
+              code_diff: str | None = None) -> str:
     """The remediation plan as the panel shows it: what happens when, the warnings first and prominent (or "no
     warnings"), then one row per candidate with what the change means for its cluster, wrapped to the width."""
     import base64
@@ -46,11 +47,20 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
         "cluster's next window": plan["next_window"],
         "warnings": plan["warnings"].map(lambda ws: f"{len(ws)}, above" if ws else "no warnings"),
     })
+    if "managed_by" in plan and plan["managed_by"].map(bool).any():
+        from neptune_audit.code.link import where as defined_in
+
+        view["written in"] = plan["managed_by"].map(lambda m: defined_in(m) or "not known to be code")
     body = tables.flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
     out.append("<style>.na-plan{border-collapse:collapse;font-size:13px;line-height:1.35;width:100%;"
                "table-layout:auto}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
                "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:break-word}"
                "</style>" + body)
+    if code_diff:  # the code fix first: it lasts, where an API change is drift the next deploy may revert
+        data = base64.b64encode(code_diff.encode()).decode()
+        out.append(f'<p><a download="neptune-001-code-fix.diff" href="data:text/x-diff;base64,{data}">Download the '
+                   "code fix</a> (a unified diff: <code>git apply neptune-001-code-fix.diff</code>, then deploy) "
+                   "&mdash; the fix that lasts for instances code defines</p>")
     if script:
         data = base64.b64encode(script.encode()).decode()
         out.append(f'<p><a download="neptune-001-fix.sh" href="data:text/x-shellscript;base64,{data}">Download the '
@@ -92,6 +102,8 @@ class RemediationPanel:
         self.timing = w.ToggleButtons(options=[("Setting only (pending changes wait for the window)", False),
                                                ("Setting and every pending change, now", True)],
                                       value=False, description="When", style={"button_width": "auto"})
+        self.allow_drift = w.Checkbox(value=False, description="change instances code defines through the API "
+                                                               "anyway (drift)", layout=w.Layout(width="auto"))
         self.review = w.Button(description="Review plan", button_style="info", icon="search")
         self.plan_view = w.HTML()
         self.apply_button = w.Button(description="Apply", button_style="danger", icon="wrench", disabled=True)
@@ -118,7 +130,7 @@ class RemediationPanel:
                    "turning the setting on while the cluster's maintenance window is open, with a newer minor "
                    "version available, starts that upgrade at once and every instance of the cluster restarts: "
                    "the plan warns about it."),
-            self.timing, w.HTML("<b>3. Review the plan</b>"), self.review, self.plan_view,
+            self.timing, w.HTML("<b>3. Review the plan</b>"), self.review, self.plan_view, self.allow_drift,
             w.HTML("<b>4. Apply and verify</b>"), w.HBox([self.apply_button, self.verify_button]),
             self.progress, self.results_view, self.status,
         ])
@@ -190,12 +202,22 @@ class RemediationPanel:
                                                  include_excepted=self.include_excepted.value,
                                                  audit_log=self.audit_log)
         plan = self.remediation.plan
+        diff = None
+        if len(self.remediation.code_owned) and self.result.options.iac_paths:
+            diff = self.remediation.code_fix()[0] or None
         self.plan_view.value = plan_html(plan, apply_immediately=self.timing.value,
-                                         script=remediate.to_script(plan) if len(plan) else None, result=self.result)
+                                         script=remediate.to_script(plan) if len(plan) else None, result=self.result,
+                                         code_diff=diff)
         self.apply_button.disabled = not self.apply_enabled or plan.empty
 
     def _on_apply(self, _=None):
         if self.remediation is None or self.apply_button.disabled:
+            return
+        self.remediation.allow_drift = self.allow_drift.value
+        try:  # before the reviewed plan is used up: tick the box and Apply again
+            self.remediation.check_drift_allowed()
+        except UsageError as exc:
+            self.status.value = f"<b>Nothing was changed:</b> {html.escape(str(exc))}"
             return
         self.apply_button.disabled = True
         run, self.remediation = self.remediation, None  # a reviewed plan is applied once

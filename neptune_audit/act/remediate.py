@@ -22,7 +22,7 @@ from neptune_audit.rule import model
 from neptune_audit.rule.model import command
 from neptune_audit.act.auditlog import AuditLog
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import UsageError, one_line
 from neptune_audit.contract.records import iso
 from neptune_audit.defaults import DEFAULT_WORKERS
 from neptune_audit.options import REGION
@@ -33,14 +33,21 @@ from neptune_audit.aws.targets import AWS_ERRORS, describe_error
 # re-read after it is the audit's own read.
 NEEDS = (Needs("NeptuneAuditRead", {"rds.DescribeDBInstances": "rds:DescribeDBInstances"}),
          Needs("NeptuneEnableAutoMinorVersionUpgrade", {"rds.ModifyDBInstance": "rds:ModifyDBInstance"},
-               resource="arn:aws:rds:*:*:db:*", kinds=("remediate",)))
+               resource="arn:aws:rds:*:*:db:*", kinds=("remediate",)),
+         # after an API change to an instance a stack owns: did the stack's resource drift? (it also reads the
+         # resource, through rds:DescribeDBInstances above)
+         Needs("NeptuneCheckStackDrift",
+               {"cloudformation.DetectStackResourceDrift": "cloudformation:DetectStackResourceDrift"},
+               resource="arn:aws:cloudformation:*:*:stack/*/*", kinds=("remediate",), when="iac"))
 
 PLAN_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "arn", "role", "status", "result",
                 "current", "change", "pending_modifications", "maintenance_window", "warnings",
                 # what the change means for the cluster (the panel shows them beside each candidate)
-                "exposure", "engine", "pending_maintenance", "next_window", "command"]
+                "exposure", "engine", "pending_maintenance", "next_window", "command",
+                # the code that owns the instance (scan --iac, or CloudFormation's tags): fix it there first
+                "managed_by"]
 RESULT_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "outcome", "error", "apply_immediately",
-                  "verified", "detail"]
+                  "verified", "detail", "drift"]
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 VERIFY_BATCH = 100  # instance ids per DescribeDBInstances filter when re-reading
 _VERIFY_DETAIL = {True: "on", False: "still off: AWS applies it asynchronously; re-verify shortly",
@@ -166,9 +173,19 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
                             "a manual engine upgrade to 1.3.0.0 or later")
         upgrades = [a for a in (f.get("pending_maintenance") or []) if a.get("action") == "db-upgrade"]
         for a in upgrades:
-            when = a.get("auto_applied_after") or a.get("forced_apply_date") or a.get("current_apply_date")
-            warnings.append("an engine upgrade (db-upgrade) is pending" + (f": AWS applies it after {when}" if when
-                            else "") + ", whatever the setting says")
+            # PendingMaintenanceAction: AutoAppliedAfterDate, in a window after it; ForcedApplyDate, on it
+            auto, forced = a.get("auto_applied_after"), a.get("forced_apply_date")
+            when = (f": AWS applies it in a maintenance window after {auto[:10]}" if auto else
+                    f": AWS applies it on {forced[:10]}, regardless of the maintenance window" if forced else "")
+            warnings.append(f"an engine upgrade (db-upgrade) is pending{when}, whatever the setting says")
+        owner = f.get("managed_by")
+        if owner:
+            from neptune_audit.code.link import where as defined_in
+
+            redeploy = "a stack update" if owner.get("tool") in ("cloudformation", "cdk") else "terraform apply"
+            warnings.append(f"{defined_in(owner)}: a change through the API is drift, which the next {redeploy} "
+                            "may revert; fix the code first (remediate --iac PATH --fix-diff FILE), or allow the "
+                            "drift (--allow-drift)")
         window = f.get("cluster_maintenance_window") or f.get("maintenance_window")
         open_now = in_maintenance_window(window, now)
         opens = None if open_now else next_window_start(window, now)
@@ -182,7 +199,7 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
                      "pending_maintenance": maintenance,
                      "next_window": (f"{opens:%a %Y-%m-%d %H:%M} UTC" if opens else
                                      f"open now ({window})" if open_now else "unknown"),
-                     "command": command(f["region"], f["instance_id"])})
+                     "command": command(f["region"], f["instance_id"]), "managed_by": owner})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
@@ -229,7 +246,7 @@ def _apply_one(row: dict, account, log: AuditLog, apply_immediately: bool) -> di
     change = {**base, "arn": row["arn"], "caller_arn": account.caller_arn if account else None,
               "before": {"auto_minor_version_upgrade": False}, "after": {"auto_minor_version_upgrade": True},
               "apply_immediately": apply_immediately}
-    result = {**base, "apply_immediately": apply_immediately, "verified": None, "detail": None}
+    result = {**base, "apply_immediately": apply_immediately, "verified": None, "detail": None, "drift": None}
     if account is None or not account.reachable:
         return {**result, "outcome": "failed", "error": "account not reachable in this scan"}
     change_id = log.intent(change)
@@ -325,6 +342,33 @@ def verify(results: pd.DataFrame, result, wait_seconds: float = 0, interval: flo
         time.sleep(interval)
 
 
+def check_drift(results: pd.DataFrame, plan_df: pd.DataFrame, result) -> pd.DataFrame:
+    """After an API change to an instance a CloudFormation stack owns: DetectStackResourceDrift on its stack and
+    logical id, as the ``drift`` column (``StackResourceDriftStatus``: MODIFIED means the next stack update may
+    set it back).  A refusal is said in the column; it never undoes the change."""
+    out = results.copy()
+    by_id = _accounts_by_id(result)
+    owners = {(r.account_id, r.region, r.instance_id): r.managed_by for r in plan_df.itertuples()}
+    for i in out.index:
+        owner = owners.get((out.at[i, "account_id"], out.at[i, "region"], out.at[i, "instance_id"]))
+        if (not owner or owner.get("tool") not in ("cloudformation", "cdk") or not owner.get("stack")
+                or out.at[i, "outcome"] != "changed"):
+            continue
+        account = by_id.get(out.at[i, "account_id"])
+        try:
+            cfn = account.client("cloudformation", out.at[i, "region"])
+            drift = cfn.detect_stack_resource_drift(StackName=owner["stack"],
+                                                    LogicalResourceId=owner["logical_id"])["StackResourceDrift"]
+            status = drift.get("StackResourceDriftStatus", "UNKNOWN")
+            out.at[i, "drift"] = (f"{status}: stack {owner['stack']} now differs from its template; the next stack "
+                                  "update may set the setting back" if status == "MODIFIED" else status)
+        except AWS_ERRORS as exc:
+            out.at[i, "drift"] = f"not checked: {describe_error(exc)[1]}"
+        except Exception as exc:  # noqa: BLE001 - an endpoint without the call (moto): the change stands, said so
+            out.at[i, "drift"] = f"not checked: {one_line(exc, limit=160)}"
+    return out
+
+
 def succeeded(results: pd.DataFrame) -> bool:
     """Every change made (or already in place) and verified."""
     return bool(len(results) == 0 or (results["outcome"].isin(["changed", "already-enabled"])
@@ -344,9 +388,10 @@ class Remediation:
     """
 
     def __init__(self, result, instances=None, *, apply_immediately: bool = False, include_excepted: bool = False,
-                 audit_log=None, now: datetime | None = None):
+                 audit_log=None, now: datetime | None = None, allow_drift: bool = False):
         self.result = result
         self.apply_immediately = apply_immediately
+        self.allow_drift = allow_drift
         selected, self.skipped = select(result.findings, instances, include_excepted)
         self.plan = plan_rows(selected, apply_immediately, now)
         self.audit_log_path = Path(audit_log) if audit_log else auditlog.default_path()
@@ -368,14 +413,49 @@ class Remediation:
         self.dangling = auditlog.dangling(self.log.path)
         return self.dangling
 
+    @property
+    def code_owned(self) -> pd.DataFrame:
+        """Planned instances that code defines: an API change to them is drift."""
+        return self.plan[self.plan["managed_by"].map(bool)]
+
+    def check_drift_allowed(self) -> None:
+        """Refuse, before anything changes, to change through the API what code owns, unless told to."""
+        owned = self.code_owned
+        if len(owned) and not self.allow_drift:
+            from neptune_audit.code.link import where as defined_in
+
+            first = owned.iloc[0]
+            raise UsageError(f"{len(owned)} planned instance(s) are defined in code ({first['instance_id']}: "
+                             f"{defined_in(first['managed_by'])}): fix the code first (remediate --iac PATH "
+                             "--fix-diff FILE), or allow the drift (--allow-drift)")
+
+    def code_fix(self, paths=None) -> tuple[str, list[str]]:
+        """The code fix for the planned instances code owns: a unified diff of their deciding lines, and notes."""
+        from neptune_audit.code import output
+        from neptune_audit.code.scan import IacResult, scan as scan_code
+
+        paths = paths or self.result.options.iac_paths
+        if not paths:
+            return "", ["no code given (--iac PATH): nothing to diff"]
+        code = scan_code(paths)
+        owned = {(m.get("file"), m.get("logical_id") or m.get("address")) for m in self.code_owned["managed_by"]}
+        picked = [f for f in code.findings if (f["file"], f["resource"]) in owned]
+        notes = [f"{f['resource']} ({f['file']}) already passes in code: the live value drifted from it, and the "
+                 "next deploy restores it" for f in picked if f["result"] != FAIL]
+        subset = IacResult([f for f in picked if f["result"] == FAIL], code.files, code.resources)
+        diff, more = output.fix_diff(subset)
+        return diff, notes + more
+
     def run(self, on_result=None, wait_seconds: float = VERIFY_WAIT_SECONDS, interval: float = 5) -> pd.DataFrame:
+        self.check_drift_allowed()
         if self.log is None:
             self.prepare()
         try:
             results = apply(self.plan, self.result, apply_immediately=self.apply_immediately, audit_log=self.log,
                             max_workers=self.result.options.max_workers or DEFAULT_WORKERS, on_result=on_result)
             waiting = wait_seconds if (results["outcome"] == "changed").any() else 0
-            self.results = verify(results, self.result, wait_seconds=waiting, interval=interval)
+            self.results = check_drift(verify(results, self.result, wait_seconds=waiting, interval=interval),
+                                       self.plan, self.result)
             # this run re-read every instance it planned: earlier open intents need not be reported again
             self.log.resolve(self.dangling, note=f"left open by an earlier run; run {self.log.run_id} re-read "
                                                  "the instances")

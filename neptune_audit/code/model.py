@@ -55,6 +55,7 @@ class Resource:
     engine_version: str | None = None   # the cluster's EngineVersion / engine_version when written literally
     identifier: str | None = None       # DBInstanceIdentifier / identifier when literal (links live instances)
     stack: str | None = None            # CDK: the stack the template belongs to
+    arn: str | None = None              # Terraform plan or state JSON: the instance's ARN, once it exists
 
     @property
     def where(self) -> int | None:

@@ -229,12 +229,16 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
 # ---- plan JSON ----
 
 def is_plan(doc) -> bool:
-    return isinstance(doc, dict) and "format_version" in doc and ("planned_values" in doc or "resource_changes" in doc)
+    """A plan (``terraform show -json plan.out``) or a state (``terraform show -json``)."""
+    return isinstance(doc, dict) and "format_version" in doc and any(
+        isinstance(doc.get(k), dict) for k in ("planned_values", "values"))
 
 
 def plan_resources(doc: dict, file: str) -> list[Resource]:
-    """Neptune instances of a plan (``planned_values``, every module), values as Terraform resolved them."""
-    out, clusters, stack = [], {}, [(doc.get("planned_values") or {}).get("root_module") or {}]
+    """Neptune instances of a plan (``planned_values``) or a state (``values``), every module, values as Terraform
+    resolved them (a state also knows each instance's ARN)."""
+    top = doc.get("planned_values") if isinstance(doc.get("planned_values"), dict) else doc.get("values") or {}
+    out, clusters, stack = [], {}, [top.get("root_module") or {}]
     found = []
     while stack:
         mod = stack.pop()
@@ -255,5 +259,6 @@ def plan_resources(doc: dict, file: str) -> list[Resource]:
         out.append(Resource(file=file, line=None, resource=str(r.get("address")), type=TF_TYPE,
                             source="terraform-plan", value=value,
                             engine_version=values.get("engine_version") or clusters.get(values.get("cluster_identifier")),
-                            identifier=ident if isinstance(ident, str) else None))
+                            identifier=ident if isinstance(ident, str) else None,
+                            arn=values.get("arn") if isinstance(values.get("arn"), str) else None))
     return out

@@ -29,7 +29,8 @@ def notebook_path(name: str) -> Path:
 
 
 SHIPPED = {"notebooks": ("audit.ipynb", "remediate.ipynb"), "examples": ("exceptions.yml",),
-           "examples/airflow": ("neptune_audit_dag.py", "requirements.txt")}
+           "examples/airflow": ("neptune_audit_dag.py", "requirements.txt"),
+           "examples/iac/cloudformation": ("graph-stack.yaml",), "examples/iac/terraform": ("main.tf",)}
 
 
 def copy_shipped(folder) -> tuple[list[Path], list[Path]]:

@@ -372,6 +372,7 @@ def _engine(versions: pd.Series, latest: pd.Series) -> list[str]:
 
 def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
+    from neptune_audit.code.link import where as defined_in
     from neptune_audit.rule.model import fix
 
     f = result.findings
@@ -381,8 +382,10 @@ def findings_table(result) -> None:
                          "instance / cluster": stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
                          "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
                          # the fix under the why: one more column would not fit beside the file browser at 1280 px
-                         "why": pd.Series([Html(_text(w) + (f"<br><code>{_text(x)}</code>" if x else ""))
-                                           for w, x in zip(f["why"], fixes)], index=f.index, dtype=object),
+                         "why": pd.Series([Html(_text(w) + (f"<br><i>{_text(defined_in(m))}</i>" if defined_in(m)
+                                                            else "") + (f"<br><code>{_text(x)}</code>" if x else ""))
+                                           for w, x, m in zip(f["why"], fixes, f["managed_by"])], index=f.index,
+                                          dtype=object),
                          "tags": f["tags"]})
     table(view, caption="Findings (failing first)")
 

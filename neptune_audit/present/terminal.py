@@ -81,7 +81,9 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
             name, opts = spec[col]
             table.add_column(name, justify="left", **opts)
         auto = {True: "on", False: "off"}
-        for r in shown[columns_shown].to_dict("records"):
+        from neptune_audit.code.link import where as defined_in
+
+        for r in shown.to_dict("records"):
             cells = []
             for col in columns_shown:
                 v = r[col]
@@ -90,8 +92,9 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
                     continue
                 if col == "auto_minor_version_upgrade":
                     v = auto.get(v, "?")
-                elif col == "why" and r["result"] == PASS:
-                    v = ""
+                elif col == "why":
+                    code = defined_in(r.get("managed_by"))
+                    v = "; ".join(x for x in ("" if r["result"] == PASS else v, code) if x)
                 cells.append(Text(terminal_text(v)))
             table.add_row(*cells)
         console.print(table)

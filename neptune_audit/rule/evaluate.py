@@ -138,7 +138,7 @@ def verdict_of(finding: dict) -> Verdict:
 
 
 _KEEP_AS_IS = ("amvu_effective", "latest_minor_version", "minor_versions_behind", "pending_maintenance",
-               "exception", "auto_upgrade_target", "os_update_pending")
+               "exception", "auto_upgrade_target", "os_update_pending", "managed_by")
 _SHARED = ("latest_minor_version", "minor_versions_behind", "auto_upgrade_target", "os_update_pending", "exposure",
            "global_cluster_id", "end_of_life", "end_of_life_date", "manual_upgrade_target")
 
@@ -185,6 +185,20 @@ def _instance_facts(row: dict, cluster: dict | None, facts: dict | None, calenda
             **{k: facts[k] for k in _SHARED}}
 
 
+# CloudFormation's stack-level tags on the resources it creates (template reference, "Resource tag"); the
+# propagation of stack-level tags varies by resource type, so an untagged instance may still be a stack's.
+CFN_TAGS = ("aws:cloudformation:stack-name", "aws:cloudformation:logical-id")
+
+
+def managed_by(tags) -> dict | None:
+    """What an instance's tags say of the code that owns it (``managed_by``), or None."""
+    tags = tags or {}
+    if not all(tags.get(k) for k in CFN_TAGS):
+        return None
+    return {"tool": "cloudformation", "stack": str(tags[CFN_TAGS[0]]), "logical_id": str(tags[CFN_TAGS[1]]),
+            "address": None, "file": None, "line": None}
+
+
 def _last_if_none(v) -> tuple:
     return (v is None, v or "")  # as pandas sorts: missing values last
 
@@ -204,6 +218,7 @@ def finding_rows(instances: list[dict], rules=(), today: date | None = None, clu
         key = (row["account_id"], row["region"], row["cluster_id"])
         row.update(_instance_facts(row, by_cluster.get(key), facts.get(key), calendar, today))
         row.update(judge(row, rules, today)._asdict())
+        row["managed_by"] = managed_by(row.get("tags"))
         rows.append({c: row.get(c) for c in (*FINDING_COLUMNS, *extra)})
     rows.sort(key=lambda r: (RESULT_RANK[r["result"]], r["account_id"], r["region"], _last_if_none(r["cluster_id"]),
                              r["instance_id"]))

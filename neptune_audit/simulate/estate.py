@@ -21,6 +21,13 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
                      "region_name": "us-east-1"}
 MEMBER_ROLE = DEFAULT_ROLE_NAME
 
+def _stack(logical_id: str) -> dict:
+    """The stack-level tags CloudFormation puts on a resource it creates (template reference, "Resource tag")."""
+    return {"aws:cloudformation:stack-name": "graph-stack", "aws:cloudformation:logical-id": logical_id,
+            "aws:cloudformation:stack-id": "arn:aws:cloudformation:us-east-1:123456789012:stack/graph-stack/"
+                                           "6a7b8c90-1d2e-11f0-9a3b-0e5f6a7b8c9d"}
+
+
 # (cluster, [(instance, auto_minor_version_upgrade, tags)]): the first instance is the writer.
 ESTATE = {
     "management": {
@@ -31,6 +38,9 @@ ESTATE = {
             ("fraud-detect", [("fraud-detect-1", False, {"env": "prod", "team": "risk"}),
                               ("fraud-detect-2", True, {"env": "prod", "team": "risk"})]),
             ("kg-legacy", [("kg-legacy-writer", False, {"env": "prod", "team": "data"})]),
+            # defined in examples/iac/cloudformation/graph-stack.yaml: CloudFormation's own tags say so
+            ("orders-graph", [("orders-graph-1", False, {"env": "prod", "team": "orders", **_stack("OrdersGraphWriter")}),
+                              ("orders-graph-2", True, {"env": "prod", "team": "orders", **_stack("OrdersGraphReader")})]),
         ],
         "eu-west-1": [
             ("recs-eu", [("recs-eu-1", True, {"env": "prod", "team": "recs"}),
@@ -55,6 +65,8 @@ ESTATE = {
             ("network-topology", [("network-topology-1", True, {"env": "prod", "team": "net"}),
                                   ("network-topology-2", True, {"env": "prod", "team": "net"})]),
             ("graph-2019", [("graph-2019-1", True, {"env": "prod", "team": "net"})]),
+            # defined in examples/iac/terraform/main.tf (Terraform tags nothing: linked by its identifier)
+            ("events-graph", [("events-graph-1", False, {"env": "prod", "team": "events"})]),
         ],
         "ap-southeast-2": [
             ("lab-graph", [("lab-graph-1", False, {"env": "lab", "team": "research"})]),
@@ -72,7 +84,7 @@ ESTATE = {
 ENGINE_VERSIONS = {
     "kg-legacy": "1.2.1.0", "sandbox-graph": "1.2.0.2", "graph-prod": "1.3.1.0", "identity-graph": "1.3.0.0",
     "supply-chain": "1.4.5.0", "recs-eu": "1.4.7.1", "lab-graph": "1.4.7.1", "fraud-detect": "1.3.4.0",
-    "network-topology": "1.4.6.2", "graph-2019": "1.1.1.0",
+    "network-topology": "1.4.6.2", "graph-2019": "1.1.1.0", "orders-graph": "1.4.5.0", "events-graph": "1.4.6.2",
     "archive-graph": "1.4.99.0",  # fictional: its exposure is unknown
 }
 GLOBAL_CLUSTERS = {"network-topology": "global-topology"}
@@ -252,6 +264,13 @@ def pending_actions(cluster_id: str, today=None) -> list[dict]:
              "ForcedApplyDate": day(a.get("forced_apply_date_days")),
              "CurrentApplyDate": day(a.get("auto_applied_after_days")), "OptInStatus": a.get("opt_in_status")}
             for a in _engine_data()["pending"].get(cluster_id, [])]
+
+
+def example_code() -> str:
+    """The demo's infrastructure code, ``examples/iac`` (a stack-managed and a Terraform-managed cluster)."""
+    from neptune_audit.inputs import shipped
+
+    return str(shipped("examples/iac/cloudformation/graph-stack.yaml").parent.parent)
 
 
 def example_exceptions() -> str:
