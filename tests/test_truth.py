@@ -85,17 +85,16 @@ def test_the_calendar_knows_every_release_line_aws_dates():
         assert outlook.end_of_life(cal, version, date(2026, 12, 7))[0] == eol, version
 
 
-def _dates(node):
+def _dates(node, key=""):
+    """Expiry dates (a key that says expires) anywhere in a YAML document."""
     if isinstance(node, dict):
-        for v in node.values():
-            yield from _dates(v)
+        for k, v in node.items():
+            yield from _dates(v, str(k))
     elif isinstance(node, list):
         for v in node:
-            yield from _dates(v)
-    elif isinstance(node, date):
-        yield node
-    elif isinstance(node, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", node):
-        yield date.fromisoformat(node)
+            yield from _dates(v, key)
+    elif "expire" in key.lower():
+        yield node if isinstance(node, date) else date.fromisoformat(str(node))
 
 
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").rglob("*.y*ml")))
