@@ -402,11 +402,14 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="RTT 0 and 50 ms only, no naive run, no 10k report")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each replayed scan; the median is reported")
     ap.add_argument("--accounts", type=int, default=50, help="accounts in the Organization scenario (default 50)")
-    ap.add_argument("--only", choices=["sweep", "fleet", "org", "shards", "report"], action="append",
+    ap.add_argument("--only", choices=["sweep", "fleet", "org", "shards", "report", "iac"], action="append",
                     help="run only this scenario (repeatable); results go to last-run.md all the same")
     ap.add_argument("--custodian", metavar="PATH",
                     help="a `custodian` executable (Cloud Custodian, in a virtualenv of its own): the sweep runs it "
                          "beside the scan, interleaved, on the same regions and replayed answers")
+    ap.add_argument("--iac-files", type=int, default=10_000, help="files in the `iac` scenario (default 10,000)")
+    ap.add_argument("--checkov", metavar="PATH", help="a `checkov` executable (its own virtualenv): run beside `iac`")
+    ap.add_argument("--cfn-lint", metavar="PATH", help="a `cfn-lint` executable (its own virtualenv): run beside `iac`")
     ap.add_argument("--library", action="store_true",
                     help="measure the kit as a library (a kernel's or worker's process) instead of its own CLI process")
     args = ap.parse_args()
@@ -414,7 +417,7 @@ def main() -> int:
         from neptune_audit.aws.tuning import own_process
 
         own_process()  # the scans here stand for the console script's, whose process is the kit's own
-    only = set(args.only or ["sweep", "fleet", "org", "shards", "report"])
+    only = set(args.only or ["sweep", "fleet", "org", "shards", "report", "iac"])
     startup = startup_seconds()
     header = (f"neptune-audit benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -433,6 +436,10 @@ def main() -> int:
         texts += scenario_shards(0.05, startup, args.repeat)
     if "report" in only and not args.quick:
         texts += scenario_report(0.05, startup)
+    if "iac" in only:
+        from benchmarks.iac import scenario_iac
+
+        texts += scenario_iac(1_000 if args.quick else args.iac_files, args.checkov, args.cfn_lint)
     Path("benchmarks/last-run.md").write_text("\n".join(texts) + "\n")
     return 0
 

@@ -183,22 +183,37 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
         scanned(f)
     # Terraform: every folder of .tf files is a module; one another scanned module calls is read through its caller
     modules: dict[Path, tf.Module] = {}
+    # a folder none of whose files names a Neptune instance or calls a local module defines none: read as text
+    wanted = {}
+    for folder, tf_files in tf_dirs.items():
+        texts = {}
+        for f in tf_files:
+            try:
+                texts[f] = tf.read_text(f)
+            except InputError as exc:
+                scanned(f, str(exc))
+        if any(tf.relevant(t) for t in texts.values()):
+            wanted[folder] = sorted(texts)
+        else:
+            for f in texts:
+                scanned(f)
+    parsed = tf.parse_files([f for fs in wanted.values() for f in fs])
 
     def module_of(folder: Path) -> tf.Module:
         """A folder's module, read once, its files named as the folder was found (not resolved)."""
         key = folder.resolve()
         if key not in modules:
-            modules[key] = tf.Module(folder, sorted(folder.glob("*.tf")))
+            modules[key] = tf.Module(folder, sorted(folder.glob("*.tf")), parsed)
         return modules[key]
 
     called = set()
-    for folder in tf_dirs:
+    for folder in wanted:
         for _, (_, data) in module_of(folder).parsed.items():
             for _, body in tf._blocks(data, "module"):
                 src = body.get("source") if isinstance(body, dict) else None
                 if isinstance(src, str) and src.startswith(("./", "../")):
                     called.add((folder / src).resolve())
-    for folder in sorted(tf_dirs):
+    for folder in sorted(wanted):
         mod = module_of(folder)
         for f, error in mod.errors.items():
             scanned(f, error)

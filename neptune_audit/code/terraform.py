@@ -114,19 +114,53 @@ def tfvars(path: Path) -> dict:
     return {k: v for k, v in _hcl(text, str(path)).items() if not k.startswith("__")}
 
 
+def _parse_one(path: str) -> tuple[str, list[str] | None, dict | str]:
+    """(path, lines, values) of one .tf file, or (path, None, the error): what a worker process returns."""
+    try:
+        text = read_text(Path(path))
+        return path, text.splitlines(), _hcl(text, path)
+    except InputError as exc:
+        return path, None, str(exc)
+
+
+PARALLEL_FROM = 64  # files: below this a process pool costs more than it saves (HCL is ~16 ms a small file)
+
+
+def parse_files(files: list[Path]) -> dict[Path, tuple]:
+    """Every file parsed, on every core when there are many (python-hcl2 is pure Python: the parse is the cost)."""
+    paths = [str(f) for f in files]
+    if len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        done = map(_parse_one, paths)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the caller may be a kernel or a worker with threads of its own
+        with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(_parse_one, paths, chunksize=max(1, len(paths) // (8 * (os.cpu_count() or 1)))))
+    return {Path(p): (lines, data) for p, lines, data in done}
+
+
+def relevant(text: str) -> bool:
+    """Whether a .tf file can matter to the rule: it names a Neptune instance or calls a local module (which may);
+    a folder with no such file defines no Neptune instance and is not parsed."""
+    return TF_TYPE in text or re.search(r'source\s*=\s*"\.{1,2}/', text) is not None
+
+
 class Module:
     """One folder of ``.tf`` files: what it declares, by file."""
 
-    def __init__(self, folder: Path, files: list[Path]):
+    def __init__(self, folder: Path, files: list[Path], parsed: dict | None = None):
         self.folder = folder
         self.parsed: dict[Path, tuple[list[str], dict]] = {}
         self.errors: dict[Path, str] = {}
+        parsed = parsed if parsed is not None else parse_files(files)
         for f in files:
-            try:
-                text = read_text(f)
-                self.parsed[f] = (text.splitlines(), _hcl(text, str(f)))
-            except InputError as exc:
-                self.errors[f] = str(exc)
+            lines, data = parsed.get(f) or _parse_one(str(f))[1:]
+            if lines is None:
+                self.errors[f] = data
+            else:
+                self.parsed[f] = (lines, data)
 
     def variables(self) -> dict:
         out = {}
