@@ -12,6 +12,8 @@ import pytest
 from neptune_audit import cli
 from neptune_audit.present import terminal
 
+from .conftest import ROOT
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = pytest.mark.usefixtures("demo_account", "scan_once")
 
@@ -187,3 +189,28 @@ def org_result(demo_account, scan_once):
     from neptune_audit.options import ScanOptions
 
     return api.scan(ScanOptions(demo=True, organization=True))
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 120])
+def test_nothing_is_ever_cut_or_dropped_at_any_width_from_60(columns, demo_account, monkeypatch, capsys):
+    """COLUMNS=60/80/100/120 scan --demo --organization: every instance with its id whole on one line, every note
+    whole (wrapped between words), no line wider than the terminal; below the width a table needs, one record per
+    instance."""
+    from neptune_audit import cli
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code = cli.main(["scan", "--demo", "--organization", "--regions", "us-east-1,eu-west-1,ap-southeast-2",
+                     "--status", "FAIL", "--status", "PASS", "--status", "EXCEPTED", "--iac",
+                     str(ROOT / "examples" / "iac")])
+    out = capsys.readouterr().out
+    import neptune_audit
+
+    result = neptune_audit.scan(demo=True, organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                iac_paths=[str(ROOT / "examples" / "iac")])
+    lines = out.splitlines()
+    assert code == 1 and all(len(line) <= columns for line in lines), max(lines, key=len)
+    flat = " ".join(out.split())
+    for r in result.findings.itertuples():
+        assert any(r.instance_id in line.split() for line in lines), f"{r.instance_id} broken or dropped"
+        if r.result != "PASS":
+            assert " ".join(r.why.split()) in flat, f"note of {r.instance_id} cut: {r.why}"

@@ -100,11 +100,17 @@ def setup() -> None:
     _html("".join(o.data.get("text/html", "") for o in reversed(shown.outputs)))
 
 
+# plotly.js's modebar, offline and private: no logo link, no "edit in Chart Studio" / send-to-cloud control and no
+# link out; downloading a PNG stays (it is made in the browser)
+CHART_CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False, "showEditInChartStudio": False,
+                "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio"], "plotlyServerURL": ""}
+
+
 def show(fig) -> None:
     """Display a plotly figure: its own MIME type for JupyterLab, self-contained HTML for the report."""
     bundle = {
-        "application/vnd.plotly.v1+json": fig.to_plotly_json() | {"config": {"displaylogo": False}},
-        "text/html": fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}),
+        "application/vnd.plotly.v1+json": fig.to_plotly_json() | {"config": dict(CHART_CONFIG)},
+        "text/html": fig.to_html(full_html=False, include_plotlyjs=False, config=dict(CHART_CONFIG)),
         "text/plain": f"<plotly figure: {fig.layout.title.text or ''}>",
     }
     _display_bundle(bundle)

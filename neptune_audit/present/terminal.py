@@ -15,6 +15,7 @@ from neptune_audit.rule import model
 from neptune_audit.contract.vocabulary import EXCEPTED, EXPOSURE_ORDER, FAIL, NOT_ENABLED, PASS, summary_line
 
 STYLES = {FAIL: "bold red", PASS: "green", EXCEPTED: "yellow"}
+NOTE_MIN = 24  # the narrowest NOTE column a table keeps before it turns into one record per instance
 # Not a terminal and no COLUMNS: a width that keeps a 12-digit account, a region and two ids on one line.
 PIPE_WIDTH = 120
 
@@ -70,34 +71,46 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
                          "instance_id", "role", "auto_minor_version_upgrade", "why"]
         if len(accounts) == 1:
             line(f"Account {accounts[0]}")
-        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False,
-                      padding=(0, 1))
-        spec = {"result": ("RESULT", {"no_wrap": True}), "account_id": ("ACCOUNT", {"no_wrap": True}),
-                "region": ("REGION", {"no_wrap": True}), "cluster_id": ("CLUSTER", {"overflow": "fold"}),
-                "instance_id": ("INSTANCE", {"overflow": "fold"}), "role": ("ROLE", {"no_wrap": True}),
-                "auto_minor_version_upgrade": ("AUTO\nMINOR", {"no_wrap": True}),
-                "why": ("NOTE", {"overflow": "fold", "min_width": 20})}
-        for col in columns_shown:
-            name, opts = spec[col]
-            table.add_column(name, justify="left", **opts)
         auto = {True: "on", False: "off"}
         from neptune_audit.code.link import where as defined_in
 
+        rows = []
         for r in shown.to_dict("records"):
-            cells = []
+            note = "; ".join(x for x in ("" if r["result"] == PASS else r["why"], defined_in(r.get("managed_by"))) if x)
+            rows.append({**{c: r[c] for c in columns_shown if c != "why"}, "why": note})
+        spec = {"result": "RESULT", "account_id": "ACCOUNT", "region": "REGION", "cluster_id": "CLUSTER",
+                "instance_id": "INSTANCE", "role": "ROLE", "auto_minor_version_upgrade": "AUTO\nMINOR",
+                "why": "NOTE"}
+
+        def shown_value(col, v):
+            return auto.get(v, "?") if col == "auto_minor_version_upgrade" else terminal_text(v)
+
+        # Ids and accounts are never broken: when they and a readable note do not fit side by side, each instance
+        # becomes a short record instead (as kubectl and rich tools do below the width a table needs)
+        fixed = [c for c in columns_shown if c != "why"]
+        needed = sum(max(len(spec[c].split("\n")[0]), *(len(shown_value(c, r[c])) for r in rows)) + 1
+                     for c in fixed) + NOTE_MIN
+        if needed <= console.width:
+            table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False,
+                          padding=(0, 1))
             for col in columns_shown:
-                v = r[col]
-                if col == "result":
-                    cells.append(Text(v, style=STYLES.get(v, "")))
-                    continue
-                if col == "auto_minor_version_upgrade":
-                    v = auto.get(v, "?")
-                elif col == "why":
-                    code = defined_in(r.get("managed_by"))
-                    v = "; ".join(x for x in ("" if r["result"] == PASS else v, code) if x)
-                cells.append(Text(terminal_text(v)))
-            table.add_row(*cells)
-        console.print(table)
+                opts = {"overflow": "fold", "min_width": NOTE_MIN} if col == "why" else {"no_wrap": True}
+                table.add_column(spec[col], justify="left", **opts)
+            for r in rows:
+                table.add_row(*[Text(r[c], style=STYLES.get(r[c], "")) if c == "result" else
+                                Text(shown_value(c, r[c])) for c in columns_shown])
+            console.print(table)
+        else:
+            for r in rows:
+                head = Text(f"{r['result']:<8}", style=STYLES.get(r["result"], ""))
+                head.append(terminal_text(r["instance_id"]), style="bold")
+                console.print(head, overflow="fold")
+                where = [f"cluster {r['cluster_id']}" if r["cluster_id"] else "no cluster", r["region"],
+                         *([f"account {r['account_id']}"] if "account_id" in r else []),
+                         f"{r['role']}, setting {shown_value('auto_minor_version_upgrade', r['auto_minor_version_upgrade'])}"]
+                item(", ".join(terminal_text(x) for x in where))
+                if r["why"]:
+                    item(r["why"])
     elif len(f):
         line(f"No instances with result {' or '.join(statuses)} ({len(f)} instances in the run).")
     else:
