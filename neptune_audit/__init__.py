@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from neptune_audit.errors import AwsError, InputError, NeptuneAuditError, NotebookFailed, UsageError
+from neptune_audit.errors import AwsError, FindingsFailed, InputError, NeptuneAuditError, NotebookFailed, UsageError
 
 # Public names imported on first use, so `import neptune_audit` (and `--help`) stays cheap: boto3, pandas and
 # ipywidgets behind them, and dataclasses behind ScanOptions.
@@ -17,7 +17,7 @@ _LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load
          "AuditResult": "neptune_audit.contract.result", "RemediationPanel": "neptune_audit.act.panel",
          "ScanOptions": "neptune_audit.options"}
 _MODULES = {"history": "neptune_audit.contract.history"}  # what the audit notebook keeps between runs
-__all__ = ["__version__", "AuditResult", "AwsError", "InputError", "NeptuneAuditError", "NotebookFailed",
+__all__ = ["__version__", "AuditResult", "AwsError", "FindingsFailed", "InputError", "NeptuneAuditError", "NotebookFailed",
            "RemediationPanel", "ScanOptions", "UsageError", "history", "load", "scan", "scan_or_load"]
 
 

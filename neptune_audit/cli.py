@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     rem.add_argument("--apply-immediately", action="store_true",
                      help="send ApplyImmediately: also applies every pending modification now (may restart instances)")
     rem.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rem.add_argument("--accept-restart", action="store_true",
+                     help="apply even where the plan warns that a cluster's maintenance window is open (or about to "
+                          "open) and the change starts an engine upgrade at once, restarting every instance")
     rem.add_argument("--audit-log", metavar="FILE", help="JSON-lines audit log (default: in your user data folder)")
     rem.add_argument("--script", metavar="FILE", help="write a reviewed AWS CLI script instead of changing anything")
     rem.add_argument("--fix-diff", metavar="FILE.diff",
@@ -335,6 +338,11 @@ def cmd_remediate(args) -> int:
             print("\nDry run: nothing was changed. Re-run with --apply to make these changes.")
         return EXIT_OK
     rem.check_drift_allowed()  # before anything is asked or changed
+    restarting = remediate.restarting(rem.plan)
+    if restarting and not args.accept_restart:  # --yes answers "apply?", not "restart these clusters now?"
+        raise UsageError(f"the plan warns that changing {', '.join(restarting)} now starts an engine upgrade at once "
+                         "and every instance of its cluster restarts: apply outside the maintenance window, or add "
+                         "--accept-restart")
     stale = rem.prepare()  # a damaged audit log is refused here, before anything is asked or changed
     if args.apply_immediately:
         print("\n--apply-immediately also applies these pending modifications now:")

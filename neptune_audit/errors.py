@@ -8,6 +8,7 @@ CLI reads ``exit_code``, never a message or a class name):
     |   +-- InputError       2  a file handed to the kit is unreadable, too big, not what it claims
     +-- AwsError             2  AWS refused the credentials or cannot be reached before anything is scanned
     +-- NotebookFailed       4  the audit notebook raised something other than bad input (kept for diagnosis)
+    +-- FindingsFailed     1/3  asked to fail on findings (fail_on_findings), the run found a FAIL / unscanned scope
 
 Faults in one account or region are never raised: they are recorded in the scope.
 """
@@ -36,6 +37,15 @@ class UsageError(NeptuneAuditError, ValueError):
 
 class InputError(UsageError):
     """A file handed to the kit (saved scan, report, exceptions, key, calendar) cannot be believed."""
+
+
+class FindingsFailed(NeptuneAuditError):
+    """A run asked to fail on findings (the audit notebook's ``fail_on_findings``) found a FAIL (exit 1) or scope it
+    could not scan (exit 3): a scheduler's task goes red as the CLI's exit code would."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class AwsError(NeptuneAuditError):

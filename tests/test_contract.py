@@ -84,12 +84,13 @@ def _parameters(name: str) -> dict:
     nb = json.loads((ROOT / "notebooks" / name).read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
     tree = ast.parse("".join(cell["source"]))
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+    return {(node.target if isinstance(node, ast.AnnAssign) else node.targets[0]).id: ast.literal_eval(node.value)
+            for node in tree.body}
 
 
 @pytest.mark.parametrize("name, own", [("audit.ipynb", {"history_dir": None, "record_history": True,
                                                         "results_files": [], "interactive": True,
-                                                            "signer": None}),
+                                                            "signer": None, "fail_on_findings": False}),
                                        ("remediate.ipynb", {"apply": False, "audit_log": None})])
 def test_each_notebook_declares_exactly_the_scan_options(name, own):
     """The notebooks' parameters are ScanOptions' fields, with its defaults, plus their own few."""

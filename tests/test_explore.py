@@ -190,10 +190,10 @@ def test_lab_copies_are_parameterised_and_leave_the_tracked_notebooks_alone(tmp_
     audit = papermill.inspect_notebook(str(paths[0]))
     assert {p.name for p in paths} == set(tracked)
     text = paths[0].read_text()
-    assert "organization = True" in text and "exceptions.yml" in text
+    assert "organization: bool = True" in text and "exceptions.yml" in text
     assert "injected-parameters" not in text, "one parameters cell, holding the demo's values"
     assert audit["organization"]["default"] == "True", "papermill reads the demo's value as the default"
-    paths[0].write_text(text.replace("organization = True", "organization = True  # edited"))
+    paths[0].write_text(text.replace("organization: bool = True", "organization: bool = True  # edited"))
     lab_setup.prepare_lab(tmp_path / "lab")
     assert "# edited" in paths[0].read_text(), "a working copy that exists is the user's: kept"
     assert {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")} == tracked

@@ -125,6 +125,9 @@ def test_the_panel_shows_where_each_candidate_is_written_and_offers_the_code_fix
     panel.review.click()
     html = panel.plan_view.value
     assert "written in" in html and "graph-stack.yaml:22" in html and "Download the code fix" in html
+    assert panel.apply_button.disabled, "the plan warns (drift): Apply waits until the warnings are read"
+    panel.acknowledge.value = True
+    assert not panel.apply_button.disabled
     panel.apply_button.click()
     assert "Nothing was changed" in panel.status.value and "--allow-drift" in panel.status.value
     panel.allow_drift.value = True

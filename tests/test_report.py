@@ -252,3 +252,25 @@ def test_a_notebook_handed_over_re_renders_from_its_own_evidence(estate, kernel_
     assert len(charts) >= 4
     key = lambda doc: sorted((f["account_id"], f["instance_id"], f["result"]) for f in doc["findings"])  # noqa: E731
     assert key(evidence.verify(rerun).document) == key(before), "the same findings, from the file itself"
+
+
+def test_papermill_shows_every_parameter_with_its_type():
+    """`papermill --help-notebook` names a type for every parameter (it said "Unknown type" for all of them)."""
+    import papermill
+
+    for name in ("audit.ipynb", "remediate.ipynb"):
+        params = papermill.inspect_notebook(str(ROOT / "notebooks" / name))
+        untyped = [p for p, d in params.items() if d["inferred_type_name"] in ("None", "", None)]
+        assert params and not untyped, (name, untyped)
+
+
+def test_a_scheduled_papermill_run_fails_on_findings_when_asked(estate, kernel_env, tmp_path):
+    """fail_on_findings: the papermill process exits non-zero on the demo's FAILs, as the CLI's exit code would, so
+    a PapermillOperator task goes red; without it the run succeeds and the report is written."""
+    out = tmp_path / "run.ipynb"
+    base = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "audit.ipynb"), str(out), "-p",
+            "organization", "True", "-p", "record_history", "False", "--no-progress-bar"]
+    failed = subprocess.run([*base, "-p", "fail_on_findings", "True"], capture_output=True, text=True, timeout=600)
+    assert failed.returncode != 0 and "FindingsFailed" in failed.stderr and "exit code 1" in failed.stderr
+    passed = subprocess.run(base, capture_output=True, text=True, timeout=600)
+    assert passed.returncode == 0, passed.stderr[-2000:]

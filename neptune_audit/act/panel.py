@@ -105,6 +105,9 @@ class RemediationPanel:
         self.allow_drift = w.Checkbox(value=False, description="change instances code defines through the API "
                                                                "anyway (drift)", layout=w.Layout(width="auto"))
         self.review = w.Button(description="Review plan", button_style="info", icon="search")
+        # a plan with warnings (a restart, pending modifications, drift) is applied only once they are read
+        self.acknowledge = w.Checkbox(value=False, description="I have read the warnings", disabled=True,
+                                      layout=w.Layout(width="auto"))
         self.plan_view = w.HTML()
         self.apply_button = w.Button(description="Apply", button_style="danger", icon="wrench", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
@@ -116,6 +119,7 @@ class RemediationPanel:
             ctrl.observe(self._refilter, names="value")
         self.instances.observe(self._invalidate, names="value")
         self.timing.observe(self._invalidate, names="value")
+        self.acknowledge.observe(self._gate, names="value")
         self.select_all.on_click(lambda _: setattr(self.instances, "value", tuple(v for _, v in self.instances.options)))
         self.select_none.on_click(lambda _: setattr(self.instances, "value", ()))
         self.review.on_click(self._on_review)
@@ -130,7 +134,8 @@ class RemediationPanel:
                    "turning the setting on while the cluster's maintenance window is open, with a newer minor "
                    "version available, starts that upgrade at once and every instance of the cluster restarts: "
                    "the plan warns about it."),
-            self.timing, w.HTML("<b>3. Review the plan</b>"), self.review, self.plan_view, self.allow_drift,
+            self.timing, w.HTML("<b>3. Review the plan</b>"), self.review, self.plan_view, self.acknowledge,
+            self.allow_drift,
             w.HTML("<b>4. Apply and verify</b>"), w.HBox([self.apply_button, self.verify_button]),
             self.progress, self.results_view, self.status,
         ])
@@ -180,7 +185,20 @@ class RemediationPanel:
         if self.remediation is not None:
             self.remediation = None
             self.plan_view.value = "<p><i>The choice changed: review the plan again before applying.</i></p>"
+        self.acknowledge.value, self.acknowledge.disabled = False, True
         self.apply_button.disabled = True
+
+    @property
+    def warnings(self) -> int:
+        """How many warnings the reviewed plan holds."""
+        plan = self.plan
+        return 0 if plan is None else int(sum(len(ws) for ws in plan["warnings"]))
+
+    def _gate(self, *_):
+        """Apply: enabled for a reviewed, non-empty plan, once its warnings (if any) are acknowledged."""
+        plan = self.plan
+        ready = self.apply_enabled and plan is not None and not plan.empty
+        self.apply_button.disabled = not (ready and (self.warnings == 0 or self.acknowledge.value))
 
     @property
     def plan(self) -> pd.DataFrame | None:
@@ -208,7 +226,11 @@ class RemediationPanel:
         self.plan_view.value = plan_html(plan, apply_immediately=self.timing.value,
                                          script=remediate.to_script(plan) if len(plan) else None, result=self.result,
                                          code_diff=diff)
-        self.apply_button.disabled = not self.apply_enabled or plan.empty
+        n = self.warnings
+        self.acknowledge.value = False
+        self.acknowledge.disabled = n == 0
+        self.acknowledge.description = f"I have read the {n} warning(s)" if n else "No warnings to read"
+        self._gate()
 
     def _on_apply(self, _=None):
         if self.remediation is None or self.apply_button.disabled:

@@ -104,6 +104,14 @@ def upgrade_starts_warning(finding: dict, now: datetime) -> str | None:
             f"from {current} to {target} at once, and {restart}; as a precaution, change it after the window")
 
 
+RESTART_WARNING = "the maintenance window of cluster "  # how upgrade_starts_warning begins, both wordings
+
+
+def restarting(plan_df: pd.DataFrame) -> list[str]:
+    """Instances whose change may start an engine upgrade at once (the cluster's window open, or about to be)."""
+    return [r.instance_id for r in plan_df.itertuples() if any(w.startswith(RESTART_WARNING) for w in r.warnings)]
+
+
 def next_window_start(window: str | None, now: datetime) -> datetime | None:
     """When a weekly window such as ``sat:09:57-sat:10:27`` next opens (UTC), or None if it cannot be read."""
     try:

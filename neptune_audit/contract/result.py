@@ -123,6 +123,15 @@ class AuditResult:
             write_atomic(path, text)
         return text
 
+    def raise_on_failure(self, enabled: bool = True) -> None:
+        """Raise :class:`FindingsFailed` (exit 1 or 3, as the CLI's) when the run is not a pass and ``enabled``: the
+        audit notebook's ``fail_on_findings``, so a scheduled papermill run (PapermillOperator) fails on findings."""
+        if enabled and self.exit_code:
+            from neptune_audit.errors import FindingsFailed
+
+            raise FindingsFailed(f"Neptune-001 not met: {vocabulary.summary_line(self.summary)} "
+                                 f"(exit code {self.exit_code}; fail_on_findings is set)", self.exit_code)
+
     def send_to_security_hub(self, region: str | None = None):
         """Import every finding into AWS Security Hub (``securityhub.import_findings``); returns its report."""
         return _late("security_hub")(self, region=region)

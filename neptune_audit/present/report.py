@@ -79,8 +79,9 @@ def set_parameters(nb, values: dict, tag: str, note: str) -> None:
     lines = cell.source.split("\n")
     for key, value in values.items():
         for i, line in enumerate(lines):
-            if re.match(rf"{re.escape(key)}\s*=", line):
-                lines[i] = f"{key} = {value!r}  # {note}"
+            m = re.match(rf"{re.escape(key)}(\s*:\s*[^=]+?)?\s*=", line)  # the type annotation stays
+            if m:
+                lines[i] = f"{key}{(m.group(1) or '').rstrip()} = {value!r}  # {note}"
     cell.source = "\n".join(lines)
 
 
