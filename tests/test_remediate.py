@@ -447,7 +447,11 @@ def test_every_finding_says_how_to_fix_it(scanned_fleet, monkeypatch):
     shown = []
     monkeypatch.setattr(tables, "_html", shown.append)
     tables.findings_table(scanned_fleet)
-    assert f"<br><code>aws neptune modify-db-instance" in shown[0] and f"--db-instance-identifier {off.name}" in shown[0] and '<b class="p pF">FAIL</b>' in shown[0]
+    nowrap = '<span style="white-space:nowrap">'
+    # the fix in its own column, each word whole: "--auto-minor-version-upgrade" never splits at a hyphen
+    assert (f"<code>{nowrap}aws</span> {nowrap}neptune</span> {nowrap}modify-db-instance</span>" in shown[0]
+            and f"{nowrap}--db-instance-identifier</span> {nowrap}{off.name}</span>" in shown[0]
+            and f"{nowrap}--auto-minor-version-upgrade</span>" in shown[0] and '<b class="p pF">FAIL</b>' in shown[0])
 
 
 def test_a_window_open_now_is_said_so(scanned_fleet):

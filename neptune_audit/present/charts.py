@@ -120,12 +120,15 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
 
 
 @_escaped
-def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 40) -> go.Figure:
-    """Per cluster: the writer's setting and the readers' settings, stacked (failing clusters first, at most ``limit``)."""
+def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 40, names: dict | None = None) -> go.Figure:
+    """Per cluster: the writer's setting and the readers' settings, stacked (failing clusters first, at most ``limit``).
+    ``names``: account id -> name, so the labels name accounts as the tables do ("master 123456789012")."""
     total = len(clusters)
     clusters = clusters.sort_values(["result", "gets_minor_upgrades", "failing_instances"],
                                     ascending=[True, True, False], kind="stable").head(limit)
-    labels = [f"{c.cluster_id} ({c.account_id[-4:]}, {c.region})" for c in clusters.itertuples()]
+    names = names or {}
+    labels = [f"{c.cluster_id} ({names.get(c.account_id) + ' ' if names.get(c.account_id) else ''}{c.account_id}, "
+              f"{c.region})" for c in clusters.itertuples()]
     keyed = findings.set_index(["account_id", "region", "cluster_id"]) if len(findings) else None
     series = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
     for c in clusters.itertuples():

@@ -51,7 +51,7 @@ table.dataTable{width:100%!important}
 details.na-more>summary{cursor:pointer;color:#1f618d;margin:.4em 0}
 b.p{display:inline-block;padding:0 .5em;border-radius:.8em;font-size:12px;border:1px solid}
 b.pF{background:#fdecea;color:#922b21}b.pP{background:#e9f7ef;color:#1e6b3a}b.pE{background:#fef5e7;color:#7e5109}
-td code{white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px}
+td code{white-space:normal;overflow-wrap:normal;word-break:keep-all;font-size:11px}
 </style>"""
 
 
@@ -281,8 +281,24 @@ _LONG_TOKEN = re.compile(r"[^\s<>&]{16,}")
 _AFTER = re.compile(r"([@=/:,])(?=[^\s])")  # a hyphen is a break opportunity already
 
 
+# Dates and maintenance windows are read whole: "2026-12-16" never splits at its hyphens, "wed:02:40-wed:03:10"
+# never at its colons (an inline style: a received, untrusted notebook keeps no stylesheet).
+_WHOLE = re.compile(r"\b\d{4}-\d\d-\d\d(?:T[\d:.]+Z?)?\b|\b[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d\b")
+NOWRAP = '<span style="white-space:nowrap">'
+
+
 def _soft_breaks(escaped: str) -> str:
-    return _LONG_TOKEN.sub(lambda m: _AFTER.sub(r"\1<wbr>", m.group(0)), escaped)
+    out = _LONG_TOKEN.sub(lambda m: m.group(0) if _WHOLE.fullmatch(m.group(0))
+                          else _AFTER.sub(r"\1<wbr>", m.group(0)), escaped)
+    return _WHOLE.sub(lambda m: f"{NOWRAP}{m.group(0)}</span>", out)
+
+
+def command_html(command: str) -> Html:
+    """A shell command to copy: each word whole ("--auto-minor-version-upgrade" never splits at a hyphen), lines
+    breaking only between words; what is copied is the command as typed."""
+    if not command:
+        return Html("")
+    return Html("<code>" + " ".join(f"{NOWRAP}{e(word)}</span>" for word in command.split(" ")) + "</code>")
 
 
 def _text(v) -> str:
@@ -370,10 +386,24 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
                  maxBytes=0)  # never downsample: an auditor must see every row
 
 
-def _engine(versions: pd.Series, latest: pd.Series) -> list[str]:
-    """``1.2.1.0 → 1.2.1.2`` when a newer minor version exists, else the version."""
-    return [f"{v} → {n}" if isinstance(n, str) and n and n != v else ("" if missing(v) else str(v))
-            for v, n in zip(versions, latest)]
+def _engine(versions: pd.Series, latest: pd.Series, auto: pd.Series | None = None) -> list[str]:
+    """``1.3.0.0 → 1.3.2.1 (automatic; newest 1.3.4.0)`` where the setting's target is not the newest minor,
+    ``1.2.1.0 → 1.2.1.2 (newest)`` where nothing moves it automatically, else the version."""
+    auto = auto if auto is not None else pd.Series([None] * len(versions), index=versions.index)
+    out = []
+    for v, n, a in zip(versions, latest, auto):
+        v = "" if missing(v) else str(v)
+        n = n if isinstance(n, str) and n and n != v else None
+        a = a if isinstance(a, str) and a else None
+        if a and n and a != n:
+            out.append(f"{v} → {a} (automatic; newest {n})")
+        elif a:
+            out.append(f"{v} → {a} (automatic)")
+        elif n:
+            out.append(f"{v} → {n} (newest)")
+        else:
+            out.append(v)
+    return out
 
 
 def findings_table(result) -> None:
@@ -386,12 +416,13 @@ def findings_table(result) -> None:
                                 "amvu_effective", "manual_upgrade_target"]].to_dict("records")]
     view = pd.DataFrame({"result": _pills(f["result"]), "account / region": account_region(result, f["account_id"], f["region"]),
                          "instance / cluster": stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
-                         "engine": _engine(f["engine_version"], f["latest_minor_version"]), "exposure": f["exposure"],
-                         # the fix under the why: one more column would not fit beside the file browser at 1280 px
+                         "engine": _engine(f["engine_version"], f["latest_minor_version"], f["auto_upgrade_target"]),
+                         "exposure": f["exposure"],
                          "why": pd.Series([Html(_text(w) + (f"<br><i>{_text(defined_in(m))}</i>" if defined_in(m)
-                                                            else "") + (f"<br><code>{_text(x)}</code>" if x else ""))
-                                           for w, x, m in zip(f["why"], fixes, f["managed_by"])], index=f.index,
-                                          dtype=object),
+                                                            else "")) for w, m in zip(f["why"], f["managed_by"])],
+                                          index=f.index, dtype=object),
+                         # the fix in its own column, to copy: words whole, lines breaking only between them
+                         "fix": pd.Series([command_html(x) for x in fixes], index=f.index, dtype=object),
                          "tags": f["tags"]})
     table(view, caption="Findings (failing first)")
 
@@ -437,7 +468,8 @@ def upgrade_exposure(result) -> None:
                             "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
     view = pd.DataFrame({"exposure": todo["exposure"],
                          "cluster / account, region": stack(todo["cluster_id"], _where(result, todo["account_id"], todo["region"])),
-                         "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"]),
+                         "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"],
+                                            todo["auto_upgrade_target"]),
                          "automatic target": todo["auto_upgrade_target"],
                          "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
                          "pending": [_pending_text(a) for a in todo["pending_maintenance"]],
@@ -445,28 +477,36 @@ def upgrade_exposure(result) -> None:
     table(view, caption="Clusters to look at (not covered, behind, unknown)")
 
 
-def upgrades_ahead_rows(clusters: pd.DataFrame) -> pd.DataFrame:
-    """What will happen to each cluster's engine, and when, soonest first: end of life (per release; the outlook
-    says what extends support), pending engine upgrades, then automatic minor upgrades in their window."""
+def upgrades_ahead_rows(clusters: pd.DataFrame, today=None) -> pd.DataFrame:
+    """What will happen to each cluster's engine, and when: one row per cluster (so its outlook is said once), its
+    events soonest first (end of life, per release; a pending engine upgrade; the automatic minor upgrade in its
+    window), a date already past marked overdue; the clusters by their soonest event."""
+    from datetime import date
+
+    today = (today or date.today()).isoformat()
     rows = []
     for c in clusters.to_dict("records"):
+        events = []
         if c.get("end_of_life") in ("past", "within-180-days"):
-            rows.append({"when": c["end_of_life_date"], "what": "end of life" if c["end_of_life"] == "past"
-                         else "end of life ahead", **c})
+            events.append((c["end_of_life_date"], "end of life"))
         if c.get("forced_upgrade_date"):
-            rows.append({"when": c["forced_upgrade_date"][:10], "what": "engine upgrade pending", **c})
+            events.append((c["forced_upgrade_date"][:10], "engine upgrade pending"))
         if c.get("auto_upgrade_target") and c.get("gets_minor_upgrades"):
-            rows.append({"when": f"next window ({c['maintenance_window']})", "what":
-                         f"automatic upgrade to {c['auto_upgrade_target']}", **c})
-    df = pd.DataFrame(rows, columns=["when", "what", *clusters.columns])
-    # dates sort as text; "next window" rows (no date: the next weekly window) go last
-    return df.sort_values("when", key=lambda col: col.map(lambda w: (w.startswith("next"), w)),
-                          kind="stable").reset_index(drop=True)
+            events.append((None, f"automatic upgrade to {c['auto_upgrade_target']}, next window "
+                                 f"({c['maintenance_window']})"))
+        if not events:
+            continue
+        events.sort(key=lambda ev: (ev[0] is None, ev[0] or ""))
+        when = [f"{what}: {day}" + (" (overdue)" if day < today else "") if day else what for day, what in events]
+        rows.append({"first": events[0][0] or "~", "when": when, "overdue": any(d and d < today for d, _ in events),
+                     **c})
+    df = pd.DataFrame(rows, columns=["first", "when", "overdue", *clusters.columns])
+    return df.sort_values("first", kind="stable").reset_index(drop=True)
 
 
 def upgrades_ahead(result) -> None:
-    """The section near the top: end of life, forced upgrades and automatic upgrades, by date."""
-    rows = upgrades_ahead_rows(result.clusters)
+    """The section near the top: end of life, pending and automatic upgrades, one row per cluster, soonest first."""
+    rows = upgrades_ahead_rows(result.clusters, result.generated_at.date())
     note = _calendar_note(result)
     cal = result.engine_calendar or {}
     source = (f'<p class="na-sub">End-of-life dates: AWS\'s engine release table as of {e(cal.get("as_of", "?"))}'
@@ -475,11 +515,14 @@ def upgrades_ahead(result) -> None:
         _html(note + "<p>No end of life within 180 days, no pending engine upgrade and no automatic upgrade "
               "is due for the clusters in view.</p>" + source)
         return
-    view = pd.DataFrame({"when": rows["when"], "what": rows["what"],
+    view = pd.DataFrame({"what, when": pd.Series([Html("<br>".join(_text(x) for x in w)) for w in rows["when"]],
+                                                 index=rows.index, dtype=object),
                          "cluster / account, region": stack(rows["cluster_id"], _where(result, rows["account_id"], rows["region"])),
                          "engine": rows["engine_version"], "outlook": rows["outlook"]})
-    _html(note)
-    table(view, caption="Upgrades ahead (soonest first)")
+    overdue = int(rows["overdue"].sum())
+    _html(note + (f'<p class="na-note"><b>{overdue} cluster(s) overdue</b>: a date below has passed.</p>'
+                  if overdue else ""))
+    table(view, caption="Upgrades ahead (soonest first; one row per cluster)")
     _html(source)
 
 
@@ -492,7 +535,8 @@ def clusters_table(result) -> None:
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
                                                for n, t in zip(c["failing_instances"], c["instances"])],
                                               index=c.index, dtype=object),
-                         "engine": _engine(c["engine_version"], c["latest_minor_version"]), "exposure": c["exposure"],
+                         "engine": _engine(c["engine_version"], c["latest_minor_version"], c["auto_upgrade_target"]),
+                         "exposure": c["exposure"],
                          "outlook": c["outlook"]})  # the outlook names the end of life when it is near
     table(view, caption="Clusters")
 
@@ -568,7 +612,7 @@ def failing_chart(view) -> None:
 
 
 def rollup_chart(view) -> None:
-    show(charts.cluster_rollup(view.findings, view.clusters))
+    show(charts.cluster_rollup(view.findings, view.clusters, names=account_names(view)))
 
 
 def engines_chart(view) -> None:
