@@ -84,9 +84,12 @@ def test_trend_plots_each_run():
 def test_cluster_rollup_is_capped_failing_first(result):
     fig = charts.cluster_rollup(result.findings, result.clusters, limit=3)
     assert len(fig.data[0].y) == 3 and f"3 of {len(result.clusters)} clusters" in fig.layout.title.text
-    failing = {f"{c.cluster_id} ({c.account_id[-4:]}, {c.region})" for c in result.clusters.itertuples()
+    failing = {f"{c.cluster_id} ({c.account_id}, {c.region})" for c in result.clusters.itertuples()
                if c.result == "FAIL"}
     assert set(fig.data[0].y) <= failing
+    named = charts.cluster_rollup(result.findings, result.clusters, names={a: "prod" for a in result.clusters["account_id"]})
+    assert all(label.split("(", 1)[1].startswith("prod ") for label in named.data[0].y), \
+        "accounts named as the tables name them, the whole id beside"
 
 
 def test_heatmap_scale_starts_at_zero_and_one_failure_is_clearly_red(result):
