@@ -57,6 +57,12 @@ def test_report_all_regions_whole_org_with_exceptions(estate, tmp_path):
     assert html.index("Upgrade exposure") < html.index("Compliance per region"), "near the top"
     assert "kg-legacy-writer" in html and "Vendor-certified" in html, "the exception in force is shown"
     assert rep.exit_code == 1
+    # the verdict first, then the metadata; a table of contents whose every link has its heading
+    assert html.index("Verdict: FAIL") < html.index(">Rule<") < html.index('id="Summary"')
+    toc = re.search(r'<nav[^>]*class="na-toc"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    links = re.findall(r'href="#([^"]+)"', toc)
+    assert {"Summary", "Upgrades-ahead", "Findings", "Clusters"} <= set(links)
+    assert all(f'id="{anchor}"' in html for anchor in links)
     vocabulary.validate(rep.document)  # the run's JSON, as the kernel wrote it into the notebook
     assert rep.summary["instances"] == len(estate.instances)
     assert rep.html_path.stat().st_size < 8e6

@@ -16,7 +16,7 @@ from neptune_audit import __version__
 from neptune_audit.present import charts
 from neptune_audit.rule import model
 from neptune_audit.contract.vocabulary import (BEHIND, EXCEPTED, EXIT_MEANING, EXPOSURE_ORDER, FAIL, NOT_COVERED, NOT_SCANNED,
-                                               PASS, SCANNED, SCOPE_STATES, UNKNOWN)
+                                               PASS, SCANNED, SCOPE_STATES, UNKNOWN, summary_line)
 from neptune_audit.rule.evaluate import held_back, not_scanned
 from neptune_audit.contract.export import to_contract
 from neptune_audit.contract.records import iso, missing
@@ -134,6 +134,19 @@ def _kv(rows) -> str:
     return '<table class="na-kv">' + "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
+_VERDICT = {0: ("PASS", "na-PASS"), 1: ("FAIL", "na-FAIL"), 3: ("INCOMPLETE", "na-EXCEPTED")}
+
+
+def verdict_html(result) -> str:
+    """The verdict first, before the metadata an auditor checks next: PASS / FAIL / INCOMPLETE, in words."""
+    code = result.exit_code
+    word, css = _VERDICT.get(code, ("ERROR", "na-FAIL"))
+    return (f'<div class="na-card {css}" style="display:block;max-width:none"><b>Verdict: {word}</b>'
+            f"{e(EXIT_MEANING[code][0].upper() + EXIT_MEANING[code][1:])} (exit code {code}). "
+            # the same words as the summary line of the terminal and the scheduler's log
+            f"{e(summary_line(result.summary))}.</div>")
+
+
 def header(result) -> None:
     """What an auditor checks first: the rule, when, by whom, over what, with which parameters, and the
     SHA-256 of the run's JSON, which is embedded here as the report's evidence."""
@@ -144,7 +157,7 @@ def header(result) -> None:
     scanned = result.scope[result.scope["state"] == SCANNED]
     callers = "<br>".join(f"{e(c['account_id'])} &mdash; {e(c['caller_arn'] or c['label'])}" for c in result.callers)
     params = ", ".join(f"{e(k)}={e(v)}" for k, v in result.parameters.items() if v not in (None, [], False))
-    _html(_kv([
+    _html(_STYLE + verdict_html(result) + _kv([
         ("Rule", f"<b>{e(meta.id)}</b> &mdash; {e(meta.title)}"),
         ("Risk", e(meta.risk)),
         ("Standards", e(", ".join(meta.standards))),
@@ -288,7 +301,7 @@ NOWRAP = '<span style="white-space:nowrap">'
 
 
 def _soft_breaks(escaped: str) -> str:
-    out = _LONG_TOKEN.sub(lambda m: m.group(0) if _WHOLE.fullmatch(m.group(0))
+    out = _LONG_TOKEN.sub(lambda m: m.group(0) if _WHOLE.search(m.group(0))
                           else _AFTER.sub(r"\1<wbr>", m.group(0)), escaped)
     return _WHOLE.sub(lambda m: f"{NOWRAP}{m.group(0)}</span>", out)
 
@@ -423,7 +436,9 @@ def findings_table(result) -> None:
                                           index=f.index, dtype=object),
                          # the fix in its own column, to copy: words whole, lines breaking only between them
                          "fix": pd.Series([command_html(x) for x in fixes], index=f.index, dtype=object),
-                         "tags": f["tags"]})
+                         # CloudFormation's own aws:* tags are said once, as "defined in", not as three long chips
+                         "tags": f["tags"].map(lambda t: {k: v for k, v in (t or {}).items()
+                                                          if not str(k).startswith("aws:")})})
     table(view, caption="Findings (failing first)")
 
 
