@@ -166,7 +166,8 @@ class RemediationPanel:
         flt = explore.Filter(account=chosen(self.account), region=chosen(self.region), cluster=chosen(self.cluster),
                              tag=self.tag.value.strip() or None)
         c = explore.narrow(SimpleNamespace(findings=self.candidates, clusters=self.result.clusters,
-                                           scope=self.result.scope, engine_calendar=None, calendar_note=None),
+                                           scope=self.result.scope, engine_calendar=None, calendar_note=None,
+                                           generated_at=self.result.generated_at),
                            flt).findings
         return c if self.include_excepted.value else c[c["result"] == FAIL]
 

@@ -56,6 +56,7 @@ class View:
     scope: pd.DataFrame
     engine_calendar: dict | None = None   # the whole result's: a filter narrows rows, not where dates came from
     calendar_note: str | None = None
+    generated_at: object = None           # the run's time: "overdue" is judged on the day of the run
 
 
 def _has_tag(tags, key: str, value: str | None) -> bool:
@@ -90,7 +91,7 @@ def narrow(result, flt: Filter) -> View:
         kept = set(zip(f["account_id"], f["region"], f["cluster_id"]))
         c = c[[k in kept for k in zip(c["account_id"], c["region"], c["cluster_id"])]]
     return View(findings=f, clusters=c, scope=s, engine_calendar=result.engine_calendar,
-                calendar_note=result.calendar_note)
+                calendar_note=result.calendar_note, generated_at=getattr(result, "generated_at", None))
 
 
 def choices(result) -> dict[str, list]:

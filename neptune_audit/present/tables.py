@@ -102,8 +102,8 @@ def setup() -> None:
 
 # plotly.js's modebar, offline and private: no logo link, no "edit in Chart Studio" / send-to-cloud control and no
 # link out; downloading a PNG stays (it is made in the browser)
-CHART_CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False, "showEditInChartStudio": False,
-                "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio"], "plotlyServerURL": ""}
+CHART_CONFIG = {"displaylogo": False, "showSendToCloud": False, "modeBarButtonsToRemove": ["sendDataToCloud"],
+                "plotlyServerURL": ""}
 
 
 def show(fig) -> None:
@@ -521,7 +521,8 @@ def upgrades_ahead_rows(clusters: pd.DataFrame, today=None) -> pd.DataFrame:
 
 def upgrades_ahead(result) -> None:
     """The section near the top: end of life, pending and automatic upgrades, one row per cluster, soonest first."""
-    rows = upgrades_ahead_rows(result.clusters, result.generated_at.date())
+    when = getattr(result, "generated_at", None)
+    rows = upgrades_ahead_rows(result.clusters, when.date() if when is not None else None)
     note = _calendar_note(result)
     cal = result.engine_calendar or {}
     source = (f'<p class="na-sub">End-of-life dates: AWS\'s engine release table as of {e(cal.get("as_of", "?"))}'
