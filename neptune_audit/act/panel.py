@@ -42,8 +42,8 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
     view = pd.DataFrame({
         "instance / cluster": tables.stack(plan["instance_id"], plan["cluster_id"]),
         "account / region": tables.account_region(result, plan["account_id"], plan["region"]),
-        "role, status": plan["role"] + ", " + plan["status"].astype(str),
-        "exposure": plan["exposure"], "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
+        "role, status / exposure": tables.stack(plan["role"] + ", " + plan["status"].astype(str), plan["exposure"]),
+        "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
         "cluster's next window": plan["next_window"],
         "warnings": plan["warnings"].map(lambda ws: f"{len(ws)}, above" if ws else "no warnings"),
     })

@@ -428,9 +428,12 @@ def findings_table(result) -> None:
     fixes = [fix(r) for r in f[["result", "region", "instance_id", "cluster_id", "auto_minor_version_upgrade",
                                 "amvu_effective", "manual_upgrade_target"]].to_dict("records")]
     view = pd.DataFrame({"result": _pills(f["result"]), "account / region": account_region(result, f["account_id"], f["region"]),
-                         "instance / cluster": stack(f["instance_id"], f["cluster_id"]), "role": f["role"],
-                         "engine": _engine(f["engine_version"], f["latest_minor_version"], f["auto_upgrade_target"]),
-                         "exposure": f["exposure"],
+                         # role under the cluster, exposure under the engine: the fix's column fits at 1280 px
+                         "instance / cluster, role": stack(f["instance_id"], [f"{c or '(no cluster)'}, {r}" for c, r
+                                                                              in zip(f["cluster_id"], f["role"])]),
+                         "engine / exposure": stack(pd.Series(_engine(f["engine_version"], f["latest_minor_version"],
+                                                                      f["auto_upgrade_target"]), index=f.index),
+                                                    f["exposure"]),
                          "why": pd.Series([Html(_text(w) + (f"<br><i>{_text(defined_in(m))}</i>" if defined_in(m)
                                                             else "")) for w, m in zip(f["why"], f["managed_by"])],
                                           index=f.index, dtype=object),
