@@ -410,6 +410,10 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     panel.get_by_role("button", name="Setting only (pending changes wait for the window)").click()
     panel.get_by_role("button", name="Review plan").click()
     panel.get_by_text("1 change(s)").wait_for(timeout=30_000)
+    ack = panel.locator(".widget-checkbox", has_text="I have read").locator("input")
+    if ack.count() and ack.is_enabled():  # a plan with warnings: Apply waits until they are read
+        assert apply_button.is_disabled()
+        ack.check()
     apply_button.click()
     panel.get_by_text("All changes verified").wait_for(timeout=120_000)
     panel.get_by_role("button", name="Re-verify").click()

@@ -358,7 +358,8 @@ def _headed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 _LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
-         "maintenance window", "outlook", "what", "when", "end of life"}
+         "maintenance window", "outlook", "what", "when", "end of life", "fix", "engine / exposure", "what, when",
+         "why / tags"}
 
 
 def _column_classes(df: pd.DataFrame) -> list[dict]:
@@ -368,7 +369,7 @@ def _column_classes(df: pd.DataFrame) -> list[dict]:
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
         name = heading(col) if isinstance(col, str) else col
         kind = "na-num" if numeric else "na-text " + ("na-long" if name in _LONG else "na-id")
-        kind += " na-wide" if name in ("why", "reason", "pending", "outlook") else ""
+        kind += " na-wide" if name in ("why", "why / tags", "reason", "pending", "outlook") else ""
         defs.append({"targets": i, "className": kind})
     return defs
 
@@ -434,14 +435,16 @@ def findings_table(result) -> None:
                          "engine / exposure": stack(pd.Series(_engine(f["engine_version"], f["latest_minor_version"],
                                                                       f["auto_upgrade_target"]), index=f.index),
                                                     f["exposure"]),
-                         "why": pd.Series([Html(_text(w) + (f"<br><i>{_text(defined_in(m))}</i>" if defined_in(m)
-                                                            else "")) for w, m in zip(f["why"], f["managed_by"])],
-                                          index=f.index, dtype=object),
+                         # the why, where code defines the instance, and its tags (CloudFormation's own aws:* tags are
+                         # said once, as "defined in", not as three long chips): one column, so the fix fits beside
+                         "why / tags": pd.Series([Html(_text(w) + (f"<br><i>{_text(defined_in(m))}</i>" if defined_in(m)
+                                                                   else "") + (f"<br>{_text(t)}" if t else ""))
+                                                  for w, m, t in zip(f["why"], f["managed_by"], f["tags"].map(
+                                                      lambda t: {k: v for k, v in (t or {}).items()
+                                                                 if not str(k).startswith("aws:")}))],
+                                                 index=f.index, dtype=object),
                          # the fix in its own column, to copy: words whole, lines breaking only between them
-                         "fix": pd.Series([command_html(x) for x in fixes], index=f.index, dtype=object),
-                         # CloudFormation's own aws:* tags are said once, as "defined in", not as three long chips
-                         "tags": f["tags"].map(lambda t: {k: v for k, v in (t or {}).items()
-                                                          if not str(k).startswith("aws:")})})
+                         "fix": pd.Series([command_html(x) for x in fixes], index=f.index, dtype=object)})
     table(view, caption="Findings (failing first)")
 
 
