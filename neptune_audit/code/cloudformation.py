@@ -110,7 +110,11 @@ def parse(text: str, where: str) -> _Node:
         raise InputError(f"not YAML or JSON ({one_line(exc, limit=160)})") from None
     if root is None:
         raise InputError("empty")
-    return _convert(root, set())
+    try:
+        return _convert(root, set())
+    finally:
+        if _SCALARS is not None:  # the constructor remembers every node it built: forget this file's
+            _SCALARS.constructed_objects.clear()
 
 
 def _from_json(value, line=None):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from neptune_audit.code import cloudformation as cfn
 from neptune_audit.code import terraform as tf
-from neptune_audit.code.model import Resource, Unread, Value
+from neptune_audit.code.model import Resource, Value
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, PASS, RESULT_ORDER
 from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.inputs import read_bytes
@@ -181,10 +181,10 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
         resources += found
         queue += [n for n in nested if n not in seen_templates]
         scanned(f)
-    # Terraform: every folder of .tf files is a module; one another scanned module calls is read through its caller
-    modules: dict[Path, tf.Module] = {}
-    # a folder none of whose files names a Neptune instance or calls a local module defines none: read as text
-    wanted = {}
+    # Terraform: every folder of .tf files is a module; one another scanned module calls is read through its caller.
+    # A folder none of whose files names a Neptune instance or calls a local module defines none: read as text only.
+    wanted: dict[Path, list[Path]] = {}
+    called = set()
     for folder, tf_files in tf_dirs.items():
         texts = {}
         for f in tf_files:
@@ -194,31 +194,12 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
                 scanned(f, str(exc))
         if any(tf.relevant(t) for t in texts.values()):
             wanted[folder] = sorted(texts)
+            called |= {(folder / src).resolve() for t in texts.values() for src in tf.local_sources(t)}
         else:
             for f in texts:
                 scanned(f)
-    parsed = tf.parse_files([f for fs in wanted.values() for f in fs])
-
-    def module_of(folder: Path) -> tf.Module:
-        """A folder's module, read once, its files named as the folder was found (not resolved)."""
-        key = folder.resolve()
-        if key not in modules:
-            modules[key] = tf.Module(folder, sorted(folder.glob("*.tf")), parsed)
-        return modules[key]
-
-    called = set()
-    for folder in wanted:
-        for _, (_, data) in module_of(folder).parsed.items():
-            for _, body in tf._blocks(data, "module"):
-                src = body.get("source") if isinstance(body, dict) else None
-                if isinstance(src, str) and src.startswith(("./", "../")):
-                    called.add((folder / src).resolve())
+    jobs = []
     for folder in sorted(wanted):
-        mod = module_of(folder)
-        for f, error in mod.errors.items():
-            scanned(f, error)
-        for f in mod.parsed:
-            scanned(f)
         if folder.resolve() in called:
             continue
         auto = {}
@@ -228,8 +209,17 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
                 auto.update(tf.tfvars(vf))
             except InputError as exc:
                 scanned(vf, str(exc))
-        resources += tf.module_resources(mod, {**auto, **given_vars}, modules_of=module_of,
-                                         seen=frozenset({folder.resolve()}))
+        jobs.append((str(folder), {**auto, **given_vars}))
+    # one root module at a time (on every core when there are many): only its resources come back, so memory
+    # stays flat in the number of files
+    for found, file_states in tf.root_modules(jobs):
+        resources += found
+        for f, error in file_states.items():
+            scanned(f, error)
+    for fs in wanted.values():  # a called module no scanned caller reached: read on its own, for its errors
+        missing_files = [f for f in fs if str(f) not in states]
+        for f, error in tf.parse_errors(missing_files).items():
+            scanned(f, error)
     findings = [judge(r, rules, today, calendar) for r in resources]
     findings.sort(key=lambda f: (_RANK[f["result"]], f["file"], f["line"] or 0, f["resource"]))
     return IacResult(findings, sorted(states.values(), key=lambda s: s["file"]), resources, ignored,

@@ -123,22 +123,56 @@ def _parse_one(path: str) -> tuple[str, list[str] | None, dict | str]:
         return path, None, str(exc)
 
 
-PARALLEL_FROM = 64  # files: below this a process pool costs more than it saves (HCL is ~16 ms a small file)
+def _root_job(job: tuple[str, dict]) -> tuple[list[Resource], dict[str, str | None]]:
+    """One root module (and the local modules it calls): its Neptune instances, and each file read (None) or its
+    error.  What a worker process returns: no parse tree crosses back."""
+    folder, given = job
+    modules: dict[Path, Module] = {}
+
+    def module_of(f: Path) -> Module:
+        key = f.resolve()
+        if key not in modules:
+            modules[key] = Module(f, sorted(f.glob("*.tf")))
+        return modules[key]
+
+    root = module_of(Path(folder))
+    found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}))
+    states = {}
+    for mod in modules.values():
+        states.update({str(f): None for f in mod.parsed})
+        states.update({str(f): e for f, e in mod.errors.items()})
+    return found, states
 
 
-def parse_files(files: list[Path]) -> dict[Path, tuple]:
-    """Every file parsed, on every core when there are many (python-hcl2 is pure Python: the parse is the cost)."""
-    paths = [str(f) for f in files]
-    if len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        done = map(_parse_one, paths)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+PARALLEL_FROM = 64  # root modules: below this a process pool costs more than it saves (HCL is ~16 ms a small file)
 
-        # spawn, not fork: the caller may be a kernel or a worker with threads of its own
-        with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
-            done = list(pool.map(_parse_one, paths, chunksize=max(1, len(paths) // (8 * (os.cpu_count() or 1)))))
-    return {Path(p): (lines, data) for p, lines, data in done}
+
+def root_modules(jobs: list[tuple[str, dict]]):
+    """``_root_job`` for each (folder, variables), on every core when there are many (python-hcl2 is pure
+    Python: the parse is the cost).  Yields as they finish, in order."""
+    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        yield from map(_root_job, jobs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the caller may be a kernel or a worker with threads of its own
+    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_root_job, jobs, chunksize=max(1, len(jobs) // (8 * (os.cpu_count() or 1))))
+
+
+def parse_errors(files: list[Path]) -> dict[Path, str | None]:
+    """Each file parsed on its own: its error, or None."""
+    return {f: (None if lines is not None else data) for f, lines, data in
+            ((f, *_parse_one(str(f))[1:]) for f in files)}
+
+
+_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.M)
+
+
+def local_sources(text: str) -> list[str]:
+    """The local module sources a file's text names (``source = "./modules/x"``): which folders are called."""
+    return _SOURCE.findall(text)
 
 
 def relevant(text: str) -> bool:
@@ -150,13 +184,12 @@ def relevant(text: str) -> bool:
 class Module:
     """One folder of ``.tf`` files: what it declares, by file."""
 
-    def __init__(self, folder: Path, files: list[Path], parsed: dict | None = None):
+    def __init__(self, folder: Path, files: list[Path]):
         self.folder = folder
         self.parsed: dict[Path, tuple[list[str], dict]] = {}
         self.errors: dict[Path, str] = {}
-        parsed = parsed if parsed is not None else parse_files(files)
         for f in files:
-            lines, data = parsed.get(f) or _parse_one(str(f))[1:]
+            lines, data = _parse_one(str(f))[1:]
             if lines is None:
                 self.errors[f] = data
             else:
