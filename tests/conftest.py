@@ -259,3 +259,17 @@ def demo_account():
         sim_server._demo.stop()
         sim_server._demo = old
 
+
+
+def main(args, capsys):
+    """The CLI in this process: (exit code, stdout, stderr)."""
+    from neptune_audit import cli
+
+    code = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_2(code, err, words):
+    """Bad input as the contract says it: exit 2, one line on stderr, naming what is wrong."""
+    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, (code, err)

@@ -3,17 +3,8 @@ for the one warning `--yes` must not answer (issue 34, item 5).  The demo accoun
 that starts moto in-process (``aws``) would reset it."""
 from __future__ import annotations
 
-from neptune_audit import cli
 
-
-def _main(args, capsys):
-    code = cli.main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def _one_line_2(code, err, words):
-    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, (code, err)
+from .conftest import main as _main, one_line_2 as _one_line_2
 
 
 def test_the_panel_applies_a_warned_plan_only_once_its_warnings_are_read(demo_account, tmp_path):

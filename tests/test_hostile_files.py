@@ -13,17 +13,7 @@ import pytest
 from neptune_audit import cli
 from neptune_audit.contract import export, vocabulary
 
-from .conftest import seed
-
-
-def _main(args, capsys):
-    code = cli.main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def _one_line_2(code, err, words):
-    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, (code, err)
+from .conftest import main as _main, one_line_2 as _one_line_2, seed
 
 
 @pytest.fixture(scope="module")
