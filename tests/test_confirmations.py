@@ -3,7 +3,6 @@ for the one warning `--yes` must not answer (issue 34, item 5).  The demo accoun
 that starts moto in-process (``aws``) would reset it."""
 from __future__ import annotations
 
-
 from .conftest import main as _main, one_line_2 as _one_line_2
 
 
