@@ -204,3 +204,13 @@ def test_make_lab_folder_is_ignored_by_git():
         pytest.skip("not a git checkout")
     proc = subprocess.run(["git", "check-ignore", "-q", "lab/audit.ipynb"], cwd=ROOT)
     assert proc.returncode == 0, "JupyterLab saves outputs into lab/: it must never show in git status"
+
+
+def test_result_filter_means_the_clusters_own_result(result):
+    """Result = PASS lists no failing cluster (a failing cluster can have a passing reader), FAIL every failing one."""
+    c = result.clusters
+    passing = explore.narrow(result, explore.Filter(result="PASS"))
+    assert set(passing.clusters["result"]) <= {"PASS"}
+    failing = explore.narrow(result, explore.Filter(result="FAIL"))
+    assert set(zip(failing.clusters["account_id"], failing.clusters["cluster_id"])) == \
+        set(zip(c[c["result"] == "FAIL"]["account_id"], c[c["result"] == "FAIL"]["cluster_id"]))

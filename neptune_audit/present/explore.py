@@ -66,8 +66,9 @@ def _has_tag(tags, key: str, value: str | None) -> bool:
 def narrow(result, flt: Filter) -> View:
     """The findings, clusters and scope rows that ``flt`` keeps.
 
-    Findings and clusters are kept together: a cluster stays when one of its kept instances does (or, for
-    ``exposure`` and ``result``, by the cluster's own value); scope keeps the account-regions still in view.
+    Findings and clusters are kept together: a cluster stays when one of its kept instances does, and for
+    ``exposure`` and ``result`` (PASS, FAIL) only when its own value is the one asked for; scope keeps the
+    account-regions still in view.
     """
     f, c, s = result.findings, result.clusters, result.scope
     for column, value in (("account_id", flt.account), ("region", flt.region)):
@@ -90,6 +91,10 @@ def narrow(result, flt: Filter) -> View:
     if flt.result is not None or flt.tag:
         kept = set(zip(f["account_id"], f["region"], f["cluster_id"]))
         c = c[[k in kept for k in zip(c["account_id"], c["region"], c["cluster_id"])]]
+    if flt.result in ("PASS", "FAIL"):
+        # a cluster has a result of its own: Result = PASS never lists a failing cluster (one with a passing
+        # reader, say), Result = FAIL every failing one; EXCEPTED, which no cluster is, keeps those of its instances
+        c = c[c["result"] == flt.result]
     return View(findings=f, clusters=c, scope=s, engine_calendar=result.engine_calendar,
                 calendar_note=result.calendar_note, generated_at=getattr(result, "generated_at", None))
 
