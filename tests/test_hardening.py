@@ -18,6 +18,10 @@ from .faults import fail_call, in_region
 
 REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
 
+# the demo estate holds a cluster code defines (drift) and one whose window is open now (a restart): an unattended
+# apply over all of it says it accepts both, as --yes alone no longer does
+UNATTENDED = ("--allow-drift", "--accept-restart")
+
 
 @pytest.fixture
 def org(aws):
@@ -101,7 +105,7 @@ def test_credentials_never_reach_any_output(moto_server, tmp_path):
         ["scan", "--organization"],
         ["scan", "--profile", "nope"],
         ["remediate", "--organization", "--script", str(tmp_path / "fix.sh")],
-        ["remediate", "--regions", "us-east-1", "--apply", "--yes", "--audit-log", str(tmp_path / "audit.jsonl")],
+        ["remediate", "--regions", "us-east-1", "--apply", "--yes", *UNATTENDED, "--audit-log", str(tmp_path / "audit.jsonl")],
         ["report", "--regions", "us-east-1,eu-west-1", "-o", str(tmp_path / "r.html"),
          "--keep-notebook", str(tmp_path / "r.ipynb")],
     ]
@@ -132,7 +136,7 @@ def test_killed_remediation_leaves_intents_and_a_rerun_completes(moto_server, tm
     proxy = LatencyProxy(moto_server.port, rtt=0.4)  # slow enough to kill the process mid-run
     env = moto_server.env(AWS_ENDPOINT_URL=proxy.url)
     log = tmp_path / "audit.jsonl"
-    args = ["remediate", "--organization", "--regions", REGIONS, "--apply", "--yes", "--audit-log", str(log)]
+    args = ["remediate", "--organization", "--regions", REGIONS, "--apply", "--yes", *UNATTENDED, "--audit-log", str(log)]
     proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

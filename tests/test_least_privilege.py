@@ -13,6 +13,10 @@ from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import boto, run_cli
 
+# the demo estate holds a cluster code defines (drift) and one whose window is open now (a restart): an unattended
+# apply over all of it says it accepts both, as --yes alone no longer does
+UNATTENDED = ("--allow-drift", "--accept-restart")
+
 
 def test_policies_are_read_only_plus_one_write():
     audit = api.policy("audit")
@@ -99,7 +103,7 @@ def test_audit_policy_scans_everything_but_cannot_remediate(moto_server, enforce
     assert {c["exposure"] for c in known} <= {"current", "behind", "not-covered"}
     before = neptune_state(moto_server.url, enforced["audit"])
     log = tmp_path / "audit.jsonl"
-    rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes", "--audit-log", str(log)], env)
+    rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes", *UNATTENDED, "--audit-log", str(log)], env)
     assert rem.returncode == 1, rem.stdout + rem.stderr
     outcomes = [r for r in auditlog.read(log) if r["event"] == "outcome"]
     assert outcomes and all(r["outcome"] == "failed" and "AccessDenied" in r["error"] for r in outcomes)
@@ -108,7 +112,7 @@ def test_audit_policy_scans_everything_but_cannot_remediate(moto_server, enforce
 
 def test_remediation_policy_succeeds(moto_server, enforced, tmp_path):
     env = moto_server.env(**enforced["remediate"])
-    rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes",
+    rem = run_cli(["remediate", "--regions", "us-east-1,eu-west-1", "--apply", "--yes", *UNATTENDED,
                    "--audit-log", str(tmp_path / "a.jsonl")], env)
     assert rem.returncode == 0, rem.stdout + rem.stderr
     assert all(neptune_state(moto_server.url, enforced["remediate"]).values())

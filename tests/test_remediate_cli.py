@@ -10,6 +10,10 @@ from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import boto, run_cli
 
+# the demo estate holds a cluster code defines (drift) and one whose window is open now (a restart): an unattended
+# apply over all of it says it accepts both, as --yes alone no longer does
+UNATTENDED = ("--allow-drift", "--accept-restart")
+
 
 def amvu_state(url: str, accounts: dict) -> dict:
     """(account, instance) -> AutoMinorVersionUpgrade for every instance of every engine."""
@@ -53,7 +57,7 @@ def test_script_is_written_and_nothing_changes(moto_server, estate, tmp_path):
 def test_apply_yes_fixes_exactly_the_failing_neptune_instances(moto_server, estate, tmp_path):
     before = amvu_state(moto_server.url, estate.accounts)
     log = tmp_path / "audit.jsonl"
-    proc = run_cli(["remediate", "--organization", "--apply", "--yes", "--audit-log", str(log)], moto_server.env())
+    proc = run_cli(["remediate", "--organization", "--apply", "--yes", *UNATTENDED, "--audit-log", str(log)], moto_server.env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     after = amvu_state(moto_server.url, estate.accounts)
     changed = {k for k in before if before[k] != after[k]}
@@ -67,14 +71,14 @@ def test_apply_yes_fixes_exactly_the_failing_neptune_instances(moto_server, esta
     assert set(outcomes.values()) == {"changed"}
     assert "testing" not in log.read_text(), "no credentials in the audit log"
     # A second run finds nothing left to do.
-    again = run_cli(["remediate", "--organization", "--apply", "--yes", "--audit-log", str(log)], moto_server.env())
+    again = run_cli(["remediate", "--organization", "--apply", "--yes", *UNATTENDED, "--audit-log", str(log)], moto_server.env())
     assert again.returncode == 0 and "Nothing to remediate" in again.stdout
     scan = run_cli(["scan", "--organization", "--format", "json"], moto_server.env())
     assert scan.returncode == 0 and json.loads(scan.stdout)["summary"]["fail"] == 0
 
 
 def test_one_instance_only(moto_server, estate, tmp_path):
-    proc = run_cli(["remediate", "--regions", "us-east-1", "--instance", "fraud-detect-1", "--apply", "--yes",
+    proc = run_cli(["remediate", "--regions", "us-east-1", "--instance", "fraud-detect-1", "--apply", "--yes", *UNATTENDED,
                     "--audit-log", str(tmp_path / "a.jsonl")], moto_server.env())
     assert proc.returncode == 0, proc.stderr
     state = amvu_state(moto_server.url, estate.accounts)
@@ -101,7 +105,7 @@ def test_named_excepted_instance_is_left_alone_unless_asked(moto_server, estate,
 
     mgmt = estate.accounts["management"]
     args = ["remediate", "--regions", "us-east-1", "--exceptions", example_exceptions(), "--instance",
-            "kg-legacy-writer", "--apply", "--yes", "--audit-log", str(tmp_path / "a.jsonl")]
+            "kg-legacy-writer", "--apply", "--yes", *UNATTENDED, "--audit-log", str(tmp_path / "a.jsonl")]
     proc = run_cli(args, moto_server.env())
     assert proc.returncode == 0, proc.stderr
     assert "Left alone: kg-legacy-writer" in proc.stdout and "excepted" in proc.stdout
@@ -116,7 +120,7 @@ def test_damaged_audit_log_stops_before_anything_changes(moto_server, estate, tm
     before = amvu_state(moto_server.url, estate.accounts)
     log = tmp_path / "a.jsonl"
     log.write_text('{"event": "intent", "change_id": "x"}\n[1, 2]\n{"event": "outcome", "change_id": "x"}\n')
-    proc = run_cli(["remediate", "--regions", "us-east-1", "--apply", "--yes", "--audit-log", str(log)],
+    proc = run_cli(["remediate", "--regions", "us-east-1", "--apply", "--yes", *UNATTENDED, "--audit-log", str(log)],
                    moto_server.env())
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert f"{log} is damaged at line 2" in proc.stderr
