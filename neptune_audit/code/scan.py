@@ -232,6 +232,14 @@ def _under(v: Value, value) -> bool | None:
     return value if isinstance(value, bool) else tf._bool(value)
 
 
+def _shown(value, as_bool, label: str) -> str:
+    """A value as the reason quotes it: a Terraform boolean bare (python-hcl2 8.1.0 hands some over as "false"),
+    a CloudFormation parameter as the text it is."""
+    if isinstance(value, bool) or (label == "variable" and as_bool is not None):
+        return str(as_bool if as_bool is not None else value).lower()
+    return repr(one_line(value, limit=20))
+
+
 def _decide(v: Value) -> tuple[bool | None, str]:
     """(passes?, why) for one way of writing the setting; None: it cannot be shown either way."""
     if v.kind == "literal":
@@ -244,12 +252,12 @@ def _decide(v: Value) -> tuple[bool | None, str]:
         alts = sorted({str(o).lower() for o in options if _under(v, o) is False})
         if v.given is not None:
             b = _under(v, v.given)
-            shown = str(v.given).lower() if isinstance(v.given, bool) else repr(one_line(v.given, limit=20))
+            shown = _shown(v.given, b, label)
             by = "by its module call" if v.text == "caller" else "from outside the file"
             where = f"{label} {v.name}, given {shown} {by}"
         elif v.has_default:
             b = _under(v, v.default)
-            shown = str(v.default).lower() if isinstance(v.default, bool) else repr(one_line(v.default, limit=20))
+            shown = _shown(v.default, b, label)
             where = f"{label} {v.name}, default {shown}"
         else:
             return None, (f"decided by {label} {v.name}, which has no default: the value is chosen at deploy time "
