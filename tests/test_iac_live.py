@@ -87,8 +87,6 @@ def test_the_plan_says_an_api_change_is_drift_and_refuses_it_unless_allowed(demo
 
 
 def test_the_code_fix_comes_first_and_applies(demo, tmp_path, capsys):
-    from neptune_audit import cli
-
     subprocess.run(["git", "init", "-q"], check=True)
     result = _scan(demo)
     rem = remediate.Remediation(result, ["orders-graph-1", "events-graph-1"])

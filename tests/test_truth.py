@@ -8,7 +8,6 @@ PendingMaintenanceAction.ForcedApplyDate is applied on that date, regardless of 
 """
 from __future__ import annotations
 
-import re
 import shlex
 from datetime import date, timedelta
 from pathlib import Path
