@@ -78,7 +78,7 @@ def _derived_facts(c: dict, generated: date, name: str) -> None:
     """A cluster's derived labels against the facts they come from: exposure not-covered exactly when the release
     is older than 1.3.0.0, end_of_life from its date and the run's day, an outlook of automatic upgrades only for a
     cluster that gets them."""
-    from neptune_audit.rule.outlook import NEAR, amvu_effective
+    from neptune_audit.rule.outlook import amvu_effective, eol_state
 
     where = f"{name}: cluster {one_line(c['cluster_id'])} ({c['account_id']} {c['region']})"
     effective = amvu_effective(c["engine_version"])
@@ -89,13 +89,9 @@ def _derived_facts(c: dict, generated: date, name: str) -> None:
         raise InputError(f"{where}: exposure {c['exposure']} contradicts engine {c['engine_version']}: refused")
     if "end_of_life" in c and c.get("end_of_life") is not None:
         eol = c.get("end_of_life_date")
-        expected = "unknown" if not eol else (
-            "past" if date.fromisoformat(eol) < generated else
-            "within-180-days" if date.fromisoformat(eol) - generated <= NEAR else "later")
+        day = date.fromisoformat(eol) if eol else None
         # a day either way: the run read its local date, generated_at is UTC
-        near = eol and abs((date.fromisoformat(eol) - generated).days) <= 1
-        if c["end_of_life"] != expected and not near and not (
-                eol and abs((date.fromisoformat(eol) - generated).days - NEAR.days) <= 1):
+        if c["end_of_life"] not in {eol_state(day, generated + timedelta(days=k)) for k in (-1, 0, 1)}:
             raise InputError(f"{where}: end_of_life {c['end_of_life']} contradicts its date {eol} on "
                              f"{generated}: refused")
     outlook = c.get("outlook") or ""

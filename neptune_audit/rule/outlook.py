@@ -207,15 +207,20 @@ def load_calendar(path=None) -> Calendar:
     return Calendar(cal.as_of, cal.source, cal.releases, file=str(Path(path)))
 
 
+def eol_state(eol: date | None, today: date) -> str:
+    """One of END_OF_LIFE_STATES for an end-of-life date on ``today``."""
+    if not eol:
+        return "unknown"
+    if eol < today:
+        return "past"
+    return "within-180-days" if eol - today <= NEAR else "later"
+
+
 def end_of_life(calendar: Calendar, version, today: date) -> tuple[str | None, str]:
     """(end-of-life date, one of END_OF_LIFE_STATES) of a release on ``today``."""
     entry = calendar.entry(version)
     eol = entry and entry.get("end_of_life")
-    if not eol:
-        return None, "unknown"
-    if eol < today:
-        return eol.isoformat(), "past"
-    return eol.isoformat(), "within-180-days" if eol - today <= NEAR else "later"
+    return (eol.isoformat() if eol else None), eol_state(eol, today)
 
 
 # ---- one cluster's engine facts ----
