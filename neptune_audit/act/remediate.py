@@ -45,7 +45,9 @@ PLAN_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "arn", "rol
                 # what the change means for the cluster (the panel shows them beside each candidate)
                 "exposure", "engine", "pending_maintenance", "next_window", "command",
                 # the code that owns the instance (scan --iac, or CloudFormation's tags): fix it there first
-                "managed_by"]
+                "managed_by",
+                # upgrade_starts_warning applies: the change may start an engine upgrade and restart the cluster
+                "restarts"]
 RESULT_COLUMNS = ["account_id", "region", "cluster_id", "instance_id", "outcome", "error", "apply_immediately",
                   "verified", "detail", "drift"]
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -104,12 +106,9 @@ def upgrade_starts_warning(finding: dict, now: datetime) -> str | None:
             f"from {current} to {target} at once, and {restart}; as a precaution, change it after the window")
 
 
-RESTART_WARNING = "the maintenance window of cluster "  # how upgrade_starts_warning begins, both wordings
-
-
 def restarting(plan_df: pd.DataFrame) -> list[str]:
     """Instances whose change may start an engine upgrade at once (the cluster's window open, or about to be)."""
-    return [r.instance_id for r in plan_df.itertuples() if any(w.startswith(RESTART_WARNING) for w in r.warnings)]
+    return list(plan_df.loc[plan_df["restarts"].astype(bool), "instance_id"])
 
 
 def next_window_start(window: str | None, now: datetime) -> datetime | None:
@@ -207,7 +206,8 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
                      "pending_maintenance": maintenance,
                      "next_window": (f"{opens:%a %Y-%m-%d %H:%M} UTC" if opens else
                                      f"open now ({window})" if open_now else "unknown"),
-                     "command": command(f["region"], f["instance_id"]), "managed_by": owner})
+                     "command": command(f["region"], f["instance_id"]), "managed_by": owner,
+                     "restarts": warning is not None})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
