@@ -23,7 +23,7 @@ def prepare_lab(folder, **overrides) -> list:
 
     import nbformat
 
-    from neptune_audit.present.report import notebook_path, set_parameters
+    from neptune_audit.present.report import kernel_metadata, notebook_path, set_parameters
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,27 +38,9 @@ def prepare_lab(folder, **overrides) -> list:
         # The values go into the parameters cell itself rather than into a second cell papermill would inject
         # below it: a newcomer reads one set of parameters, and it is the one in effect.
         set_parameters(nb, wanted, "parameters", "set by `neptune-audit demo --lab`")
-        nb.metadata.update(_kernel_metadata())
+        nb.metadata.update(kernel_metadata())
         nbformat.write(nb, target)
     return paths
-
-
-def _kernel_metadata() -> dict:
-    """The kernelspec and language_info the kernel will report: JupyterLab writes them into a notebook it opens
-    when they differ, and marks it unsaved before anything was run.  (ipykernel's own ``language_info`` is not
-    imported for it: importing ``ipykernel.ipkernel`` makes every ipywidget of the process use kernel comms.)"""
-    import platform
-
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        spec = KernelSpecManager().get_kernel_spec("python3")
-    except Exception:  # noqa: BLE001 - no kernel spec to read: the shipped metadata stays
-        return {}
-    return {"kernelspec": {"display_name": spec.display_name, "language": spec.language, "name": "python3"},
-            "language_info": {"name": "python", "version": platform.python_version(), "mimetype": "text/x-python",
-                              "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3",
-                              "nbconvert_exporter": "python", "file_extension": ".py"}}
 
 
 # JupyterLab leaves widget state out of saved notebooks unless told (ipywidgets' saveState, off by default): the

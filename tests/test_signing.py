@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import tracemalloc
 
 import pytest
@@ -376,3 +377,86 @@ def test_hostile_evidence_is_one_line_exit_2(tmp_path, capsys, payload, words):
 def test_evidence_refuses_non_regular_files(tmp_path, capsys):
     code, _, err = _main(["evidence", "/dev/zero"], capsys)
     assert code == 2 and "not a regular file" in err
+
+
+def _resaved_as_jupyterlab_would(path, target, edit=None):
+    """What a receiver's JupyterLab does to a notebook it opens and saves: its own kernel name and Python version,
+    widget state, cell metadata, and JSON outputs re-serialized by JavaScript (1.0 becomes 1), then nbformat."""
+    import nbformat
+
+    nb = json.loads(path.read_text())
+    nb["metadata"]["kernelspec"]["display_name"] = "Python 3 (receiver)"
+    nb["metadata"]["language_info"]["version"] = "3.12.1"
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                                "version_minor": 0}}
+    nb["cells"][1]["metadata"]["scrolled"] = True
+
+    def js(value):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: js(v) for k, v in value.items()}
+        return [js(v) for v in value] if isinstance(value, list) else value
+
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            for mime, value in out.get("data", {}).items():
+                if mime.endswith("json"):
+                    out["data"][mime] = js(value)
+    if edit:
+        edit(nb)
+    target.write_text(nbformat.writes(nbformat.from_dict(nb)))
+    shutil.copy(path.with_name(path.name + ".sig"), target.with_name(target.name + ".sig"))
+    return target
+
+
+@pytest.mark.slow  # renders a report: a notebook kernel
+def test_a_signed_notebook_saved_again_by_jupyterlab_still_verifies_and_names_what_changed(signed, tmp_path, capsys):
+    resaved = _resaved_as_jupyterlab_would(signed["nb"], tmp_path / "r.ipynb")
+    assert resaved.read_bytes() != signed["nb"].read_bytes()
+    code, out, err = _main(["evidence", str(resaved), "--public-key", str(signed["pub"])], capsys)
+    assert code == 0, err
+    assert "the content of r.ipynb" in err and "every byte" not in err
+    for field in ("metadata.kernelspec (changed)", "metadata.language_info (changed)", "metadata.widgets (added)",
+                  "cell metadata (changed)"):
+        assert field in err, (field, err)
+    assert json.loads(out)["schema"] == "neptune-audit/1"
+
+
+@pytest.mark.slow  # renders a report: a notebook kernel
+@pytest.mark.parametrize("where", ["output", "source", "parameters", "tags"])
+def test_a_content_change_to_a_resaved_notebook_fails_and_names_the_cell(signed, tmp_path, capsys, where):
+    def edit(nb):
+        code_cells = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("outputs")]
+        if where == "output":  # one byte of one HTML output
+            out = next(o for c in code_cells for o in c["outputs"] if "text/html" in o.get("data", {}))
+            html = "".join(out["data"]["text/html"])
+            at = html.index("FAIL")
+            out["data"]["text/html"] = html[:at] + "PASS" + html[at + 4:]
+        elif where == "source":
+            code_cells[-1]["source"] = "".join(code_cells[-1]["source"]) + " "
+        elif where == "parameters":
+            nb["metadata"]["papermill"]["parameters"]["regions"] = "us-east-1"
+        else:
+            nb["cells"][0].setdefault("metadata", {})["tags"] = ["hide"]
+
+    bad = _resaved_as_jupyterlab_would(signed["nb"], tmp_path / "r.ipynb", edit)
+    code, out, err = _main(["evidence", str(bad), "--public-key", str(signed["pub"])], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (where, err)
+    assert "content was changed after it was signed" in err
+    if where != "parameters":
+        assert "cell " in err
+
+
+@pytest.mark.slow  # renders a report: a notebook kernel
+def test_the_readme_computes_the_notebook_content_digest_by_hand(signed, tmp_path):
+    """The README's standard-library script gives the signed content digest, for the file as written and resaved."""
+    readme = (signing.Path(__file__).parent.parent / "README.md").read_text()
+    script = readme.split("<!-- notebook-content-digest -->\n```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "digest.py").write_text(script)
+    env = json.loads(signed["nb"].with_name("r.ipynb.sig").read_text())
+    signed_digest = json.loads(base64.b64decode(env["payload"]))["predicate"]["notebook"]["content_sha256"]
+    for nb in (signed["nb"], _resaved_as_jupyterlab_would(signed["nb"], tmp_path / "r.ipynb")):
+        proc = subprocess.run([sys.executable, str(tmp_path / "digest.py"), str(nb)], capture_output=True, text=True)
+        assert proc.stdout.strip() == signed_digest, proc.stderr
+    assert len(signing.pae(env["payloadType"], base64.b64decode(env["payload"]))) <= 4096, "KMS RAW signs ≤ 4096 B"

@@ -194,6 +194,7 @@ class Verification:
     signed: bool            # a signature lies beside the file (or its header names a signer)
     verified_key: str | None  # the key whose signature verified, None when none was checked
     predicate: dict | None
+    rewritten: tuple[str, ...] | None = None  # a notebook re-saved since: its content verified, these fields not
 
     def lines(self, path) -> list[str]:
         out = [f"{path}: the run of {self.document['generated_at']}; evidence SHA-256 {self.sha256} matches its "
@@ -202,8 +203,14 @@ class Verification:
             p = self.predicate or {}
             who = "".join(f", {label} {p[k]}" for label, k in (("KMS key", "kms_key_arn"), ("by", "signed_by"),
                                                                 ("at", "signed_at")) if p.get(k))
-            out.append(f"signature verified: every byte of {Path(path).name} was signed by key {self.verified_key}"
-                       f"{who}")
+            if self.rewritten is None:
+                out.append(f"signature verified: every byte of {Path(path).name} was signed by key "
+                           f"{self.verified_key}{who}")
+            else:
+                out.append(f"signature verified: the content of {Path(path).name} (every cell's source and outputs, "
+                           f"the parameters, the evidence) was signed by key {self.verified_key}{who}")
+                out.append("the file was saved again since (by JupyterLab, say): only housekeeping changed, "
+                           f"which the signature does not vouch for: {', '.join(self.rewritten) or 'formatting'}")
         elif self.signed:
             out.append("signed, but the signature was not checked: give --public-key PUB.pem (or --kms-key KEY) "
                        "to verify who signed it")
@@ -237,4 +244,5 @@ def verify(path, public_key=None, signature=None) -> Verification:
     check_facts(embedded.document, p.name)
     signed = bool(embedded.signer_key_id) or signing.signature_path(p).exists() or bool(signature)
     return Verification(embedded.document, embedded.sha256, signed, verified.key_id if verified else None,
-                        verified.predicate if verified else None)
+                        verified.predicate if verified else None,
+                        verified.rewritten if verified and not verified.bytes_intact else None)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from neptune_audit import __version__
 from neptune_audit.aws.permissions import Needs
+from neptune_audit.contract import notebook
 from neptune_audit.errors import UsageError, one_line
 from neptune_audit.inputs import MB, read_bytes, strict_json
 
@@ -227,13 +228,17 @@ def signature_path(artefact) -> Path:
 
 
 def statement(name: str, data: bytes, signer: Signer, evidence_sha256: str | None) -> dict:
+    predicate = {**signer.describe(), "signed_at": _now(), "evidence_sha256": evidence_sha256,
+                 "tool_version": __version__}
+    if name.endswith(".ipynb"):
+        # a notebook is opened and saved by its receiver's JupyterLab: its content is stated apart from the bytes
+        predicate["notebook"] = notebook.digests(strict_json(data, name))
     return {"_type": STATEMENT_TYPE,
             "subject": [{"name": name, "digest": {"sha256": hashlib.sha256(data).hexdigest()}}],
             "predicateType": PREDICATE_TYPE,
             # signed_at here is the signature's own time; the report's header (written before it) shows when the
             # key was checked, at the start of the run
-            "predicate": {**signer.describe(), "signed_at": _now(), "evidence_sha256": evidence_sha256,
-                          "tool_version": __version__}}
+            "predicate": predicate}
 
 
 def envelope(name: str, data: bytes, signer: Signer, evidence_sha256: str | None = None) -> str:
@@ -262,6 +267,8 @@ class Verified:
 
     key_id: str
     predicate: dict
+    rewritten: tuple[str, ...] = ()  # a notebook whose content is as signed: the housekeeping fields that changed
+    bytes_intact: bool = True
 
 
 def read_envelope(artefact, signature=None) -> tuple[Path, dict] | None:
@@ -305,8 +312,15 @@ def verify_file(artefact, data: bytes, public_key, signature=None) -> Verified:
         assert st["_type"] == STATEMENT_TYPE and st["predicateType"] == PREDICATE_TYPE and isinstance(predicate, dict)
     except (KeyError, IndexError, TypeError, AssertionError):
         raise UsageError(f"the statement in {path} is not a neptune-audit statement") from None
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise UsageError(f"{artefact} was changed after it was signed (its SHA-256 is not the signed one)")
     if predicate.get("key_id") != expected:
         raise UsageError(f"the statement in {path} names another key: refused")
-    return Verified(expected, predicate)
+    if hashlib.sha256(data).hexdigest() == digest:
+        return Verified(expected, predicate)
+    signed_nb = predicate.get("notebook")
+    if not (isinstance(signed_nb, dict) and signed_nb.get("content_version") == notebook.CONTENT_VERSION):
+        raise UsageError(f"{artefact} was changed after it was signed (its SHA-256 is not the signed one)")
+    content, housekeeping = notebook.compare(signed_nb, notebook.digests(strict_json(data, str(artefact))))
+    if content:
+        raise UsageError(f"{artefact}: its content was changed after it was signed ({', '.join(content)}); "
+                         "what JupyterLab rewrites on its own is told apart, this is not that")
+    return Verified(expected, predicate, tuple(housekeeping), bytes_intact=False)

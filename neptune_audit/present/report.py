@@ -85,6 +85,24 @@ def set_parameters(nb, values: dict, tag: str, note: str) -> None:
     cell.source = "\n".join(lines)
 
 
+def kernel_metadata() -> dict:
+    """The kernelspec and language_info the kernel will report: JupyterLab writes them into a notebook it opens
+    when they differ, and marks it unsaved before anything was run.  (ipykernel's own ``language_info`` is not
+    imported for it: importing ``ipykernel.ipkernel`` makes every ipywidget of the process use kernel comms.)"""
+    import platform
+
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except Exception:  # noqa: BLE001 - no kernel spec to read: the shipped metadata stays
+        return {}
+    return {"kernelspec": {"display_name": spec.display_name, "language": spec.language, "name": "python3"},
+            "language_info": {"name": "python", "version": platform.python_version(), "mimetype": "text/x-python",
+                              "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3",
+                              "nbconvert_exporter": "python", "file_extension": ".py"}}
+
+
 def default_output(prefix: str = "neptune-audit-report") -> Path:
     return Path(f"{prefix}-{date.today().isoformat()}.html")
 
@@ -277,6 +295,8 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
         if keep_notebook:
             set_parameters(nb, DELIVERABLE_PARAMETERS, "injected-parameters",
                            "set by `neptune-audit report --notebook`: Run All re-renders this notebook's own evidence")
+            # written as JupyterLab saves it (nbformat, the kernel's metadata), so opening it does not mark it changed
+            nb.metadata.update(kernel_metadata())
         files = {html_path: html, **({Path(keep_notebook): nbformat.writes(nb).encode("utf-8")} if keep_notebook
                                      else {})}
         # Signed before anything is written: a key that fails (KMS denied, throttled) leaves no unsigned file.
