@@ -122,3 +122,32 @@ def test_every_chart_has_axis_titles_and_hovers_naming_what_it_counts(result, na
     names = {c for c in result.clusters["cluster_id"]}
     hover_data = " ".join(str(t.customdata) for t in fig.data)
     assert any(n in hover_data for n in names), "the hover names real clusters"
+
+
+def test_every_chart_says_in_words_what_it_shows(result):
+    """The text alternative beside each chart names what each bar, cell or line counts, from the figure itself."""
+    from neptune_audit.contract.vocabulary import FAIL
+
+    f = result.findings
+    words = charts.describe(charts.compliance_by_region(f))
+    assert words.startswith("Compliance per region.")
+    for region, group in f.groupby("region"):
+        failing = int((group["result"] == FAIL).sum())
+        assert f"{region}: {failing} FAIL" in words or failing == 0
+    heat = charts.describe(charts.failing_by_account_region(f, result.scope))
+    for (acct, region), group in f[f["result"] == FAIL].groupby(["account_id", "region"]):
+        assert f"{region} {len(group)} failing" in heat.split(f"account {acct}: ")[1].split(";")[0]
+    scope = pd.DataFrame([{"account_id": "1", "region": "us-east-1", "state": "denied"}])
+    assert "us-east-1 not scanned (denied)" in charts.describe(
+        charts.failing_by_account_region(pd.DataFrame(columns=["account_id", "region", "result"]), scope))
+    hist = pd.DataFrame({"generated_at": pd.to_datetime(["2026-11-01", "2026-11-02"]), "instances": [3, 3],
+                         "pass": [1, 2], "fail": [2, 1], "excepted": [0, 0]})
+    assert "FAIL: 1 in the latest of 2 runs" in charts.describe(charts.trend(hist))
+
+
+def test_failing_and_excepted_are_not_told_apart_by_colour_alone(result):
+    fig = charts.compliance_by_region(result.findings)
+    shapes = {t.name: t.marker.pattern.shape for t in fig.data}
+    assert shapes["FAIL"] and shapes["EXCEPTED"] and shapes["FAIL"] != shapes["EXCEPTED"] and not shapes["PASS"]
+    rollup = charts.cluster_rollup(result.findings, result.clusters)
+    assert all(bool(t.marker.pattern.shape) == t.name.endswith("off") for t in rollup.data)

@@ -242,6 +242,78 @@ def check_tables(page) -> None:
     assert not bad, f"empty cells must be empty: {bad[:5]}"
 
 
+CHARTS_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot')]
+    .filter(gd => gd.data && gd.layout)
+    .map(gd => ({cell: gd.closest('.jp-Cell').getAttribute('data-windowed-list-index'),
+                 title: (gd.layout.title && gd.layout.title.text) || '',
+                 traces: gd.data.map(t => ({type: t.type, name: t.name || '', x: t.x || [], y: t.y || [],
+                                            z: t.z || null}))}))"""
+
+
+def rendered_charts(page) -> list[dict]:
+    """Every chart as drawn on the page (plotly.js's own data on each graph div), with its cell's index."""
+    return page.evaluate(CHARTS_JS)
+
+
+def saved_charts(model: dict) -> dict[str, list[dict]]:
+    """The charts the notebook model holds (what a save writes), by cell index."""
+    out = {}
+    for i, cell in enumerate(model["cells"]):
+        for o in cell.get("outputs", []):
+            fig = o.get("data", {}).get("application/vnd.plotly.v1+json")
+            if fig:
+                out.setdefault(str(i), []).append([{"name": t.get("name") or "", "x": list(t.get("x") or []),
+                                                    "y": list(t.get("y") or [])} for t in fig["data"]])
+    return out
+
+
+def total(traces: list[dict], axis: str) -> int:
+    return sum(v for t in traces for v in t[axis] if isinstance(v, (int, float)))
+
+
+# Contrast of every text element in the outputs against what is behind it (WCAG 2 relative luminance); plotly's
+# SVG is left out (it draws its own white box).
+CONTRAST_JS = """() => {
+  const rgba = s => { const m = s.match(/[\\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
+  const over = (top, under) => { const a = top[3]; return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat(1); };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const background = el => { const layers = [];
+    for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+    return layers.reverse().reduce((acc, c) => over(c, acc), [255, 255, 255, 1]); };
+  const out = [];
+  for (const el of document.querySelectorAll('.jp-OutputArea-output *')) {
+    if (el.closest('.js-plotly-plot, svg, .modebar') || !el.offsetParent) continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || Number(style.opacity) < 0.5) continue;
+    if (el.closest('[disabled], .disabled, .dt-paging-button.disabled')) continue;  // WCAG exempts inactive controls
+    const bg = background(el), fg = over(rgba(style.color), bg);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < 4.5) out.push([el.tagName, el.className, el.textContent.trim().slice(0, 40), ratio.toFixed(2)]);
+  }
+  return out; }"""
+
+
+def low_contrast(page) -> list:
+    return page.evaluate(CONTRAST_JS)
+
+
+def set_theme(page, theme: str) -> None:
+    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
+    page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{theme}'", timeout=30_000)
+    page.wait_for_timeout(1500)
+
+
+def column(page, caption: str, n: int) -> list[str]:
+    table = page.locator(".dt-container", has=page.locator("caption", has_text=caption))
+    return [t.strip() for t in table.locator(f"tbody td:nth-child({n})").all_inner_texts()]
+
+
+
 def test_audit_notebook_in_jupyterlab(lab, page):
     tracked = (ROOT / "notebooks" / "audit.ipynb").read_bytes()
     model = run_all(page, lab, "audit.ipynb", first_open=True)
@@ -270,6 +342,22 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     page.wait_for_function("([sel, n]) => [...document.querySelectorAll(sel)].some(e => e.textContent.includes(n))",
                            arg=[".dt-info", f"of {expected} entries"], timeout=30_000)
     assert f"of {expected} entries" in findings_info.inner_text()
+    # Every chart on screen follows the filter: drawn equals saved (the model a save writes), and both count only
+    # the region's instances.
+    page.wait_for_timeout(1500)
+    model = page.evaluate("() => window.jupyterapp.shell.currentWidget.model.toJSON()")
+    drawn, saved = rendered_charts(page), saved_charts(model)
+    assert len(drawn) >= 5, [c["title"] for c in drawn]
+    for chart in drawn:
+        mine = [{"name": t["name"], "x": t["x"], "y": t["y"]} for t in chart["traces"] if t["type"] == "bar"]
+        if mine:
+            assert mine in saved[chart["cell"]], f"{chart['title']}: drawn is not what is saved"
+    by_title = {c["title"].split(":")[0]: c["traces"] for c in drawn}
+    assert {x for t in by_title["Compliance per region"] for x in t["x"]} == {region}
+    assert total(by_title["Compliance per region"], "y") == expected
+    assert total(by_title["Engine versions in use"], "y") == expected
+    assert total(by_title["Cluster roll-up"], "x") == expected
+    assert by_title["Failing instances per account and region"][0]["x"] == [region]
     # account (its name, where known) over its id over its region, or id over region
     regions = {t.split()[-1] for t in page.locator(".dt-container", has=page.locator("caption", has_text="Findings"))
                .locator("tbody td:nth-child(2) small").all_inner_texts()}
@@ -285,6 +373,30 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     page.wait_for_function("([sel, n]) => [...document.querySelectorAll(sel)].some(e => e.textContent.includes(n))",
                            arg=[".dt-info", f"of {expected} entries"], timeout=30_000)
     assert not page.console_errors, page.console_errors
+    # A header sorts by click and from the keyboard (Tab to its sort control, Enter).
+    header = page.locator(".dt-container", has=page.locator("caption", has_text="Findings")).locator("thead th").nth(2)
+    header.click()
+    page.wait_for_timeout(300)
+    ids = column(page, "Findings", 3)
+    assert ids == sorted(ids), ids
+    header.locator(".dt-column-order").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    ids = column(page, "Findings", 3)
+    assert ids == sorted(ids, reverse=True), ids
+    # Offline and private: no chart control that uploads or links out.
+    assert page.locator(".modebar").count() >= 5
+    cloud = page.locator(".modebar-btn[data-title*='Chart Studio'], .modebar-btn[data-title*='Share'], "
+                         "a.modebar-btn[href], a[href*='plot.ly'], a[href*='chart-studio']")
+    assert cloud.count() == 0
+    # Text at least 4.5:1 against its background, in the light theme and the dark one; every chart has its words.
+    assert page.locator("details.na-alt").count() >= 5
+    assert not low_contrast(page), low_contrast(page)[:10]
+    set_theme(page, "JupyterLab Dark")
+    try:
+        assert not low_contrast(page), low_contrast(page)[:10]
+    finally:
+        set_theme(page, "JupyterLab Light")
     # Saving writes the outputs into the working copy, never into the tracked notebook.
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
@@ -303,6 +415,17 @@ def test_a_saved_audit_notebook_reopens_with_every_chart_and_table_and_no_kernel
     assert findings, "the Findings table renders from the file"
     assert errors == 0, "no output points at a widget model that is gone"
     assert bars == 1, "the filter bar is restored from the widget state saved with the notebook"
+    # ... with no kernel behind it: its controls are gone and it says why, once, in words
+    note = page.locator(".na-filter-bar .na-offline")
+    assert note.count() == 1 and note.is_visible(), "the filter bar says it needs a kernel"
+    assert all(not c.is_visible() for c in page.locator(".na-filter-bar .na-control").all()), "no dead controls"
+    assert broken_images(page) == 0
+
+
+def broken_images(page) -> int:
+    """Images in the notebook that did not load (a broken-link icon)."""
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) img')]
+        .filter(i => i.complete && i.naturalWidth === 0).length""")
 
 
 def reopen(page, lab: Lab, notebook: str) -> tuple[int, bool, int, int]:
@@ -334,7 +457,7 @@ def reopen(page, lab: Lab, notebook: str) -> tuple[int, bool, int, int]:
         # the first page, captioned in its footer
         # (JupyterLab's sanitizer turns an untrusted output's id into data-jupyter-id)
         preview = page.locator("div[id$='_fallback'], div[data-jupyter-id$='_fallback']",
-                               has=page.locator("tfoot", has_text="Findings"))
+                               has=page.locator("caption", has_text="Findings"))
         findings = findings or page.locator("caption", has_text="Findings").count() > 0 or (
             preview.count() > 0 and preview.first.is_visible() and preview.first.locator("tbody tr").count() > 0)
         bars = max(bars, page.locator(".na-filter-bar").count())
@@ -362,7 +485,11 @@ def test_a_notebook_made_elsewhere_opens_with_every_chart_and_table(lab, page, h
     # static preview of its first page until the reader trusts it (File > Trust Notebook) for search and paging;
     # the charts (plotly's renderer) need no trust, and no output may point at a widget model that is gone.
     assert charts >= 4 and findings and errors == 0, (charts, findings, errors)
-    assert bars == 0 or how == "papermill default", "no filter bar where the run was not interactive"
+    assert bars == 0, "untrusted: no widget is drawn"
+    assert page.get_by_text("VBox(children").count() == 0 and page.get_by_text("HBox(children").count() == 0
+    assert broken_images(page) == 0
+    if how == "papermill default":  # run interactively: the filter bar's output says in words what it needs
+        assert page.get_by_text("This filter bar needs the notebook's kernel").count() == 1
     html = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--stdout", str(target)],
                           capture_output=True, text=True, timeout=300).stdout
     assert html.count("plotly-graph-div") >= 4 and "Findings" in html
@@ -429,3 +556,48 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {(account, region, instance)} and after[(account, region, instance)] is True
     assert not page.console_errors, page.console_errors
+
+
+def test_a_signed_notebook_opened_and_saved_in_jupyterlab_still_verifies(lab, page, tmp_path):
+    """The auditor's day: open the signed `report --notebook` deliverable, look, save (or let autosave); the
+    signature still vouches for its content, and one edited output byte is caught."""
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    priv, pub = tmp_path / "k.pem", tmp_path / "k.pub"
+    priv.write_bytes(key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()))
+    pub.write_bytes(key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo))
+    target = lab.root / "signed.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "neptune_audit", "report", "--organization", "--notebook",
+                           str(target), "-o", str(tmp_path / "r.html"), "--sign", str(priv)],
+                          env=sim_server.client_env(lab.server.endpoint_url), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+
+    def evidence(path):
+        return subprocess.run([sys.executable, "-m", "neptune_audit", "evidence", str(path), "--public-key", str(pub)],
+                              capture_output=True, text=True, timeout=120)
+
+    page.goto(lab.url("signed.ipynb"))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.context"
+                           " && window.jupyterapp.shell.currentWidget.context.isReady"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=120_000)
+    page.wait_for_timeout(3000)  # the kernel's info reply, the widget manager: whatever JupyterLab writes on open
+    assert not page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty"), \
+        "written as JupyterLab saves it: opening it changes nothing"
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
+    page.wait_for_timeout(1500)
+    ok = evidence(target)
+    assert ok.returncode == 0, ok.stderr
+    assert "signature verified" in ok.stderr
+    nb = json.loads(target.read_text())
+    out = next(o for c in nb["cells"] for o in c.get("outputs", []) if "FAIL" in "".join(o.get("data", {})
+                                                                                       .get("text/html", "")))
+    text = "".join(out["data"]["text/html"])
+    out["data"]["text/html"] = text.replace("FAIL", "PASS", 1)
+    target.write_text(json.dumps(nb, indent=1))
+    bad = evidence(target)
+    assert bad.returncode == 2 and "content was changed" in bad.stderr, bad.stderr

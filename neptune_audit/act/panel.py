@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import ipywidgets as w
 import pandas as pd
 
-from neptune_audit.present import explore, tables
+from neptune_audit.present import explore, tables, widgets
 from neptune_audit.present.names import named
 from neptune_audit.act import remediate
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
@@ -34,7 +34,7 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
     out = [f"<p>{len(plan)} change(s). {tables.e(when)}.</p>"]
     warned = [(r.instance_id, w) for r in plan.itertuples() for w in r.warnings]
     if warned:
-        out.append('<div class="na-warn" style="border-left:4px solid #c0392b;background:#fdecea;padding:6px 10px;'
+        out.append('<div class="na-warn" style="border-left:4px solid #c0392b;background:#fdecea;color:#1a1a1a;padding:6px 10px;'
                    'margin:6px 0"><b>&#9888; Read before applying: ' f"{len(warned)} warning(s)</b><ul>"
                    + "".join(f"<li><b>{tables.e(i)}</b>: {tables.e(w)}</li>" for i, w in warned) + "</ul></div>")
     else:
@@ -69,6 +69,11 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
 
 
 
+OFFLINE = ("This remediation panel needs the notebook's kernel, and none is running it here: run the notebook "
+           "(Run > Run All Cells) to choose, review and apply changes. Nothing can be changed from this saved copy; "
+           "what was applied and verified, if anything, is shown below.")
+
+
 class RemediationPanel:
     def __init__(self, result, apply_enabled: bool = False, audit_log=None):
         self.result = result
@@ -95,8 +100,8 @@ class RemediationPanel:
         self.include_excepted = w.Checkbox(value=False, description="include excepted instances")
         self.instances = w.SelectMultiple(options=[], rows=10, description="Instances",
                                           layout=w.Layout(width="95%"))
-        self.select_all = w.Button(description="Select all shown", icon="check-square")
-        self.select_none = w.Button(description="Clear", icon="square")
+        self.select_all = w.Button(description="Select all shown", layout=w.Layout(width="auto"))
+        self.select_none = w.Button(description="Clear", layout=w.Layout(width="auto"))
         # The setting itself is applied as soon as possible either way (ModifyDBInstance, AutoMinorVersionUpgrade);
         # ApplyImmediately decides only whether the instance's *pending* modifications go now too.
         self.timing = w.ToggleButtons(options=[("Setting only (pending changes wait for the window)", False),
@@ -104,15 +109,15 @@ class RemediationPanel:
                                       value=False, description="When", style={"button_width": "auto"})
         self.allow_drift = w.Checkbox(value=False, description="change instances code defines through the API "
                                                                "anyway (drift)", layout=w.Layout(width="auto"))
-        self.review = w.Button(description="Review plan", button_style="info", icon="search")
+        self.review = w.Button(description="Review plan", button_style="info")
         # a plan with warnings (a restart, pending modifications, drift) is applied only once they are read
         self.acknowledge = w.Checkbox(value=False, description="I have read the warnings", disabled=True,
                                       layout=w.Layout(width="auto"))
         self.plan_view = w.HTML()
-        self.apply_button = w.Button(description="Apply", button_style="danger", icon="wrench", disabled=True)
+        self.apply_button = w.Button(description="Apply", button_style="danger", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.results_view = w.HTML()
-        self.verify_button = w.Button(description="Re-verify", icon="refresh", disabled=True)
+        self.verify_button = w.Button(description="Re-verify", disabled=True)
         self.status = w.HTML()
 
         for ctrl in (self.account, self.region, self.cluster, self.tag, self.include_excepted):
@@ -139,6 +144,9 @@ class RemediationPanel:
             w.HTML("<b>4. Apply and verify</b>"), w.HBox([self.apply_button, self.verify_button]),
             self.progress, self.results_view, self.status,
         ])
+        # a saved copy (no kernel) keeps what was applied and verified, and says why nothing else is there
+        widgets.live(self.widget, [c for c in self.widget.children if c not in (self.results_view, self.status)],
+                     OFFLINE)
         self._refilter()
         if not apply_enabled:
             self.status.value = ("<i>Apply is disabled: this notebook was run with <code>apply=False</code>. "
@@ -154,7 +162,7 @@ class RemediationPanel:
 
         # the cards are an ordinary output (saved with the notebook), updated by display id after Apply
         self._summary = display(HTML(self.summary_html), display_id=True)
-        display(self.widget)
+        widgets.show(self.widget)
 
     # --- choosing -------------------------------------------------------------------------------
 

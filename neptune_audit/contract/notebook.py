@@ -10,8 +10,8 @@ names exactly which of them changed.
 
 Canonical form: JSON with sorted keys, no spaces, UTF-8; multi-line text joined (nbformat stores it either way);
 a float with an integral value written as an integer, because JupyterLab re-serializes JSON outputs (plotly's,
-the run's own) in JavaScript, where ``1.0`` is ``1``.  ``python -m neptune_audit.contract.notebook FILE`` prints
-the digests, and the README shows the same computation in a few lines of standard-library Python.
+the run's own) in JavaScript, where ``1.0`` is ``1``.  The README shows the same computation in a few lines of
+standard-library Python.
 """
 from __future__ import annotations
 
@@ -96,17 +96,3 @@ def compare(signed: dict, now: dict) -> tuple[list[str], list[str]]:
     return content, kept + [f"{k} (added)" for k in sorted(set(new) - set(old))] + [
         f"{k} (removed)" for k in sorted(set(old) - set(new))]
 
-
-def main(argv=None) -> int:
-    import sys
-
-    from neptune_audit.inputs import read_bytes, strict_json
-
-    for path in argv if argv is not None else sys.argv[1:]:
-        nb = strict_json(read_bytes(path, 512 * 1024 * 1024, "notebook"), path)
-        print(json.dumps({"file": path, **digests(nb)}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -27,6 +27,12 @@ def _escaped(chart):
 
 RESULTS = [FAIL, EXCEPTED, PASS]
 COLORS = {FAIL: "#c0392b", EXCEPTED: "#e1a23b", PASS: "#2e8b57"}
+# Colour is never the only sign: what fails is cross-hatched, what is excepted striped (legend included).
+PATTERNS = {FAIL: "x", EXCEPTED: "/", PASS: ""}
+
+
+def _pattern(shape):
+    return dict(shape=shape, fillmode="overlay", fgcolor="rgba(255,255,255,0.7)", size=7, solidity=0.35)
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=60), legend_title_text="",
                font=dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13))
 
@@ -66,8 +72,8 @@ _BAR_HOVER = ("<b>%{fullData.name}</b>: %{y} instance(s)<br>%{x}<br>accounts: %{
 def _result_bars(findings: pd.DataFrame, by: str) -> list[go.Bar]:
     counts = _counts(findings, by)
     keys = list(counts.index)
-    return [go.Bar(name=r, x=keys, y=counts[r].tolist(), marker_color=COLORS[r], customdata=_who(findings, by, keys, r),
-                   hovertemplate=_BAR_HOVER) for r in RESULTS]
+    return [go.Bar(name=r, x=keys, y=counts[r].tolist(), marker_color=COLORS[r], marker_pattern=_pattern(PATTERNS[r]),
+                   customdata=_who(findings, by, keys, r), hovertemplate=_BAR_HOVER) for r in RESULTS]
 
 
 @_escaped
@@ -145,6 +151,7 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
     colors = {"writer on": "#2e8b57", "writer off": "#c0392b", "readers on": "#82c09a", "readers off": "#e8998d"}
     who = [[c.account_id, c.region, c.cluster_id] for c in clusters.itertuples()]
     fig = go.Figure([go.Bar(name=k, y=labels, x=v, orientation="h", marker_color=colors[k], customdata=who,
+                            marker_pattern=_pattern("x" if k.endswith("off") else ""),
                             hovertemplate=f"<b>{k}</b>: %{{x}} instance(s)<br>account %{{customdata[0]}}<br>"
                                           "region %{customdata[1]}<br>cluster %{customdata[2]}<extra></extra>")
                      for k, v in series.items()])
@@ -167,6 +174,7 @@ def engine_versions(findings: pd.DataFrame) -> go.Figure:
 
 
 EXPOSURE_COLORS = {NOT_COVERED: "#922b21", BEHIND: "#e1a23b", UNKNOWN: "#95a5a6", CURRENT: "#2e8b57"}
+EXPOSURE_PATTERNS = {NOT_COVERED: "x", BEHIND: "/", UNKNOWN: ".", CURRENT: ""}
 
 
 @_escaped
@@ -175,6 +183,7 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     states = list(EXPOSURE_COLORS)
     counts = [int((clusters["exposure"] == s).sum()) if len(clusters) else 0 for s in states]
     fig = go.Figure(go.Bar(x=states, y=counts, marker_color=[EXPOSURE_COLORS[s] for s in states], text=counts,
+                           marker_pattern=_pattern([EXPOSURE_PATTERNS[s] for s in states]),
                            customdata=_who(clusters, "exposure", states, None),
                            hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
                            "<br>regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>"))
@@ -192,3 +201,35 @@ def trend(history: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Trend over past runs", xaxis_title="run (UTC)", yaxis_title="instances", **_LAYOUT)
     return fig
 
+
+
+def _seq(values) -> list:
+    """A trace's array as a list, whether plotly holds a tuple, a list or a numpy array (or nothing)."""
+    return [] if values is None else list(values)
+
+
+def describe(fig: go.Figure, limit: int = 40) -> str:
+    """The chart in words, from the figure itself: its title, then what each bar, cell or line shows (its text
+    alternative, for screen readers and for anyone who cannot tell its colours apart)."""
+    title = html.unescape(fig.layout.title.text or "chart")
+    groups: dict[str, list[str]] = {}
+    lines = []
+    for t in fig.data:
+        if t.type == "bar":
+            horizontal = t.orientation == "h"
+            keys, values = (t.y, t.x) if horizontal else (t.x, t.y)
+            for k, v in zip(_seq(keys), _seq(values)):
+                if v:
+                    groups.setdefault(html.unescape(str(k)), []).append(f"{v} {t.name}" if t.name else str(v))
+        elif t.type == "heatmap":
+            for y, row in zip(_seq(t.y), _seq(t.text)):
+                cells = [f"{html.unescape(str(x))} " + (f"{c} failing" if str(c).isdigit() else f"not scanned ({c})")
+                         for x, c in zip(_seq(t.x), row) if c not in ("0", "", None)]
+                groups[f"account {html.unescape(str(y))}"] = cells or ["none failing"]
+        elif t.type == "scatter" and _seq(t.x):
+            lines.append(f"{t.name}: {_seq(t.y)[-1]} in the latest of {len(_seq(t.x))} runs")
+    parts = [f"{k}: {', '.join(v)}" for k, v in list(groups.items())[:limit]]
+    if len(groups) > limit:
+        parts.append(f"and {len(groups) - limit} more")
+    body = "; ".join(parts + lines) or "nothing to show"
+    return f"{title}. {body}."

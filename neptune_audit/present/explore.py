@@ -12,6 +12,7 @@ from typing import Callable
 import pandas as pd
 
 from neptune_audit.contract.vocabulary import EXPOSURE_ORDER, RESULT_ORDER
+from neptune_audit.present import widgets
 from neptune_audit.present.names import account_names
 
 _ANY = "*"  # the dropdowns' "all" (a Dropdown shows the value None as no selection at all)
@@ -116,6 +117,10 @@ def choices(result) -> dict[str, list]:
     }
 
 
+OFFLINE = ("This filter bar needs the notebook's kernel, and none is running it here: run the notebook "
+           "(Run > Run All Cells) to filter again. The sections below show the view the notebook was saved with.")
+
+
 class FilterBar:
     """Dropdowns for account, region, cluster, result, exposure and a ``key=value`` tag box; ``view`` is the
     narrowed result and ``on_change`` callbacks run after any change."""
@@ -140,11 +145,11 @@ class FilterBar:
         self.tag = w.Combobox(options=opts["tag"], placeholder="tag key=value", ensure_option=False,
                               continuous_update=False, description="Tag", layout=row,
                               style={"description_width": "initial"})
-        self.reset = w.Button(description="Show all", icon="undo", layout=w.Layout(width="auto"))
+        self.reset = w.Button(description="Show all", layout=w.Layout(width="auto"))
         self.summary = w.HTML()
-        self.widget = w.VBox([w.HBox([self.account, self.region, self.cluster], layout=w.Layout(flex_flow="row wrap")),
-                              w.HBox([self.result_filter, self.exposure, self.tag, self.reset],
-                                     layout=w.Layout(flex_flow="row wrap")), self.summary])
+        rows = [w.HBox([self.account, self.region, self.cluster], layout=w.Layout(flex_flow="row wrap")),
+                w.HBox([self.result_filter, self.exposure, self.tag, self.reset], layout=w.Layout(flex_flow="row wrap"))]
+        self.widget = widgets.live(w.VBox([*rows, self.summary]), rows, OFFLINE)
         self.widget.add_class("na-filter-bar")
         self._callbacks: list[Callable[[View], None]] = []
         self._resetting = False
@@ -215,10 +220,10 @@ class Explorer:
 
             display(HTML('<p class="na-sub">The filter bar narrows Upgrades ahead, Upgrade exposure, the charts, '
                          "Clusters and Findings to an account, region, cluster, result, tag or exposure; Coverage, "
-                         "Exceptions and History always show the whole run. It needs a live kernel (run the "
-                         "notebook); the sections are ordinary outputs and keep the last filtered view when "
-                         "saved.</p>"))
-            display(self.bar.widget)
+                         "Exceptions and History always show the whole run. A cluster is kept when one of its "
+                         "instances is (for Result PASS or FAIL, and for Exposure, when the cluster's own result or "
+                         "exposure is the one chosen); the charts, tables and counts draw from the same rows.</p>"))
+            widgets.show(self.bar.widget)
 
     def section(self, draw: Callable) -> None:
         """Display ``draw(view)``; in a live notebook, again in place whenever the filter changes.
@@ -255,6 +260,10 @@ class Explorer:
             else:
                 (after if chart is not None else before).append(o.data.get("text/html") or "")
         slots[0].update({"text/html": "".join(before)} if "".join(before) else {"text/plain": ""}, raw=True)
+        if chart is not None:
+            # JupyterLab hands an updated output to the renderer already showing it, and plotly's keeps the figure
+            # it drew ("we already have a graph"): an empty output in between makes a new renderer draw the new one
+            slots[1].update({"text/plain": ""}, raw=True)
         slots[1].update(chart or {"text/plain": ""}, raw=True)
         slots[2].update({"text/html": "".join(after)} if "".join(after) else {"text/plain": ""}, raw=True)
 

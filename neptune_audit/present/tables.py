@@ -25,15 +25,16 @@ from neptune_audit.present.names import account_cells, account_names, named
 RESULT_MIME = "application/vnd.neptune-audit+json"  # the run's JSON, read back by `neptune-audit report`
 _STYLE = """<style>
 .na-card{display:inline-block;min-width:8em;margin:0 .6em .6em 0;padding:.6em 1em;border-radius:6px;
- background:#f4f6f6;border-left:6px solid #7f8c8d;font-family:system-ui,sans-serif}
+ background:var(--jp-layout-color2,#f4f6f6);color:var(--jp-content-font-color0,#111);border-left:6px solid #7f8c8d;
+ font-family:system-ui,sans-serif}
 .na-card b{display:block;font-size:1.8em}
 .na-FAIL{border-color:#c0392b}.na-PASS{border-color:#2e8b57}.na-EXCEPTED{border-color:#e1a23b}
 .na-kv{border-collapse:collapse;font-family:system-ui,sans-serif}
-.na-kv th{text-align:left;padding:.2em 1em .2em 0;color:#555;vertical-align:top;font-weight:600}
+.na-kv th{text-align:left;padding:.2em 1em .2em 0;vertical-align:top;font-weight:600;color:var(--jp-content-font-color1,#444)}
 .na-kv td{padding:.2em 0;text-align:left!important}
 .na-kv th{text-align:left!important}
-.na-state-denied,.na-state-error{color:#922b21;font-weight:600}
-.na-note{padding:.6em 1em;background:#fef5e7;border-left:4px solid #e1a23b;font-family:system-ui,sans-serif}
+.na-state-denied,.na-state-error{color:#922b21;background:#fdecea;padding:0 .3em;border-radius:3px;font-weight:600}
+.na-note{padding:.6em 1em;background:#fef5e7;color:#3b2a07;border-left:4px solid #e1a23b;font-family:system-ui,sans-serif}
 .na-chip{display:inline-block;margin:1px 3px 1px 0;padding:0 .45em;border-radius:.8em;background:#e8eef3;
  color:#234;font-size:.85em;white-space:nowrap}
 table.dataTable td.na-text,table.dataTable th.na-text{text-align:left!important}
@@ -46,9 +47,11 @@ table.dataTable td.na-long{min-width:6em;white-space:normal;overflow-wrap:break-
 table.dataTable caption,table.na-table caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 table.dataTable td.na-wide{min-width:11em}
 table.dataTable th{white-space:normal}
-.na-sub,td small{color:#666}
+.na-sub,td small{color:var(--jp-content-font-color1,#4a4a4a)}
+details.na-alt>summary{cursor:pointer;color:var(--jp-content-font-color1,#4a4a4a);font-size:12px}
+details.na-alt p{font-size:13px;margin:.3em 0 .8em}
 table.dataTable{width:100%!important}
-details.na-more>summary{cursor:pointer;color:#1f618d;margin:.4em 0}
+details.na-more>summary{cursor:pointer;color:var(--jp-content-link-color,#1f618d);margin:.4em 0}
 b.p{display:inline-block;padding:0 .5em;border-radius:.8em;font-size:12px;border:1px solid}
 b.pF{background:#fdecea;color:#922b21}b.pP{background:#e9f7ef;color:#1e6b3a}b.pE{background:#fef5e7;color:#7e5109}
 td code{white-space:normal;overflow-wrap:normal;word-break:keep-all;font-size:11px}
@@ -111,9 +114,11 @@ def show(fig) -> None:
     bundle = {
         "application/vnd.plotly.v1+json": fig.to_plotly_json() | {"config": dict(CHART_CONFIG)},
         "text/html": fig.to_html(full_html=False, include_plotlyjs=False, config=dict(CHART_CONFIG)),
-        "text/plain": f"<plotly figure: {fig.layout.title.text or ''}>",
+        "text/plain": charts.describe(fig),
     }
     _display_bundle(bundle)
+    # the chart's text alternative, beside it wherever it is drawn (plotly's JupyterLab renderer takes no label)
+    _html(f'<details class="na-alt"><summary>This chart in words</summary><p>{e(charts.describe(fig))}</p></details>')
 
 
 def _display_bundle(bundle: dict) -> None:
@@ -387,17 +392,55 @@ def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -
     _html(_table_html(df, caption, page_length))
 
 
+# A cell's text for the CSV: its parts (name, id, region on lines of their own) separated by spaces, entities decoded.
+# DOMParser, not innerHTML: parsing runs no script and loads no image, whatever a cell holds.
+_CSV_CELL = ("function (data) { const text = String(data).replace(/<[^>]*>/g, ' ');"
+             " const doc = new DOMParser().parseFromString(text, 'text/html');"
+             " return (doc.body.textContent || '').replace(/\\s+/g, ' ').trim(); }")
+
+
 def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> str:
     import itables
 
     df = df.reset_index(drop=True)
-    return itables.to_html_datatable(_headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
+    extra = {}
+    if hasattr(itables.options, "text_in_header_can_be_selected"):
+        # itables >= 2.4 otherwise sorts only from the small arrow beside each title; a click on, or Enter in,
+        # the header itself is what people try (DataTables makes each header a focusable, labelled control)
+        extra["text_in_header_can_be_selected"] = False
+    name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "table").strip("-").lower() or "table"
+    return _static_fallback(itables.to_html_datatable(_headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
                  lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
                  columnDefs=_column_classes(df), autoWidth=False,
+                 # CSV of the rows as filtered and sorted on screen, made in the browser (no upload); the JSON and
+                 # CSV exports of the CLI carry every field
+                 buttons=[{"extend": "csvHtml5", "text": "CSV", "title": f"neptune-audit-{name}",
+                           "exportOptions": {"format": {"body": itables.JavascriptFunction(_CSV_CELL)}}}],
                  # not itables' default layout, which it strips of the search box when the rows fit one page
-                 layout={"topStart": "pageLength", "topEnd": {"search": {"placeholder": "any column"}},
+                 layout={"topStart": ["pageLength", "buttons"], "topEnd": {"search": {"placeholder": "any column"}},
                          "bottomStart": "info", "bottomEnd": "paging"},
-                 maxBytes=0)  # never downsample: an auditor must see every row
+                 maxBytes=0, **extra), df, caption, page_length)  # never downsample: an auditor must see every row
+
+
+# itables' own preview, for a notebook whose scripts do not run (untrusted, GitHub), is headed right-aligned, marks
+# itself with a glyph many fonts lack and links out; ours is the table's first page as the report draws it.
+_FALLBACK = re.compile(r'(<div id="itables_[0-9a-f_]+_fallback">).*?(</div><script>)', re.S)
+_CELL = "text-align:left;padding:3px 8px;vertical-align:top;border-bottom:1px solid #d5d5d5"
+
+
+def _static_fallback(page: str, df: pd.DataFrame, caption: str | None, rows: int) -> str:
+    shown = _headed(flat(df.head(rows)))
+    head = "".join(f'<th style="{_CELL}">{e(c)}</th>' for c in shown.columns)
+    body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{"" if missing(v) else v}</td>' for v in row) + "</tr>"
+                   for row in shown.itertuples(index=False))
+    more = (f"{len(shown)} of {len(df)} rows shown" if len(df) > len(shown) else f"{len(df)} rows") + (
+        ": this notebook's scripts are not running (trust it, File > Trust Notebook, to search, sort and export)")
+    table_html = (f'<table style="border-collapse:collapse;font-size:13px">'
+                  + (f'<caption style="caption-side:top;text-align:left;font-weight:600">{e(caption)}</caption>'
+                     if caption else "")
+                  + f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                  + f'<p style="font-size:12px">{e(more)}</p>')
+    return _FALLBACK.sub(lambda m: m.group(1) + table_html + m.group(2), page, count=1)
 
 
 def _engine(versions: pd.Series, latest: pd.Series, auto: pd.Series | None = None) -> list[str]:
