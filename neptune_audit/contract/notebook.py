@@ -5,8 +5,9 @@ for a file nobody has opened) and its *content*: every cell's type, source, tags
 output's text, data and metadata), the notebook format and the papermill record (its parameters among them).  The
 embedded evidence is an output, so it is content.  Everything else is housekeeping: notebook metadata such as
 ``kernelspec``, ``language_info`` and ``widgets``, which JupyterLab writes when a kernel starts or a notebook is
-saved, and cell ids and cell metadata (``collapsed``, ``scrolled``).  Their digests are signed too, so ``evidence``
-names exactly which of them changed.
+saved, cell ids and cell metadata (``collapsed``, ``scrolled``), and the PNG that plotly's JupyterLab renderer
+stores beside each chart it has drawn (a picture of the signed figure, made by the viewer).  Their digests are
+signed too, so ``evidence`` names exactly which of them changed, and says they are not vouched for.
 
 Canonical form: JSON with sorted keys, no spaces, UTF-8; multi-line text joined (nbformat stores it either way);
 a float with an integral value written as an integer, because JupyterLab re-serializes JSON outputs (plotly's,
@@ -20,6 +21,9 @@ import json
 
 CONTENT_VERSION = 1
 CELL_DIGEST_CHARS = 16  # per-cell digests only say *where* content changed; content_sha256 is the claim
+# plotly's JupyterLab renderer, once it has drawn a chart, stores a PNG of it (at the viewer's width) in the output
+# beside the figure: a picture of the signed figure, drawn by the receiver, so housekeeping and named as such
+PLOTLY, PICTURE = "application/vnd.plotly.v1+json", "image/png"
 
 
 def _canonical(value):
@@ -45,7 +49,8 @@ def _output(out: dict) -> dict:
     if "text" in o:
         o["text"] = _text(o["text"])
     if isinstance(o.get("data"), dict):
-        o["data"] = {m: (v if _is_json_mime(m) else _text(v)) for m, v in o["data"].items()}
+        o["data"] = {m: (v if _is_json_mime(m) else _text(v)) for m, v in o["data"].items()
+                     if not (m == PICTURE and PLOTLY in o["data"])}
     if out.get("output_type") in ("display_data", "execute_result"):
         o["metadata"] = out.get("metadata") or {}
     return o
@@ -76,6 +81,9 @@ def digests(nb: dict) -> dict:
     housekeeping = {f"metadata.{k}": _sha(v) for k, v in meta.items() if k != "papermill"}
     housekeeping["nbformat_minor"] = _sha(nb.get("nbformat_minor"))
     housekeeping["cell ids"] = _sha([c.get("id") for c in nb.get("cells") or []])
+    pictures = [[i, (o.get("data") or {}).get(PICTURE)] for i, c in enumerate(nb.get("cells") or [], 1)
+                for o in c.get("outputs") or [] if PLOTLY in (o.get("data") or {})]
+    housekeeping["chart pictures (image/png drawn by the viewer's plotly)"] = _sha(pictures)
     housekeeping["cell metadata"] = _sha([{k: v for k, v in (c.get("metadata") or {}).items() if k != "tags"}
                                           for c in nb.get("cells") or []])
     return {"content_version": CONTENT_VERSION, "content_sha256": _sha(content),
