@@ -70,12 +70,22 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
                         "file and line that owns it (repeatable)")
 
 
+def _needs_demo_extra() -> None:
+    """Refuse --demo in one line, before any work, where the demo extra (moto) is not installed."""
+    from neptune_audit import simulate
+
+    if simulate.moto_missing():
+        raise UsageError(simulate.NEEDS_DEMO_EXTRA)
+
+
 def _options(args):
     """The parsed arguments as ScanOptions (imported here: ``--help`` needs no dataclasses)."""
     from neptune_audit.options import ScanOptions
 
     if args.role_name and not args.organization:
         raise UsageError("--role-name goes with --organization")
+    if args.demo:
+        _needs_demo_extra()
     return ScanOptions(regions=args.regions, profiles=args.profiles, role_arns=args.role_arns,
                        organization=args.organization, role_name=args.role_name or DEFAULT_ROLE_NAME,
                        exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers,
@@ -519,6 +529,7 @@ def cmd_demo(args) -> int:
         return _serve_demo(args.port, lab=args.lab_dir if args.lab else None)
     from pathlib import Path
 
+    _needs_demo_extra()
     from neptune_audit.options import ScanOptions
     from neptune_audit.present.report import default_output, run_report
     from neptune_audit.simulate.estate import example_code, example_exceptions
@@ -538,6 +549,7 @@ def _serve_demo(port: int, lab: str | None) -> int:
     import importlib.util
     import threading
 
+    _needs_demo_extra()
     if lab and importlib.util.find_spec("jupyterlab") is None:  # before a port is taken or a file written
         raise UsageError("JupyterLab is not installed: pip install 'neptune-audit[lab]'")
 

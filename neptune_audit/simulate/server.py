@@ -5,6 +5,8 @@ import os
 import threading
 
 from neptune_audit.aws.targets import Connection
+from neptune_audit import simulate
+from neptune_audit.errors import UsageError
 from neptune_audit.simulate.estate import DUMMY_CREDENTIALS, engine_versions, pending_actions, seed
 
 
@@ -100,16 +102,48 @@ class DemoServer:
         self._thread.join()
 
 
-_demo: DemoServer | None = None
+class DemoProcess:
+    """The simulated account in a process of its own (``python -m neptune_audit.simulate.server``): a user's
+    process (a kernel with ``demo=True``) gets its endpoint and nothing else: no moto class patched, no server
+    thread.  It lives as long as this process holds its stdin: it stops when that closes, however we end."""
+
+    def __init__(self):
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen([sys.executable, "-m", "neptune_audit.simulate.server"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      env=client_env("http://127.0.0.1:1"))
+        line = self._proc.stdout.readline().decode("ascii", "replace").strip()
+        if not line.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise UsageError("the simulated account did not start (python -m neptune_audit.simulate.server)")
+        self.endpoint_url = line
+
+    def client_env(self, environ=None) -> dict:
+        return client_env(self.endpoint_url, environ)
+
+    def stop(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - it did not stop on its own
+            self._proc.kill()
+
+
+_demo: DemoServer | DemoProcess | None = None  # tests put an in-process DemoServer here
 _demo_lock = threading.Lock()
 
 
-def demo_server() -> DemoServer:
-    """The process's simulated account, started on first use."""
+def demo_server() -> DemoServer | DemoProcess:
+    """The process's simulated account, started on first use in a process of its own."""
     global _demo
     with _demo_lock:
         if _demo is None:
-            _demo = DemoServer()
+            if simulate.moto_missing():
+                raise UsageError(simulate.NEEDS_DEMO_EXTRA)
+            _demo = DemoProcess()
         return _demo
 
 
@@ -117,3 +151,21 @@ def demo_connection(max_workers: int | None = None) -> Connection:
     """A Connection to the simulated account, with dummy credentials that never leave this machine."""
     return Connection(endpoint_url=demo_server().endpoint_url, max_workers=max_workers,
                       static_credentials=dict(DUMMY_CREDENTIALS))
+
+
+def _serve_until_stdin_closes() -> None:
+    """``python -m neptune_audit.simulate.server``: serve on a free loopback port, print its URL, stop at EOF."""
+    import sys
+
+    server = DemoServer()
+    print(server.endpoint_url, flush=True)
+    try:
+        sys.stdin.buffer.read()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    _serve_until_stdin_closes()
