@@ -9,7 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from neptune_audit.errors import AwsError, FindingsFailed, InputError, NeptuneAuditError, NotebookFailed, UsageError
+from neptune_audit.errors import (AwsError, FindingsFailed, InputError, NeptuneAuditError, NotebookFailed, OptionError,
+                                  UsageError)
 
 # Public names imported on first use, so `import neptune_audit` (and `--help`) stays cheap: boto3, pandas and
 # ipywidgets behind them, and dataclasses behind ScanOptions.
@@ -18,7 +19,7 @@ _LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load
          "ScanOptions": "neptune_audit.options"}
 _MODULES = {"history": "neptune_audit.contract.history"}  # what the audit notebook keeps between runs
 __all__ = ["__version__", "AuditResult", "AwsError", "FindingsFailed", "InputError", "NeptuneAuditError", "NotebookFailed",
-           "RemediationPanel", "ScanOptions", "UsageError", "history", "load", "scan", "scan_or_load"]
+           "OptionError", "RemediationPanel", "ScanOptions", "UsageError", "history", "load", "scan", "scan_or_load"]
 
 
 def __getattr__(name):

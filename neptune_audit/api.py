@@ -24,7 +24,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
     from neptune_audit.aws.targets import Connection
 
     if options is None:
-        options = ScanOptions(**fields)
+        options = ScanOptions.from_fields(**fields)
     elif fields:
         raise UsageError("pass either a ScanOptions or its fields as keywords, not both")
     if connection is not None and options.demo:

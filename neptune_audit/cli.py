@@ -13,10 +13,15 @@ import sys
 
 from neptune_audit import __version__
 from neptune_audit.contract.vocabulary import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
-from neptune_audit.errors import NeptuneAuditError, UsageError, one_line
+from neptune_audit.errors import NeptuneAuditError, OptionError, UsageError, one_line
 from neptune_audit.defaults import DEFAULT_ROLE_NAME, POLICY_KINDS
 
 PROG = "neptune-audit"
+# ScanOptions' parameters as the command line spells them: the library's messages name the parameter, ours the flag
+FLAGS = {"regions": "--regions", "profiles": "--profile", "role_arns": "--role-arn", "organization": "--organization",
+         "role_name": "--role-name", "shard": "--shard", "accounts": "--accounts", "demo": "--demo",
+         "max_workers": "--max-workers", "exceptions_file": "--exceptions", "engine_calendar": "--engine-calendar",
+         "iac_paths": "--iac"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -612,7 +617,8 @@ def main(argv=None, own_process: bool = False) -> int:
             tune()
         return args.func(args)
     except NeptuneAuditError as exc:  # the class says the exit code: usage, input, AWS (2), notebook (4)
-        print(f"{PROG}: error: {one_line(exc, limit=None)}", file=sys.stderr)
+        text = exc.for_flag(FLAGS.get(exc.param, exc.param)) if isinstance(exc, OptionError) else exc
+        print(f"{PROG}: error: {one_line(text, limit=None)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

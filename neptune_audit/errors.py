@@ -6,6 +6,7 @@ CLI reads ``exit_code``, never a message or a class name):
     NeptuneAuditError        4  (a fault of the kit)
     +-- UsageError           2  bad input, bad usage: the user must change something
     |   +-- InputError       2  a file handed to the kit is unreadable, too big, not what it claims
+    |   +-- OptionError      2  a parameter's value (named as the library spells it; the CLI shows its flag)
     +-- AwsError             2  AWS refused the credentials or cannot be reached before anything is scanned
     +-- NotebookFailed       4  the audit notebook raised something other than bad input (kept for diagnosis)
     +-- FindingsFailed     1/3  asked to fail on findings (fail_on_findings), the run found a FAIL / unscanned scope
@@ -37,6 +38,18 @@ class UsageError(NeptuneAuditError, ValueError):
 
 class InputError(UsageError):
     """A file handed to the kit (saved scan, report, exceptions, key, calendar) cannot be believed."""
+
+
+class OptionError(UsageError):
+    """A parameter's value is wrong: the message names the parameter as the library spells it (``max_workers``);
+    ``for_flag`` says the same for the command line (``--max-workers``)."""
+
+    def __init__(self, param: str, text: str):
+        super().__init__(f"{param} {text}")
+        self.param, self.text = param, text
+
+    def for_flag(self, flag: str) -> str:
+        return f"{flag} {self.text}"
 
 
 class FindingsFailed(NeptuneAuditError):

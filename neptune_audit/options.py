@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_NAME
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import OptionError, UsageError
 
 ALL_REGIONS = "all"
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
@@ -39,7 +39,7 @@ def auto_workers(max_workers: int | None, regions: int, accounts: int = 1) -> in
 
 def validate_role_arn(arn: str) -> str:
     if not ROLE_ARN.match(arn):
-        raise UsageError(f"not an IAM role ARN: {arn!r} (expected arn:aws:iam::123456789012:role/NAME)")
+        raise OptionError("role_arns", f"holds {arn!r}, not an IAM role ARN (expected arn:aws:iam::123456789012:role/NAME)")
     return arn
 
 
@@ -49,10 +49,10 @@ def parse_regions(value: str | None) -> list[str] | None:
         return None
     regions = [r.strip() for r in value.split(",") if r.strip()]
     if not regions:
-        raise UsageError("--regions needs 'all' or a comma-separated list such as us-east-1,eu-west-1")
+        raise OptionError("regions", "needs 'all' or a comma-separated list such as us-east-1,eu-west-1")
     for r in regions:
         if not REGION.match(r):
-            raise UsageError(f"unknown region {r!r} (expected a name such as us-east-1, or 'all')")
+            raise OptionError("regions", f"holds an unknown region {r!r} (expected a name such as us-east-1, or 'all')")
     return list(dict.fromkeys(regions))
 
 
@@ -90,6 +90,19 @@ class ScanOptions:
             object.__setattr__(self, name, value)
 
     @classmethod
+    def from_fields(cls, **fields) -> ScanOptions:
+        """``ScanOptions(**fields)``, with a misspelt name an :class:`OptionError` that suggests the right one."""
+        import difflib
+
+        known = cls.field_names()
+        for name in fields:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                raise OptionError(name, "is not a scan option" + (f" (did you mean {close[0]}?)" if close else "")
+                                  + f"; the options are {', '.join(known)}")
+        return cls(**fields)
+
+    @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
@@ -115,28 +128,31 @@ class ScanOptions:
         return parse_regions(self.regions)
 
     def validate(self) -> ScanOptions:
-        """Every check of the values themselves; raises :class:`UsageError` with one line.  The files they name
+        """Every check of the values themselves; raises :class:`OptionError` (a :class:`UsageError`) with one line
+        naming the parameter.  The files they name
         are read by ``core.read_inputs``."""
         if self.max_workers is not None and (not isinstance(self.max_workers, int)
                                              or isinstance(self.max_workers, bool) or self.max_workers < 1):
-            raise UsageError("--max-workers must be a whole number, at least 1")
+            raise OptionError("max_workers", "must be a whole number, at least 1")
         self.region_list  # noqa: B018 - parses and checks the syntax
         for arn in self.role_arns:
             validate_role_arn(arn)
         if self.demo and self.profiles:
-            raise UsageError("--profile cannot be combined with --demo (the simulated account has no profiles)")
+            raise OptionError("profiles", "cannot be combined with demo (the simulated account has no profiles)")
         if not isinstance(self.role_name, str) or not _ROLE_NAME.match(self.role_name):
-            raise UsageError(f"not an IAM role name: {self.role_name!r}")
+            raise OptionError("role_name", f"is not an IAM role name: {self.role_name!r}")
+        if self.role_name != DEFAULT_ROLE_NAME and not self.organization:
+            raise OptionError("role_name", "goes with organization (the role assumed in each member account)")
         for account in self.accounts:
             if not re.fullmatch(r"\d{12}", account):
-                raise UsageError(f"--accounts takes 12-digit AWS account ids, not {account!r}")
+                raise OptionError("accounts", f"takes 12-digit AWS account ids, not {account!r}")
         for p in self.iac_paths:
             if not os.path.exists(p):
-                raise UsageError(f"iac_paths: no such file or folder: {p}")
+                raise OptionError("iac_paths", f"names no such file or folder: {p}")
         if self.shard is not None:
             self.shard_numbers  # noqa: B018 - parses and checks
             if not self.organization:
-                raise UsageError("--shard goes with --organization")
+                raise OptionError("shard", "goes with organization")
         return self
 
     @property
@@ -146,7 +162,7 @@ class ScanOptions:
             return None
         m = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", str(self.shard))
         if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-            raise UsageError(f"--shard takes K/N with 1 <= K <= N (e.g. 2/4), not {self.shard!r}")
+            raise OptionError("shard", f"takes K/N with 1 <= K <= N (e.g. 2/4), not {self.shard!r}")
         return int(m.group(1)), int(m.group(2))
 
     def describe(self) -> dict:

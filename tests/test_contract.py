@@ -107,9 +107,10 @@ def test_scan_options_normalise_and_validate(tmp_path):
     assert o.regions == "us-east-1,eu-west-1" and o.profiles == ("prod",) and isinstance(o.exceptions_file, str)
     assert ScanOptions.from_parameters({"regions": "all", "demo": True, "apply": True}) == ScanOptions(demo=True)
     assert json.loads(json.dumps(ScanOptions(role_arns=["arn:aws:iam::111122223333:role/x"]).as_parameters()))
-    for bad, message in [(dict(max_workers=0), "max-workers"), (dict(regions="us_east_1"), "unknown region"),
+    for bad, message in [(dict(max_workers=0), "^max_workers must be"), (dict(regions="us_east_1"), "unknown region"),
                          (dict(role_arns=["nope"]), "not an IAM role ARN"), (dict(role_name="a b"), "role name"),
-                         (dict(demo=True, profiles=["p"]), "--profile cannot be combined"),
+                         (dict(demo=True, profiles=["p"]), "^profiles cannot be combined with demo"),
+                         (dict(role_name="Auditor"), "^role_name goes with organization"),
                          (dict(exceptions_file=tmp_path / "missing.yml"), "not found"),
                          (dict(engine_calendar=tmp_path / "missing.yml"), "cannot read engine calendar")]:
         with pytest.raises(neptune_audit.UsageError, match=message):
@@ -162,3 +163,46 @@ def test_the_python_api_a_notebook_user_meets(doc):
     assert "Neptune-001" in html and "na-card" in html and "1 scanned" in html
 
 
+
+
+def test_library_messages_name_the_parameter_and_the_cli_the_flag(capsys):
+    """One check (in ScanOptions), two spellings: `scan(max_workers=0)` names max_workers; the CLI --max-workers."""
+    from neptune_audit import cli
+
+    with pytest.raises(neptune_audit.OptionError, match="^max_workers must be a whole number") as caught:
+        neptune_audit.scan(max_workers=0)
+    assert caught.value.param == "max_workers"
+    assert cli.main(["scan", "--max-workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "neptune-audit: error: --max-workers must be a whole number, at least 1"
+    assert cli.main(["scan", "--shard", "1/2"]) == 2
+    assert "--shard goes with organization" in capsys.readouterr().err
+
+
+def test_a_misspelt_keyword_is_an_option_error_that_suggests_the_name():
+    with pytest.raises(neptune_audit.OptionError, match=r"^region is not a scan option \(did you mean regions\?\)"):
+        neptune_audit.scan(region="us-east-1")
+
+
+def test_a_result_pickles_without_its_sessions(demo_result_for_pickle):
+    """Airflow's XCom and multiprocessing pickle the result: the data travels, AWS sessions (credentials, locks)
+    do not, and a result without them refuses to remediate in one line instead of failing deep inside."""
+    import pickle
+
+    from neptune_audit.act import remediate
+
+    result = demo_result_for_pickle
+    again = pickle.loads(pickle.dumps(result))
+    assert again.to_dict() == result.to_dict() and again.exit_code == result.exit_code
+    assert again.accounts == [] and result.accounts, "the original keeps its sessions"
+    assert b"testing" not in pickle.dumps(result), "no credential in the pickle"
+    plan = remediate.plan(again.findings)
+    with pytest.raises(neptune_audit.UsageError, match="holds no AWS sessions"):
+        remediate.apply(plan, again, audit_log=None)
+
+
+@pytest.fixture
+def demo_result_for_pickle(aws):
+    from neptune_audit.simulate import estate
+
+    estate.seed()
+    return neptune_audit.scan(regions="us-east-1,eu-west-1", organization=True)

@@ -58,3 +58,92 @@ def test_a_bad_file_is_an_input_error(tmp_path):
     bad.write_text('{"a": 1, "a": 2}')
     with pytest.raises(neptune_audit.InputError, match="duplicate key"):
         inputs.contract_document(bad.read_bytes(), str(bad))
+
+
+def _garbage(tmp_path, name: str, data: bytes = b"\x00\xffnot what it claims {[") -> str:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return str(p)
+
+
+def _read_saved_scan(path):
+    return neptune_audit.load(path)
+
+
+def _read_report(path):
+    from neptune_audit.contract import evidence
+
+    return evidence.verify(path)
+
+
+def _read_exceptions(path):
+    from neptune_audit.rule import allowlist
+
+    return allowlist.load(path)
+
+
+def _read_calendar(path):
+    from neptune_audit.rule import outlook
+
+    return outlook.load_calendar(path)
+
+
+def _read_signing_key(path):
+    from neptune_audit.contract import signing
+
+    return signing.signer_for(path)
+
+
+def _read_public_key(path):
+    from neptune_audit.contract import signing
+
+    return signing.load_public_key(path)
+
+
+def _read_signature(path):
+    from neptune_audit.contract import signing
+
+    return signing.read_envelope(path + ".artefact", signature=path)
+
+
+def _read_audit_log(path):
+    from neptune_audit.act import auditlog
+
+    return auditlog.read(path)
+
+
+def _read_var_file(path):
+    from neptune_audit.code import scan
+
+    return scan.scan([str(Path(path).parent)], var_files=[path + ".missing"])
+
+
+def _read_iac_path(path):
+    from neptune_audit.code import scan
+
+    return scan.scan([path + ".missing"])
+
+
+@pytest.mark.parametrize("name, read", [
+    ("scan.json", _read_saved_scan), ("report.html", _read_report), ("notebook.ipynb", _read_report),
+    ("exceptions.yml", _read_exceptions), ("calendar.yaml", _read_calendar), ("key.pem", _read_signing_key),
+    ("key.pub", _read_public_key), ("report.html.sig", _read_signature), ("audit-log.jsonl", _read_audit_log),
+    ("vars.tfvars", _read_var_file), ("main.tf", _read_iac_path)])
+@pytest.mark.parametrize("kind", ["garbage", "missing", "folder"])
+def test_every_file_the_kit_reads_raises_input_error(tmp_path, name, read, kind):
+    """Whatever is wrong with a file handed to the kit (not what it claims, absent, a folder), the library raises
+    InputError with one line naming it: the one class a caller catches for "this file cannot be believed"."""
+    if kind == "garbage":
+        path = _garbage(tmp_path, name, b"\x00\xffnot what it claims {[\n" * 2)  # whole lines (a log's torn last
+        # line is skipped by design)
+    elif kind == "missing" and read is _read_audit_log:
+        assert read(str(tmp_path / name)) == [], "no log yet is an empty log: it is made on the first change"
+        return
+    elif kind == "missing":
+        path = str(tmp_path / name)
+    else:
+        (tmp_path / name).mkdir()
+        path = str(tmp_path / name)
+    with pytest.raises(neptune_audit.InputError) as caught:
+        read(path)
+    assert "\n" not in str(caught.value) and str(caught.value)

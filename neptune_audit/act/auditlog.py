@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import InputError, UsageError
 
 EVENTS = ("intent", "outcome")
 
@@ -136,13 +136,16 @@ def read(path) -> list[dict]:
     if not p.exists() and not p.is_symlink():
         return []
     try:
-        fd = _open(p, os.O_RDONLY)
+        try:
+            fd = _open(p, os.O_RDONLY)
+        except UsageError as exc:  # a folder or a link where the log should be: the file given cannot be read
+            raise InputError(str(exc)) from None
         with os.fdopen(fd, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
-            raise UsageError(f"the audit log {p} is larger than {MAX_BYTES // 2**20} MB: move it aside")
+            raise InputError(f"the audit log {p} is larger than {MAX_BYTES // 2**20} MB: move it aside")
     except OSError as exc:
-        raise UsageError(f"cannot read the audit log {p}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read the audit log {p}: {exc.strerror or exc}") from None
     lines = data.split(b"\n")
     records = []
     for number, raw in enumerate(lines, start=1):
@@ -154,7 +157,7 @@ def read(path) -> list[dict]:
             if number == len(lines):  # no newline after it: the last write was cut short
                 continue
             what = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc).splitlines()[0]
-            raise UsageError(f"the audit log {p} is damaged at line {number}: {what} "
+            raise InputError(f"the audit log {p} is damaged at line {number}: {what} "
                              "(move it aside or repair that line)") from None
     return records
 

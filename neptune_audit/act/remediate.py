@@ -282,7 +282,10 @@ def _apply_one(row: dict, account, log: AuditLog, apply_immediately: bool) -> di
     return done("changed")
 
 
-def _accounts_by_id(result) -> dict:
+def _accounts_by_id(result, rows) -> dict:
+    if not result.accounts and len(rows):
+        raise UsageError("this result holds no AWS sessions (it was loaded from a file or unpickled: sessions hold "
+                         "credentials and never travel with a result): remediate a result of scan() in this process")
     return {a.account_id: a for a in result.accounts}
 
 
@@ -293,7 +296,7 @@ def apply(plan_df: pd.DataFrame, result, apply_immediately: bool = False, audit_
     ``result``: the scan (``AuditResult``) the plan came from; its accounts make the calls.  ``on_result``
     is called with each instance's result as it completes (progress bars, widgets), from worker threads.
     """
-    by_id = _accounts_by_id(result)
+    by_id = _accounts_by_id(result, plan_df)
     log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log)
 
     def run(row):
@@ -324,7 +327,7 @@ def verify(results: pd.DataFrame, result, wait_seconds: float = 0, interval: flo
 
     AWS applies this setting asynchronously, so ``wait_seconds`` polls the ones not yet on.
     """
-    by_id = _accounts_by_id(result)
+    by_id = _accounts_by_id(result, results)
     out = results.copy()
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -355,7 +358,7 @@ def check_drift(results: pd.DataFrame, plan_df: pd.DataFrame, result) -> pd.Data
     logical id, as the ``drift`` column (``StackResourceDriftStatus``: MODIFIED means the next stack update may
     set it back).  A refusal is said in the column; it never undoes the change."""
     out = results.copy()
-    by_id = _accounts_by_id(result)
+    by_id = _accounts_by_id(result, results)
     owners = {(r.account_id, r.region, r.instance_id): r.managed_by for r in plan_df.itertuples()}
     for i in out.index:
         owner = owners.get((out.at[i, "account_id"], out.at[i, "region"], out.at[i, "instance_id"]))

@@ -64,7 +64,7 @@ def _walk(paths) -> list[Path]:
     for given in paths:
         p = Path(given)
         if not os.path.lexists(p):
-            raise UsageError(f"no such file or folder: {given}")
+            raise InputError(f"no such file or folder: {given}")
         if p.is_file():
             out.append(p)
             continue
@@ -101,7 +101,7 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     given_vars = {}
     for vf in var_files or ():
         if not Path(vf).is_file():
-            raise UsageError(f"--var-file not found: {vf}")
+            raise InputError(f"--var-file not found: {vf}")
         try:
             given_vars.update(tf.tfvars(Path(vf)))
         except InputError as exc:

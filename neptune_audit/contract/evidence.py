@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import InputError
 from neptune_audit.contract.export import dumps
 from neptune_audit.contract.facts import check_facts
 from neptune_audit.inputs import MB, contract_document, read_bytes, strict_json
@@ -117,11 +117,11 @@ def _inflate(packed: bytes, where: str, expected_sha256: str) -> bytes:
                 break  # input used up before the end of the stream: truncated
             total += len(out)
             if total > limit:
-                raise UsageError(f"{where}: the embedded evidence decompresses to more than {limit // MB} MB "
+                raise InputError(f"{where}: the embedded evidence decompresses to more than {limit // MB} MB "
                                  f"({len(packed) // 1024} KB compressed): refused as a decompression bomb")
             yield out
         if not d.eof or d.unused_data:
-            raise UsageError(f"{where}: the embedded evidence is damaged (truncated or trailing gzip data): "
+            raise InputError(f"{where}: the embedded evidence is damaged (truncated or trailing gzip data): "
                              "it was altered")
 
     try:
@@ -129,11 +129,11 @@ def _inflate(packed: bytes, where: str, expected_sha256: str) -> bytes:
         for out in chunks():
             h.update(out)
         if h.hexdigest() != expected_sha256:
-            raise UsageError(f"{where}: the embedded evidence does not match the SHA-256 in its header: it was "
+            raise InputError(f"{where}: the embedded evidence does not match the SHA-256 in its header: it was "
                              "altered")
         return b"".join(chunks())
     except zlib.error:
-        raise UsageError(f"{where}: the embedded evidence is damaged (not gzip): it was altered") from None
+        raise InputError(f"{where}: the embedded evidence is damaged (not gzip): it was altered") from None
 
 
 def _html_of_notebook(data: bytes, where: str) -> str:
@@ -141,7 +141,7 @@ def _html_of_notebook(data: bytes, where: str) -> str:
     nb = strict_json(data, where)
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
-        raise UsageError(f"{where} is not a Jupyter notebook")
+        raise InputError(f"{where} is not a Jupyter notebook")
     parts = []
     for cell in cells:
         for out in (cell.get("outputs") or []) if isinstance(cell, dict) else []:
@@ -166,7 +166,7 @@ def extract_embedded(text: str, where: str = "the report") -> Embedded:
     found, shown = finder.found[ELEMENT_ID], [h.strip() for h in finder.found[HASH_ID]]
     signers = {s.strip() for s in finder.found[SIGNER_ID]}
     if len(found) != 1 or len(shown) != 1 or len(signers) > 1:
-        raise UsageError(f"{where} holds no neptune-audit evidence (or more than one): was it made by "
+        raise InputError(f"{where} holds no neptune-audit evidence (or more than one): was it made by "
                          "`neptune-audit report`?")
     try:
         packed = json.loads(found[0])
@@ -174,14 +174,14 @@ def extract_embedded(text: str, where: str = "the report") -> Embedded:
             raise ValueError
         packed = base64.b64decode(packed, validate=True)
     except (ValueError, binascii.Error):
-        raise UsageError(f"{where}: the embedded evidence is damaged (not base64 text): it was altered") from None
+        raise InputError(f"{where}: the embedded evidence is damaged (not base64 text): it was altered") from None
     data = _inflate(packed, where, shown[0])
     doc = contract_document(data, f"{where}: the embedded evidence")
     return Embedded(doc, shown[0], next(iter(signers), None))
 
 
 def extract(text: str, where: str = "the report") -> dict:
-    """The embedded run, checked against the hash in the header; any alteration is a UsageError."""
+    """The embedded run, checked against the hash in the header; any alteration is an InputError."""
     return extract_embedded(text, where).document
 
 
@@ -233,13 +233,13 @@ def verify(path, public_key=None, signature=None) -> Verification:
     try:
         text = _html_of_notebook(data, str(p)) if p.suffix == ".ipynb" else data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{p} is not UTF-8 text: refused") from None
+        raise InputError(f"{p} is not UTF-8 text: refused") from None
     embedded = extract_embedded(text, str(p))
     if verified and embedded.signer_key_id not in (None, verified.key_id):
-        raise UsageError(f"{p} names signer {embedded.signer_key_id} in its header, but was signed by "
+        raise InputError(f"{p} names signer {embedded.signer_key_id} in its header, but was signed by "
                          f"{verified.key_id}: refused")
     if verified and verified.predicate.get("evidence_sha256") not in (None, embedded.sha256):
-        raise UsageError(f"{p}: the signed statement vouches for other evidence: refused")
+        raise InputError(f"{p}: the signed statement vouches for other evidence: refused")
     # facts over labels, signed or not: a relabelled run with its hash recomputed is refused here as merge refuses it
     check_facts(embedded.document, p.name)
     signed = bool(embedded.signer_key_id) or signing.signature_path(p).exists() or bool(signature)

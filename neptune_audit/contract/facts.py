@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 from neptune_audit.contract import vocabulary
-from neptune_audit.errors import InputError, UsageError, one_line
+from neptune_audit.errors import InputError, one_line
 
 ACCOUNT = re.compile(r"[0-9]{12}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
@@ -112,15 +112,15 @@ def check_facts(doc: dict, name: str) -> None:
     for f in doc["findings"]:
         where = f"{name}: instance {f['instance_id']} ({f['account_id']} {f['region']})"
         if f["exception"] is not None and not _exception_expiry_ok(f["exception"], generated):
-            raise UsageError(f"{where}: its exception says expired={f['exception']['expired']} but expires "
+            raise InputError(f"{where}: its exception says expired={f['exception']['expired']} but expires "
                              f"{f['exception']['expires']} (run of {doc['generated_at']}): refused")
         if f["result"] == vocabulary.EXCEPTED and not f["exception"]:
-            raise UsageError(f"{where} is EXCEPTED without an exception: refused")
+            raise InputError(f"{where} is EXCEPTED without an exception: refused")
         verdict = verdict_of(f).result
         if verdict != f["result"]:
             exc = f["exception"]
             held = "no exception" if not exc else "an expired exception" if exc["expired"] else "an exception"
-            raise UsageError(f"{where} is labelled {f['result']}, but auto_minor_version_upgrade="
+            raise InputError(f"{where} is labelled {f['result']}, but auto_minor_version_upgrade="
                              f"{f['auto_minor_version_upgrade']} with {held} makes it {verdict}: refused")
         if f["cluster_id"]:
             members.setdefault((f["account_id"], f["region"], f["cluster_id"]), []).append(f)
@@ -133,11 +133,11 @@ def check_facts(doc: dict, name: str) -> None:
         gets = bool(writer and writer["auto_minor_version_upgrade"] is True and c["amvu_effective"] is not False)
         stated = (c["result"], c["failing_instances"], c["gets_minor_upgrades"])
         if stated != (result, failing, gets):
-            raise UsageError(f"{name}: cluster {c['cluster_id']} ({c['account_id']} {c['region']}) says result="
+            raise InputError(f"{name}: cluster {c['cluster_id']} ({c['account_id']} {c['region']}) says result="
                              f"{c['result']}, failing_instances={c['failing_instances']}, gets_minor_upgrades="
                              f"{c['gets_minor_upgrades']}, but its instances make it {result}, {failing}, {gets}: "
                              "refused")
     summary = vocabulary.summary([f["result"] for f in doc["findings"]], [s["state"] for s in doc["scope"]])
     if summary != doc["summary"]:
         wrong = ", ".join(f"{k}={doc['summary'][k]} (facts: {v})" for k, v in summary.items() if doc["summary"][k] != v)
-        raise UsageError(f"{name}: its summary disagrees with its findings and scope: {wrong}: refused")
+        raise InputError(f"{name}: its summary disagrees with its findings and scope: {wrong}: refused")

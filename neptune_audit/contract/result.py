@@ -143,6 +143,16 @@ class AuditResult:
     def _repr_html_(self) -> str:
         return _late("html")(self)
 
+    def __getstate__(self) -> dict:
+        # Pickled (Airflow's XCom, multiprocessing, a cache): the data travels, the AWS sessions do not. They hold
+        # credentials, locks and connection pools; ``callers`` still says who scanned what.
+        state = dict(self.__dict__)
+        state["accounts"] = []
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
 
 for _name, _frame in (("findings", "findings_frame"), ("clusters", "clusters_frame"), ("scope", "scope_frame")):
     _Table(_frame).install(AuditResult, _name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from neptune_audit import __version__
 from neptune_audit.contract import vocabulary
 from neptune_audit.rule import model
-from neptune_audit.errors import UsageError, one_line
+from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.contract.facts import check_facts
 from neptune_audit.inputs import contract_document, read_bytes
 
@@ -66,28 +66,28 @@ def merge(sources: list[Source]) -> dict:
     scope, findings, clusters = [], [], []
     times = sorted(datetime.strptime(s.document["generated_at"], "%Y-%m-%dT%H:%M:%SZ") for s in sources)
     if times[-1] - times[0] > SHARD_SPREAD:
-        raise UsageError(f"the files were generated {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}, more than "
+        raise InputError(f"the files were generated {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}, more than "
                          f"{SHARD_SPREAD.days} days apart: shards of one audit run together (tool versions "
                          f"{', '.join(sorted({s.document['tool_version'] for s in sources}))}): refused")
     for src in sources:
         doc = src.document
         if doc["rule"]["id"] != model.metadata().id:
-            raise UsageError(f"{src.name} is a run of rule {doc['rule']['id']}, not {model.metadata().id}")
+            raise InputError(f"{src.name} is a run of rule {doc['rule']['id']}, not {model.metadata().id}")
         own = set()
         for row in doc["scope"]:
             key = _key(row["account_id"], row["region"])
             if key in seen:
-                raise UsageError(f"account {key[0]} region {key[1]} is in both {seen[key]} and {src.name}: "
+                raise InputError(f"account {key[0]} region {key[1]} is in both {seen[key]} and {src.name}: "
                                  "shards of one audit must not overlap")
             seen[key] = src.name
             own.add(key)
         for item in (*doc["findings"], *doc["clusters"]):
             if _key(item["account_id"], item["region"]) not in own:
-                raise UsageError(f"{src.name}: {item.get('instance_id') or item.get('cluster_id')} is in account "
+                raise InputError(f"{src.name}: {item.get('instance_id') or item.get('cluster_id')} is in account "
                                  f"{item['account_id']} region {item['region']}, which its scope does not list: refused")
         for f in doc["findings"]:
             if f["arn"] in arns:
-                raise UsageError(f"instance {one_line(f['arn'])} is in both {arns[f['arn']]} and {src.name}: refused")
+                raise InputError(f"instance {one_line(f['arn'])} is in both {arns[f['arn']]} and {src.name}: refused")
             arns[f["arn"]] = src.name
         scope += doc["scope"]
         findings += doc["findings"]

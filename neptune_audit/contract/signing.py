@@ -30,7 +30,7 @@ from pathlib import Path
 from neptune_audit import __version__
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.contract import notebook
-from neptune_audit.errors import UsageError, one_line
+from neptune_audit.errors import AwsError, InputError, UsageError, one_line
 from neptune_audit.inputs import MB, read_bytes, strict_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -87,7 +87,7 @@ def _algorithm_of(public_key) -> str:
         return ECDSA
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= 2048:
         return RSA
-    raise UsageError("the key is neither Ed25519, ECDSA P-256 nor RSA (2048 bits or more): refused")
+    raise InputError("the key is neither Ed25519, ECDSA P-256 nor RSA (2048 bits or more): refused")
 
 
 def verify_bytes(public_key, signature: bytes, message: bytes) -> bool:
@@ -138,16 +138,16 @@ def _local_signer(path: str) -> Signer:
         key = serialization.load_pem_private_key(data, password.encode() if password else None)
     except TypeError:  # cryptography: a password for a key that has none, or none for one that needs it
         if password:
-            raise UsageError(f"signing key {path} is not encrypted, but NEPTUNE_AUDIT_KEY_PASSWORD is set: unset "
+            raise InputError(f"signing key {path} is not encrypted, but NEPTUNE_AUDIT_KEY_PASSWORD is set: unset "
                              "it for this key") from None
-        raise UsageError(f"signing key {path} is encrypted: set NEPTUNE_AUDIT_KEY_PASSWORD") from None
+        raise InputError(f"signing key {path} is encrypted: set NEPTUNE_AUDIT_KEY_PASSWORD") from None
     except Exception as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
-        raise UsageError(f"signing key {path} is not a PEM private key ({one_line(exc, limit=80)})") from None
+        raise InputError(f"signing key {path} is not a PEM private key ({one_line(exc, limit=80)})") from None
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return Signer(ED25519, key_id(key.public_key()), _sign=key.sign)
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return Signer(ECDSA, key_id(key.public_key()), _sign=lambda m: key.sign(m, ec.ECDSA(hashes.SHA256())))
-    raise UsageError(f"signing key {path} is neither Ed25519 nor ECDSA P-256: refused")
+    raise InputError(f"signing key {path} is neither Ed25519 nor ECDSA P-256: refused")
 
 
 def _kms_client(key: str):
@@ -162,14 +162,14 @@ def _kms_client(key: str):
     return session, connection.client(session, "kms", region)
 
 
-def _kms_error(key: str, exc) -> UsageError:
+def _kms_error(key: str, exc) -> Exception:
     from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
-        return UsageError(f"KMS key {key}: {err.get('Code')}: {one_line(err.get('Message', ''), limit=160)}")
+        return AwsError(f"KMS key {key}: {err.get('Code')}: {one_line(err.get('Message', ''), limit=160)}")
     if isinstance(exc, BotoCoreError):
-        return UsageError(f"KMS key {key}: {one_line(exc, limit=160)}")
+        return AwsError(f"KMS key {key}: {one_line(exc, limit=160)}")
     return exc
 
 
@@ -256,7 +256,7 @@ def load_public_key(path):
     try:
         key = load_pem_public_key(data)
     except Exception as exc:  # ValueError or UnsupportedAlgorithm
-        raise UsageError(f"public key {path} is not a PEM public key ({one_line(exc, limit=80)})") from None
+        raise InputError(f"public key {path} is not a PEM public key ({one_line(exc, limit=80)})") from None
     _algorithm_of(key)
     return key
 
@@ -282,7 +282,7 @@ def read_envelope(artefact, signature=None) -> tuple[Path, dict] | None:
           and isinstance(env["signatures"][0], dict)
           and all(isinstance(env["signatures"][0].get(k), str) for k in ("keyid", "sig")))
     if not ok:
-        raise UsageError(f"signature {path} is not a neptune-audit DSSE envelope (one signature, in-toto payload)")
+        raise InputError(f"signature {path} is not a neptune-audit DSSE envelope (one signature, in-toto payload)")
     return path, env
 
 
@@ -290,20 +290,20 @@ def verify_file(artefact, data: bytes, public_key, signature=None) -> Verified:
     """Check ``ARTEFACT.sig`` against ``public_key`` and the artefact's bytes; any mismatch is a UsageError."""
     found = read_envelope(artefact, signature)
     if found is None:
-        raise UsageError(f"{artefact} is not signed (no {signature_path(artefact).name} beside it): "
+        raise InputError(f"{artefact} is not signed (no {signature_path(artefact).name} beside it): "
                          "nothing to verify the public key against")
     path, env = found
     expected = key_id(public_key)
     named = env["signatures"][0]["keyid"]
     if named != expected:
-        raise UsageError(f"{path} was signed by key {one_line(named, limit=80)}, not by the given key {expected}")
+        raise InputError(f"{path} was signed by key {one_line(named, limit=80)}, not by the given key {expected}")
     try:
         payload = base64.b64decode(env["payload"], validate=True)
         sig = base64.b64decode(env["signatures"][0]["sig"], validate=True)
     except ValueError:
-        raise UsageError(f"signature {path} is damaged (not base64): it was altered") from None
+        raise InputError(f"signature {path} is damaged (not base64): it was altered") from None
     if not verify_bytes(public_key, sig, pae(PAYLOAD_TYPE, payload)):
-        raise UsageError(f"signature {path} does not verify with key {expected}: the signature or its statement "
+        raise InputError(f"signature {path} does not verify with key {expected}: the signature or its statement "
                          "was altered")
     st = strict_json(payload, f"the statement in {path}")
     try:
@@ -311,16 +311,16 @@ def verify_file(artefact, data: bytes, public_key, signature=None) -> Verified:
         predicate = st["predicate"]
         assert st["_type"] == STATEMENT_TYPE and st["predicateType"] == PREDICATE_TYPE and isinstance(predicate, dict)
     except (KeyError, IndexError, TypeError, AssertionError):
-        raise UsageError(f"the statement in {path} is not a neptune-audit statement") from None
+        raise InputError(f"the statement in {path} is not a neptune-audit statement") from None
     if predicate.get("key_id") != expected:
-        raise UsageError(f"the statement in {path} names another key: refused")
+        raise InputError(f"the statement in {path} names another key: refused")
     if hashlib.sha256(data).hexdigest() == digest:
         return Verified(expected, predicate)
     signed_nb = predicate.get("notebook")
     if not (isinstance(signed_nb, dict) and signed_nb.get("content_version") == notebook.CONTENT_VERSION):
-        raise UsageError(f"{artefact} was changed after it was signed (its SHA-256 is not the signed one)")
+        raise InputError(f"{artefact} was changed after it was signed (its SHA-256 is not the signed one)")
     content, housekeeping = notebook.compare(signed_nb, notebook.digests(strict_json(data, str(artefact))))
     if content:
-        raise UsageError(f"{artefact}: its content was changed after it was signed ({', '.join(content)}); "
+        raise InputError(f"{artefact}: its content was changed after it was signed ({', '.join(content)}); "
                          "what JupyterLab rewrites on its own is told apart, this is not that")
     return Verified(expected, predicate, tuple(housekeeping), bytes_intact=False)

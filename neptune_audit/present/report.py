@@ -15,7 +15,7 @@ from neptune_audit.contract import vocabulary
 from neptune_audit.contract import evidence
 from neptune_audit.contract import history
 from neptune_audit.rule import model
-from neptune_audit.errors import UsageError, by_name, NotebookFailed
+from neptune_audit.errors import InputError, NotebookFailed, UsageError, by_name
 from neptune_audit.contract.export import guard_outputs, write_atomic
 from neptune_audit.inputs import shipped
 from neptune_audit.options import ScanOptions
@@ -219,7 +219,7 @@ def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
 
         doc = saved.merge([saved.read(p) for p in from_files])
         if len(doc["findings"]) > MAX_REPORT_INSTANCES:
-            raise UsageError(f"the saved scans hold {len(doc['findings']):,} instances; a report renders at most "
+            raise InputError(f"the saved scans hold {len(doc['findings']):,} instances; a report renders at most "
                              f"{MAX_REPORT_INSTANCES:,} (its tables and evidence would not open in a browser): use "
                              "`neptune-audit merge` for the JSON and `scan --format csv` for a spreadsheet, or report "
                              "on fewer shards")
@@ -257,7 +257,7 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
     from papermill.exceptions import PapermillExecutionError
 
     start = time.monotonic()
-    options = options or ScanOptions(**fields)
+    options = options or ScanOptions.from_fields(**fields)
     inputs = {"--exceptions": options.exceptions_file, "--engine-calendar": options.engine_calendar,
               "--sign": sign if sign and not str(sign).startswith("kms:") else None,
               **{f"--from {p}": p for p in from_files}}

@@ -435,7 +435,7 @@ def _static_fallback(page: str, df: pd.DataFrame, caption: str | None, rows: int
                    for row in shown.itertuples(index=False))
     more = (f"{len(shown)} of {len(df)} rows shown" if len(df) > len(shown) else f"{len(df)} rows") + (
         ": this notebook's scripts are not running (trust it, File > Trust Notebook, to search, sort and export)")
-    table_html = (f'<table style="border-collapse:collapse;font-size:13px">'
+    table_html = ('<table style="border-collapse:collapse;font-size:13px">'
                   + (f'<caption style="caption-side:top;text-align:left;font-weight:600">{e(caption)}</caption>'
                      if caption else "")
                   + f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

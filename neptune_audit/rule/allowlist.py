@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import InputError
 
 MAX_BYTES = 2 * 1024 * 1024   # a reviewed list of exceptions is kilobytes; megabytes mean a wrong file
 MAX_ENTRIES = 10_000
@@ -73,7 +73,7 @@ class ExceptionRule:
 
 
 def _fail(where: str, what: str):
-    raise UsageError(f"exceptions file {where}: {what}")
+    raise InputError(f"exceptions file {where}: {what}")
 
 
 def _parse_tag(value, where: str) -> tuple[str, str]:
@@ -144,7 +144,7 @@ def parse_entry(index: int, entry, where: str) -> ExceptionRule:
 
 
 def parse(text: str, where: str = "<text>") -> list[ExceptionRule]:
-    """Parse the YAML text of an exceptions file; any defect is a UsageError naming the entry."""
+    """Parse the YAML text of an exceptions file; any defect is an InputError naming the entry."""
     yaml, loader = _loader()
     try:
         doc = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
@@ -174,12 +174,12 @@ def load(path: str | Path | None) -> list[ExceptionRule]:
 
     p = Path(path)
     if not p.exists():
-        raise UsageError(f"exceptions file not found: {p}")
+        raise InputError(f"exceptions file not found: {p}")
     data = read_bytes(p, MAX_BYTES, "exceptions file")  # a regular file, at most MAX_BYTES: never /dev/zero
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"cannot read exceptions file {p}: not UTF-8 text") from None
+        raise InputError(f"cannot read exceptions file {p}: not UTF-8 text") from None
     return parse(text, str(p))
 
 
