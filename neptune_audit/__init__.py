@@ -9,6 +9,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import logging as _logging
+
+# The kit's diagnostics are records of the "neptune_audit" logger: silent unless the host application (or the
+# CLI, with -v) configures logging. A NullHandler on our own logger is all the kit sets; it never touches the root.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
 from neptune_audit.errors import (AwsError, FindingsFailed, InputError, NeptuneAuditError, NotebookFailed, OptionError,
                                   UsageError)
 

@@ -8,6 +8,7 @@ or nothing scanned at all; 4 internal error (a bug: one line; NEPTUNE_AUDIT_DEBU
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Audit Amazon Neptune instances for Auto Minor Version "
                                             "Upgrade (Conformity Neptune-001).")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say more on stderr: -v what the scan did, -vv debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -204,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "Terraform reads them)")
     iac.add_argument("--fix-diff", metavar="FILE.diff",
                      help="write a unified diff (git apply) that turns every FAIL into PASS, changing only that line")
-    iac.add_argument("-v", "--verbose", action="store_true", help="say which files were passed over, and why")
+    iac.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                     help="say which files were passed over, and why (and, as for every command, more on stderr)")
     iac.set_defaults(func=cmd_iac)
 
     merge = sub.add_parser("merge", help="merge saved scans (shards of one audit) into one JSON document")
@@ -236,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", metavar="FILE.html",
                       help="where to write the demo report (default: reports/neptune-audit-demo-DATE.html)")
     demo.set_defaults(func=cmd_demo)
+    for command in sub.choices.values():  # -v after the command too (`scan -v`), as people type it
+        if any("--verbose" in a.option_strings for a in command._actions):
+            continue
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                             help="say more on stderr: -v what the scan did, -vv debugging detail")
     return parser
 
 
@@ -604,6 +613,7 @@ def _serve_demo(port: int, lab: str | None) -> int:
 def main(argv=None, own_process: bool = False) -> int:
     """Parse, run, and turn every error into its exit code: the one place that does.  ``own_process``: the caller
     is the console script, whose process is the kit's own (its interpreter and botocore may be tuned)."""
+    handler = None
     try:
         parser = build_parser()
         if "_ARGCOMPLETE" in os.environ:  # the shell is asking for completions: answer and exit
@@ -611,6 +621,7 @@ def main(argv=None, own_process: bool = False) -> int:
 
             argcomplete.autocomplete(parser)
         args = parser.parse_args(argv)
+        handler = _log_to_stderr(args.verbose)
         if own_process:  # after parsing: --help and usage errors never import botocore
             from neptune_audit.aws.tuning import own_process as tune
 
@@ -633,6 +644,24 @@ def main(argv=None, own_process: bool = False) -> int:
         print(f"{PROG}: internal error (a bug in neptune-audit, please report it): {type(exc).__name__}: {detail} "
               "(set NEPTUNE_AUDIT_DEBUG=1 to see the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if handler is not None:
+            logger = logging.getLogger("neptune_audit")
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+
+
+def _log_to_stderr(verbose: int) -> logging.Handler:
+    """The kit's log records on stderr for this command: warnings always, -v info, -vv (or NEPTUNE_AUDIT_DEBUG)
+    debug.  Only the kit's own logger is configured, and only while the command runs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    level = logging.DEBUG if verbose >= 2 or os.environ.get("NEPTUNE_AUDIT_DEBUG") else (
+        logging.INFO if verbose == 1 else logging.WARNING)
+    logger = logging.getLogger("neptune_audit")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return handler
 
 
 class Terminated(SystemExit):

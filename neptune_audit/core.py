@@ -6,6 +6,7 @@ simulated account for ``demo=True``, or the standard AWS chain.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 import time
@@ -16,7 +17,11 @@ from neptune_audit.aws.tuning import fewer_gc_passes, load_models
 from neptune_audit.contract.result import AuditResult
 from neptune_audit.errors import UsageError
 from neptune_audit.options import ScanOptions
+from neptune_audit.contract.records import records
+from neptune_audit.contract.vocabulary import NOT_SCANNED, summary_line
 from neptune_audit.rule import allowlist, outlook
+
+log = logging.getLogger(__name__)
 
 
 def _preload(frames: bool, exposure, threads: int) -> None:
@@ -95,8 +100,15 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: bool 
     params = {**options.describe(),
               "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
     callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]
+    summary = evaluate.summarize(findings, inv.scope)
+    for row in records(inv.scope, ("account_id", "region", "state", "error")):
+        if row["state"] in NOT_SCANNED:  # recorded in the scope either way; a record for whoever watches the run
+            log.warning("account %s region %s not scanned: %s (%s)", row["account_id"], row["region"], row["state"],
+                        row["error"] or "no detail")
+    log.info("scanned %d account(s), %d account-region(s) in %.1f s with %d AWS calls: %s", len(accounts),
+             len(inv.scope), time.monotonic() - started, inv.api_calls, summary_line(summary))
     return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
-                       summary=evaluate.summarize(findings, inv.scope), generated_at=generated_at,
+                       summary=summary, generated_at=generated_at,
                        options=options, parameters=params, callers=callers, exceptions=rules,
                        api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started,
                        engine_calendar=calendar.describe(today))

@@ -88,16 +88,43 @@ def test_tuning_off_gives_identical_findings(aws, monkeypatch):
         "behind", "current", "not-covered", "unknown"}
 
 
-def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys):
+def test_an_untested_botocore_gets_the_public_api_only(monkeypatch, capsys, caplog):
+    """Outside the tested range the speed-ups switch off, and say so once as a warning of the kit's logger (the
+    host application decides where it goes; the kit prints nothing)."""
+    import logging
+
     from neptune_audit.aws import tuning
 
     monkeypatch.setattr(tuning, "TESTED_BOTOCORE", ((0, 1), (0, 2)))
     monkeypatch.setattr(tuning, "_warned", set())
-    monkeypatch.setenv("NEPTUNE_AUDIT_DEBUG", "1")
-    assert not tuning.enabled()
-    session = tuning.new_botocore_session()
+    with caplog.at_level(logging.WARNING, logger="neptune_audit"):
+        assert not tuning.enabled()
+        session = tuning.new_botocore_session()
     assert type(session) is botocore.session.Session, "no private-API subclass outside the tested range"
-    assert "outside the tested range" in capsys.readouterr().err
+    said = [r for r in caplog.records if r.name == "neptune_audit.aws.tuning" and "outside the tested range" in r.message]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert capsys.readouterr().err == "", "a library prints nothing"
+
+
+def test_the_kit_logs_to_its_own_logger_only_and_the_cli_shows_it_with_v(capsys):
+    """`import neptune_audit` gives its logger a NullHandler and touches no other; `scan -v` shows what the scan
+    did on stderr, and after the command the logger is as it was."""
+    import logging
+
+    import neptune_audit
+    from neptune_audit import cli
+
+    logger = logging.getLogger("neptune_audit")
+    assert any(isinstance(h, logging.NullHandler) for h in logger.handlers)
+    before = (list(logger.handlers), logger.level, list(logging.getLogger().handlers), logging.getLogger().level)
+    assert neptune_audit.__version__
+    cli.main(["scan", "--demo", "--regions", "us-east-1", "-v"])
+    err = capsys.readouterr().err
+    assert "neptune-audit: scanned 1 account(s), 1 account-region(s)" in err
+    cli.main(["scan", "--demo", "--regions", "us-east-1"])
+    assert "scanned 1 account(s)" not in capsys.readouterr().err, "quiet without -v"
+    assert before == (list(logger.handlers), logger.level, list(logging.getLogger().handlers),
+                      logging.getLogger().level)
 
 
 @pytest.mark.slow  # a scan in a second process

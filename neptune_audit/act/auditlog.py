@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import logging
 import stat
-import sys
 import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 from neptune_audit.errors import InputError, UsageError
+
+log = logging.getLogger(__name__)
 
 EVENTS = ("intent", "outcome")
 
@@ -83,7 +85,7 @@ class AuditLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"neptune-audit: waiting for another remediation run that holds {self.path}", file=sys.stderr)
+            log.warning("waiting for another remediation run that holds %s", self.path)
             fcntl.flock(fd, fcntl.LOCK_EX)
         self._lock_fd = fd
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import logging
 import os
-import sys
 import threading
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import botocore.session
 from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
 from botocore.parsers import QueryParser, ResponseParserFactory
 
+log = logging.getLogger(__name__)
 TESTED_BOTOCORE = ((1, 34), (1, 45))  # [from, to): CI runs the suite at both ends (.ci/run, make test-lowest)
 _warned: set[str] = set()
 
@@ -45,9 +46,9 @@ def enabled() -> bool:
 
 
 def _note_once(what: str) -> None:
-    if os.environ.get("NEPTUNE_AUDIT_DEBUG") and what not in _warned:
+    if what not in _warned:
         _warned.add(what)
-        print(f"neptune-audit: {what}", file=sys.stderr)
+        log.warning(what)
 
 
 # --- 1. One data loader for every session, timestamps left as text (public API) --------------------
