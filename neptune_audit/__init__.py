@@ -10,6 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import logging as _logging
+from typing import TYPE_CHECKING
 
 # The kit's diagnostics are records of the "neptune_audit" logger: silent unless the host application (or the
 # CLI, with -v) configures logging. A NullHandler on our own logger is all the kit sets; it never touches the root.
@@ -21,11 +22,26 @@ from neptune_audit.errors import (AwsError, FindingsFailed, InputError, NeptuneA
 # Public names imported on first use, so `import neptune_audit` (and `--help`) stays cheap: boto3, pandas and
 # ipywidgets behind them, and dataclasses behind ScanOptions.
 _LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load": "neptune_audit.api",
+         "iac": "neptune_audit.api", "policy": "neptune_audit.api",
          "AuditResult": "neptune_audit.contract.result", "RemediationPanel": "neptune_audit.act.panel",
-         "ScanOptions": "neptune_audit.options"}
-_MODULES = {"history": "neptune_audit.contract.history"}  # what the audit notebook keeps between runs
-__all__ = ["__version__", "AuditResult", "AwsError", "FindingsFailed", "InputError", "NeptuneAuditError", "NotebookFailed",
-           "OptionError", "RemediationPanel", "ScanOptions", "UsageError", "history", "load", "scan", "scan_or_load"]
+         "Remediation": "neptune_audit.act.remediate", "ScanOptions": "neptune_audit.options",
+         "IacResult": "neptune_audit.code.scan", "Connection": "neptune_audit.aws.targets"}
+# modules: remediate's plan/apply/verify, and what the audit notebook keeps between runs
+_MODULES = {"history": "neptune_audit.contract.history", "remediate": "neptune_audit.act.remediate"}
+__all__ = ["__version__", "AuditResult", "AwsError", "Connection", "FindingsFailed", "IacResult", "InputError",
+           "NeptuneAuditError", "NotebookFailed", "OptionError", "Remediation", "RemediationPanel", "ScanOptions",
+           "UsageError", "history", "iac", "load", "policy", "remediate", "scan", "scan_or_load"]
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from neptune_audit.act import remediate
+    from neptune_audit.act.panel import RemediationPanel
+    from neptune_audit.act.remediate import Remediation
+    from neptune_audit.api import iac, load, policy, scan, scan_or_load
+    from neptune_audit.aws.targets import Connection
+    from neptune_audit.code.scan import IacResult
+    from neptune_audit.contract import history
+    from neptune_audit.contract.result import AuditResult
+    from neptune_audit.options import ScanOptions
 
 
 def __getattr__(name):

@@ -1,24 +1,49 @@
-"""The public functions the CLI and the notebooks call: scan, scan_or_load, load."""
+"""The public functions the CLI and the notebooks call: scan, scan_or_load, load, iac, policy."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
-from neptune_audit.errors import UsageError
+from neptune_audit.errors import OptionError, UsageError
 from neptune_audit.options import ScanOptions
+
+if TYPE_CHECKING:
+    from neptune_audit.aws.targets import Connection
+    from neptune_audit.code.scan import IacResult
+    from neptune_audit.contract.result import AuditResult
+
+PathLike = str | os.PathLike
 
 
 def scan(options: ScanOptions | None = None, *, progress: bool = False, today: date | None = None,
-         connection=None, frames: bool = True, **fields):
+         connection: Connection | None = None, session: Any = None, frames: bool = True,
+         **fields: Any) -> AuditResult:
     """Audit every Neptune instance in the targets for Auto Minor Version Upgrade (Neptune-001).
 
-    Pass a :class:`ScanOptions`, or its fields as keywords (``regions="all"``, ``organization=True``,
-    ``exceptions_file=...``, ``demo=True`` for the built-in simulated account).  Bad input raises
-    :class:`UsageError` (a bad file: :class:`InputError`), refused or missing credentials :class:`AwsError`,
-    all of them :class:`NeptuneAuditError`; faults in one account or region are recorded in ``scope`` and
-    never stop the others.  ``connection`` (an ``aws.targets.Connection``) overrides how clients are made
-    (endpoint, retries, event hooks).  ``frames=False``: only the contract's records will be read (JSON, CSV),
-    so pandas is not loaded ahead (the DataFrames are still built if asked for).  Returns an :class:`AuditResult`.
+    Faults in one account or region never stop the others: they are recorded in the result's ``scope``.
+
+    Args:
+        options: the targets and how to scan them; or pass :class:`ScanOptions`' fields as keywords instead
+            (``regions="all"``, ``organization=True``, ``exceptions_file=...``, ``demo=True`` for the built-in
+            simulated account).
+        progress: show a progress bar (a widget in a notebook, text on a terminal).
+        today: the day exceptions and end-of-life dates are judged on (default: the run's own day).
+        connection: how clients are made (endpoint, retries, event hooks); default: the standard AWS chain.
+        session: your own ``boto3.Session`` (or botocore ``Session``): its credentials and region are the base,
+            instead of the standard chain.  The kit builds its own sessions from it and never changes yours.
+        frames: ``False`` when only the contract's records will be read (JSON, CSV), so pandas is not loaded
+            ahead (the DataFrames are still built if asked for).
+        **fields: :class:`ScanOptions` fields, when ``options`` is not given.
+
+    Returns:
+        The :class:`AuditResult`: findings, clusters and scope as DataFrames, the summary, the exit code.
+
+    Raises:
+        OptionError: a parameter's value is wrong, or its name is not a scan option.
+        InputError: a file named by the options (exceptions, calendar, code) cannot be believed.
+        AwsError: the base credentials are refused, or AWS cannot be reached, before anything is scanned.
     """
     from neptune_audit import core
     from neptune_audit.aws.targets import Connection
@@ -27,28 +52,53 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         options = ScanOptions.from_fields(**fields)
     elif fields:
         raise UsageError("pass either a ScanOptions or its fields as keywords, not both")
-    if connection is not None and options.demo:
-        raise UsageError("pass either demo=True or a connection, not both")
+    given = [name for name, value in (("demo", options.demo), ("connection", connection), ("session", session))
+             if value]
+    if len(given) > 1:
+        raise OptionError(given[1], f"cannot be combined with {given[0]}")
+    if session is not None and options.profiles:
+        raise OptionError("profiles", "cannot be combined with session (the session is the credentials)")
     if options.demo:
         from neptune_audit.simulate.server import demo_connection
 
         connection = demo_connection(max_workers=options.max_workers)
     elif connection is None:
-        connection = Connection(max_workers=options.max_workers)
+        connection = Connection(max_workers=options.max_workers, session=session)
     return core.run(options, connection, progress=progress, today=today, frames=frames)
 
 
-def load(paths):
-    """Saved scans (JSON, or a report or notebook holding one; several = shards of one audit) as one
-    :class:`AuditResult`, checked as they are read."""
+def load(paths: PathLike | Iterable[PathLike]) -> AuditResult:
+    """Read saved scans back as one result, checked as they are read.
+
+    Args:
+        paths: a ``scan --format json`` file, or a report or notebook holding one; several are shards of one
+            audit (their scopes must not overlap).
+
+    Returns:
+        The :class:`AuditResult` (without AWS sessions: it cannot remediate).
+
+    Raises:
+        InputError: a file is unreadable, damaged, of another schema, or its labels disagree with its facts.
+    """
     from neptune_audit.contract.saved import load as load_saved
 
     return load_saved(paths)
 
 
-def scan_or_load(options: ScanOptions | None = None, results_files=(), signer: dict | None = None, **kw):
-    """Load ``results_files`` when given, else scan with ``options``.  ``signer``: the key the report being made
-    will be signed with, recorded in the run (``report --sign``)."""
+def scan_or_load(options: ScanOptions | None = None, results_files: Sequence[PathLike] = (),
+                 signer: dict | None = None, **kw: Any) -> AuditResult:
+    """Load ``results_files`` when given, else :func:`scan` with ``options`` (the audit notebook's first step).
+
+    Args:
+        options: as for :func:`scan`.
+        results_files: saved scans to load instead of scanning; ``["embedded"]`` is the evidence embedded in the
+            notebook JupyterLab runs this kernel for (a ``report --notebook`` deliverable).
+        signer: the key the report being made will be signed with, recorded in the run (``report --sign``).
+        **kw: passed to :func:`scan`.
+
+    Returns:
+        The :class:`AuditResult`.
+    """
     if list(results_files or ()) == ["embedded"]:
         # the evidence embedded in this very notebook (`report --notebook`): JupyterLab's server tells its kernel
         # which notebook it runs for (JPY_SESSION_NAME)
@@ -62,6 +112,32 @@ def scan_or_load(options: ScanOptions | None = None, results_files=(), signer: d
     return result
 
 
+def iac(paths: Sequence[PathLike], *, parameters: Sequence[str] = (), var_files: Sequence[PathLike] = (),
+        exceptions_file: PathLike | None = None, today: date | None = None) -> IacResult:
+    """Check the rule where it is written: CloudFormation (YAML/JSON, CDK's synthesized templates) and
+    Terraform (HCL, plan or state JSON), before anything is deployed.
+
+    Args:
+        paths: files or folders (folders are walked; unrelated files are passed over).
+        parameters: CloudFormation ``KEY=VALUE`` parameter values that decide the setting.
+        var_files: Terraform ``.tfvars`` files.
+        exceptions_file: the same reviewed exceptions as the live scan (by logical id or address).
+        today: the day exceptions are judged on.
+
+    Returns:
+        The :class:`~neptune_audit.code.scan.IacResult`: a finding per Neptune instance resource, with file, line
+        and the deciding value.
+
+    Raises:
+        InputError: a path, var file or exceptions file cannot be read.
+    """
+    from neptune_audit.code.scan import scan as scan_code
+
+    return scan_code([os.fspath(p) for p in paths], parameters=parameters,
+                     var_files=[os.fspath(v) for v in var_files],
+                     exceptions_file=os.fspath(exceptions_file) if exceptions_file else None, today=today)
+
+
 def declared_needs() -> tuple:
     """Every AWS call the kit can make and the IAM action it needs, as each module declares them."""
     from neptune_audit.act import remediate, securityhub
@@ -71,9 +147,17 @@ def declared_needs() -> tuple:
     return (*targets.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *signing.NEEDS)
 
 
-def policy(kind: str, **kw) -> dict:
-    """The least-privilege IAM policy for ``audit`` or ``remediate`` (``organization``, ``role_name``,
-    ``security_hub``, ``kms_key`` as for ``neptune-audit policy``), derived from the declared calls."""
+def policy(kind: str, **kw: Any) -> dict:
+    """The least-privilege IAM policy document, derived from the calls the kit declares.
+
+    Args:
+        kind: ``"audit"`` or ``"remediate"``.
+        **kw: ``organization``, ``role_name``, ``security_hub``, ``kms_key``, ``iac`` as for
+            ``neptune-audit policy``.
+
+    Returns:
+        An IAM policy document (``Version``, ``Statement``).
+    """
     from neptune_audit.aws import permissions
 
     return permissions.document(kind, declared_needs(), **kw)

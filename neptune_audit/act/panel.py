@@ -75,6 +75,16 @@ OFFLINE = ("This remediation panel needs the notebook's kernel, and none is runn
 
 
 class RemediationPanel:
+    """The remediation notebook's panel: choose failing instances, review the plan (warnings to acknowledge),
+    apply, watch, re-verify.  Every control is an attribute (``instances``, ``review``, ``acknowledge``,
+    ``apply_button``...): set ``.value`` and call ``.click()`` to drive it from code or a test.
+
+    Args:
+        result: the :class:`AuditResult` of a scan in this process (its sessions make the changes).
+        apply_enabled: ``False`` (the default) keeps Apply off: the panel only plans.
+        audit_log: the JSON-lines audit log (default: in the user's data folder).
+    """
+
     def __init__(self, result, apply_enabled: bool = False, audit_log=None):
         self.result = result
         self.audit_log = audit_log

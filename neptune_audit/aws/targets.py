@@ -131,6 +131,9 @@ class Connection:
     retry_mode: str = "standard"
     max_attempts: int = 10
     static_credentials: dict | None = None  # only for the simulated account
+    # a caller's own boto3.Session or botocore Session: its credentials (refreshed as they expire) and region are
+    # the base the kit starts from, instead of the standard chain; the kit still builds its own sessions from them
+    session: object | None = None
     # (event, handler) pairs registered on every client: fault injection in tests, delays in benchmarks
     hooks: list = field(default_factory=list)
 
@@ -165,6 +168,26 @@ class Connection:
                                creds.get("aws_session_token"))
             if creds.get("region_name"):
                 bc.set_config_variable("region", creds["region_name"])
+            return bc
+        if self.session is not None:
+            from botocore.credentials import CredentialProvider, CredentialResolver
+
+            given = self.session.get_credentials()
+            if given is None:
+                raise AwsError("the session given to the kit has no credentials")
+
+            class Given(CredentialProvider):
+                METHOD = "given-session"
+
+                def load(self):
+                    return given
+
+            bc.register_component("credential_provider", CredentialResolver([Given()]))
+            region = getattr(self.session, "region_name", None)
+            if region is None and hasattr(self.session, "get_config_variable"):
+                region = self.session.get_config_variable("region")
+            if region:
+                bc.set_config_variable("region", region)
             return bc
         if profile:
             try:
