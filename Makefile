@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-lowest test-airflow lab bench install clean
+.PHONY: demo test test-lowest test-airflow lab bench install clean lint docs
 
 install: $(STAMP)
 
@@ -29,7 +29,8 @@ demo: $(STAMP)
 # The quick tests on every core (pytest-xdist), then those that start kernels, servers and browsers, one at a time.
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
-	$(BIN)/python -m pytest -m slow -n 0
+	@# one line per test as it starts and ends: a browser test can take minutes, and nothing should look stuck
+	$(BIN)/python -m pytest -m slow -n 0 -v
 
 # The fast tests at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt), in their own virtualenv.
 LOWEST_VENV := .venv-lowest
@@ -50,6 +51,16 @@ $(AIRFLOW_VENV)/.installed-stamp: examples/airflow/requirements.txt
 
 test-airflow: $(STAMP) $(AIRFLOW_VENV)/.installed-stamp
 	NEPTUNE_AUDIT_AIRFLOW=$(CURDIR)/$(AIRFLOW_VENV)/bin/airflow $(BIN)/python -m pytest -p no:cacheprovider -n 0 tests/airflow/test_dag.py
+
+# ruff (pyproject's [tool.ruff]) and mypy on the package (pyproject's [tool.mypy]); CI runs both.
+lint: $(STAMP)
+	$(BIN)/ruff check neptune_audit tests benchmarks
+	$(BIN)/python -m mypy
+
+# The documentation site (mkdocs.yml, docs/), built offline into site/ with --strict: a broken link, a missing
+# docstring parameter or a page that fails to generate fails the build. About 30 s (it runs the demo).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lab: $(STAMP)
 	$(BIN)/neptune-audit demo --lab

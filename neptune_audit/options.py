@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_NAME
-from neptune_audit.errors import OptionError, UsageError
+from neptune_audit.errors import OptionError
 
 ALL_REGIONS = "all"
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")

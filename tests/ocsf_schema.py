@@ -41,7 +41,7 @@ class Schema:
                 return str(p.relative_to(self.root))
         raise KeyError(f"no event class {name!r}")
 
-    @lru_cache(maxsize=None)
+    @lru_cache(maxsize=None)  # noqa: B019 - one schema object for the whole session
     def definition(self, kind: str, name: str) -> dict:
         """The class or object ``name`` with its parents' attributes, includes and profiles merged in."""
         doc = self._load(self._event_file(name) if kind == "event" else f"objects/{name}.json")

@@ -30,7 +30,7 @@ def keys(df: pd.DataFrame) -> set:
 
 
 def test_narrow_by_each_field(result):
-    f, c = result.findings, result.clusters
+    f = result.findings
     region = explore.narrow(result, explore.Filter(region="eu-west-1"))
     assert keys(region.findings) == keys(f[f["region"] == "eu-west-1"]) and len(region.findings) < len(f)
     assert set(region.clusters["region"]) == {"eu-west-1"} and set(region.scope["region"]) == {"eu-west-1"}

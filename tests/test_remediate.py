@@ -403,7 +403,6 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
 
 def test_the_plan_says_what_the_change_means_for_each_candidate(scanned_fleet):
     from neptune_audit.act import panel
-    from neptune_audit.present import tables
 
     f = scanned_fleet.findings.copy()
     i = f.index[f["instance_id"] == "c1-w"][0]
@@ -428,7 +427,6 @@ def test_the_plan_says_what_the_change_means_for_each_candidate(scanned_fleet):
 
 
 def test_every_finding_says_how_to_fix_it(scanned_fleet, monkeypatch):
-    from neptune_audit.act import panel
     from neptune_audit.present import tables
 
     f = scanned_fleet.findings.set_index("instance_id")

@@ -452,8 +452,8 @@ def test_a_content_change_to_a_resaved_notebook_fails_and_names_the_cell(signed,
 
 @pytest.mark.slow  # renders a report: a notebook kernel
 def test_the_readme_computes_the_notebook_content_digest_by_hand(signed, tmp_path):
-    """The README's standard-library script gives the signed content digest, for the file as written and resaved."""
-    readme = (signing.Path(__file__).parent.parent / "README.md").read_text()
+    """The docs' standard-library script gives the signed content digest, for the file as written and resaved."""
+    readme = (signing.Path(__file__).parent.parent / "docs" / "evidence.md").read_text()
     script = readme.split("<!-- notebook-content-digest -->\n```python\n", 1)[1].split("```", 1)[0]
     (tmp_path / "digest.py").write_text(script)
     env = json.loads(signed["nb"].with_name("r.ipynb.sig").read_text())

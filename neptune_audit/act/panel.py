@@ -7,8 +7,10 @@ and entirely unless the panel was built with ``apply_enabled=True``.
 from __future__ import annotations
 
 import html
+import os
 import threading
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 import pandas as pd
@@ -18,6 +20,9 @@ from neptune_audit.present.names import named
 from neptune_audit.act import remediate
 from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError
+
+if TYPE_CHECKING:
+    from neptune_audit.contract.result import AuditResult
 
 ALL = "(all)"
 
@@ -85,7 +90,7 @@ class RemediationPanel:
         audit_log: the JSON-lines audit log (default: in the user's data folder).
     """
 
-    def __init__(self, result, apply_enabled: bool = False, audit_log=None):
+    def __init__(self, result: AuditResult, apply_enabled: bool = False, audit_log: str | os.PathLike | None = None):
         self.result = result
         self.audit_log = audit_log
         self.apply_enabled = apply_enabled
@@ -288,6 +293,7 @@ class RemediationPanel:
         self._show_results()
 
     def _show_results(self, note: str = ""):
+        assert self.last_run is not None and self.last_run.results is not None, "shown after a run"
         results = self.last_run.results
         ok = remediate.succeeded(results)
         self.results_view.value = tables.static_table(results[["account_id", "region", "instance_id", "outcome",

@@ -114,7 +114,7 @@ def restarting(plan_df: pd.DataFrame) -> list[str]:
 def next_window_start(window: str | None, now: datetime) -> datetime | None:
     """When a weekly window such as ``sat:09:57-sat:10:27`` next opens (UTC), or None if it cannot be read."""
     try:
-        start = _minute_of_week(window.split("-")[0])
+        start = _minute_of_week((window or "").split("-")[0])
     except (AttributeError, ValueError, IndexError):
         return None
     t = now.weekday() * 1440 + now.hour * 60 + now.minute
@@ -365,7 +365,7 @@ def check_drift(results: pd.DataFrame, plan_df: pd.DataFrame, result) -> pd.Data
         if (not owner or owner.get("tool") not in ("cloudformation", "cdk") or not owner.get("stack")
                 or out.at[i, "outcome"] != "changed"):
             continue
-        account = by_id.get(out.at[i, "account_id"])
+        account = by_id[out.at[i, "account_id"]]
         try:
             cfn = account.client("cloudformation", out.at[i, "region"])
             drift = cfn.detect_stack_resource_drift(StackName=owner["stack"],
@@ -461,6 +461,7 @@ class Remediation:
         self.check_drift_allowed()
         if self.log is None:
             self.prepare()
+        assert self.log is not None
         try:
             results = apply(self.plan, self.result, apply_immediately=self.apply_immediately, audit_log=self.log,
                             max_workers=self.result.options.max_workers or DEFAULT_WORKERS, on_result=on_result)

@@ -117,13 +117,14 @@ def import_findings(result, *, region: str | None = None, now: datetime | None =
             groups.setdefault((r.account_id, r.region), [])
     stamp = utc_time(now or datetime.now(timezone.utc))
     # first what every hub holds, so that a finding moved by a mode switch keeps its first CreatedAt
-    held_in: dict[tuple[str, str], dict] = {}
+    held_in: dict[tuple[str, str], dict | None] = {}
     first_seen: dict[tuple[str, str], str] = {}
     for (account_id, home), batch in sorted(groups.items()):
         account = accounts.get(account_id)
         if account is None or not account.reachable:
             continue
         scanned_regions = set(scanned[scanned["account_id"] == account_id]["region"])
+        held: dict | None
         try:
             held = _held(account.client("securityhub", home), product_arn(account.partition, home, account_id),
                          account_id)

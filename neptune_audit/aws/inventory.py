@@ -258,7 +258,7 @@ def _unscanned(account: Account, region: str, state: str, error: str | None) -> 
 def plan_account(acct: Account, regions: list[str] | None, rl: RegionList) -> tuple[list, list[dict]]:
     """One reachable account's (account, region) pairs to scan, and the scope rows already decided."""
     if rl.error and regions is None:
-        return [], [_unscanned(acct, ANY_REGION, rl.state, rl.error)]
+        return [], [_unscanned(acct, ANY_REGION, rl.state or "error", rl.error)]
     tasks, decided = [], []
     for region in sorted(rl.enabled, key=lambda r: (r != acct.home_region, r)) if regions is None else regions:
         if rl.error or rl.enabled.get(region):
@@ -308,7 +308,7 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        if self._shown is not None:
+        if self._shown is not None and self.bar is not None:
             self._shown.update({"text/plain": ""}, raw=True)
             self.bar.container.close()
 
@@ -349,7 +349,8 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
         if acct.reachable:
             reachable.append(acct)
         else:
-            scope_rows += [_unscanned(acct, region, acct.state, acct.error) for region in regions or [ANY_REGION]]
+            scope_rows += [_unscanned(acct, region, acct.state or "error", acct.error)
+                           for region in regions or [ANY_REGION]]
     api_calls = 0
     first: Future | None = None
     if reachable:

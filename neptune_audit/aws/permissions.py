@@ -71,7 +71,7 @@ def document(kind: str, declared, organization: bool = False, role_name: str = D
         if kind not in needs.kinds or (needs.when and not wanted[needs.when]) or not needs.actions():
             continue
         st = statements.setdefault(needs.sid, {"Sid": needs.sid, "Effect": "Allow", "Action": [],
-                                               **(_kms_resource(kms_key) if needs.when == "kms_key" else
+                                               **(_kms_resource(str(kms_key)) if needs.when == "kms_key" else
                                                   {"Resource": needs.resource.format(role_name=role_name)})})
         st["Action"] += [a for a in needs.actions() if a not in st["Action"]]
     return {"Version": "2012-10-17", "Statement": list(statements.values())}

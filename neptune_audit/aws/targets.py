@@ -172,7 +172,7 @@ class Connection:
         if self.session is not None:
             from botocore.credentials import CredentialProvider, CredentialResolver
 
-            given = self.session.get_credentials()
+            given = self.session.get_credentials()  # type: ignore[attr-defined]  # boto3's or botocore's
             if given is None:
                 raise AwsError("the session given to the kit has no credentials")
 
@@ -376,7 +376,9 @@ def _base_account(connection: Connection, profile: str | None, list_regions: boo
     (None: all) are built meanwhile."""
     session = connection.base_session(profile)
     what = f"profile {profile!r}" if profile else "the default credential chain"
-    clients, spares, lock, prefetch = {}, {}, threading.Lock(), None
+    clients: dict = {}
+    spares: dict = {}
+    lock, prefetch = threading.Lock(), None
     if list_regions:
         home = session.get_config_variable("region") or "us-east-1"
         clients[("ec2", home)] = ec2 = connection.client(session, "ec2", home)
@@ -450,6 +452,15 @@ def in_shard(account_ids: list[str], management: str, shard: tuple[int, int] | N
     return [a for a in account_ids if a in mine]
 
 
+def _account_of(candidate) -> str:
+    """The account id of an Account, or of a (base, role ARN, label) still to assume."""
+    if isinstance(candidate, Account):
+        return candidate.account_id
+    m = ROLE_ARN.match(candidate[1])
+    assert m is not None, "role ARNs are checked when given"
+    return m.group(1)
+
+
 def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organization=False,
                      role_name: str = DEFAULT_ROLE_NAME, only=(), shard: tuple[int, int] | None = None,
                      regions: list[str] | None = None) -> list[Account]:
@@ -486,12 +497,12 @@ def resolve_accounts(connection: Connection, profiles=(), role_arns=(), organiza
     if (not role_arns and not organization) or profiles:
         candidates.extend(bases)
     if only:
-        ids = {c.account_id if isinstance(c, Account) else ROLE_ARN.match(c[1]).group(1) for c in candidates}
+        ids = {_account_of(c) for c in candidates}
         missing = [a for a in only if a not in ids]
         if missing and not (organization and shard):  # in a shard, the others' accounts are simply elsewhere
             raise UsageError(f"--accounts names {missing[0]}, which is not among the targets")
         candidates = [c for c in candidates
-                      if (c.account_id if isinstance(c, Account) else ROLE_ARN.match(c[1]).group(1)) in only]
+                      if _account_of(c) in only]
     jobs = [c for c in candidates if not isinstance(c, Account)]
     with ThreadPoolExecutor(max_workers=connection.max_workers or DEFAULT_WORKERS) as pool:
         assumed = list(pool.map(lambda job: assume(*job), jobs))

@@ -388,7 +388,7 @@ def share_http_session(client) -> None:
         return
     endpoint = getattr(client, "_endpoint", None)
     shared = _shared_for(getattr(endpoint, "http_session", None))
-    if shared is not None:
+    if shared is not None and endpoint is not None:
         endpoint.http_session = shared
 
 
@@ -500,7 +500,7 @@ def _install_process_wide() -> None:
     # the botocore in use passes (excluded_params exists from 1.43.14 on only).
     base = botocore.regions.EndpointProvider
 
-    class SharedEndpointProvider(base):
+    class SharedEndpointProvider(base):  # type: ignore[valid-type,misc]  # the class botocore has at runtime
         def __new__(cls, *args, **kwargs):
             if not _ours() or args or set(kwargs) - {"ruleset_data", "partition_data"}:
                 return super().__new__(cls)

@@ -170,7 +170,7 @@ def _value(node: _Node | None, params: dict, conditions: dict, overrides: dict, 
 
 
 def _suppressions(meta) -> list[Suppression]:
-    out = []
+    out: list[Suppression] = []
     if not isinstance(meta, dict) or not isinstance(meta.get(RULE_KEY), _Node):
         return out
     skips = meta[RULE_KEY].value.get("skip") if isinstance(meta[RULE_KEY].value, dict) else None
@@ -204,7 +204,7 @@ def resources(root: _Node, file: str, overrides: dict, source: str = "cloudforma
     for logical_id, r in res.items():
         body = r.value if isinstance(r.value, dict) else {}
         rtype = plain(body.get("Type"))
-        props = body.get("Properties").value if isinstance(body.get("Properties"), _Node) and isinstance(
+        props = body["Properties"].value if isinstance(body.get("Properties"), _Node) and isinstance(
             body["Properties"].value, dict) else {}
         if rtype == "AWS::CloudFormation::Stack":
             local = _local_nested(Path(file), plain(props.get("TemplateURL")))
@@ -213,7 +213,7 @@ def resources(root: _Node, file: str, overrides: dict, source: str = "cloudforma
             continue
         if rtype != CFN_TYPE:
             continue
-        meta = body.get("Metadata").value if isinstance(body.get("Metadata"), _Node) else {}
+        meta = body["Metadata"].value if isinstance(body.get("Metadata"), _Node) else {}
         prop = props.get("AutoMinorVersionUpgrade")
         cluster_ref = plain(props.get("DBClusterIdentifier"))
         version = None

@@ -34,20 +34,21 @@ def attach(findings: list[dict], resources: list[Resource]) -> int:
     linked = 0
     for f in findings:
         owner = f.get("managed_by")
+        match: Resource | None
         if owner and owner.get("tool") == "cloudformation":
-            r = _cfn_match(by_logical.get(owner["logical_id"], []), owner["stack"])
-            if r is not None:
-                f["managed_by"] = {**owner, "tool": "cdk" if r.source == "cdk" else "cloudformation",
-                                   "file": r.file, "line": r.where}
+            match = _cfn_match(by_logical.get(owner["logical_id"], []), owner["stack"])
+            if match is not None:
+                f["managed_by"] = {**owner, "tool": "cdk" if match.source == "cdk" else "cloudformation",
+                                   "file": match.file, "line": match.where}
                 linked += 1
             continue
-        r = by_arn.get(f.get("arn") or "")
-        if r is None:
+        match = by_arn.get(f.get("arn") or "")
+        if match is None:
             named = by_ident.get(f.get("instance_id") or "", [])
-            r = named[0] if len({x.resource for x in named}) == 1 else None
-        if r is not None:
-            f["managed_by"] = {"tool": "terraform", "stack": None, "logical_id": None, "address": r.resource,
-                               "file": r.file, "line": r.where}
+            match = named[0] if len({x.resource for x in named}) == 1 else None
+        if match is not None:
+            f["managed_by"] = {"tool": "terraform", "stack": None, "logical_id": None, "address": match.resource,
+                               "file": match.file, "line": match.where}
             linked += 1
     return linked
 

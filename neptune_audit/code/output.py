@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import textwrap
+from typing import Any
 from pathlib import Path
 
 from neptune_audit import __version__
@@ -60,7 +61,7 @@ def to_sarif(result: IacResult) -> str:
     for f in result.findings:
         if f["result"] not in (FAIL, EXCEPTED):
             continue
-        location = {"physicalLocation": {"artifactLocation": {"uri": _uri(f["file"])}},
+        location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(f["file"])}},
                     "logicalLocations": [{"name": f["resource"], "kind": "resource"}]}
         if f["line"]:
             location["physicalLocation"]["region"] = {"startLine": int(f["line"])}
@@ -90,7 +91,7 @@ def to_table(result: IacResult, width: int | None = None) -> str:
     width = max(40, width or 100)
     out = []
     pad = "  "
-    wrap = dict(width=width, break_on_hyphens=False, break_long_words=False)  # a long id overflows, never cut
+    wrap: dict[str, Any] = dict(width=width, break_on_hyphens=False, break_long_words=False)  # overflow, never cut
     for f in result.findings:
         where = f"{f['file']}:{f['line']}" if f["line"] else f["file"]
         out += textwrap.wrap(terminal_text(f"{f['result']}  {where}"), subsequent_indent=pad, **wrap)

@@ -247,7 +247,7 @@ def _decide(v: Value) -> tuple[bool | None, str]:
     if v.kind == "omitted":
         return True, f"not set: AWS's default (true) applies ({DEFAULT_SOURCE})"
     if v.kind == "parameter":
-        label = "variable" if v.name.startswith("var.") else "parameter"
+        label = "variable" if (v.name or "").startswith("var.") else "parameter"
         options = [x for x in (v.allowed or (True, False))]
         alts = sorted({str(o).lower() for o in options if _under(v, o) is False})
         if v.given is not None:

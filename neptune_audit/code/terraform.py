@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 from pathlib import Path
 
 from neptune_audit.code.model import TF_TYPE, Resource, Suppression, Value
@@ -86,7 +87,7 @@ def _resource_header(rtype: str, name: str) -> re.Pattern:
 
 
 def _suppressions(lines: list[str], span) -> list[Suppression]:
-    out = []
+    out: list[Suppression] = []
     if span is None:
         return out
     for j in range(max(0, span[0] - 1), span[1] + 1):  # the line above the block counts too
@@ -114,7 +115,7 @@ def tfvars(path: Path) -> dict:
     return {k: v for k, v in _hcl(text, str(path)).items() if not k.startswith("__")}
 
 
-def _parse_one(path: str) -> tuple[str, list[str] | None, dict | str]:
+def _parse_one(path: str) -> tuple[str, list[str] | None, Any]:
     """(path, lines, values) of one .tf file, or (path, None, the error): what a worker process returns."""
     try:
         text = read_text(Path(path))
@@ -137,7 +138,7 @@ def _root_job(job: tuple[str, dict]) -> tuple[list[Resource], dict[str, str | No
 
     root = module_of(Path(folder))
     found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}))
-    states = {}
+    states: dict[str, str | None] = {}
     for mod in modules.values():
         states.update({str(f): None for f in mod.parsed})
         states.update({str(f): e for f, e in mod.errors.items()})
@@ -236,7 +237,7 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
     variables = module.variables()
     out = []
     clusters = {}
-    for f, (lines, data) in module.parsed.items():
+    for _file, (_lines, data) in module.parsed.items():
         for rtype, named in _blocks(data, "resource"):
             if rtype == "aws_neptune_cluster" and isinstance(named, dict):
                 for name, body in named.items():
@@ -304,7 +305,7 @@ def is_plan(doc) -> bool:
 def plan_resources(doc: dict, file: str) -> list[Resource]:
     """Neptune instances of a plan (``planned_values``) or a state (``values``), every module, values as Terraform
     resolved them (a state also knows each instance's ARN)."""
-    top = doc.get("planned_values") if isinstance(doc.get("planned_values"), dict) else doc.get("values") or {}
+    top: dict = doc["planned_values"] if isinstance(doc.get("planned_values"), dict) else doc.get("values") or {}
     out, clusters, stack = [], {}, [top.get("root_module") or {}]
     found = []
     while stack:

@@ -115,7 +115,7 @@ def ocsf_findings(result) -> list[dict]:
                    ComplianceStatusID.Warning: "Warning"}
     labels = {a.account_id: a.label for a in result.accounts if a.label}
     run = uuid.uuid4().hex  # metadata.uid: this event, this run (finding_info.uid is the finding across runs)
-    out = []
+    out: list[dict] = []
     for f in result.rows("findings", FINDING_FIELDS):
         excepted = f["result"] == EXCEPTED
         cstatus = compliance_status[f["result"]]

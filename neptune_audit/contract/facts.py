@@ -63,15 +63,15 @@ def _identity_facts(doc: dict, name: str) -> None:
         if counts.get(key, 0) != n:
             raise InputError(f"{name}: scope says {n} instance(s) in {key[0]} {key[1]}, but it holds "
                              f"{counts.get(key, 0)} finding(s): refused")
-    clusters = set()
+    clusters: set[tuple] = set()
     for c in doc["clusters"]:
-        key = (c["account_id"], c["region"], c["cluster_id"])
-        if key in clusters:
+        cluster_key = (c["account_id"], c["region"], c["cluster_id"])
+        if cluster_key in clusters:
             raise InputError(f"{name}: cluster {one_line(c['cluster_id'])} ({c['account_id']} {c['region']}) appears "
                              "twice: refused")
         if (c["account_id"], c["region"]) not in scanned:
             raise InputError(f"{name}: cluster {one_line(c['cluster_id'])} is in no scanned account-region: refused")
-        clusters.add(key)
+        clusters.add(cluster_key)
 
 
 def _derived_facts(c: dict, generated: date, name: str) -> None:

@@ -6,6 +6,8 @@ not a valid ``neptune-audit/1`` document.  Nothing here calls AWS.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,6 +20,9 @@ from neptune_audit.rule import model
 from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.contract.facts import check_facts
 from neptune_audit.inputs import contract_document, read_bytes
+
+if TYPE_CHECKING:  # imported in load(): pandas loads only when asked
+    from neptune_audit.contract.result import AuditResult
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ def merge(sources: list[Source]) -> dict:
         "tool_version": __version__, "scope": scope, "findings": findings, "clusters": clusters,
         "summary": vocabulary.summary([f["result"] for f in findings], [s["state"] for s in scope]),
     }
-    runs = [src.document.get("run") for src in sources]
+    runs = [src.document.get("run") or {} for src in sources]
     if all(runs):  # shards run side by side: the longest is the audit's wall time; their calls add up
         merged["run"] = {"duration_seconds": max(r["duration_seconds"] for r in runs),
                          "api_calls": sum(r["api_calls"] for r in runs)}
@@ -114,7 +119,7 @@ def merge(sources: list[Source]) -> dict:
     return merged
 
 
-def load(paths) -> "AuditResult":  # noqa: F821 - imported below: pandas loads only when asked
+def load(paths) -> AuditResult:
     """The same ``AuditResult`` as ``scan()`` returns, from one or more saved scans (shards), without AWS."""
     import pandas as pd
 

@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,7 +118,7 @@ class Signer:
     kms_key_arn: str | None = None
     signed_by: str | None = None
     signed_at: str = field(default_factory=lambda: _now())  # when the key was checked, before the run
-    _sign: object = field(default=None, repr=False, compare=False)
+    _sign: Callable[[bytes], bytes] | None = field(default=None, repr=False, compare=False)
 
     def describe(self) -> dict:
         """What the report's header, the JSON ``run`` block and the scheduler's log record."""
@@ -125,6 +126,7 @@ class Signer:
                 "signed_by": self.signed_by, "signed_at": self.signed_at}
 
     def sign(self, message: bytes) -> bytes:
+        assert self._sign is not None, "a Signer is made by signer_for()"
         return self._sign(message)
 
 

@@ -96,7 +96,9 @@ def failing_by_account_region(findings: pd.DataFrame, scope: pd.DataFrame) -> go
     by_cell = {k: g for k, g in failing.groupby(["account_id", "region"])} if len(failing) else {}
     z, text, hover = [], [], []
     for acct in accounts:
-        z_row, t_row, h_row = [], [], []
+        z_row: list[int | None] = []
+        t_row: list[str] = []
+        h_row: list[str] = []
         for region in scanned_regions:
             state = states.get((acct, region)) or states.get((acct, "*"), SCANNED)
             cell = by_cell.get((acct, region))
@@ -133,10 +135,10 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
     clusters = clusters.sort_values(["result", "gets_minor_upgrades", "failing_instances"],
                                     ascending=[True, True, False], kind="stable").head(limit)
     names = names or {}
-    labels = [f"{c.cluster_id} ({names.get(c.account_id) + ' ' if names.get(c.account_id) else ''}{c.account_id}, "
+    labels = [f"{c.cluster_id} ({(names.get(c.account_id) or '') + ' ' if names.get(c.account_id) else ''}{c.account_id}, "
               f"{c.region})" for c in clusters.itertuples()]
     keyed = findings.set_index(["account_id", "region", "cluster_id"]) if len(findings) else None
-    series = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
+    series: dict[str, list[int]] = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
     for c in clusters.itertuples():
         members = (keyed.loc[[(c.account_id, c.region, c.cluster_id)]]
                    if keyed is not None and (c.account_id, c.region, c.cluster_id) in keyed.index else None)

@@ -246,6 +246,7 @@ class Explorer:
 
         from neptune_audit.present.tables import filtered_note, no_match
 
+        assert self.bar is not None, "live sections only"
         with capture_output(stdout=False, stderr=False) as shown:
             names = account_names(self.result)
             filtered_note(self.bar.filter, view, self.result, names)
@@ -253,7 +254,9 @@ class Explorer:
                 draw(view)
             else:
                 no_match(self.bar.filter, names)
-        before, chart, after = [], None, []
+        before: list[str] = []
+        after: list[str] = []
+        chart = None
         for o in shown.outputs:
             if chart is None and "application/vnd.plotly.v1+json" in o.data:
                 chart = o.data

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -403,12 +404,16 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
     import itables
 
     df = df.reset_index(drop=True)
-    extra = {}
+    extra: dict[str, Any] = {}
     if hasattr(itables.options, "text_in_header_can_be_selected"):
         # itables >= 2.4 otherwise sorts only from the small arrow beside each title; a click on, or Enter in,
         # the header itself is what people try (DataTables makes each header a focusable, labelled control)
         extra["text_in_header_can_be_selected"] = False
     name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "table").strip("-").lower() or "table"
+    # not itables' default layout, which it strips of the search box when the rows fit one page (a list of
+    # controls in one place is DataTables' own; itables' type hints know only one)
+    layout: dict[str, Any] = {"topStart": ["pageLength", "buttons"], "bottomStart": "info", "bottomEnd": "paging",
+                              "topEnd": {"search": {"placeholder": "any column"}}}
     return _static_fallback(itables.to_html_datatable(_headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
                  lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
                  columnDefs=_column_classes(df), autoWidth=False,
@@ -416,10 +421,7 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
                  # CSV exports of the CLI carry every field
                  buttons=[{"extend": "csvHtml5", "text": "CSV", "title": f"neptune-audit-{name}",
                            "exportOptions": {"format": {"body": itables.JavascriptFunction(_CSV_CELL)}}}],
-                 # not itables' default layout, which it strips of the search box when the rows fit one page
-                 layout={"topStart": ["pageLength", "buttons"], "topEnd": {"search": {"placeholder": "any column"}},
-                         "bottomStart": "info", "bottomEnd": "paging"},
-                 maxBytes=0, **extra), df, caption, page_length)  # never downsample: an auditor must see every row
+                 layout=layout, maxBytes=0, **extra), df, caption, page_length)  # never downsample: an auditor must see every row
 
 
 # itables' own preview, for a notebook whose scripts do not run (untrusted, GitHub), is headed right-aligned, marks

@@ -19,6 +19,7 @@ import re
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NoReturn
 from pathlib import Path
 
 from neptune_audit.errors import InputError
@@ -72,7 +73,7 @@ class ExceptionRule:
                 "approved_by": self.approved_by, "expired": self.expired(today)}
 
 
-def _fail(where: str, what: str):
+def _fail(where: str, what: str) -> NoReturn:
     raise InputError(f"exceptions file {where}: {what}")
 
 
@@ -187,4 +188,4 @@ def find(rules: list[ExceptionRule], row, today: date) -> ExceptionRule | None:
     """The exception that applies to a finding: an active one first, else an expired one (to report it)."""
     matching = [r for r in rules if r.matches(row)]
     active = [r for r in matching if not r.expired(today)]
-    return (active or matching or [None])[0]
+    return next(iter(active or matching), None)

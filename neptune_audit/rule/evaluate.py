@@ -87,10 +87,10 @@ def _version_note(row) -> tuple[str, str]:
             f"; {behind} minor{s} behind"
     pending = [a for a in row.get("pending_maintenance") or [] if a.get("action") == "db-upgrade"]
     if pending:
-        auto = min((a["auto_applied_after"] for a in pending if a.get("auto_applied_after")), default=None)
+        first = min((a["auto_applied_after"] for a in pending if a.get("auto_applied_after")), default=None)
         forced = min((a["forced_apply_date"] for a in pending if a.get("forced_apply_date")), default=None)
         # PendingMaintenanceAction: AutoAppliedAfterDate, in a maintenance window after it; ForcedApplyDate, on it
-        when = (f" (applied in a maintenance window after {auto[:10]})" if auto
+        when = (f" (applied in a maintenance window after {first[:10]})" if first
                 else f" (applied on {forced[:10]}, regardless of the maintenance window)" if forced else "")
         full += f" An engine upgrade is pending{when}."
         short += "; engine upgrade pending"
@@ -220,7 +220,7 @@ def finding_rows(instances: list[dict], rules=(), today: date | None = None, clu
         row.update(judge(row, rules, today)._asdict())
         row["managed_by"] = managed_by(row.get("tags"))
         rows.append({c: row.get(c) for c in (*FINDING_COLUMNS, *extra)})
-    rows.sort(key=lambda r: (RESULT_RANK[r["result"]], r["account_id"], r["region"], _last_if_none(r["cluster_id"]),
+    rows.sort(key=lambda r: (RESULT_RANK[str(r["result"])], r["account_id"], r["region"], _last_if_none(r["cluster_id"]),
                              r["instance_id"]))
     return rows
 
@@ -245,8 +245,8 @@ def cluster_rows(findings: list[dict], clusters: list[dict], calendar: Calendar 
     facts_of = cluster_facts(findings, clusters, calendar, today)  # findings keep the rows' own pending actions
     rows = []
     for c in clusters:
-        members = [by_instance.get((c["account_id"], c["region"], m)) for m, _ in c["members"]]
-        members = [m for m in members if m is not None]
+        found = [by_instance.get((c["account_id"], c["region"], m)) for m, _ in c["members"]]
+        members = [m for m in found if m is not None]
         writer_id = next((m for m, w in c["members"] if w), None)
         writer = by_instance.get((c["account_id"], c["region"], writer_id))
         failing = sum(m["result"] == FAIL for m in members)

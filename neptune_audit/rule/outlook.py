@@ -158,6 +158,7 @@ def parse_calendar(text: str, where: str, today: date | None = None, strict: boo
     if unknown:
         raise InputError(f"engine calendar {where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
     as_of = _date(data["as_of"], f"engine calendar {where}: as_of", required=True)
+    assert as_of is not None  # required: _date raised otherwise
     today = today or date.today()
     if as_of > today + timedelta(days=1):
         raise InputError(f"engine calendar {where}: as_of {as_of} is in the future (a calendar is read on a day "
@@ -219,7 +220,7 @@ def eol_state(eol: date | None, today: date) -> str:
 def end_of_life(calendar: Calendar, version, today: date) -> tuple[str | None, str]:
     """(end-of-life date, one of END_OF_LIFE_STATES) of a release on ``today``."""
     entry = calendar.entry(version)
-    eol = entry and entry.get("end_of_life")
+    eol = entry.get("end_of_life") if entry else None
     return (eol.isoformat() if eol else None), eol_state(eol, today)
 
 
@@ -396,7 +397,7 @@ def pending_sentence(f: dict, window) -> str:
     if auto:
         s = f"AWS applies it in the maintenance window {window} after {auto[:10]}"
         return s + (f", and on {forced[:10]} at the latest, regardless of the window" if forced else "")
-    return f"AWS applies it on {forced[:10]}, regardless of the maintenance window"
+    return f"AWS applies it on {str(forced)[:10]}, regardless of the maintenance window"
 
 
 def sentence(f: dict, version, window, writer_id, writer_setting, writer_seen: bool) -> str:

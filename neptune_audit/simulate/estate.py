@@ -153,13 +153,14 @@ def seed_instances(creds: dict, region: str, clusters, endpoint_url: str | None 
     maintenance window; ``global_clusters``: cluster id -> the global database it is created in.
     """
     neptune = client(creds, "neptune", region, endpoint_url)
+    engine_versions, windows, global_clusters = engine_versions or {}, windows or {}, global_clusters or {}
     made = []
     for cluster_id, members in clusters:
-        version = {"EngineVersion": engine_versions[cluster_id]} if cluster_id in (engine_versions or {}) else {}
+        version = {"EngineVersion": engine_versions[cluster_id]} if cluster_id in engine_versions else {}
         extra = dict(version)
-        if cluster_id in (windows or {}):
+        if cluster_id in windows:
             extra["PreferredMaintenanceWindow"] = windows[cluster_id]
-        if cluster_id in (global_clusters or {}):
+        if cluster_id in global_clusters:
             neptune.create_global_cluster(GlobalClusterIdentifier=global_clusters[cluster_id], Engine="neptune",
                                           **version)
             extra["GlobalClusterIdentifier"] = global_clusters[cluster_id]

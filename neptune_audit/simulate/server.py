@@ -27,7 +27,7 @@ def install_neptune_extras() -> None:
     def paged(self, key: str, items: list) -> ActionResult:
         start = int(self.params.get("Marker") or 0)
         size = int(self.params.get("MaxRecords") or 100)
-        result = {key: items[start:start + size]}
+        result: dict = {key: items[start:start + size]}
         if start + size < len(items):
             result["Marker"] = str(start + size)
         return ActionResult(result)
@@ -53,8 +53,9 @@ def install_neptune_extras() -> None:
                 found.append({"ResourceIdentifier": arn, "PendingMaintenanceActionDetails": actions})
         return paged(self, "PendingMaintenanceActions", found)
 
-    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
-    RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
+    # only ever in the simulated account's own process (DemoProcess) or a test's: moto's class, taught two calls
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions  # type: ignore[attr-defined]
+    RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions  # type: ignore[attr-defined]
 
 
 def client_env(endpoint_url: str, environ=None) -> dict:
@@ -77,7 +78,7 @@ class DemoServer:
         install_neptune_extras()
         base = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
 
-        class Quiet(base):
+        class Quiet(base):  # type: ignore[valid-type,misc]  # werkzeug's handler, or moto's subclass of it
             # werkzeug writes a line per request to its logger, and gives that logger a handler and a level the
             # first time: the process (a user's kernel with demo=True) is not ours to configure
             def log(self, *args, **kwargs):
@@ -87,9 +88,9 @@ class DemoServer:
         self._server = make_server(host, port, app, threaded=True, request_handler=Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, name="neptune-audit-demo", daemon=True)
         self._thread.start()
-        h, p = self._server.server_address[:2]
-        self.port = p
-        self.endpoint_url = f"http://{h}:{p}"
+        bound_host, bound_port = self._server.server_address[:2]
+        self.port = int(bound_port)
+        self.endpoint_url = f"http://{bound_host!s}:{self.port}"
         self.manifest = seed(self.endpoint_url) if seeded else None
 
     def client_env(self, environ=None) -> dict:
