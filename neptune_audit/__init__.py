@@ -22,7 +22,7 @@ from neptune_audit.errors import (AwsError, FindingsFailed, InputError, NeptuneA
 # Public names imported on first use, so `import neptune_audit` (and `--help`) stays cheap: boto3, pandas and
 # ipywidgets behind them, and dataclasses behind ScanOptions.
 _LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load": "neptune_audit.api",
-         "iac": "neptune_audit.api", "policy": "neptune_audit.api",
+         "iac": "neptune_audit.api", "policy": "neptune_audit.api", "send_to_security_hub": "neptune_audit.api",
          "AuditResult": "neptune_audit.contract.result", "RemediationPanel": "neptune_audit.act.panel",
          "Remediation": "neptune_audit.act.remediate", "ScanOptions": "neptune_audit.options",
          "IacResult": "neptune_audit.code.scan", "Connection": "neptune_audit.aws.targets"}
@@ -30,13 +30,14 @@ _LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load
 _MODULES = {"history": "neptune_audit.contract.history", "remediate": "neptune_audit.act.remediate"}
 __all__ = ["__version__", "AuditResult", "AwsError", "Connection", "FindingsFailed", "IacResult", "InputError",
            "NeptuneAuditError", "NotebookFailed", "OptionError", "Remediation", "RemediationPanel", "ScanOptions",
-           "UsageError", "history", "iac", "load", "policy", "remediate", "scan", "scan_or_load"]
+           "UsageError", "history", "iac", "load", "policy", "remediate", "scan", "scan_or_load",
+           "send_to_security_hub"]
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from neptune_audit.act import remediate
     from neptune_audit.act.panel import RemediationPanel
     from neptune_audit.act.remediate import Remediation
-    from neptune_audit.api import iac, load, policy, scan, scan_or_load
+    from neptune_audit.api import iac, load, policy, scan, scan_or_load, send_to_security_hub
     from neptune_audit.aws.targets import Connection
     from neptune_audit.code.scan import IacResult
     from neptune_audit.contract import history

@@ -1,4 +1,4 @@
-"""The public functions the CLI and the notebooks call: scan, scan_or_load, load, iac, policy."""
+"""The public functions the CLI and the notebooks call: scan, scan_or_load, load, iac, policy, send_to_security_hub."""
 from __future__ import annotations
 
 import os
@@ -136,6 +136,21 @@ def iac(paths: Sequence[PathLike], *, parameters: Sequence[str] = (), var_files:
     return scan_code([os.fspath(p) for p in paths], parameters=parameters,
                      var_files=[os.fspath(v) for v in var_files],
                      exceptions_file=os.fspath(exceptions_file) if exceptions_file else None, today=today)
+
+
+def send_to_security_hub(result: AuditResult, region: str | None = None) -> Any:
+    """Import every finding into AWS Security Hub (ASFF), update those already there, archive the gone.
+
+    Args:
+        result: a scan of this process (its sessions make the calls).
+        region: one aggregation region for every account; default: each finding's own region.
+
+    Returns:
+        The import's report (``.line()`` says what was sent, updated, archived, and what failed where).
+    """
+    from neptune_audit.act.securityhub import import_findings
+
+    return import_findings(result, region=region)
 
 
 def declared_needs() -> tuple:

@@ -13,7 +13,7 @@ import os
 import sys
 
 from neptune_audit import __version__
-from neptune_audit.contract.vocabulary import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
+from neptune_audit.vocabulary import EXIT_INTERNAL, EXIT_OK, FORMATS, RESULTS
 from neptune_audit.errors import NeptuneAuditError, OptionError, UsageError, one_line
 from neptune_audit.defaults import DEFAULT_ROLE_NAME, POLICY_KINDS
 
@@ -281,26 +281,34 @@ def cmd_scan(args) -> int:
     frames = any(fmt == "table" and not (args.quiet and path is None) for fmt, path in paths.items())
     result = api.scan(options, progress=sys.stderr.isatty() and not args.quiet, frames=frames)
     if args.security_hub:
-        sent = result.send_to_security_hub(region=args.security_hub_region)
+        sent = api.send_to_security_hub(result, region=args.security_hub_region)
         if not args.quiet:
             print(sent.line(), file=sys.stderr)
-    from neptune_audit.present.terminal import use_color
+    from neptune_audit.present.terminal import to_table, use_color
+
+    def render(fmt: str, color: bool) -> str:
+        return to_table(result, statuses=args.status, color=color) if fmt == "table" else result.write(
+            fmt, statuses=args.status)
 
     if args.output_dir:  # every format, or none: a pipeline never picks up a mixed set
         from neptune_audit.contract.export import write_set
 
-        write_set({path: result.write(fmt, None, statuses=args.status, color=False) for fmt, path in paths.items()})
+        write_set({path: render(fmt, False) for fmt, path in paths.items()})
         return result.exit_code
     for fmt, path in paths.items():
         color = fmt == "table" and path is None and use_color(sys.stdout, no_color=args.no_color)
         if fmt == "table" and args.quiet and path is None:
-            from neptune_audit.contract.vocabulary import summary_line
+            from neptune_audit.vocabulary import summary_line
 
             sys.stdout.write(summary_line(result.summary) + "\n")
             continue
-        text = result.write(fmt, path, statuses=args.status, color=color)
+        text = render(fmt, color)
         if path is None:
             sys.stdout.write(text)
+        else:
+            from neptune_audit.contract.export import write_atomic
+
+            write_atomic(path, text)
     return result.exit_code
 
 
@@ -319,7 +327,7 @@ def _plan_text(rem) -> str:
               for w in r.warnings]
     if warned:
         lines += ["", "Warnings:"] + [f"  {i}: {w}" for i, w in warned]
-    from neptune_audit.contract.records import terminal_text
+    from neptune_audit.records import terminal_text
 
     return "\n".join(terminal_text(line) for line in lines) + "\n"
 
@@ -445,7 +453,7 @@ def cmd_evidence(args) -> int:
 
 def cmd_merge(args) -> int:
     from neptune_audit.contract import saved
-    from neptune_audit.contract.vocabulary import exit_code, summary_line
+    from neptune_audit.vocabulary import exit_code, summary_line
     from neptune_audit.contract.export import dumps, guard_outputs, write_atomic
 
     guard_outputs({"-o": args.output}, {f"input {p}": p for p in args.files}, stdout_ok=("-o",))
@@ -490,7 +498,7 @@ def cmd_iac(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from neptune_audit.contract.vocabulary import schema_text
+    from neptune_audit.vocabulary import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -498,7 +506,7 @@ def cmd_schema(args) -> int:
 
 def _report_summary(rep) -> str:
     """One line for the scheduler's log, with the evidence hash: a record of it outside the report itself."""
-    from neptune_audit.contract.vocabulary import summary_line
+    from neptune_audit.vocabulary import summary_line
     from neptune_audit.contract.evidence import digest
 
     signed = f"; signed by key {rep.signature['key_id']}" if rep.signature else "; unsigned"

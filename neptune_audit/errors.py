@@ -19,7 +19,7 @@ import re
 
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
 # What a terminal would obey rather than show: C0/C1 controls (ANSI escapes among them), bidi marks, overrides and
-# isolates, and the line separators (contract.records.terminal_text keeps tables to the same set)
+# isolates, and the line separators (records.terminal_text keeps tables to the same set)
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s\"'?#]*)[?#][^\s\"']*", re.IGNORECASE)
 

@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.errors import InputError, UsageError, one_line
 
 MAX_DEPTH = 64            # the contract nests 5 deep; anything near Python's recursion limit is an attack

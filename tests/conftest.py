@@ -87,7 +87,7 @@ def _no_backoff_sleep(monkeypatch):
 @pytest.fixture(autouse=True)
 def _every_contract_document_is_valid(monkeypatch):
     """Every neptune-audit/1 document built in a test process is checked against the published JSON Schema."""
-    from neptune_audit.contract import vocabulary
+    from neptune_audit import vocabulary
     from neptune_audit.contract import export
 
     build = export.to_contract

@@ -126,7 +126,7 @@ def test_every_chart_has_axis_titles_and_hovers_naming_what_it_counts(result, na
 
 def test_every_chart_says_in_words_what_it_shows(result):
     """The text alternative beside each chart names what each bar, cell or line counts, from the figure itself."""
-    from neptune_audit.contract.vocabulary import FAIL
+    from neptune_audit.vocabulary import FAIL
 
     f = result.findings
     words = charts.describe(charts.compliance_by_region(f))

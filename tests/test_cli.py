@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import run_cli, seed

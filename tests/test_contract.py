@@ -12,7 +12,7 @@ import pytest
 
 import neptune_audit
 from neptune_audit import core
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.rule import evaluate
 from neptune_audit.rule import allowlist
 from neptune_audit.rule import model
@@ -160,7 +160,8 @@ def test_the_python_api_a_notebook_user_meets(doc):
     assert isinstance(result, neptune_audit.AuditResult)
     assert len(repr(result)) < 300 and "1 fail" in repr(result)
     html = result._repr_html_()
-    assert "Neptune-001" in html and "na-card" in html and "1 scanned" in html
+    assert "Neptune-001" in html and "<th style='text-align:left'>fail</th><td>1</td>" in html
+    assert "<th style='text-align:left'>account-regions scanned</th><td>1</td>" in html
 
 
 

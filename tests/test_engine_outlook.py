@@ -8,13 +8,15 @@ whatever the setting says; end of life is in the release table, not the API.
 """
 from __future__ import annotations
 
+from neptune_audit.present.terminal import to_table
+
 import json
 from datetime import date, datetime, timezone
 
 import pytest
 
 import neptune_audit
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.rule import outlook
 from neptune_audit.act import remediate
 from neptune_audit.aws.targets import Connection
@@ -293,7 +295,7 @@ def test_a_stale_calendar_is_said_in_every_output(estate, tmp_path):
     doc = r.to_dict()
     assert doc["engine_calendar"]["stale"] is True and doc["engine_calendar"]["file"] == str(cal)
     assert "more than 180 days" in r.calendar_note
-    assert " ".join(r.calendar_note.split()) in " ".join(r.write("table").split()), "wrapped to the width, whole"
+    assert " ".join(r.calendar_note.split()) in " ".join(to_table(r).split()), "wrapped to the width, whole"
     assert "more than 180 days" in r._repr_html_()
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.contract import evidence
 from neptune_audit.simulate import estate as sim_estate
 from neptune_audit.present.report import run_report

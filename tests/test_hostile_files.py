@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from neptune_audit import cli
-from neptune_audit.contract import export, vocabulary
+from neptune_audit import vocabulary
+from neptune_audit.contract import export
 
 from .conftest import main as _main, one_line_2 as _one_line_2, seed
 

@@ -7,6 +7,8 @@ moto has no DetectStackResourceDrift: it is answered below in the API reference'
 """
 from __future__ import annotations
 
+from neptune_audit.present.terminal import to_table
+
 import shutil
 import subprocess
 from pathlib import Path
@@ -55,7 +57,7 @@ def test_each_live_instance_names_the_file_and_line_that_defines_it(demo):
         "tool": "terraform", "stack": None, "logical_id": None, "address": "aws_neptune_cluster_instance.events_writer",
         "file": "iac/terraform/main.tf", "line": 20}
     assert f["graph-prod-3"]["managed_by"] is None, "nothing says code owns it"
-    table = result.write("table", columns=160)
+    table = to_table(result, columns=160)
     assert "defined in iac/cloudformation/graph-stack.yaml:22" in " ".join(table.split())
 
 

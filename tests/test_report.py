@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.simulate import estate as sim_estate
 from neptune_audit.simulate.estate import example_exceptions
 from neptune_audit.present.report import run_report

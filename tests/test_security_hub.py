@@ -74,29 +74,29 @@ def test_an_excepted_instance_is_a_warning_with_its_reason(estate, tmp_path):
 
 def test_a_second_run_updates_instead_of_duplicating_and_gone_instances_are_archived(estate):
     first = neptune_audit.scan(regions="us-east-1,eu-west-1")
-    sent = first.send_to_security_hub()
+    sent = neptune_audit.send_to_security_hub(first)
     assert (sent.imported, sent.archived, sent.failed) == (4, 0, [])
     assert len(_all_findings()) == 3 and len(_all_findings("eu-west-1")) == 1
-    second = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
+    second = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"))
     assert (second.imported, second.archived) == (4, 0)
     assert len(_all_findings()) == 3, "same Ids: updated, not added"
     boto("rds").delete_db_instance(DBInstanceIdentifier="good-w", SkipFinalSnapshot=True)
-    third = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
+    third = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"))
     assert (third.imported, third.archived) == (3, 1)
     states = {f["Resources"][0]["Id"].rsplit(":", 1)[1]: f["RecordState"] for f in _all_findings()}
     assert states == {"held-w": "ACTIVE", "held-r": "ACTIVE", "good-w": "ARCHIVED"}
 
 
 def test_a_region_not_scanned_keeps_its_findings(estate):
-    neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub()
+    neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"))
     # eu-west-1 not scanned this time: its finding is not "gone", it is unknown, so it stays active
-    report = neptune_audit.scan(regions="us-east-1").send_to_security_hub()
+    report = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1"))
     assert report.archived == 0
     assert [f["RecordState"] for f in _all_findings("eu-west-1")] == ["ACTIVE"]
 
 
 def test_one_aggregation_region_takes_every_finding(estate):
-    report = neptune_audit.scan(regions="us-east-1,eu-west-1").send_to_security_hub(region="eu-west-1")
+    report = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"), region="eu-west-1")
     assert report.imported == 4
     there = _all_findings("eu-west-1")
     assert len(there) == 4 and {f["Resources"][0]["Region"] for f in there} == {"us-east-1", "eu-west-1"}
@@ -119,7 +119,7 @@ def _run(day, region=None):
 
     result = neptune_audit.scan(regions="us-east-1,eu-west-1")
     result = dataclasses.replace(result, generated_at=datetime(2026, 12, day, 9, 0, tzinfo=timezone.utc))
-    sent = result.send_to_security_hub(region=region)
+    sent = neptune_audit.send_to_security_hub(result, region=region)
     assert sent.failed == []
     return sent
 
@@ -156,7 +156,7 @@ def test_passed_findings_are_informational_and_updates_keep_what_providers_may_n
     client = result.accounts[0].client("securityhub", "us-east-1")
     client.meta.events.register("provide-client-params.securityhub.BatchImportFindings",
                                 lambda params, **_: sent.extend(params["Findings"]))
-    result.send_to_security_hub()
+    neptune_audit.send_to_security_hub(result)
     updates = [f for f in sent if f.get("RecordState") == "ACTIVE"]
     assert len(updates) == 3
     for f in updates:
@@ -185,7 +185,7 @@ def test_refused_findings_are_scope_warnings_and_the_rest_still_go(estate):
                         "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     client.meta.events.register_first("before-call.securityhub.BatchImportFindings", partly)
-    report = result.send_to_security_hub()
+    report = neptune_audit.send_to_security_hub(result)
     assert report.imported == 3 and len(report.failed) == 1 and report.failed[0]["id"] == refused_id
     scope = result.scope.set_index("region")
     assert any("InvalidInput" in w for w in scope.loc["us-east-1", "warnings"])

@@ -19,7 +19,7 @@ from neptune_audit import cli
 from neptune_audit.contract import evidence
 from neptune_audit import api
 from neptune_audit.contract import signing
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.errors import UsageError
 
 from .conftest import CREDS

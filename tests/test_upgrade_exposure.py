@@ -12,7 +12,7 @@ import json
 import pytest
 
 import neptune_audit
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.aws.targets import Connection
 
 from .conftest import run_cli, seed

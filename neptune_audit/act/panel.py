@@ -18,7 +18,7 @@ import pandas as pd
 from neptune_audit.present import explore, tables, widgets
 from neptune_audit.present.names import named
 from neptune_audit.act import remediate
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
+from neptune_audit.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError
 
 if TYPE_CHECKING:

@@ -21,9 +21,9 @@ from neptune_audit.act import auditlog
 from neptune_audit.rule import model
 from neptune_audit.rule.model import command
 from neptune_audit.act.auditlog import AuditLog
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
+from neptune_audit.vocabulary import EXCEPTED, FAIL
 from neptune_audit.errors import UsageError, one_line
-from neptune_audit.contract.records import iso
+from neptune_audit.records import iso
 from neptune_audit.defaults import DEFAULT_WORKERS
 from neptune_audit.options import REGION
 from neptune_audit.aws.permissions import Needs

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.contract.asff import asff_findings, generator_id, product_arn, utc_time
-from neptune_audit.contract.vocabulary import SCANNED
+from neptune_audit.vocabulary import SCANNED
 
 BATCH = 100  # BatchImportFindings: at most 100 findings per call
 # The calls made here and the IAM action each needs (aws/permissions.py).  Resource "*": Security Hub decides

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.tuning import load_models
-from neptune_audit.contract.vocabulary import NOT_ENABLED, SCANNED
+from neptune_audit.vocabulary import NOT_ENABLED, SCANNED
 from neptune_audit.defaults import DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
 from neptune_audit.options import auto_workers
 from neptune_audit.aws.targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions

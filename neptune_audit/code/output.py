@@ -12,7 +12,7 @@ from pathlib import Path
 
 from neptune_audit import __version__
 from neptune_audit.code.scan import SCHEMA, IacResult
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL
+from neptune_audit.vocabulary import EXCEPTED, FAIL
 from neptune_audit.rule import model
 
 SCHEMA_FILE = "neptune-audit-iac-1.schema.json"
@@ -86,7 +86,7 @@ def to_sarif(result: IacResult) -> str:
 
 def to_table(result: IacResult, width: int | None = None) -> str:
     """One record per resource, wrapped to the width: nothing is ever cut."""
-    from neptune_audit.contract.records import terminal_text
+    from neptune_audit.records import terminal_text
 
     width = max(40, width or 100)
     out = []

@@ -23,7 +23,7 @@ from pathlib import Path
 from neptune_audit.code import cloudformation as cfn
 from neptune_audit.code import terraform as tf
 from neptune_audit.code.model import Resource, Value
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, PASS, RESULT_ORDER
+from neptune_audit.vocabulary import EXCEPTED, FAIL, PASS, RESULT_ORDER
 from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.inputs import read_bytes
 

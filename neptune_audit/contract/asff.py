@@ -24,8 +24,8 @@ import json
 from datetime import datetime, timezone
 
 from neptune_audit import __version__
-from neptune_audit.contract.records import clip
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, FINDING_FIELDS, PASS
+from neptune_audit.records import clip
+from neptune_audit.vocabulary import EXCEPTED, FAIL, FINDING_FIELDS, PASS
 from neptune_audit.rule import model
 
 SCHEMA_VERSION = "2018-10-08"

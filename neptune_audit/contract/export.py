@@ -14,8 +14,8 @@ from pathlib import Path
 
 from neptune_audit import __version__
 from neptune_audit.rule import model
-from neptune_audit.contract.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, FORMATS, PASS, SCHEMA, SCOPE_FIELDS
-from neptune_audit.contract.records import iso, terminal_text
+from neptune_audit.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, FORMATS, PASS, SCHEMA, SCOPE_FIELDS
+from neptune_audit.records import iso, terminal_text
 from neptune_audit.errors import UsageError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.errors import InputError, one_line
 
 ACCOUNT = re.compile(r"[0-9]{12}")

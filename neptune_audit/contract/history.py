@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neptune_audit.contract.vocabulary import EXCEPTED, FAIL, PASS, SCHEMA, SUMMARY_FIELDS
+from neptune_audit.vocabulary import EXCEPTED, FAIL, PASS, SCHEMA, SUMMARY_FIELDS
 from neptune_audit.errors import UsageError, one_line
 from neptune_audit.contract.export import dumps, to_contract, to_json, write_atomic
 from neptune_audit.inputs import read_bytes, strict_json

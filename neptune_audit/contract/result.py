@@ -5,29 +5,18 @@ given as rows becomes a DataFrame when first read, so a scan that only writes JS
 """
 from __future__ import annotations
 
-import importlib
+import html
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from neptune_audit.contract import vocabulary
-from neptune_audit.contract.records import records
+from neptune_audit import vocabulary
+from neptune_audit.records import records
 from neptune_audit.options import ScanOptions
 from neptune_audit.rule import model
 
 if TYPE_CHECKING:
     import pandas as pd
-
-# What a result offers beyond its data is made in the rooms above the contract (present, act).  It is looked up
-# by name when first used, so the contract imports neither (tests/test_layout.py holds the direction).
-_LATE = {"table": "neptune_audit.present.terminal:to_table", "html": "neptune_audit.present.tables:result_html",
-         "security_hub": "neptune_audit.act.securityhub:import_findings"}
-
-
-def _late(what: str):
-    module, _, name = _LATE[what].partition(":")
-    return getattr(importlib.import_module(module), name)
-
 
 class _Table:
     """A table of the result: given as rows (a list of dicts) or a DataFrame; read as a DataFrame, built from the
@@ -110,15 +99,12 @@ class AuditResult:
 
         return to_contract(self)
 
-    def write(self, fmt: str, path=None, **view) -> str:
-        """Render as ``table``, ``csv``, ``json``, ``ocsf`` or ``asff``; write atomically to ``path`` if given.
-        ``view``: ``statuses`` (rows of table/csv), ``color`` (table)."""
+    def write(self, fmt: str, path=None, statuses=None) -> str:
+        """Render as ``csv``, ``json``, ``ocsf`` or ``asff`` (``statuses``: the results CSV keeps); write atomically
+        to ``path`` if given.  The terminal table is presentation: ``present.terminal.to_table(result)``."""
         from neptune_audit.contract.export import render, write_atomic
 
-        if fmt == "table":
-            text = _late("table")(self, **view)
-        else:
-            text = render(self, fmt, statuses=view.get("statuses"))
+        text = render(self, fmt, statuses=statuses)
         if path is not None:
             write_atomic(path, text)
         return text
@@ -132,16 +118,22 @@ class AuditResult:
             raise FindingsFailed(f"Neptune-001 not met: {vocabulary.summary_line(self.summary)} "
                                  f"(exit code {self.exit_code}; fail_on_findings is set)", self.exit_code)
 
-    def send_to_security_hub(self, region: str | None = None):
-        """Import every finding into AWS Security Hub (``securityhub.import_findings``); returns its report."""
-        return _late("security_hub")(self, region=region)
-
     def __repr__(self) -> str:
         return (f"<AuditResult {model.metadata().id} {self.generated_at:%Y-%m-%dT%H:%M:%SZ}: "
                 f"{vocabulary.summary_line(self.summary)}; exit code {self.exit_code}>")
 
     def _repr_html_(self) -> str:
-        return _late("html")(self)
+        """How a result shows itself in JupyterLab: the rule, the verdict, the counts and what was scanned (the
+        audit notebook's sections draw the rest)."""
+        meta, s = model.metadata(), self.summary
+        counts = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in (
+            ("instances", s["instances"]), ("fail", s["fail"]), ("pass", s["pass"]), ("excepted", s["excepted"]),
+            ("account-regions scanned", s["targets_scanned"]), ("not scanned", s["targets_not_scanned"])))
+        note = f"<p>{html.escape(self.calendar_note)}</p>" if self.calendar_note else ""
+        return (f"<div><p><b>{html.escape(meta.id)}</b> &mdash; {html.escape(meta.title)} "
+                f"<small>({self.generated_at:%Y-%m-%dT%H:%M:%SZ}, exit code {self.exit_code}: "
+                f"{html.escape(vocabulary.EXIT_MEANING[self.exit_code])})</small></p>"
+                f"<table>{counts}</table>{note}</div>")
 
     def __getstate__(self) -> dict:
         # Pickled (Airflow's XCom, multiprocessing, a cache): the data travels, the AWS sessions do not. They hold

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from neptune_audit import __version__
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.rule import model
 from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.contract.facts import check_facts

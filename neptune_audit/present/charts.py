@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from neptune_audit.contract.vocabulary import (BEHIND, CURRENT, EXCEPTED, FAIL, NOT_COVERED, NOT_SCANNED, PASS, SCANNED,
+from neptune_audit.vocabulary import (BEHIND, CURRENT, EXCEPTED, FAIL, NOT_COVERED, NOT_SCANNED, PASS, SCANNED,
                                                UNKNOWN)
 
 # Plotly reads label and hover text as HTML (<a href>, <b>, <br>): a region, account or id from AWS, or an

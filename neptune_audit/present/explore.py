@@ -11,7 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
-from neptune_audit.contract.vocabulary import EXPOSURE_ORDER, RESULT_ORDER
+from neptune_audit.vocabulary import EXPOSURE_ORDER, RESULT_ORDER
 from neptune_audit.present import widgets
 from neptune_audit.present.names import account_names
 

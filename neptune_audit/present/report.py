@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from neptune_audit.contract import vocabulary
+from neptune_audit import vocabulary
 from neptune_audit.contract import evidence
 from neptune_audit.contract import history
 from neptune_audit.rule import model

@@ -16,11 +16,11 @@ import pandas as pd
 from neptune_audit import __version__
 from neptune_audit.present import charts
 from neptune_audit.rule import model
-from neptune_audit.contract.vocabulary import (BEHIND, EXCEPTED, EXIT_MEANING, EXPOSURE_ORDER, FAIL, NOT_COVERED, NOT_SCANNED,
+from neptune_audit.vocabulary import (BEHIND, EXCEPTED, EXIT_MEANING, EXPOSURE_ORDER, FAIL, NOT_COVERED, NOT_SCANNED,
                                                PASS, SCANNED, SCOPE_STATES, UNKNOWN, summary_line)
 from neptune_audit.rule.evaluate import held_back, not_scanned
 from neptune_audit.contract.export import to_contract
-from neptune_audit.contract.records import iso, missing
+from neptune_audit.records import iso, missing
 from neptune_audit.present.names import account_cells, account_names, named
 
 RESULT_MIME = "application/vnd.neptune-audit+json"  # the run's JSON, read back by `neptune-audit report`
@@ -223,15 +223,6 @@ def summary_since(result, fixed) -> str:
 def _coverage_line(scope) -> str:
     counts = scope["state"].value_counts()
     return ", ".join(f"{int(counts.get(s, 0))} {s}" for s in SCOPE_STATES)
-
-
-def result_html(result) -> str:
-    """How an AuditResult shows itself in JupyterLab: the rule, the summary cards, the coverage line."""
-    meta = model.metadata()
-    return (f"{_STYLE}<div><p><b>{e(meta.id)}</b> &mdash; {e(meta.title)} "
-            f"<small>({e(iso(result.generated_at))}, exit code {result.exit_code}: "
-            f"{e(EXIT_MEANING[result.exit_code])})</small></p>{_cards(result)}"
-            f"<p>Account-regions: {e(_coverage_line(result.scope))}.</p>{_calendar_note(result)}</div>")
 
 
 def _calendar_note(result) -> str:

@@ -12,7 +12,7 @@ import shutil
 import sys
 
 from neptune_audit.rule import model
-from neptune_audit.contract.vocabulary import EXCEPTED, EXPOSURE_ORDER, FAIL, NOT_ENABLED, PASS, summary_line
+from neptune_audit.vocabulary import EXCEPTED, EXPOSURE_ORDER, FAIL, NOT_ENABLED, PASS, summary_line
 
 STYLES = {FAIL: "bold red", PASS: "green", EXCEPTED: "yellow"}
 NOTE_MIN = 24  # the narrowest NOTE column a table keeps before it turns into one record per instance
@@ -41,7 +41,7 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
     from rich.text import Text
 
     from neptune_audit.rule.evaluate import held_back, not_scanned
-    from neptune_audit.contract.records import terminal_text
+    from neptune_audit.records import terminal_text
 
     buf = io.StringIO()
     console = Console(file=buf, width=columns or width(), force_terminal=color, no_color=not color,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from neptune_audit.aws.inventory import INSTANCE_COLUMNS, SCOPE_COLUMNS
 from neptune_audit.rule import allowlist as exc_rules
-from neptune_audit.contract.vocabulary import (CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
+from neptune_audit.vocabulary import (CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
                                                RESULT_ORDER, summary)
 from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
 

@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from neptune_audit.contract.vocabulary import EXCEPTED
+from neptune_audit.vocabulary import EXCEPTED
 from neptune_audit.inputs import safe_yaml
 
 

@@ -112,7 +112,7 @@ class DemoProcess:
         import subprocess
         import sys
 
-        self._proc = subprocess.Popen([sys.executable, "-m", "neptune_audit.simulate.server"],
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                       env=client_env("http://127.0.0.1:1"))
         line = self._proc.stdout.readline().decode("ascii", "replace").strip()

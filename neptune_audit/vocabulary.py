@@ -1,8 +1,9 @@
 """The output contract ``neptune-audit/1``: fields, states, results and exit codes, in one place.
 
-The JSON Schema shipped beside this module (``neptune-audit-1.schema.json``, printed by
-``neptune-audit schema``) is the one source: the field lists below are read from it, so the
-DataFrames, the exports and the tests cannot drift from what is published.
+Every room reads these words (the base of the layout, with ``errors`` and ``inputs``).  The JSON Schema shipped
+in ``contract/`` (``neptune-audit-1.schema.json``, printed by ``neptune-audit schema``) is the one source: the
+field lists below are read from it, so the DataFrames, the exports and the tests cannot drift from what is
+published.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ def schema_text() -> str:
     """The published JSON Schema, as shipped."""
     from pathlib import Path
 
-    # beside this module (the wheel installs the package as files; importlib.resources costs ~20 ms to import)
-    return Path(__file__).with_name(SCHEMA_FILE).read_text(encoding="utf-8")
+    # the contract's own folder (the wheel installs the package as files; importlib.resources costs ~20 ms to import)
+    return (Path(__file__).parent / "contract" / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
