@@ -214,3 +214,18 @@ def test_nothing_is_ever_cut_or_dropped_at_any_width_from_60(columns, demo_accou
         assert any(r.instance_id in line.split() for line in lines), f"{r.instance_id} broken or dropped"
         if r.result != "PASS":
             assert " ".join(r.why.split()) in flat, f"note of {r.instance_id} cut: {r.why}"
+
+
+def test_the_progress_bar_gives_no_time_estimate_until_a_fifth_is_done(capsys):
+    """The first account-regions carry credential and client set-up: an estimate from them is wild (48 s said
+    for a 1 s scan), so the bar shows counts and elapsed time first, and "about … left" once a fifth is done."""
+    from neptune_audit.aws import inventory
+
+    bar = inventory._Progress(True, accounts=2, per_account=10)
+    shown = []
+    for _ in range(20):
+        bar.done()
+        shown.append(str(bar.bar))
+    bar.close()
+    assert not any("left" in s for s in shown[:3]) and all("left" in s for s in shown[4:])
+    assert shown[0].startswith("Scanning:") and "1/20 account-regions" in shown[0]

@@ -268,6 +268,10 @@ def plan_account(acct: Account, regions: list[str] | None, rl: RegionList) -> tu
     return tasks, decided
 
 
+_BAR_EARLY = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}s [{elapsed}]"
+_BAR_ESTIMATE = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}s [{elapsed}, about {remaining} left]"
+
+
 class _Progress:
     """Account-regions done of the total, with an ETA (tqdm): a text bar on a terminal, a widget in a notebook
     that is gone when done.  Accounts' regions are listed as the scan goes (see ``collect``): until every
@@ -279,7 +283,10 @@ class _Progress:
         if enabled and accounts:
             from tqdm.auto import tqdm
 
-            kw = dict(total=round(accounts * per_account), desc="Scanning", unit="account-region", leave=False)
+            # no time estimate until a fifth is done: the first account-regions carry the credential and client
+            # set-up, and an estimate from them said 48 s for a 1 s scan
+            kw = dict(total=round(accounts * per_account), desc="Scanning", unit="account-region", leave=False,
+                      bar_format=_BAR_EARLY)
             if any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__):  # tqdm.auto in a kernel
                 # Displayed under a display id, so close() replaces the widget with nothing: a saved notebook keeps
                 # no output pointing at a widget model that no longer exists ("Error displaying widget").
@@ -304,6 +311,8 @@ class _Progress:
     def done(self) -> None:
         if self.bar is not None:
             self.bar.update()
+            if self.bar.bar_format == _BAR_EARLY and self.bar.n >= max(3, 0.2 * (self.bar.total or 0)):
+                self.bar.bar_format = _BAR_ESTIMATE
 
     def close(self) -> None:
         if self.bar is not None:

@@ -587,7 +587,15 @@ def upgrades_ahead(result) -> None:
 def clusters_table(result) -> None:
     """One row per cluster: does it get minor upgrades (its writer decides), and how far behind is it."""
     c = result.clusters
-    view = pd.DataFrame({"result": _pills(c["result"]), "account / region": account_region(result, c["account_id"], c["region"]),
+    f = result.findings
+    # a cluster's result is PASS or FAIL (the contract); one that passes only because an exception covers its
+    # writer says so beside the pill, or "PASS" would sit next to "minor upgrades: no" unexplained
+    excepted = (f[f["result"] == EXCEPTED].groupby(["account_id", "region", "cluster_id"]).size().to_dict()
+                if len(f) else {})
+    pills = pd.Series([Html(f'{p} <small class="na-sub">{n} excepted</small>') if n else p for p, n in zip(
+        _pills(c["result"]), [excepted.get(k, 0) for k in zip(c["account_id"], c["region"], c["cluster_id"])])],
+        index=c.index, dtype=object)
+    view = pd.DataFrame({"result": pills, "account / region": account_region(result, c["account_id"], c["region"]),
                          "cluster / writer": stack(c["cluster_id"], c["writer_instance_id"]),
                          "minor upgrades": c["gets_minor_upgrades"],  # yes/no, as _text shows every bool
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
