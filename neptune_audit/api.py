@@ -10,6 +10,7 @@ from neptune_audit.errors import OptionError, UsageError
 from neptune_audit.options import ScanOptions
 
 if TYPE_CHECKING:
+    from neptune_audit.aws.inventory import Progress
     from neptune_audit.aws.targets import Connection
     from neptune_audit.code.scan import IacResult
     from neptune_audit.contract.result import AuditResult
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike
 
 
-def scan(options: ScanOptions | None = None, *, progress: bool = False, today: date | None = None,
+def scan(options: ScanOptions | None = None, *, progress: bool | Progress = False, today: date | None = None,
          connection: Connection | None = None, session: Any = None, frames: bool = True,
          **fields: Any) -> AuditResult:
     """Audit every Neptune instance in the targets for Auto Minor Version Upgrade (Neptune-001).
@@ -28,7 +29,8 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         options: the targets and how to scan them; or pass :class:`ScanOptions`' fields as keywords instead
             (``regions="all"``, ``organization=True``, ``exceptions_file=...``, ``demo=True`` for the built-in
             simulated account).
-        progress: show a progress bar (a widget in a notebook, text on a terminal).
+        progress: show a progress bar (a widget in a notebook, text on a terminal); or your own object with the
+            ``aws.inventory.Progress`` methods (``start``, ``listed_account``, ``done``, ``close``).
         today: the day exceptions and end-of-life dates are judged on (default: the run's own day).
         connection: how clients are made (endpoint, retries, event hooks); default: the standard AWS chain.
         session: your own ``boto3.Session`` (or botocore ``Session``): its credentials and region are the base,
@@ -64,7 +66,11 @@ def scan(options: ScanOptions | None = None, *, progress: bool = False, today: d
         connection = demo_connection(max_workers=options.max_workers)
     elif connection is None:
         connection = Connection(max_workers=options.max_workers, session=session)
-    return core.run(options, connection, progress=progress, today=today, frames=frames)
+    if progress is True:
+        from neptune_audit.present.progress import ScanProgress
+
+        progress = ScanProgress()
+    return core.run(options, connection, progress=progress or None, today=today, frames=frames)
 
 
 def load(paths: PathLike | Iterable[PathLike]) -> AuditResult:
@@ -156,10 +162,9 @@ def send_to_security_hub(result: AuditResult, region: str | None = None) -> Any:
 def declared_needs() -> tuple:
     """Every AWS call the kit can make and the IAM action it needs, as each module declares them."""
     from neptune_audit.act import remediate, securityhub
-    from neptune_audit.aws import inventory, targets
-    from neptune_audit.contract import signing
+    from neptune_audit.aws import inventory, kms, targets
 
-    return (*targets.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *signing.NEEDS)
+    return (*targets.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *kms.NEEDS)
 
 
 def policy(kind: str, **kw: Any) -> dict:

@@ -422,7 +422,7 @@ def cmd_evidence(args) -> int:
             raise UsageError("--export-public-key takes kms:KEY and no FILE")
         if args.output:
             guard_outputs({"-o": args.output}, stdout_ok=("-o",))
-        pem = public_pem(kms_public_key(args.export_public_key[4:])[0])
+        pem = public_pem(kms_public_key(args.export_public_key[4:]))
         if args.output and args.output != "-":
             write_atomic(args.output, pem)
             print(f"{args.output}: the public key of {args.export_public_key}", file=sys.stderr)
@@ -438,7 +438,7 @@ def cmd_evidence(args) -> int:
     if args.public_key:
         public_key = load_public_key(args.public_key)
     elif args.kms_key:
-        public_key = kms_public_key(args.kms_key[4:] if args.kms_key.startswith("kms:") else args.kms_key)[0]
+        public_key = kms_public_key(args.kms_key[4:] if args.kms_key.startswith("kms:") else args.kms_key)
     elif args.signature:
         raise UsageError("--signature goes with --public-key or --kms-key")
     found = verify(args.report, public_key, args.signature)

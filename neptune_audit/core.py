@@ -29,12 +29,12 @@ def _preload(frames: bool, exposure, threads: int) -> None:
     targets.first_requests_sent.wait(timeout=1.0)
     load_models(("rds",))
     inventory.start_threads(exposure, threads)
-    from neptune_audit.rule import evaluate, model  # noqa: F401 - imported here, off the path to the first request
+    from neptune_audit.rule import evaluate, model  # noqa: F401  # imported here, off the path to the first request
 
     outlook.shipped_calendar()  # parsed once (PyYAML, ~20 ms), off the path to the first request
     model.metadata()  # every writer's header
     if frames:
-        import pandas  # noqa: F401
+        import pandas  # noqa: F401  # loaded while the first requests are in flight
 
 
 def _first_wave(options: ScanOptions) -> int:
@@ -64,7 +64,7 @@ def read_code(options: ScanOptions):
     return scan_code(options.iac_paths)
 
 
-def run(options: ScanOptions, connection: targets.Connection, *, progress: bool = False,
+def run(options: ScanOptions, connection: targets.Connection, *, progress: inventory.Progress | None = None,
         today: date | None = None, frames: bool = True) -> AuditResult:
     """Audit every Neptune instance the options target, through ``connection``.  Faults in one account or region
     are recorded in the result's ``scope`` and never stop the others.

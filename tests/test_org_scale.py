@@ -8,7 +8,6 @@ import threading
 import boto3
 
 import neptune_audit
-from neptune_audit.aws import inventory
 from neptune_audit.simulate import estate as sim_estate
 from neptune_audit.aws import targets
 from neptune_audit.aws.targets import Connection
@@ -84,13 +83,15 @@ def test_a_released_account_is_rebuilt_without_a_new_assume_role(aws):
 def test_progress_total_counts_account_regions(aws, monkeypatch, capsys):
     ids = _organization(4)
     seen = []
-    original = inventory._Progress.listed_account
+    from neptune_audit.present.progress import ScanProgress
+
+    original = ScanProgress.listed_account
 
     def listed(self, tasks):
         original(self, tasks)
         seen.append((self.bar.total, self.bar.n))
 
-    monkeypatch.setattr(inventory._Progress, "listed_account", listed)
+    monkeypatch.setattr(ScanProgress, "listed_account", listed)
     result = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1", progress=True)
     scanned = int((result.scope["state"] == "scanned").sum())
     assert scanned == 2 * (len(ids) + 1)

@@ -219,9 +219,10 @@ def test_nothing_is_ever_cut_or_dropped_at_any_width_from_60(columns, demo_accou
 def test_the_progress_bar_gives_no_time_estimate_until_a_fifth_is_done(capsys):
     """The first account-regions carry credential and client set-up: an estimate from them is wild (48 s said
     for a 1 s scan), so the bar shows counts and elapsed time first, and "about … left" once a fifth is done."""
-    from neptune_audit.aws import inventory
+    from neptune_audit.present.progress import ScanProgress
 
-    bar = inventory._Progress(True, accounts=2, per_account=10)
+    bar = ScanProgress()
+    bar.start(accounts=2, per_account=10)
     shown = []
     for _ in range(20):
         bar.done()

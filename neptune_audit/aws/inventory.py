@@ -14,8 +14,9 @@ says which call failed, in ``warnings``.
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 import re
-import sys
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -268,58 +269,28 @@ def plan_account(acct: Account, regions: list[str] | None, rl: RegionList) -> tu
     return tasks, decided
 
 
-_BAR_EARLY = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}s [{elapsed}]"
-_BAR_ESTIMATE = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}s [{elapsed}, about {remaining} left]"
+class Progress(Protocol):
+    """What ``collect`` tells whoever shows progress (``present.progress.ScanProgress`` in a notebook or terminal):
+    the accounts to scan, each account's regions once listed, each account-region done, the end."""
+
+    def start(self, accounts: int, per_account: float) -> None: ...
+    def listed_account(self, tasks: int) -> None: ...
+    def done(self) -> None: ...
+    def close(self) -> None: ...
 
 
-class _Progress:
-    """Account-regions done of the total, with an ETA (tqdm): a text bar on a terminal, a widget in a notebook
-    that is gone when done.  Accounts' regions are listed as the scan goes (see ``collect``): until every
-    account is listed, the total counts the others at the average so far."""
-
-    def __init__(self, enabled: bool, accounts: int, per_account: float):
-        self.bar = self._shown = None
-        self.accounts, self.listed, self.planned = accounts, 0, 0
-        if enabled and accounts:
-            from tqdm.auto import tqdm
-
-            # no time estimate until a fifth is done: the first account-regions carry the credential and client
-            # set-up, and an estimate from them said 48 s for a 1 s scan
-            kw = dict(total=round(accounts * per_account), desc="Scanning", unit="account-region", leave=False,
-                      bar_format=_BAR_EARLY)
-            if any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__):  # tqdm.auto in a kernel
-                # Displayed under a display id, so close() replaces the widget with nothing: a saved notebook keeps
-                # no output pointing at a widget model that no longer exists ("Error displaying widget").
-                from IPython.display import display
-
-                self.bar = tqdm(display=False, **kw)
-                self._shown = display(self.bar.container, display_id=True)
-            else:
-                self.bar = tqdm(file=sys.stderr, **kw)
+class _Silent:
+    def start(self, accounts: int, per_account: float) -> None:
+        pass
 
     def listed_account(self, tasks: int) -> None:
-        self.listed += 1
-        self.planned += tasks
-        if self.bar is not None:
-            total = self.planned + round(self.planned / self.listed * (self.accounts - self.listed))
-            self.bar.total = total
-            widget = getattr(getattr(self.bar, "container", None), "pbar", None)  # tqdm.notebook's IntProgress
-            if widget is not None:
-                widget.max = max(total, 1)
-            self.bar.refresh()
+        pass
 
     def done(self) -> None:
-        if self.bar is not None:
-            self.bar.update()
-            if self.bar.bar_format == _BAR_EARLY and self.bar.n >= max(3, 0.2 * (self.bar.total or 0)):
-                self.bar.bar_format = _BAR_ESTIMATE
+        pass
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self._shown is not None and self.bar is not None:
-            self._shown.update({"text/plain": ""}, raw=True)
-            self.bar.container.close()
+        pass
 
 
 def exposure_pool(max_workers: int = 3 * MAX_ORGANIZATION_WORKERS) -> ThreadPoolExecutor:
@@ -343,7 +314,7 @@ def start_threads(pool: ThreadPoolExecutor, n: int) -> None:
 
 
 def collect(accounts: list[Account], regions: list[str] | None, max_workers: int | None = None,
-            progress: bool = False, exposure: ThreadPoolExecutor | None = None) -> Inventory:
+            progress: Progress | None = None, exposure: ThreadPoolExecutor | None = None) -> Inventory:
     """Collect every account x region concurrently; ``regions=None`` means every enabled region.
 
     A bounded pipeline, so memory follows the pool, not the Organization: accounts' regions are listed
@@ -375,7 +346,9 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
     max_workers = max_workers or DEFAULT_WORKERS
     catalogue = EngineCatalogue()
     per_account = float(len(regions)) if regions else 20.0  # expected regions per account, refined as lists come
-    bar = _Progress(progress, len(reachable), per_account)
+    bar = progress or _Silent()
+    bar.start(len(reachable), per_account)
+    planned = listed = 0            # account-regions of the accounts listed so far, and those accounts
     limit = 2 * max_workers
     queue: deque = deque()          # (account, region) pairs ready to scan
     left: dict[int, int] = {}       # id(account) -> its regions not yet done
@@ -418,7 +391,8 @@ def collect(accounts: list[Account], regions: list[str] | None, max_workers: int
                         queue.extend(tasks)
                         left[id(acct)] = len(tasks)
                         bar.listed_account(len(tasks))
-                        per_account = bar.planned / bar.listed if not regions else per_account
+                        planned, listed = planned + len(tasks), listed + 1
+                        per_account = planned / listed if not regions else per_account
                     else:
                         scope, inst, clus, calls = fut.result()
                         scope_rows.append(scope)

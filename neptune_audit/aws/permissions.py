@@ -7,7 +7,6 @@ fails on one no declaration covers, so a new call cannot be forgotten in the pol
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -75,7 +74,3 @@ def document(kind: str, declared, organization: bool = False, role_name: str = D
                                                   {"Resource": needs.resource.format(role_name=role_name)})})
         st["Action"] += [a for a in needs.actions() if a not in st["Action"]]
     return {"Version": "2012-10-17", "Statement": list(statements.values())}
-
-
-def to_json(kind: str, declared, **kw) -> str:
-    return json.dumps(document(kind, declared, **kw), indent=2) + "\n"

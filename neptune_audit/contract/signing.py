@@ -29,23 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from neptune_audit import __version__
-from neptune_audit.aws.permissions import Needs
 from neptune_audit.contract import notebook
-from neptune_audit.errors import AwsError, InputError, UsageError, one_line
+from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.inputs import MB, read_bytes, strict_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "urn:neptune-audit:signed-artefact:1"
 SUFFIX = ".sig"
-MAX_ARTEFACT = 512 * MB
 MAX_SIGNATURE = 1 * MB
 ED25519, ECDSA, RSA = "ed25519", "ecdsa-p256-sha256", "rsa-pkcs1v15-sha256"
-# The calls made here and the IAM action each needs (aws/permissions.py); GetCallerIdentity needs none.
-NEEDS = (Needs("SignReportsWithKms", {"kms.GetPublicKey": "kms:GetPublicKey", "kms.Sign": "kms:Sign",
-                                      "sts.GetCallerIdentity": ""}, when="kms_key"),)
-KMS_ALGORITHMS = {"ECC_NIST_P256": ("ECDSA_SHA_256", ECDSA), **{f"RSA_{n}": ("RSASSA_PKCS1_V1_5_SHA_256", RSA)
-                                                                  for n in (2048, 3072, 4096)}}
 
 
 def _now() -> str:
@@ -152,68 +145,25 @@ def _local_signer(path: str) -> Signer:
     raise InputError(f"signing key {path} is neither Ed25519 nor ECDSA P-256: refused")
 
 
-def _kms_client(key: str):
-    from neptune_audit.aws.targets import Connection
-
-    region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
-    connection = Connection()
-    session = connection.base_session()  # the standard credential chain, as for a scan
-    region = region or session.get_config_variable("region")
-    if not region:
-        raise UsageError(f"KMS key {key}: give its ARN or set AWS_REGION (the key's region)")
-    return session, connection.client(session, "kms", region)
-
-
-def _kms_error(key: str, exc) -> Exception:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return AwsError(f"KMS key {key}: {err.get('Code')}: {one_line(err.get('Message', ''), limit=160)}")
-    if isinstance(exc, BotoCoreError):
-        return AwsError(f"KMS key {key}: {one_line(exc, limit=160)}")
-    return exc
-
-
 def kms_public_key(key: str):
-    """(public key, key ARN, key spec, session, client) of a KMS key, checked to be a signing key the kit can use."""
+    """The public key of a KMS signing key (``aws.kms.open_key`` checks it can sign)."""
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    session, kms = _kms_client(key)
-    try:
-        answer = kms.get_public_key(KeyId=key)
-    except Exception as exc:
-        raise _kms_error(key, exc) from None
-    spec = answer.get("KeySpec") or answer.get("CustomerMasterKeySpec")
-    if answer.get("KeyUsage") != "SIGN_VERIFY" or spec not in KMS_ALGORITHMS:
-        raise UsageError(f"KMS key {key} is {answer.get('KeyUsage')} {spec}: signing needs a SIGN_VERIFY key of "
-                         f"spec {', '.join(KMS_ALGORITHMS)}")
-    return load_der_public_key(answer["PublicKey"]), answer["KeyId"], spec, session, kms
+    from neptune_audit.aws import kms
+
+    return load_der_public_key(kms.open_key(key).public_der)
 
 
 def _kms_signer(key: str) -> Signer:
-    from neptune_audit.aws.targets import Connection
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    public, arn, spec, session, kms = kms_public_key(key)
-    kms_algorithm, algorithm = KMS_ALGORITHMS[spec]
-    try:
-        caller = Connection().client(session, "sts", kms.meta.region_name).get_caller_identity()
-    except Exception as exc:
-        raise _kms_error(key, exc) from None
-    if not arn.startswith("arn:"):
-        # AWS answers GetPublicKey with the key ARN (API reference); moto with the bare id.  A bare id is the
-        # caller's own key (another account's key must be named by its ARN), so its ARN follows.
-        arn = f"arn:{caller['Arn'].split(':')[1]}:kms:{kms.meta.region_name}:{caller['Account']}:key/{arn}"
-    caller = caller["Arn"]
+    from neptune_audit.aws import kms
 
-    def sign(message: bytes) -> bytes:
-        try:
-            return kms.sign(KeyId=arn, Message=message, MessageType="RAW",
-                            SigningAlgorithm=kms_algorithm)["Signature"]
-        except Exception as exc:
-            raise _kms_error(key, exc) from None
-
-    return Signer(algorithm, key_id(public), kms_key_arn=arn, signed_by=caller, _sign=sign)
+    opened = kms.open_key(key)
+    caller = opened.who_signs()
+    algorithm = ECDSA if opened.algorithm.startswith("ECDSA") else RSA
+    return Signer(algorithm, key_id(load_der_public_key(opened.public_der)), kms_key_arn=opened.arn,
+                  signed_by=caller, _sign=opened.sign)
 
 
 def signer_for(spec: str) -> Signer:
