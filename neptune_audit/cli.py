@@ -529,7 +529,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_notebooks(args) -> int:
-    from neptune_audit.present.report import copy_shipped
+    from neptune_audit.lab import copy_shipped
 
     written, kept = copy_shipped(args.folder)
     for path in written:
@@ -548,7 +548,9 @@ def cmd_completion(args) -> int:
 
 def cmd_demo(args) -> int:
     if args.serve or args.lab:
-        return _serve_demo(args.port, lab=args.lab_dir if args.lab else None)
+        from neptune_audit.lab import serve_demo
+
+        return serve_demo(args.port, lab=args.lab_dir if args.lab else None)
     from pathlib import Path
 
     _needs_demo_extra()
@@ -564,58 +566,6 @@ def cmd_demo(args) -> int:
     rep = run_report(options, output=out, history_dir=out.parent / "history")
     print(_report_summary(rep))
     return EXIT_OK  # the simulated estate fails on purpose; the demo succeeded once the report is written
-
-
-def _serve_demo(port: int, lab: str | None) -> int:
-    """Run the simulated account on ``port`` until Ctrl-C, or for as long as JupyterLab runs on it."""
-    import importlib.util
-    import threading
-
-    _needs_demo_extra()
-    if lab and importlib.util.find_spec("jupyterlab") is None:  # before a port is taken or a file written
-        raise UsageError("JupyterLab is not installed: pip install 'neptune-audit[lab]'")
-
-    from neptune_audit.simulate.server import DemoServer
-    from neptune_audit.lab import lab_command, prepare_lab
-
-    import socket
-
-    probe = socket.socket()
-    try:  # werkzeug reports a busy port from its own thread and keeps going: ask first
-        probe.bind(("127.0.0.1", port))
-    except OSError as exc:
-        raise UsageError(f"cannot listen on port {port}: {exc.strerror or exc} (choose another with --port)") from None
-    finally:
-        probe.close()
-    try:
-        server = DemoServer(port=port)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on port {port}: {exc.strerror or exc}") from None
-    try:
-        if lab:
-            import subprocess
-
-            try:
-                prepare_lab(lab)
-            except OSError as exc:
-                raise UsageError(f"cannot write the notebooks' working copies in {lab}: {exc.strerror or exc}") from None
-            command, env, note = lab_command(server.endpoint_url, lab)
-            print(f"Simulated AWS account at {server.endpoint_url}; JupyterLab sees it through AWS_ENDPOINT_URL.\n"
-                  f"JupyterLab opens working copies of the notebooks in {lab}/ (set for the simulated Organization "
-                  "and the example exceptions; yours to edit: delete them to start over)."
-                  + (f"\n{note}" if note else ""), flush=True)
-            return subprocess.call(command, env=env)
-        print(f"Simulated AWS account running at {server.endpoint_url} (Ctrl-C to stop).\n"
-              "Use it from another shell or from JupyterLab with these dummy credentials:\n\n"
-              f"  export AWS_ENDPOINT_URL={server.endpoint_url}\n"
-              "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
-              "  neptune-audit scan --organization\n", flush=True)
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        return EXIT_OK
-    finally:
-        server.stop()
-    return EXIT_OK
 
 
 def main(argv=None, own_process: bool = False) -> int:

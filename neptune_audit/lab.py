@@ -1,9 +1,13 @@
-"""``neptune-audit demo --lab``: JupyterLab on working copies of both notebooks, against the simulated account."""
+"""The demo, served: the simulated account on a port (``demo --serve``), JupyterLab on working copies of both
+notebooks against it (``demo --lab``), and the shipped notebooks and examples copied out (``notebooks``)."""
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
+from neptune_audit.errors import UsageError
+from neptune_audit.inputs import shipped
 from neptune_audit.simulate.estate import example_code, example_exceptions
 from neptune_audit.simulate.server import client_env
 
@@ -68,3 +72,91 @@ def lab_command(endpoint_url: str, folder, settings_dir=None) -> tuple[list[str]
         note = ("Warning: running as root, so JupyterLab starts with --allow-root. That is fine in a throwaway "
                 "container; elsewhere run `neptune-audit demo --lab` as an ordinary user.")
     return command, {**client_env(endpoint_url), "JUPYTERLAB_SETTINGS_DIR": str(settings)}, note
+
+
+SHIPPED = {"notebooks": ("audit.ipynb", "remediate.ipynb"), "examples": ("exceptions.yml",),
+           "examples/airflow": ("neptune_audit_dag.py", "requirements.txt"),
+           "examples/iac/cloudformation": ("graph-stack.yaml",), "examples/iac/terraform": ("main.tf",)}
+
+
+def copy_shipped(folder) -> tuple[list[Path], list[Path]]:
+    """Copy the notebooks, the example exceptions and the Airflow DAG out of the kit (the installed package or a
+    checkout) into ``folder``; a file already there is the user's and is kept.  Returns (written, kept).  The
+    names are the kit's own: a symbolic link among them (or as a subfolder) is refused, never written through."""
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"not a folder: {target}")
+    written, kept = [], []
+    for sub, names in SHIPPED.items():
+        for name in names:
+            source = shipped(f"{sub}/{name}")
+            dest = target / sub / name
+            for place in (dest.parent, dest):
+                if os.path.islink(place):
+                    raise UsageError(f"{place} is a symbolic link: refused (nothing is written through a link)")
+            if os.path.lexists(dest):
+                kept.append(dest)
+                continue
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(source.read_bytes())
+            except OSError as exc:
+                raise UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
+            written.append(dest)
+    return written, kept
+
+
+def serve_demo(port: int, lab: str | None) -> int:
+    """Run the simulated account on ``port`` until Ctrl-C, or for as long as JupyterLab runs on it."""
+    import importlib.util
+    import threading
+
+    from neptune_audit import simulate
+
+    if simulate.moto_missing():
+        raise UsageError(simulate.NEEDS_DEMO_EXTRA)
+    if lab and importlib.util.find_spec("jupyterlab") is None:  # before a port is taken or a file written
+        raise UsageError("JupyterLab is not installed: pip install 'neptune-audit[lab]'")
+
+    from neptune_audit.simulate.server import DemoServer
+
+    import socket
+
+    probe = socket.socket()
+    try:  # werkzeug reports a busy port from its own thread and keeps going: ask first
+        probe.bind(("127.0.0.1", port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {port}: {exc.strerror or exc} (choose another with --port)") from None
+    finally:
+        probe.close()
+    try:
+        server = DemoServer(port=port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {port}: {exc.strerror or exc}") from None
+    try:
+        if lab:
+            import subprocess
+
+            try:
+                prepare_lab(lab)
+            except OSError as exc:
+                raise UsageError(f"cannot write the notebooks' working copies in {lab}: {exc.strerror or exc}") from None
+            command, env, note = lab_command(server.endpoint_url, lab)
+            print(f"Simulated AWS account at {server.endpoint_url}; JupyterLab sees it through AWS_ENDPOINT_URL.\n"
+                  f"JupyterLab opens working copies of the notebooks in {lab}/ (set for the simulated Organization "
+                  "and the example exceptions; yours to edit: delete them to start over)."
+                  + (f"\n{note}" if note else ""), flush=True)
+            return subprocess.call(command, env=env)
+        print(f"Simulated AWS account running at {server.endpoint_url} (Ctrl-C to stop).\n"
+              "Use it from another shell or from JupyterLab with these dummy credentials:\n\n"
+              f"  export AWS_ENDPOINT_URL={server.endpoint_url}\n"
+              "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
+              "  neptune-audit scan --organization\n", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+    return 0

@@ -149,7 +149,7 @@ def test_demo_lab_without_jupyterlab_says_what_to_install_and_writes_nothing(cap
 
 def test_notebooks_copies_what_the_wheel_ships_and_keeps_the_users_files(capsys, tmp_path):
     code, out, _ = run(capsys, "notebooks", str(tmp_path))
-    from neptune_audit.present.report import SHIPPED
+    from neptune_audit.lab import SHIPPED
 
     written = out.split()
     assert code == 0 and len(written) == sum(len(names) for names in SHIPPED.values())

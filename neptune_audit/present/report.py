@@ -15,7 +15,7 @@ from neptune_audit import vocabulary
 from neptune_audit.contract import evidence
 from neptune_audit.contract import history
 from neptune_audit.rule import model
-from neptune_audit.errors import InputError, NotebookFailed, UsageError, by_name
+from neptune_audit.errors import InputError, NotebookFailed, by_name
 from neptune_audit.contract.export import guard_outputs, write_atomic
 from neptune_audit.inputs import shipped
 from neptune_audit.options import ScanOptions
@@ -26,40 +26,6 @@ MAX_REPORT_INSTANCES = 50_000  # the 10,000-instance report takes ~40 s and ~10 
 def notebook_path(name: str) -> Path:
     """A notebook shipped with the kit."""
     return shipped(f"notebooks/{name}")
-
-
-SHIPPED = {"notebooks": ("audit.ipynb", "remediate.ipynb"), "examples": ("exceptions.yml",),
-           "examples/airflow": ("neptune_audit_dag.py", "requirements.txt"),
-           "examples/iac/cloudformation": ("graph-stack.yaml",), "examples/iac/terraform": ("main.tf",)}
-
-
-def copy_shipped(folder) -> tuple[list[Path], list[Path]]:
-    """Copy the notebooks, the example exceptions and the Airflow DAG out of the kit (the installed package or a
-    checkout) into ``folder``; a file already there is the user's and is kept.  Returns (written, kept).  The
-    names are the kit's own: a symbolic link among them (or as a subfolder) is refused, never written through."""
-    target = Path(folder)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"not a folder: {target}")
-    written, kept = [], []
-    for sub, names in SHIPPED.items():
-        for name in names:
-            source = shipped(f"{sub}/{name}")
-            dest = target / sub / name
-            for place in (dest.parent, dest):
-                if os.path.islink(place):
-                    raise UsageError(f"{place} is a symbolic link: refused (nothing is written through a link)")
-            if os.path.lexists(dest):
-                kept.append(dest)
-                continue
-            try:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(source.read_bytes())
-            except OSError as exc:
-                raise UsageError(f"cannot write {dest}: {exc.strerror or exc}") from None
-            written.append(dest)
-    return written, kept
 
 
 # The executed notebook handed to someone else (`report --notebook`): Run All there re-renders from the evidence
