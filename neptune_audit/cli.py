@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_scan(args) -> int:
     from neptune_audit import api
-    from neptune_audit.contract.export import FILE_NAMES, guard_outputs
+    from neptune_audit.contract.export import FILE_NAMES
+    from neptune_audit.contract.files import guard_outputs
 
     options = _options(args)
     inputs = {"--exceptions": args.exceptions_file, "--engine-calendar": args.engine_calendar}
@@ -291,7 +292,7 @@ def cmd_scan(args) -> int:
             fmt, statuses=args.status)
 
     if args.output_dir:  # every format, or none: a pipeline never picks up a mixed set
-        from neptune_audit.contract.export import write_set
+        from neptune_audit.contract.files import write_set
 
         write_set({path: render(fmt, False) for fmt, path in paths.items()})
         return result.exit_code
@@ -306,7 +307,7 @@ def cmd_scan(args) -> int:
         if path is None:
             sys.stdout.write(text)
         else:
-            from neptune_audit.contract.export import write_atomic
+            from neptune_audit.contract.files import write_atomic
 
             write_atomic(path, text)
     return result.exit_code
@@ -335,7 +336,7 @@ def _plan_text(rem) -> str:
 def cmd_remediate(args) -> int:
     from neptune_audit import api
     from neptune_audit.act import remediate
-    from neptune_audit.contract.export import guard_outputs, write_atomic
+    from neptune_audit.contract.files import guard_outputs, write_atomic
 
     options = _options(args)
     if args.script and args.apply:
@@ -414,7 +415,8 @@ def cmd_policy(args) -> int:
 
 def cmd_evidence(args) -> int:
     from neptune_audit.contract.evidence import verify
-    from neptune_audit.contract.export import dumps, guard_outputs, write_atomic
+    from neptune_audit.contract.export import dumps
+    from neptune_audit.contract.files import guard_outputs, write_atomic
     from neptune_audit.contract.signing import kms_public_key, load_public_key, public_pem
 
     if args.export_public_key:
@@ -454,7 +456,8 @@ def cmd_evidence(args) -> int:
 def cmd_merge(args) -> int:
     from neptune_audit.contract import saved
     from neptune_audit.vocabulary import exit_code, summary_line
-    from neptune_audit.contract.export import dumps, guard_outputs, write_atomic
+    from neptune_audit.contract.export import dumps
+    from neptune_audit.contract.files import guard_outputs, write_atomic
 
     guard_outputs({"-o": args.output}, {f"input {p}": p for p in args.files}, stdout_ok=("-o",))
     doc = saved.merge([saved.read(p) for p in args.files])
@@ -467,7 +470,7 @@ def cmd_merge(args) -> int:
 def cmd_iac(args) -> int:
     from neptune_audit.code import output
     from neptune_audit.code.scan import scan
-    from neptune_audit.contract.export import guard_outputs, write_atomic
+    from neptune_audit.contract.files import guard_outputs, write_atomic
 
     inputs = {"--exceptions": args.exceptions_file, **{f"--var-file {v}": v for v in args.var_files},
               **{f"PATH {p}": p for p in args.paths}}

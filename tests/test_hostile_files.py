@@ -12,7 +12,8 @@ import pytest
 
 from neptune_audit import cli
 from neptune_audit import vocabulary
-from neptune_audit.contract import export
+from neptune_audit.contract import files
+from neptune_audit.errors import UsageError
 
 from .conftest import main as _main, one_line_2 as _one_line_2, seed
 
@@ -239,8 +240,8 @@ def test_a_full_disk_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(export.UsageError, match="No space left on device"):
-        export.write_atomic(target, "new")
+    with pytest.raises(UsageError, match="No space left on device"):
+        files.write_atomic(target, "new")
     monkeypatch.setattr(os, "fsync", real)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
 

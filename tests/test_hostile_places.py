@@ -19,7 +19,7 @@ import pytest
 from neptune_audit.present import charts
 from neptune_audit import cli
 from neptune_audit.rule import allowlist
-from neptune_audit.contract import export
+from neptune_audit.contract import export, files
 from neptune_audit.contract import history
 from neptune_audit.act import remediate
 from neptune_audit.errors import UsageError, one_line
@@ -56,18 +56,18 @@ def test_output_keeps_the_mode_of_the_file_it_replaces_and_follows_a_link(tmp_pa
     target = tmp_path / "private.json"
     target.write_text("old")
     target.chmod(0o600)
-    export.write_atomic(target, "new")
+    files.write_atomic(target, "new")
     assert target.read_text() == "new" and stat.S_IMODE(target.stat().st_mode) == 0o600
     link = tmp_path / "link.json"
     link.symlink_to(target)
-    export.write_atomic(link, "newer")
+    files.write_atomic(link, "newer")
     assert link.is_symlink() and target.read_text() == "newer", "the link still points at the file it named"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "no temporary file left"
 
 
 def test_writing_to_a_full_device_is_one_line():
     with pytest.raises(UsageError, match="cannot write /dev/full"):
-        export.write_atomic("/dev/full", "x" * 100_000)
+        files.write_atomic("/dev/full", "x" * 100_000)
 
 
 def test_no_umask_change_at_import():

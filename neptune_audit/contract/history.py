@@ -10,7 +10,8 @@ import pandas as pd
 
 from neptune_audit.vocabulary import EXCEPTED, FAIL, PASS, SCHEMA, SUMMARY_FIELDS
 from neptune_audit.errors import UsageError, one_line
-from neptune_audit.contract.export import dumps, to_contract, to_json, write_atomic
+from neptune_audit.contract.export import dumps, to_contract, to_json
+from neptune_audit.contract.files import write_atomic
 from neptune_audit.inputs import read_bytes, strict_json
 
 PREFIX = "neptune-audit-"

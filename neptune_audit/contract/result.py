@@ -102,7 +102,8 @@ class AuditResult:
     def write(self, fmt: str, path=None, statuses=None) -> str:
         """Render as ``csv``, ``json``, ``ocsf`` or ``asff`` (``statuses``: the results CSV keeps); write atomically
         to ``path`` if given.  The terminal table is presentation: ``present.terminal.to_table(result)``."""
-        from neptune_audit.contract.export import render, write_atomic
+        from neptune_audit.contract.export import render
+        from neptune_audit.contract.files import write_atomic
 
         text = render(self, fmt, statuses=statuses)
         if path is not None:

@@ -16,7 +16,7 @@ from neptune_audit.contract import evidence
 from neptune_audit.contract import history
 from neptune_audit.rule import model
 from neptune_audit.errors import InputError, NotebookFailed, by_name
-from neptune_audit.contract.export import guard_outputs, write_atomic
+from neptune_audit.contract.files import guard_outputs, write_atomic
 from neptune_audit.inputs import shipped
 from neptune_audit.options import ScanOptions
 
