@@ -32,15 +32,17 @@ test: $(STAMP)
 	@# one line per test as it starts and ends: a browser test can take minutes, and nothing should look stuck
 	$(BIN)/python -m pytest -m slow -n 0 -v
 
-# The fast tests at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt), in their own virtualenv.
+# The whole suite, slow tests included, at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt:
+# every direct dependency at its floor), in a virtualenv of its own.
 LOWEST_VENV := .venv-lowest
 $(LOWEST_VENV)/.installed-stamp: pyproject.toml .ci/constraints-lowest.txt
 	$(PYTHON) -m venv $(LOWEST_VENV)
-	$(LOWEST_VENV)/bin/python -m pip --disable-pip-version-check -q install -c .ci/constraints-lowest.txt -e '.[test]'
+	$(LOWEST_VENV)/bin/python -m pip --disable-pip-version-check -q install -c .ci/constraints-lowest.txt -e '.[test,demo,lab]'
 	@touch $@
 
 test-lowest: $(LOWEST_VENV)/.installed-stamp
-	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m "not slow and not browser"
+	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m "not slow"
+	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m slow -n 0 -v
 
 # The Airflow DAG (examples/airflow), run once end to end by Airflow in its own virtualenv (never the kit's).
 AIRFLOW_VENV := .venv-airflow

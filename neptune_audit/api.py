@@ -57,7 +57,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool | Progress = Fals
     given = [name for name, value in (("demo", options.demo), ("connection", connection), ("session", session))
              if value]
     if len(given) > 1:
-        raise OptionError(given[1], f"cannot be combined with {given[0]}")
+        raise OptionError(given[1], f"cannot be combined with {{{given[0]}}}")
     if session is not None and options.profiles:
         raise OptionError("profiles", "cannot be combined with session (the session is the credentials)")
     if options.demo:

@@ -392,7 +392,8 @@ def cmd_remediate(args) -> int:
     columns = ["account_id", "region", "instance_id", "outcome", "verified", "error"]
     if results["drift"].notna().any():
         columns.append("drift")
-    view = results[columns].astype(object).fillna("")
+    view = results[columns].astype(object)
+    view = view.where(view.notna(), "")
     print("\n" + view.to_string(index=False))
     print(f"\nAudit log: {rem.audit_log_path}")
     return EXIT_OK if rem.succeeded else 1
@@ -589,7 +590,7 @@ def main(argv=None, own_process: bool = False) -> int:
             tune()
         return args.func(args)
     except NeptuneAuditError as exc:  # the class says the exit code: usage, input, AWS (2), notebook (4)
-        text = exc.for_flag(FLAGS.get(exc.param, exc.param)) if isinstance(exc, OptionError) else exc
+        text = exc.for_flags(FLAGS) if isinstance(exc, OptionError) else exc
         print(f"{PROG}: error: {one_line(text, limit=None)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

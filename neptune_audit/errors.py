@@ -16,6 +16,7 @@ Faults in one account or region are never raised: they are recorded in the scope
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@\"']+@", re.IGNORECASE)
 # What a terminal would obey rather than show: C0/C1 controls (ANSI escapes among them), bidi marks, overrides and
@@ -40,16 +41,22 @@ class InputError(UsageError):
     """A file handed to the kit (saved scan, report, exceptions, key, calendar) cannot be believed."""
 
 
+_OTHER_PARAM = re.compile(r"\{(\w+)\}")
+
+
 class OptionError(UsageError):
     """A parameter's value is wrong: the message names the parameter as the library spells it (``max_workers``);
-    ``for_flag`` says the same for the command line (``--max-workers``)."""
+    ``for_flags`` says the same for the command line (``--max-workers``)."""
 
     def __init__(self, param: str, text: str):
-        super().__init__(f"{param} {text}")
+        # other parameters the text names are written {name}, so that the CLI can show them as flags too
+        super().__init__(param + " " + _OTHER_PARAM.sub(r"\1", text))
         self.param, self.text = param, text
 
-    def for_flag(self, flag: str) -> str:
-        return f"{flag} {self.text}"
+    def for_flags(self, flags: Mapping[str, str]) -> str:
+        """The message with this and every other parameter it names spelt as ``flags`` maps them."""
+        text = _OTHER_PARAM.sub(lambda m: flags.get(m[1], m[1]), self.text)
+        return f"{flags.get(self.param, self.param)} {text}"
 
 
 class FindingsFailed(NeptuneAuditError):

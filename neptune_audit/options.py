@@ -138,11 +138,11 @@ class ScanOptions:
         for arn in self.role_arns:
             validate_role_arn(arn)
         if self.demo and self.profiles:
-            raise OptionError("profiles", "cannot be combined with demo (the simulated account has no profiles)")
+            raise OptionError("profiles", "cannot be combined with {demo} (the simulated account has no profiles)")
         if not isinstance(self.role_name, str) or not _ROLE_NAME.match(self.role_name):
             raise OptionError("role_name", f"is not an IAM role name: {self.role_name!r}")
         if self.role_name != DEFAULT_ROLE_NAME and not self.organization:
-            raise OptionError("role_name", "goes with organization (the role assumed in each member account)")
+            raise OptionError("role_name", "goes with {organization} (the role assumed in each member account)")
         for account in self.accounts:
             if not re.fullmatch(r"\d{12}", account):
                 raise OptionError("accounts", f"takes 12-digit AWS account ids, not {account!r}")
@@ -152,7 +152,7 @@ class ScanOptions:
         if self.shard is not None:
             self.shard_numbers  # noqa: B018 - parses and checks
             if not self.organization:
-                raise OptionError("shard", "goes with organization")
+                raise OptionError("shard", "goes with {organization}")
         return self
 
     @property

@@ -176,7 +176,7 @@ def test_library_messages_name_the_parameter_and_the_cli_the_flag(capsys):
     assert cli.main(["scan", "--max-workers", "0"]) == 2
     assert capsys.readouterr().err.strip() == "neptune-audit: error: --max-workers must be a whole number, at least 1"
     assert cli.main(["scan", "--shard", "1/2"]) == 2
-    assert "--shard goes with organization" in capsys.readouterr().err
+    assert "--shard goes with --organization" in capsys.readouterr().err
 
 
 def test_a_misspelt_keyword_is_an_option_error_that_suggests_the_name():

@@ -455,11 +455,9 @@ def reopen(page, lab: Lab, notebook: str) -> tuple[int, bool, int, int]:
             .filter(o => o.querySelector('img, .main-svg'))
             .map(o => o.closest('.jp-Cell').getAttribute('data-windowed-list-index'))"""))
         errors += page.get_by_text("Error displaying widget").count()
-        # a trusted notebook draws the DataTable (its caption); an untrusted one shows itables' static preview of
-        # the first page, captioned in its footer
-        # (JupyterLab's sanitizer turns an untrusted output's id into data-jupyter-id)
-        preview = page.locator("div[id$='_fallback'], div[data-jupyter-id$='_fallback']",
-                               has=page.locator("caption", has_text="Findings"))
+        # a trusted notebook draws the DataTable (its caption); an untrusted one shows the kit's static table of
+        # the first page, captioned the same
+        preview = page.locator("div.na-static", has=page.locator("caption", has_text="Findings"))
         findings = findings or page.locator("caption", has_text="Findings").count() > 0 or (
             preview.count() > 0 and preview.first.is_visible() and preview.first.locator("tbody tr").count() > 0)
         bars = max(bars, page.locator(".na-filter-bar").count())

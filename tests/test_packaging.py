@@ -57,6 +57,24 @@ def test_environment_dev_yml_adds_the_test_extra():
     assert set(conda) <= set(wanted), f"not in pyproject.toml: {set(conda) - set(wanted)}"
 
 
+def test_the_lowest_constraints_pin_every_dependency_at_its_floor():
+    """`make test-lowest` tests what pyproject.toml claims: each base, demo and lab dependency at its lowest allowed
+    version, none left to float to its newest."""
+    from packaging.version import Version
+
+    pins = {}
+    for line in (ROOT / ".ci" / "constraints-lowest.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = Version(version)
+    project = _pyproject()
+    for text in list(project["dependencies"]) + [r for e in ("demo", "lab") for r in project["optional-dependencies"][e]]:
+        name, bound = _requirement(text)
+        floor = re.fullmatch(r">=([0-9.]+)", bound)
+        assert floor, f"{text}: a floor (>=) and nothing else"
+        assert pins.get(name) == Version(floor.group(1)), f"{name}: floor {floor.group(1)}, pinned {pins.get(name)}"
+
+
 def test_a_plain_install_carries_no_simulated_cloud_and_no_jupyterlab():
     base = {_requirement(r)[0] for r in _pyproject()["dependencies"]}
     assert not base & {"moto", "flask", "flask-cors", "jupyterlab", "pytest"}

@@ -137,7 +137,7 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
     names = names or {}
     labels = [f"{c.cluster_id} ({(names.get(c.account_id) or '') + ' ' if names.get(c.account_id) else ''}{c.account_id}, "
               f"{c.region})" for c in clusters.itertuples()]
-    keyed = findings.set_index(["account_id", "region", "cluster_id"]) if len(findings) else None
+    keyed = findings.set_index(["account_id", "region", "cluster_id"]).sort_index() if len(findings) else None
     series: dict[str, list[int]] = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
     for c in clusters.itertuples():
         members = (keyed.loc[[(c.account_id, c.region, c.cluster_id)]]

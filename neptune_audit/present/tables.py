@@ -415,25 +415,31 @@ def _table_html(df: pd.DataFrame, caption: str | None = None, page_length: int =
                  layout=layout, maxBytes=0, **extra), df, caption, page_length)  # never downsample: an auditor must see every row
 
 
-# itables' own preview, for a notebook whose scripts do not run (untrusted, GitHub), is headed right-aligned, marks
-# itself with a glyph many fonts lack and links out; ours is the table's first page as the report draws it.
-_FALLBACK = re.compile(r'(<div id="itables_[0-9a-f_]+_fallback">).*?(</div><script>)', re.S)
+# What a notebook whose scripts do not run (untrusted, GitHub, nbviewer) shows in a table's place: its first page
+# as a plain table, left-aligned, saying how to get the rest.  Ours on every itables version: itables' own preview
+# (2.9 on; none before) is headed right-aligned, marks itself with a glyph many fonts lack and links out.  A script,
+# which runs only where the DataTable does, removes it.
+_ITABLES_FALLBACK = re.compile(r'<div id="itables_[0-9a-f_]+_fallback">.*?</div>(?=<script>)', re.S)
 _CELL = "text-align:left;padding:3px 8px;vertical-align:top;border-bottom:1px solid #d5d5d5"
 
 
 def _static_fallback(page: str, df: pd.DataFrame, caption: str | None, rows: int) -> str:
+    import uuid
+
     shown = _headed(flat(df.head(rows)))
     head = "".join(f'<th style="{_CELL}">{e(c)}</th>' for c in shown.columns)
     body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{"" if missing(v) else v}</td>' for v in row) + "</tr>"
                    for row in shown.itertuples(index=False))
     more = (f"{len(shown)} of {len(df)} rows shown" if len(df) > len(shown) else f"{len(df)} rows") + (
         ": this notebook's scripts are not running (trust it, File > Trust Notebook, to search, sort and export)")
-    table_html = ('<table style="border-collapse:collapse;font-size:13px">'
-                  + (f'<caption style="caption-side:top;text-align:left;font-weight:600">{e(caption)}</caption>'
-                     if caption else "")
-                  + f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                  + f'<p style="font-size:12px">{e(more)}</p>')
-    return _FALLBACK.sub(lambda m: m.group(1) + table_html + m.group(2), page, count=1)
+    box = f"na-static-{uuid.uuid4().hex}"
+    static = (f'<div id="{box}" class="na-static"><table style="border-collapse:collapse;font-size:13px">'
+              + (f'<caption style="caption-side:top;text-align:left;font-weight:600">{e(caption)}</caption>'
+                 if caption else "")
+              + f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+              + f'<p style="font-size:12px">{e(more)}</p></div>'
+              + f'<script>document.getElementById("{box}")?.remove()</script>')
+    return static + _ITABLES_FALLBACK.sub("", page, count=1)
 
 
 def _engine(versions: pd.Series, latest: pd.Series, auto: pd.Series | None = None) -> list[str]:
@@ -522,7 +528,7 @@ def upgrade_exposure(result) -> None:
         return
     order = {x: i for i, x in enumerate(EXPOSURE_ORDER)}
     todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
-                            "exposure" else col.fillna(-1), ascending=[True, False], kind="stable")
+                            "exposure" else pd.to_numeric(col).fillna(-1), ascending=[True, False], kind="stable")
     view = pd.DataFrame({"exposure": todo["exposure"],
                          "cluster / account, region": stack(todo["cluster_id"], _where(result, todo["account_id"], todo["region"])),
                          "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"],
