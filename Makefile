@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-lowest test-airflow lab bench install clean lint docs
+.PHONY: demo test test-newest test-lowest test-airflow lab bench install clean lint docs
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 	@# one line per test as it starts and ends: a browser test can take minutes, and nothing should look stuck
 	$(BIN)/python -m pytest -m slow -n 0 -v
+
+# The quick tests at the newest boto3/botocore on PyPI, which must still be within aws/tuning.py's TESTED_BOTOCORE
+# (a test fails otherwise: the speed-ups would be off for every user of that botocore).
+test-newest: $(STAMP)
+	$(PIP) install --upgrade boto3 botocore
+	NEPTUNE_AUDIT_REQUIRE_TUNING=1 $(BIN)/python -m pytest -m "not slow"
 
 # The whole suite, slow tests included, at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt:
 # every direct dependency at its floor), in a virtualenv of its own.

@@ -15,7 +15,7 @@ REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-
 
 def build(connection, accounts: int) -> None:
     for _ in range(accounts):
-        session = tuning.new_botocore_session()  # the kit's sessions are botocore's (targets.base_session)
+        session = tuning.new_botocore_session()  # the kit's sessions are botocore's (Connection.base_session)
         session.set_credentials("a", "b")
         session.set_config_variable("region", "us-east-1")
         for region in REGIONS:
@@ -27,7 +27,7 @@ def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "own"
     if mode == "own":
         tuning.own_process()
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     tuning.load_models()
     connection = Connection()

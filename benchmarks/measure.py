@@ -40,10 +40,11 @@ def naive(regions: list[str]) -> dict:
 def regional(regions: list[str]) -> dict:
     """Our collector, one region after another (no concurrency)."""
     from neptune_audit.aws import inventory
-    from neptune_audit.aws import targets
+    from neptune_audit.aws import accounts
+    from neptune_audit.aws.connection import Connection
 
-    conn = targets.Connection()
-    account = targets.resolve_accounts(conn)[0]
+    conn = Connection()
+    account = accounts.resolve_accounts(conn)[0]
     found = 0
     for region in regions:
         _, rows, _, _ = inventory.collect_region(account, region)

@@ -25,7 +25,7 @@ _LAZY = {"scan": "neptune_audit.api", "scan_or_load": "neptune_audit.api", "load
          "iac": "neptune_audit.api", "policy": "neptune_audit.api", "send_to_security_hub": "neptune_audit.api",
          "AuditResult": "neptune_audit.contract.result", "RemediationPanel": "neptune_audit.act.panel",
          "Remediation": "neptune_audit.act.remediate", "ScanOptions": "neptune_audit.options",
-         "IacResult": "neptune_audit.code.scan", "Connection": "neptune_audit.aws.targets"}
+         "IacResult": "neptune_audit.code.scan", "Connection": "neptune_audit.aws.connection"}
 # modules: remediate's plan/apply/verify, and what the audit notebook keeps between runs
 _MODULES = {"history": "neptune_audit.contract.history", "remediate": "neptune_audit.act.remediate"}
 __all__ = ["__version__", "AuditResult", "AwsError", "Connection", "FindingsFailed", "IacResult", "InputError",
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from neptune_audit.act.panel import RemediationPanel
     from neptune_audit.act.remediate import Remediation
     from neptune_audit.api import iac, load, policy, scan, scan_or_load, send_to_security_hub
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
     from neptune_audit.code.scan import IacResult
     from neptune_audit.contract import history
     from neptune_audit.contract.result import AuditResult

@@ -11,7 +11,7 @@ from neptune_audit.options import ScanOptions
 
 if TYPE_CHECKING:
     from neptune_audit.aws.inventory import Progress
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
     from neptune_audit.code.scan import IacResult
     from neptune_audit.contract.result import AuditResult
 
@@ -48,7 +48,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool | Progress = Fals
         AwsError: the base credentials are refused, or AWS cannot be reached, before anything is scanned.
     """
     from neptune_audit import core
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     if options is None:
         options = ScanOptions.from_fields(**fields)
@@ -162,9 +162,9 @@ def send_to_security_hub(result: AuditResult, region: str | None = None) -> Any:
 def declared_needs() -> tuple:
     """Every AWS call the kit can make and the IAM action it needs, as each module declares them."""
     from neptune_audit.act import remediate, securityhub
-    from neptune_audit.aws import inventory, kms, targets
+    from neptune_audit.aws import accounts, inventory, kms, regions
 
-    return (*targets.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *kms.NEEDS)
+    return (*regions.NEEDS, *accounts.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *kms.NEEDS)
 
 
 def policy(kind: str, **kw: Any) -> dict:

@@ -11,7 +11,11 @@ import threading
 import time
 from datetime import date, datetime, timezone
 
-from neptune_audit.aws import inventory, targets
+from neptune_audit.aws import inventory
+from neptune_audit.aws.accounts import resolve_accounts
+from neptune_audit.aws.connection import Connection, first_requests_sent
+from neptune_audit.aws.faults import redact_url
+from neptune_audit.aws.regions import DEFAULT_REGIONS
 from neptune_audit.aws.tuning import fewer_gc_passes, load_models
 from neptune_audit.contract.result import AuditResult
 from neptune_audit.errors import UsageError
@@ -26,7 +30,7 @@ log = logging.getLogger(__name__)
 def _preload(frames: bool, exposure, threads: int) -> None:
     # the main thread builds its ec2 and sts clients and sends the first requests meanwhile; then rds's model
     # loads while they are in flight, and the exposure pool's threads start
-    targets.first_requests_sent.wait(timeout=1.0)
+    first_requests_sent.wait(timeout=1.0)
     load_models(("rds",))
     inventory.start_threads(exposure, threads)
     from neptune_audit.rule import evaluate, model  # noqa: F401  # imported here, off the path to the first request
@@ -43,7 +47,7 @@ def _first_wave(options: ScanOptions) -> int:
         regions = options.region_list
     except UsageError:
         regions = None  # read_inputs says what is wrong with them
-    return 3 * len(regions or targets.DEFAULT_REGIONS)
+    return 3 * len(regions or DEFAULT_REGIONS)
 
 
 def read_inputs(options: ScanOptions) -> tuple[list, outlook.Calendar | None]:
@@ -64,7 +68,7 @@ def read_code(options: ScanOptions):
     return scan_code(options.iac_paths)
 
 
-def run(options: ScanOptions, connection: targets.Connection, *, progress: inventory.Progress | None = None,
+def run(options: ScanOptions, connection: Connection, *, progress: inventory.Progress | None = None,
         today: date | None = None, frames: bool = True) -> AuditResult:
     """Audit every Neptune instance the options target, through ``connection``.  Faults in one account or region
     are recorded in the result's ``scope`` and never stop the others.
@@ -80,7 +84,7 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: inven
         generated_at = datetime.now(timezone.utc).replace(microsecond=0)
         started = time.monotonic()
         with fewer_gc_passes():
-            accounts = targets.resolve_accounts(connection, options.profiles, options.role_arns,
+            accounts = resolve_accounts(connection, options.profiles, options.role_arns,
                                                 options.organization, options.role_name, only=options.accounts,
                                                 shard=options.shard_numbers, regions=options.region_list)
             inv = inventory.collect(accounts, options.region_list, max_workers=options.max_workers,
@@ -98,7 +102,7 @@ def run(options: ScanOptions, connection: targets.Connection, *, progress: inven
         link.attach(findings, code.resources)
     clusters = evaluate.cluster_rows(findings, inv.clusters, calendar=calendar, today=today)
     params = {**options.describe(),
-              "endpoint_url": targets.redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
+              "endpoint_url": redact_url(connection.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))}
     callers = [{"account_id": a.account_id, "label": a.label, "caller_arn": a.caller_arn} for a in accounts]
     summary = evaluate.summarize(findings, inv.scope)
     for row in records(inv.scope, ("account_id", "region", "state", "error")):

@@ -107,10 +107,11 @@ def every_aws_call_is_declared(monkeypatch):
     refused under the policy the kit prints.  Watched with botocore's before-call event on every client the kit
     builds; yields the list of undeclared calls seen (a test may inspect and clear it)."""
     from neptune_audit import api
-    from neptune_audit.aws import permissions, targets
+    from neptune_audit.aws import permissions
+    from neptune_audit.aws.connection import Connection
 
     declared, undeclared = api.declared_needs(), []
-    build = targets.Connection.client
+    build = Connection.client
 
     def client(self, session, service, region):
         made = build(self, session, service, region)
@@ -122,7 +123,7 @@ def every_aws_call_is_declared(monkeypatch):
         made.meta.events.register("before-call", check)
         return made
 
-    monkeypatch.setattr(targets.Connection, "client", client)
+    monkeypatch.setattr(Connection, "client", client)
     yield undeclared
     assert not undeclared, f"AWS calls no NEEDS declaration covers: {sorted(set(undeclared))}"
 

@@ -6,7 +6,7 @@ import pytest
 import neptune_audit
 from neptune_audit import UsageError
 from neptune_audit.simulate import estate as sim_estate
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import CREDS, assume_creds, boto, seed
 from .faults import fail_call, in_region, throttle
@@ -164,7 +164,7 @@ def test_denied_region_listing_with_all_regions(aws):
 def test_assumed_role_credentials_are_refreshed_before_they_expire():
     from datetime import datetime, timedelta, timezone
 
-    from neptune_audit.aws.targets import _AssumedRoleProvider
+    from neptune_audit.aws.connection import AssumedRoleProvider
 
     class FakeSTS:
         """Real STS hands out credentials for an hour at most (by default); a long Organization run outlives them."""
@@ -179,7 +179,7 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire():
                                     "Expiration": datetime.now(timezone.utc) + timedelta(minutes=5)}}
 
     sts = FakeSTS()
-    provider = _AssumedRoleProvider(sts, "arn:aws:iam::111111111111:role/A")
+    provider = AssumedRoleProvider(sts, "arn:aws:iam::111111111111:role/A")
     creds = provider.load()
     assert sts.calls == 1 and provider.load() is creds, "one AssumeRole up front, reused by botocore"
     assert creds.get_frozen_credentials().access_key == "key2", "refreshed: it expires within botocore's window"
@@ -199,7 +199,7 @@ def test_gc_is_tuned_only_in_the_kits_own_process(aws, monkeypatch):
     before = gc.get_threshold()
     neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
     assert seen == [before], "inside a user's process the GC is left alone"
-    monkeypatch.setattr(tuning, "_own_process", [True])
+    monkeypatch.setattr(tuning.process, "_own_process", [True])
     neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
     assert seen[1][0] > before[0], "fewer collections while responses are parsed, in the CLI's process"
     assert gc.get_threshold() == before
@@ -226,7 +226,7 @@ def test_the_region_listing_travels_beside_the_identity_call(aws):
     # here waits until DescribeRegions has been sent: sequential code would wait the full timeout and fail.
     import threading
 
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     sent = threading.Event()
     seen = {}
@@ -256,7 +256,7 @@ def _first_pages_wait_for(parties: int):
     them are in flight together, and the list that records a barrier that broke (a page waited for a worker)."""
     import threading
 
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     barrier = threading.Barrier(parties, timeout=10)
     broken = []
@@ -305,7 +305,7 @@ def test_an_account_with_every_opt_in_region_enabled_starts_them_all_at_once(aws
     # The listing comes from the installed botocore's region list (28 outside China and GovCloud at the lowest pin,
     # 1.34.0): it is made exactly ``wanted`` of the commercial partition's, padded with regions AWS may open later,
     # which moto answers when told to allow unknown regions.
-    from neptune_audit.aws.targets import partition_of
+    from neptune_audit.aws.regions import partition_of
 
     monkeypatch.setenv("MOTO_ALLOW_NONEXISTENT_REGION", "true")
     wanted, answered = 40, []
@@ -337,7 +337,7 @@ def test_rds_clients_are_built_while_the_region_listing_is_in_flight(aws):
     import threading
     import time
 
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     built = []
 

@@ -19,7 +19,7 @@ import neptune_audit
 from neptune_audit import vocabulary
 from neptune_audit.rule import outlook
 from neptune_audit.act import remediate
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import seed
 from .faults import answer as _answer

@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 import neptune_audit
 from neptune_audit.present import tables
 from neptune_audit.simulate import estate as sim_estate
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import run_cli
 from .faults import fail_call, in_region

@@ -84,7 +84,7 @@ def test_query_strings_and_fragments_never_reach_a_message():
 
 def test_endpoint_token_in_a_scope_error_is_dropped(aws, monkeypatch):
     import neptune_audit
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", "http://127.0.0.1:9/?X-Amz-Security-Token=SECRET")
     r = neptune_audit.scan(regions="us-east-1", connection=Connection(max_attempts=1))

@@ -17,7 +17,7 @@ import pytest
 
 import neptune_audit
 from neptune_audit.act import remediate
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 from neptune_audit.errors import UsageError
 from neptune_audit.simulate import estate as sim_estate
 

@@ -140,14 +140,14 @@ def test_the_checker_sees_a_function_level_loop_and_an_arrow_upwards(tmp_path):
     (root / "present").mkdir()
     for init in (root, root / "aws", root / "present"):
         (init / "__init__.py").write_text("")
-    (root / "aws" / "targets.py").write_text("def f():\n    from neptune_audit.present import tables\n")
-    (root / "present" / "tables.py").write_text("from neptune_audit.aws import targets\n")
+    (root / "aws" / "accounts.py").write_text("def f():\n    from neptune_audit.present import tables\n")
+    (root / "present" / "tables.py").write_text("from neptune_audit.aws import accounts\n")
     (root / "options.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                                      "    from neptune_audit.present import tables\n")
     g = graph(root)
-    assert cycles(g) == [["neptune_audit.aws.targets", "neptune_audit.present.tables"]]
+    assert cycles(g) == [["neptune_audit.aws.accounts", "neptune_audit.present.tables"]]
     assert arrows_against_the_flow(g) == [
-        "neptune_audit.aws.targets -> neptune_audit.present.tables (aws imports present)"]
+        "neptune_audit.aws.accounts -> neptune_audit.present.tables (aws imports present)"]
     assert g["neptune_audit.options"] == set(), "what runs only under TYPE_CHECKING is no import"
 
 

@@ -160,7 +160,7 @@ def test_a_call_no_declaration_covers_is_caught(every_aws_call_is_declared):
     the slice of the declared operations (aws/models, tests/test_models.py)."""
     from moto import mock_aws
 
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     with mock_aws():
         conn = Connection()

@@ -1,4 +1,4 @@
-"""The slices of botocore's ec2 and rds models that the kit's own loader finds first (aws/tuning.py).
+"""The slices of botocore's ec2 and rds models that the kit's own loader finds first (aws/tuning/loader.py).
 
 botocore's full ec2 model is 830 operations: loading it and building its client class cost ~0.26 s of CPU on the
 scan's critical path, before the first request, for the one operation the kit calls.  rds's is ~160 operations,
@@ -235,7 +235,7 @@ def test_the_kit_loader_lists_the_services_botocore_lists(tmp_path, monkeypatch)
     (extra / "notes.txt").write_text("not a service")
     (extra / "half" / "2020-01-01" / "paginators-1.json").mkdir(parents=True)  # a folder, not a file
     monkeypatch.setenv("AWS_DATA_PATH", str(extra))
-    monkeypatch.setattr(tuning, "_shared_loader", [])
+    monkeypatch.setattr(tuning.sessions, "_shared_loader", [])
     ours = tuning.new_botocore_session().get_component("data_loader")
     theirs = botocore.session.Session().get_component("data_loader")
     assert type(ours) is not type(theirs) and str(extra) in theirs.search_paths

@@ -9,8 +9,8 @@ import boto3
 
 import neptune_audit
 from neptune_audit.simulate import estate as sim_estate
-from neptune_audit.aws import targets
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws import connection as aws_connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import CREDS
 
@@ -33,7 +33,7 @@ class LiveSessions:
     def __init__(self, monkeypatch):
         self.live, self.most, self.built = set(), 0, 0
         self._lock = threading.Lock()
-        original_client, original_release = targets.Account.client, targets.Account.release
+        original_client, original_release = aws_connection.Account.client, aws_connection.Account.release
         counter = self
 
         def client(account, *a, **k):
@@ -49,8 +49,8 @@ class LiveSessions:
                 counter.live.discard(account.account_id)
             return original_release(account)
 
-        monkeypatch.setattr(targets.Account, "client", client)
-        monkeypatch.setattr(targets.Account, "release", release)
+        monkeypatch.setattr(aws_connection.Account, "client", client)
+        monkeypatch.setattr(aws_connection.Account, "release", release)
 
 
 @pytest.mark.slow  # an Organization of many accounts
@@ -121,6 +121,6 @@ def test_clients_of_two_accounts_share_connections_never_credentials(aws):
 
 def test_clients_built_outside_the_kit_are_left_as_botocore_makes_them(aws):
     plain = boto3.client("rds", region_name="eu-west-1")
-    ours = targets.Connection().client(targets.Connection().base_session(), "rds", "eu-west-1")
+    ours = aws_connection.Connection().client(aws_connection.Connection().base_session(), "rds", "eu-west-1")
     assert plain.meta.service_model is not ours.meta.service_model
     assert plain._endpoint.http_session is not ours._endpoint.http_session

@@ -17,7 +17,7 @@ from neptune_audit.act import auditlog
 from neptune_audit.act import remediate
 from neptune_audit.rule import model
 from neptune_audit.act.panel import ALL, RemediationPanel
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import moto_once, CREDS, boto, seed
 from .faults import fail_call, throttle

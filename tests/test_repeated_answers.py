@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSResponse
 
 import neptune_audit
 from neptune_audit.aws import tuning
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import seed
 from .faults import _Raw
@@ -86,9 +86,9 @@ def test_plain_botocore_sessions_parse_every_answer():
 
 def test_the_memo_keeps_a_few_answers_only():
     ours = tuning.new_botocore_session()
-    for i in range(tuning._MEMO_SIZE + 3):
+    for i in range(tuning.parsing._MEMO_SIZE + 3):
         _ask(ours, "us-east-1", _catalogue({**TODAY, f"1.4.{i}.0": []}, f"req-{i}"))
-    assert len(ours.get_component("response_parser_factory")._memo) == tuning._MEMO_SIZE
+    assert len(ours.get_component("response_parser_factory")._memo) == tuning.parsing._MEMO_SIZE
 
 
 def test_each_region_keeps_its_own_catalogue_in_a_scan(aws):

@@ -13,7 +13,7 @@ import pytest
 
 import neptune_audit
 from benchmarks.proxy import LatencyProxy
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import CREDS, seed
 
@@ -76,7 +76,7 @@ import boto3
 from botocore.httpsession import URLLib3Session
 import neptune_audit
 from neptune_audit.aws import tuning
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 tuning.own_process()
 url, bundle, public, regions = sys.argv[1:5]
 out = {}
@@ -90,14 +90,14 @@ for name, endpoint, ca in [("trusted", url, bundle), ("untrusted", url, public),
         out[name] = str(exc)
 plain = boto3.client("rds", region_name="us-east-1", endpoint_url=url, verify=bundle)
 out["plain_session"] = type(plain._endpoint.http_session) is URLLib3Session
-out["shared_sessions"] = len(tuning._sessions_by_args)
+out["shared_sessions"] = len(tuning.http._sessions_by_args)
 print(json.dumps(out))
 """
 
 
 def test_in_the_kits_own_process_certificates_are_verified_as_botocore_does(https):
     """In the console script's process the kit's clients are handed the shared HTTP session as they are built
-    (aws/tuning.py, section 4), not after: certificates are still verified against the same bundle, and a client
+    (aws/tuning/process.py), not after: certificates are still verified against the same bundle, and a client
     of the user's own still gets botocore's session."""
     import json
     import subprocess

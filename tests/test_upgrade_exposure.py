@@ -13,7 +13,7 @@ import pytest
 
 import neptune_audit
 from neptune_audit import vocabulary
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 
 from .conftest import run_cli, seed
 from .faults import answer as _answer

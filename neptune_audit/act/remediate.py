@@ -27,7 +27,7 @@ from neptune_audit.records import iso
 from neptune_audit.defaults import DEFAULT_WORKERS
 from neptune_audit.options import REGION
 from neptune_audit.aws.permissions import Needs
-from neptune_audit.aws.targets import AWS_ERRORS, describe_error
+from neptune_audit.aws.faults import AWS_ERRORS, describe_error
 
 # The calls made here and the IAM action each needs (aws/permissions.py): one write, on DB instances only; the
 # re-read after it is the audit's own read.

@@ -100,7 +100,7 @@ def import_findings(result, *, region: str | None = None, now: datetime | None =
     other findings still go."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from neptune_audit.aws.targets import describe_error
+    from neptune_audit.aws.faults import describe_error
 
     report = ImportReport()
     accounts = {a.account_id: a for a in result.accounts}

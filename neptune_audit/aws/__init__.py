@@ -1,2 +1,3 @@
-"""AWS: which accounts and regions a scan covers (targets), what Neptune holds there (inventory), the
-permissions each call needs, and botocore tuned for many account-regions."""
+"""AWS: how the kit reaches it (connection), which accounts and regions a scan covers (accounts, regions), what
+Neptune holds there (inventory), AWS's faults in one line (faults), the permissions each call needs, KMS signing,
+and botocore tuned for many account-regions (tuning)."""

@@ -27,7 +27,9 @@ from neptune_audit.aws.tuning import load_models
 from neptune_audit.vocabulary import NOT_ENABLED, SCANNED
 from neptune_audit.defaults import DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
 from neptune_audit.options import auto_workers
-from neptune_audit.aws.targets import AWS_ERRORS, Account, RegionList, check_known_regions, describe_error, describe_regions
+from neptune_audit.aws.faults import AWS_ERRORS, describe_error
+from neptune_audit.aws.connection import Account
+from neptune_audit.aws.regions import RegionList, check_known_regions, describe_regions
 
 
 ENGINE = "neptune"

@@ -47,7 +47,7 @@ class KmsKey:
 
     def who_signs(self) -> str:
         """The caller's ARN (GetCallerIdentity); the key's ARN completed from it where KMS gave a bare id."""
-        from neptune_audit.aws.targets import Connection
+        from neptune_audit.aws.connection import Connection
 
         region = self._client.meta.region_name
         try:
@@ -71,7 +71,7 @@ class KmsKey:
 
 def open_key(key: str) -> KmsKey:
     """The KMS key named by id, ARN or alias, checked to be a signing key the kit can use (GetPublicKey)."""
-    from neptune_audit.aws.targets import Connection
+    from neptune_audit.aws.connection import Connection
 
     region = key.split(":")[3] if key.startswith("arn:") and key.count(":") >= 5 else None
     connection = Connection()

@@ -190,9 +190,9 @@ def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:
                              "`neptune-audit merge` for the JSON and `scan --format csv` for a spreadsheet, or report "
                              "on fewer shards")
     elif not options.demo:
-        from neptune_audit.aws import targets
+        from neptune_audit.aws import accounts, connection
 
-        targets.check_credentials(targets.Connection(max_workers=options.max_workers), options.profiles,
+        accounts.check_credentials(connection.Connection(max_workers=options.max_workers), options.profiles,
                                   options.region_list)
 
 

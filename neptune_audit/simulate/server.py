@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 
-from neptune_audit.aws.targets import Connection
+from neptune_audit.aws.connection import Connection
 from neptune_audit import simulate
 from neptune_audit.errors import UsageError
 from neptune_audit.simulate.estate import DUMMY_CREDENTIALS, engine_versions, pending_actions, seed
