@@ -158,11 +158,11 @@ def test_failing_and_excepted_are_not_told_apart_by_colour_alone(result):
 def test_a_cluster_that_passes_by_exception_says_so_beside_its_result(result, monkeypatch):
     """A cluster's result is PASS or FAIL (the contract); where an exception is why it passes, the Clusters table
     says how many of its instances are excepted, so "PASS" never stands unexplained beside "minor upgrades: no"."""
-    from neptune_audit.present import tables
+    from neptune_audit.present import display, sections
 
     shown = []
-    monkeypatch.setattr(tables, "_html", shown.append)
-    tables.clusters_table(result)
+    monkeypatch.setattr(display, "show_html", shown.append)
+    sections.clusters_table(result)
     f = result.findings
     excepted = f[f["result"] == "EXCEPTED"].groupby(["account_id", "region", "cluster_id"]).size()
     assert len(excepted), "the example exceptions cover some instances"

@@ -8,7 +8,7 @@ import pytest
 
 import neptune_audit
 from neptune_audit.present import explore
-from neptune_audit.present import tables
+from neptune_audit.present import datatable, sections
 from neptune_audit import lab as lab_setup
 from neptune_audit.simulate import estate as sim_estate
 
@@ -117,8 +117,8 @@ def _slots(messages):
 
 def test_sections_are_ordinary_outputs_updated_in_place(result, published):
     ex = explore.Explorer(result, live=True)
-    ex.section(tables.compliance_chart)
-    ex.section(tables.findings_table)
+    ex.section(sections.compliance_chart)
+    ex.section(sections.findings_table)
     ids = [m["id"] for m in published if m["id"] and not m["update"]]
     assert len(ids) == 6, "three slots per section, created once"
     latest = _slots(published)
@@ -136,8 +136,8 @@ def test_sections_are_ordinary_outputs_updated_in_place(result, published):
 
 def test_a_filter_that_matches_nothing_says_so_instead_of_empty_charts(result, published):
     ex = explore.Explorer(result, live=True)
-    ex.section(tables.compliance_chart)
-    ex.section(tables.upgrade_exposure)
+    ex.section(sections.compliance_chart)
+    ex.section(sections.upgrade_exposure)
     ex.bar.tag.value = "team=nobody"
     latest = _slots(published)
     ids = [m["id"] for m in published if m["id"] and not m["update"]]
@@ -158,17 +158,17 @@ def test_the_report_gets_static_sections_and_no_filter_bar(result):
 def test_tables_show_empty_as_empty_and_tags_as_chips():
     df = pd.DataFrame({"error": pd.array([None, "boom <b>"], dtype="string"), "n": [1, None],
                        "tags": [{"env": "prod", "team": "<x>"}, {}], "flag": [True, False]})
-    flat = tables.flat(df)
+    flat = datatable.flat(df)
     assert flat["error"].tolist() == ["", "boom &lt;b&gt;"]
     assert flat["n"].iloc[1] == "" and flat["flag"].tolist() == ["yes", "no"]
     assert flat["tags"].iloc[0] == '<span class="na-chip">env=prod</span> <span class="na-chip">team=&lt;x&gt;</span>'
     assert flat["tags"].iloc[1] == ""
-    classes = [d["className"] for d in tables._column_classes(df)]
+    classes = [d["className"] for d in datatable.column_classes(df)]
     assert classes[0].startswith("na-text") and classes[1] == "na-num"
 
 
 def test_small_tables_keep_their_search_box():
-    html = tables._table_html(pd.DataFrame({"a": ["x"]}))
+    html = datatable.table_html(pd.DataFrame({"a": ["x"]}))
     assert '"search"' in html and "any column" in html
 
 
@@ -177,7 +177,7 @@ def test_coverage_per_account_counts_states():
         {"account_id": "1", "account_label": "a", "region": "us-east-1", "state": "scanned", "instances": 2},
         {"account_id": "1", "account_label": "a", "region": "eu-west-1", "state": "denied", "instances": 0},
         {"account_id": "2", "account_label": "b", "region": "us-east-1", "state": "not-enabled", "instances": 0}])
-    rows = tables.coverage_by_account(scope).set_index("account_id")
+    rows = sections.coverage_by_account(scope).set_index("account_id")
     assert rows.loc["1", "regions scanned"] == 1 and rows.loc["1", "regions denied"] == 1
     assert rows.loc["1", "instances"] == 2 and rows.loc["2", "regions not-enabled"] == 1
 

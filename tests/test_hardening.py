@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 import neptune_audit
-from neptune_audit.present import tables
+from neptune_audit.present import display, sections
 from neptune_audit.simulate import estate as sim_estate
 from neptune_audit.aws.connection import Connection
 
@@ -78,12 +78,12 @@ def test_connection_errors_to_one_region_are_confined(org):
 
 def test_not_enabled_region_and_denied_region_shown_in_coverage(org, monkeypatch):
     shown = []
-    monkeypatch.setattr(tables, "_html", shown.append)
-    monkeypatch.setattr(tables, "table", lambda df, caption=None, **_: shown.append(df.to_string()))
+    monkeypatch.setattr(display, "show_html", shown.append)
+    monkeypatch.setattr(sections, "table", lambda df, caption=None, **_: shown.append(df.to_string()))
     deny = fail_call("rds", "DescribeDBInstances", "AccessDenied", "explicit deny in a service control policy",
                      status=403, when=in_region("ap-southeast-2"))
     r = neptune_audit.scan(organization=True, regions=REGIONS + ",ap-east-1", connection=Connection(hooks=[deny]))
-    tables.coverage(r)
+    sections.coverage(r)
     text = "\n".join(shown)
     assert "service control policy" in text and "denied" in text
     assert "ap-east-1" in text and "not-enabled" in text

@@ -367,7 +367,7 @@ def test_panel_hides_excepted_unless_asked(aws, tmp_path):
 
 
 def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_path, monkeypatch):
-    from neptune_audit.present import tables
+    from neptune_audit.present import display, sections
 
     from .conftest import assume_creds
 
@@ -386,8 +386,8 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
     assert [arn.split(":")[4] for _, arn in panel.instances.options] == [other], "the choice keeps its own account only"
     assert f"(m {other}, us-east-1)" in panel.instances.options[0][0], "the account by its name, then its id"
     shown = []
-    monkeypatch.setattr(tables, "_html", shown.append)
-    tables.findings_table(result)
+    monkeypatch.setattr(display, "show_html", shown.append)
+    sections.findings_table(result)
     assert f"m<br><small>{other}<br>us-east-1</small>" in shown[-1], "tables too: the name over its id and region"
     panel.cluster.value = ALL
     panel.account.value = other
@@ -427,7 +427,7 @@ def test_the_plan_says_what_the_change_means_for_each_candidate(scanned_fleet):
 
 
 def test_every_finding_says_how_to_fix_it(scanned_fleet, monkeypatch):
-    from neptune_audit.present import tables
+    from neptune_audit.present import display, sections
 
     f = scanned_fleet.findings.set_index("instance_id")
     off = f[f["result"] == "FAIL"].iloc[0]
@@ -443,8 +443,8 @@ def test_every_finding_says_how_to_fix_it(scanned_fleet, monkeypatch):
     passing = f[f["result"] == "PASS"].iloc[0]
     assert model.fix({**passing.to_dict(), "instance_id": passing.name}) == ""
     shown = []
-    monkeypatch.setattr(tables, "_html", shown.append)
-    tables.findings_table(scanned_fleet)
+    monkeypatch.setattr(display, "show_html", shown.append)
+    sections.findings_table(scanned_fleet)
     nowrap = '<span style="white-space:nowrap">'
     # the fix in its own column, each word whole: "--auto-minor-version-upgrade" never splits at a hyphen
     assert (f"<code>{nowrap}aws</span> {nowrap}neptune</span> {nowrap}modify-db-instance</span>" in shown[0]
@@ -466,12 +466,12 @@ def test_results_are_pills_in_every_table_and_long_tokens_wrap_at_separators(sca
     says it without colour); an e-mail or ARN may wrap after its @ or colons, never inside a word."""
     import dataclasses
 
-    from neptune_audit.present import tables
+    from neptune_audit.present import display, sections
     from neptune_audit.rule import allowlist
 
     shown = []
-    monkeypatch.setattr(tables, "_html", shown.append)
-    tables.clusters_table(scanned_fleet)
+    monkeypatch.setattr(display, "show_html", shown.append)
+    sections.clusters_table(scanned_fleet)
     assert '<b class="p pF">FAIL</b>' in shown[-1]
     (tmp_path / "e.yml").write_text("- {instance: c2-w, reason: pinned, approved_by: cloud-risk@example.com}\n")
     rules = allowlist.load(tmp_path / "e.yml")
@@ -480,6 +480,6 @@ def test_results_are_pills_in_every_table_and_long_tokens_wrap_at_separators(sca
     f.loc[hit, "exception"] = pd.Series([{"match": "instance c2-w", "reason": "pinned", "expires": None,
                                           "expired": False, "approved_by": "cloud-risk@example.com"}],
                                         index=f.index[hit])
-    tables.exceptions_table(dataclasses.replace(scanned_fleet, findings=f, exceptions=rules))
+    sections.exceptions_table(dataclasses.replace(scanned_fleet, findings=f, exceptions=rules))
     assert '<b class="p pF">FAIL</b>' in shown[-1]
     assert "cloud-risk@<wbr>example.com" in shown[-1]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 import pandas as pd
 
-from neptune_audit.present import explore, tables, widgets
+from neptune_audit.present import datatable, explore, sections, widgets
+from neptune_audit.present.display import escape
 from neptune_audit.present.names import named
 from neptune_audit.act import remediate
 from neptune_audit.vocabulary import EXCEPTED, FAIL
@@ -36,18 +37,18 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
     when = ("AWS turns the setting on as soon as it can, and applies every pending modification now (ApplyImmediately)"
             if apply_immediately else "AWS turns the setting on as soon as it can; pending modifications keep "
             "waiting for the maintenance window")
-    out = [f"<p>{len(plan)} change(s). {tables.e(when)}.</p>"]
+    out = [f"<p>{len(plan)} change(s). {escape(when)}.</p>"]
     warned = [(r.instance_id, w) for r in plan.itertuples() for w in r.warnings]
     if warned:
         out.append('<div class="na-warn" style="border-left:4px solid #c0392b;background:#fdecea;color:#1a1a1a;padding:6px 10px;'
                    'margin:6px 0"><b>&#9888; Read before applying: ' f"{len(warned)} warning(s)</b><ul>"
-                   + "".join(f"<li><b>{tables.e(i)}</b>: {tables.e(w)}</li>" for i, w in warned) + "</ul></div>")
+                   + "".join(f"<li><b>{escape(i)}</b>: {escape(w)}</li>" for i, w in warned) + "</ul></div>")
     else:
         out.append('<p class="na-nowarn"><b>No warnings</b> for this plan.</p>')
     view = pd.DataFrame({
-        "instance / cluster": tables.stack(plan["instance_id"], plan["cluster_id"]),
-        "account / region": tables.account_region(result, plan["account_id"], plan["region"]),
-        "role, status / exposure": tables.stack(plan["role"] + ", " + plan["status"].astype(str), plan["exposure"]),
+        "instance / cluster": datatable.stack(plan["instance_id"], plan["cluster_id"]),
+        "account / region": datatable.account_region(result, plan["account_id"], plan["region"]),
+        "role, status / exposure": datatable.stack(plan["role"] + ", " + plan["status"].astype(str), plan["exposure"]),
         "engine": plan["engine"], "pending maintenance": plan["pending_maintenance"],
         "cluster's next window": plan["next_window"],
         "warnings": plan["warnings"].map(lambda ws: f"{len(ws)}, above" if ws else "no warnings"),
@@ -56,7 +57,7 @@ def plan_html(plan: pd.DataFrame, apply_immediately: bool, script: str | None = 
         from neptune_audit.code.link import where as defined_in
 
         view["written in"] = plan["managed_by"].map(lambda m: defined_in(m) or "not known to be code")
-    body = tables.flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
+    body = datatable.flat(view).to_html(index=False, escape=False, border=0, classes="na-plan")
     out.append("<style>.na-plan{border-collapse:collapse;font-size:13px;line-height:1.35;width:100%;"
                "table-layout:auto}.na-plan th,.na-plan td{text-align:left!important;padding:3px 6px;"
                "vertical-align:top;border-bottom:1px solid #e5e5e5;white-space:normal;overflow-wrap:break-word}"
@@ -170,7 +171,7 @@ class RemediationPanel:
     @property
     def summary_html(self) -> str:
         """The summary cards as they stand: the scan's, with this panel's verified changes counted."""
-        return tables.summary_since(self.result, self.fixed)
+        return sections.summary_since(self.result, self.fixed)
 
     def _ipython_display_(self):
         from IPython.display import HTML, display
@@ -296,7 +297,7 @@ class RemediationPanel:
         assert self.last_run is not None and self.last_run.results is not None, "shown after a run"
         results = self.last_run.results
         ok = remediate.succeeded(results)
-        self.results_view.value = tables.static_table(results[["account_id", "region", "instance_id", "outcome",
+        self.results_view.value = datatable.static_table(results[["account_id", "region", "instance_id", "outcome",
                                                   "verified", "error", "detail"]])
         done = int(results["verified"].eq(True).sum())
         self.status.value = (html.escape(note) + f"<b>{'All' if ok else 'Not all'} changes verified</b>: {done} of "

@@ -1,9 +1,11 @@
-"""What a person sees: the notebook's sections (tables, charts), the filter (explore), the HTML report, the
-terminal table.  The names below are what the audit notebook calls (``present.header(result)``)."""
+"""What a person sees: the notebook's sections (sections, built from display, datatable and charts), the
+filter (explore), the progress bar, the HTML report, the terminal table.  The names below are what the audit
+notebook calls (``present.header(result)``)."""
 from __future__ import annotations
 
-# The sections (present.tables) and the Explorer, imported on first use, so the CLI's report command does not load
-# pandas for nothing: real imports, inside __getattr__, which the layout test sees.
+# The sections (present.sections; setup is present.display's) and the Explorer, imported on first use, so the
+# CLI's report command does not load pandas for nothing: real imports, inside __getattr__, which the layout test
+# sees.
 _SECTIONS = ("setup", "header", "summary", "coverage", "exceptions_table", "history_section", "machine_summary",
              "upgrades_ahead", "upgrade_exposure", "compliance_chart", "failing_chart", "rollup_chart",
              "clusters_table", "engines_chart", "findings_table")
@@ -15,8 +17,12 @@ def __getattr__(name):
         from neptune_audit.present.explore import Explorer
 
         return Explorer
-    if name in _SECTIONS:
-        from neptune_audit.present import tables
+    if name == "setup":
+        from neptune_audit.present.display import setup
 
-        return getattr(tables, name)
+        return setup
+    if name in _SECTIONS:
+        from neptune_audit.present import sections
+
+        return getattr(sections, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

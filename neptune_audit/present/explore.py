@@ -192,12 +192,12 @@ class FilterBar:
         self._changed()
 
     def _describe(self) -> None:
-        from neptune_audit.present.tables import e
+        from neptune_audit.present.display import escape
 
         flt = self.filter.describe(account_names(self.result))
         total, kept = len(self.result.findings), len(self.view.findings)
         self.summary.value = (f"<b>{kept}</b> of {total} instances, <b>{len(self.view.clusters)}</b> of "
-                              f"{len(self.result.clusters)} clusters" + (f" &mdash; {e(flt)}" if flt else
+                              f"{len(self.result.clusters)} clusters" + (f" &mdash; {escape(flt)}" if flt else
                                                                        " &mdash; no filter"))
 
 
@@ -244,7 +244,7 @@ class Explorer:
     def _draw(self, slots, draw: Callable, view: View) -> None:
         from IPython.utils.capture import capture_output
 
-        from neptune_audit.present.tables import filtered_note, no_match
+        from neptune_audit.present.sections import filtered_note, no_match
 
         assert self.bar is not None, "live sections only"
         with capture_output(stdout=False, stderr=False) as shown:

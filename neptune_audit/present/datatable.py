@@ -1,0 +1,198 @@
+"""A DataFrame as a table a person reads: cells as escaped HTML (ids and dates whole, long tokens breaking after
+their separators, tags as chips, commands word by word), headings in words; interactive (itables: search, sort by
+click or keyboard, CSV made in the browser) with a plain first page for readers whose scripts do not run."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+
+from neptune_audit.present import display
+from neptune_audit.present.display import escape
+from neptune_audit.present.names import account_cells, account_names, named
+from neptune_audit.records import missing
+
+class Html(str):
+    """A cell already rendered (and escaped) by this module."""
+
+
+def account_region(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
+    """The "account / region" cells: the account's name over its id and region where the scan knows the name."""
+    return pd.Series([Html(x) for x in account_cells(data, accounts, regions)], index=accounts.index, dtype=object)
+
+
+def where(data, accounts: pd.Series, regions: pd.Series) -> pd.Series:
+    """"member-a 123456789012" over "us-east-1": the account (by name too, where known), then the region on its
+    own line (a region never breaks at its hyphens)."""
+    names = account_names(data)
+    return pd.Series([Html(f"{escape(named(names, a))}<br>{escape(r)}") for a, r in zip(accounts, regions)],
+                     index=accounts.index, dtype=object)
+
+
+def stack(top: pd.Series, below: pd.Series) -> pd.Series:
+    """Two values in one cell, the second smaller beneath (account over region, instance over cluster): the
+    tables fit a notebook beside JupyterLab's file browser at 1280 px."""
+    # dtype=object: pandas 3 would turn the cells into plain `str` and they would be escaped twice
+    # no class on the <small>: the stylesheet greys every td small; a cell repeats 10,000 times in a large report
+    return pd.Series([Html(f'{cell_text(a)}<br><small>{cell_text(b)}</small>') for a, b in zip(top, below)],
+                     index=top.index, dtype=object)
+
+
+# A long token (an e-mail, an ARN, key=value) may wrap after its separators, never inside a word: the tables' long
+# columns wrap between words only (overflow-wrap: break-word), so "cloud-risk@example.com" breaks as
+# "cloud-risk@ | example.com", not "cloud-risk@exampl | e.com".  Short tokens are left alone (a 10,000-row report).
+_LONG_TOKEN = re.compile(r"[^\s<>&]{16,}")
+_AFTER = re.compile(r"([@=/:,])(?=[^\s])")  # a hyphen is a break opportunity already
+
+
+# Dates and maintenance windows are read whole: "2026-12-16" never splits at its hyphens, "wed:02:40-wed:03:10"
+# never at its colons (an inline style: a received, untrusted notebook keeps no stylesheet).
+_WHOLE = re.compile(r"\b\d{4}-\d\d-\d\d(?:T[\d:.]+Z?)?\b|\b[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d\b")
+NOWRAP = '<span style="white-space:nowrap">'
+
+
+def _soft_breaks(escaped: str) -> str:
+    out = _LONG_TOKEN.sub(lambda m: m.group(0) if _WHOLE.search(m.group(0))
+                          else _AFTER.sub(r"\1<wbr>", m.group(0)), escaped)
+    return _WHOLE.sub(lambda m: f"{NOWRAP}{m.group(0)}</span>", out)
+
+
+def command_html(command: str) -> Html:
+    """A shell command to copy: each word whole ("--auto-minor-version-upgrade" never splits at a hyphen), lines
+    breaking only between words; what is copied is the command as typed."""
+    if not command:
+        return Html("")
+    return Html("<code>" + " ".join(f"{NOWRAP}{escape(word)}</span>" for word in command.split(" ")) + "</code>")
+
+
+def cell_text(v) -> str:
+    """One cell as escaped HTML: empty is empty; tags (dicts) as key=value chips; lists and dicts compact."""
+    if isinstance(v, Html):
+        return v
+    if missing(v):
+        return ""
+    if isinstance(v, dict):
+        # a space between chips: a received (untrusted) notebook shows them without the stylesheet
+        return " ".join(f'<span class="na-chip">{escape(k)}={escape(val)}</span>' for k, val in sorted(v.items()))
+    if isinstance(v, list):
+        return _soft_breaks(escape(json.dumps(v, sort_keys=True, default=str))) if v else ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return _soft_breaks(escape(v))
+
+
+def flat(df: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell as escaped HTML (numbers stay numbers, so they sort): NaN and None show as empty.
+
+    pandas 3 keeps text in its own ``str`` dtype, whose missing value is NaN; pandas 2 uses None in object columns.
+    """
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_bool_dtype(out[col]) or not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].astype(object).map(cell_text)
+        else:
+            out[col] = out[col].astype(object).map(lambda v: "" if missing(v) else v)
+    return out
+
+
+# Column names as a reader says them: the contract's snake_case stays in files, tables show words.
+_HEADINGS = {"account_id": "account", "account_label": "account name", "instance_id": "instance",
+             "cluster_id": "cluster", "instance_class": "class", "auto_minor_version_upgrade": "auto minor upgrade"}
+
+
+def heading(column: str) -> str:
+    return _HEADINGS.get(column, column.replace("_", " "))
+
+
+def headed(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={c: heading(c) for c in df.columns if isinstance(c, str)})
+
+
+_LONG = {"why", "reason", "error", "tags", "pending", "match", "approved by", "warnings", "engine", "upgrade",
+         "maintenance window", "outlook", "what", "when", "end of life", "fix", "engine / exposure", "what, when",
+         "why / tags"}
+
+
+def column_classes(df: pd.DataFrame) -> list[dict]:
+    """Text left, numbers right (JupyterLab right-aligns every cell); ids never wrap; long text gets room."""
+    defs = []
+    for i, col in enumerate(df.columns):
+        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+        name = heading(col) if isinstance(col, str) else col
+        kind = "na-num" if numeric else "na-text " + ("na-long" if name in _LONG else "na-id")
+        kind += " na-wide" if name in ("why", "why / tags", "reason", "pending", "outlook") else ""
+        defs.append({"targets": i, "className": kind})
+    return defs
+
+
+def static_table(df: pd.DataFrame) -> str:
+    """A plain HTML table (for widgets, where DataTables does not run): same cells as ``table``, text left."""
+    body = headed(flat(df.reset_index(drop=True))).to_html(index=False, escape=False, border=0, classes="na-table")
+    return ("<style>.na-table{border-collapse:collapse;font-size:13px;line-height:1.35}.na-table th,.na-table td"
+            "{text-align:left!important;padding:3px 8px;vertical-align:top;border-bottom:1px solid #e5e5e5;"
+            "white-space:nowrap}.na-table td:last-child{white-space:normal}</style>" + body)
+
+
+def table(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> None:
+    """A searchable, sortable table (itables, offline); every cell is escaped by ``cell_text``."""
+    display.show_html(table_html(df, caption, page_length))
+
+
+# A cell's text for the CSV: its parts (name, id, region on lines of their own) separated by spaces, entities decoded.
+# DOMParser, not innerHTML: parsing runs no script and loads no image, whatever a cell holds.
+_CSV_CELL = ("function (data) { const text = String(data).replace(/<[^>]*>/g, ' ');"
+             " const doc = new DOMParser().parseFromString(text, 'text/html');"
+             " return (doc.body.textContent || '').replace(/\\s+/g, ' ').trim(); }")
+
+
+def table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 25) -> str:
+    import itables
+
+    df = df.reset_index(drop=True)
+    extra: dict[str, Any] = {}
+    if hasattr(itables.options, "text_in_header_can_be_selected"):
+        # itables >= 2.4 otherwise sorts only from the small arrow beside each title; a click on, or Enter in,
+        # the header itself is what people try (DataTables makes each header a focusable, labelled control)
+        extra["text_in_header_can_be_selected"] = False
+    name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "table").strip("-").lower() or "table"
+    # not itables' default layout, which it strips of the search box when the rows fit one page (a list of
+    # controls in one place is DataTables' own; itables' type hints know only one)
+    layout: dict[str, Any] = {"topStart": ["pageLength", "buttons"], "bottomStart": "info", "bottomEnd": "paging",
+                              "topEnd": {"search": {"placeholder": "any column"}}}
+    return static_fallback(itables.to_html_datatable(headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
+                 lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
+                 columnDefs=column_classes(df), autoWidth=False,
+                 # CSV of the rows as filtered and sorted on screen, made in the browser (no upload); the JSON and
+                 # CSV exports of the CLI carry every field
+                 buttons=[{"extend": "csvHtml5", "text": "CSV", "title": f"neptune-audit-{name}",
+                           "exportOptions": {"format": {"body": itables.JavascriptFunction(_CSV_CELL)}}}],
+                 layout=layout, maxBytes=0, **extra), df, caption, page_length)  # never downsample: an auditor must see every row
+
+
+# What a notebook whose scripts do not run (untrusted, GitHub, nbviewer) shows in a table's place: its first page
+# as a plain table, left-aligned, saying how to get the rest.  Ours on every itables version: itables' own preview
+# (2.9 on; none before) is headed right-aligned, marks itself with a glyph many fonts lack and links out.  A script,
+# which runs only where the DataTable does, removes it.
+_ITABLES_FALLBACK = re.compile(r'<div id="itables_[0-9a-f_]+_fallback">.*?</div>(?=<script>)', re.S)
+_CELL = "text-align:left;padding:3px 8px;vertical-align:top;border-bottom:1px solid #d5d5d5"
+
+
+def static_fallback(page: str, df: pd.DataFrame, caption: str | None, rows: int) -> str:
+    import uuid
+
+    shown = headed(flat(df.head(rows)))
+    head = "".join(f'<th style="{_CELL}">{escape(c)}</th>' for c in shown.columns)
+    body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{"" if missing(v) else v}</td>' for v in row) + "</tr>"
+                   for row in shown.itertuples(index=False))
+    more = (f"{len(shown)} of {len(df)} rows shown" if len(df) > len(shown) else f"{len(df)} rows") + (
+        ": this notebook's scripts are not running (trust it, File > Trust Notebook, to search, sort and export)")
+    box = f"na-static-{uuid.uuid4().hex}"
+    static = (f'<div id="{box}" class="na-static"><table style="border-collapse:collapse;font-size:13px">'
+              + (f'<caption style="caption-side:top;text-align:left;font-weight:600">{escape(caption)}</caption>'
+                 if caption else "")
+              + f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+              + f'<p style="font-size:12px">{escape(more)}</p></div>'
+              + f'<script>document.getElementById("{box}")?.remove()</script>')
+    return static + _ITABLES_FALLBACK.sub("", page, count=1)
