@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import stat
+from datetime import date, datetime
 from pathlib import Path
 
 from neptune_audit import vocabulary
@@ -163,3 +165,27 @@ def strict_yaml_loader():
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     return yaml, Loader
+
+
+def parse_date(value, where: str, *, what: str = "a date", required: bool = False,
+               times: bool = False) -> date | None:
+    """A date as people write it in the YAML files they hand the kit: a YAML date, or text ``YYYY-MM-DD``.
+    ``times``: a timestamp stands for its date (else it is refused: a time is not a date).  Anything else is an
+    :class:`InputError` naming ``where``."""
+    if value is None:
+        if required:
+            raise InputError(f"{where} is required ({what}, YYYY-MM-DD)")
+        return None
+    if isinstance(value, datetime):
+        if times:
+            return value.date()
+        raise InputError(f"{where}: {value} is a time, not {what} (YYYY-MM-DD)")
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise InputError(f"{where}: {one_line(value, limit=40)!r} is not {what} (YYYY-MM-DD)")

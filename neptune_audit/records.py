@@ -2,6 +2,9 @@
 as null, and text from AWS made safe to show (no control or bidi characters) or clipped to a length."""
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+from typing import overload
 
 
 def missing(v) -> bool:
@@ -27,8 +30,30 @@ def _value(v):
     return None if missing(v) else v
 
 
-def iso(ts) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+# AWS's timestamps as the kit's sessions keep them (text: aws/tuning/sessions.py): 2026-12-07T10:15:00.123Z
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]00:?00)?$")
+
+
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | str) -> str: ...
+def iso(value):
+    """A time as the contract writes it, ``YYYY-MM-DDTHH:MM:SSZ`` in UTC: a datetime (naive ones are UTC), or AWS's
+    timestamp text; text with another offset is converted, anything else kept as it is; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        m = _TIMESTAMP.match(value.strip())
+        if m:
+            return f"{m.group(1)}T{m.group(2)}Z"
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # C0/C1 controls (ANSI escapes), and the marks that reorder or break what a reader sees: bidi embeddings,

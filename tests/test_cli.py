@@ -170,7 +170,7 @@ def test_bad_input_is_one_line_and_exit_2(moto_server, args, message):
 
 @pytest.mark.parametrize("content, message", [
     ("- {instance: x}\n", "reason is required"),
-    ("- {instance: x, reason: y, expires: 31/12/2026}\n", "bad expiry date"),
+    ("- {instance: x, reason: y, expires: 31/12/2026}\n", "is not an expiry date (YYYY-MM-DD)"),
     ("exceptions: [\n", "not valid YAML"),
 ])
 def test_bad_exceptions_file_leaves_no_output(moto_server, tmp_path, content, message):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import timezone
 from typing import Callable
 
 import botocore.session
@@ -19,6 +18,7 @@ from neptune_audit.aws.faults import no_retry_for_an_untrusted_certificate
 from neptune_audit.aws.tuning import building_client, new_botocore_session, share_http_session
 from neptune_audit.defaults import MAX_ORGANIZATION_WORKERS
 from neptune_audit.errors import AwsError, UsageError
+from neptune_audit.records import iso
 
 SESSION_NAME = "neptune-audit"
 
@@ -173,10 +173,6 @@ class Account:
                 self.session = None
 
 
-def _iso(value) -> str:
-    return value.astimezone(timezone.utc).isoformat() if hasattr(value, "astimezone") else str(value)
-
-
 class AssumedRoleProvider(CredentialProvider):
     """Refreshable credentials for an assumed role, so long runs outlive the first hour."""
 
@@ -196,7 +192,7 @@ class AssumedRoleProvider(CredentialProvider):
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],
             "token": creds["SessionToken"],
-            "expiry_time": _iso(creds["Expiration"]),
+            "expiry_time": iso(creds["Expiration"]),
         }
 
     def load(self):

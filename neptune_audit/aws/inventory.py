@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import re
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,6 +26,7 @@ from neptune_audit.aws.tuning import load_models
 from neptune_audit.vocabulary import NOT_ENABLED, SCANNED
 from neptune_audit.defaults import DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS
 from neptune_audit.options import auto_workers
+from neptune_audit.records import iso
 from neptune_audit.aws.faults import AWS_ERRORS, describe_error
 from neptune_audit.aws.connection import Account
 from neptune_audit.aws.regions import RegionList, check_known_regions, describe_regions
@@ -91,23 +91,12 @@ def _instance_row(account_id: str, region: str, db: dict) -> dict:
     }
 
 
-_DATE = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)")
-
-
-def _iso(value) -> str | None:
-    """A timestamp as the contract writes it (timestamps are left as text when parsed: see botocore_tuning)."""
-    if value is None:
-        return None
-    m = _DATE.match(str(value))
-    return f"{m.group(1)}T{m.group(2)}Z" if m else str(value)
-
-
 def pending_action(detail: dict) -> dict:
     """One PendingMaintenanceAction as the contract's ``pending_maintenance`` item."""
     return {"action": detail.get("Action"), "description": detail.get("Description"),
-            "auto_applied_after": _iso(detail.get("AutoAppliedAfterDate")),
-            "forced_apply_date": _iso(detail.get("ForcedApplyDate")),
-            "current_apply_date": _iso(detail.get("CurrentApplyDate")), "opt_in_status": detail.get("OptInStatus")}
+            "auto_applied_after": iso(detail.get("AutoAppliedAfterDate")),
+            "forced_apply_date": iso(detail.get("ForcedApplyDate")),
+            "current_apply_date": iso(detail.get("CurrentApplyDate")), "opt_in_status": detail.get("OptInStatus")}
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import NoReturn
 from pathlib import Path
 
@@ -28,7 +28,7 @@ MAX_BYTES = 2 * 1024 * 1024   # a reviewed list of exceptions is kilobytes; mega
 MAX_ENTRIES = 10_000
 
 
-from neptune_audit.inputs import strict_yaml_loader as _loader  # noqa: E402 - one loader for reviewed files
+from neptune_audit.inputs import parse_date, strict_yaml_loader as _loader  # noqa: E402 - one loader for reviewed files
 
 
 _KEYS = {"instance", "arn", "tag", "account", "region", "reason", "expires", "approved_by"}
@@ -92,19 +92,6 @@ def _parse_tag(value, where: str) -> tuple[str, str]:
     _fail(where, "tag must be {Key: Value}, {key: K, value: V} or 'Key=Value'")
 
 
-def _parse_expires(value, where: str) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        _fail(where, f"bad expiry date {value!r} (use an ISO date such as 2027-03-31)")
-
-
 def _text(entry: dict, key: str, where: str, digits_ok: bool = False) -> str | None:
     """A field that must be text (an account id may be written as a number); lists and mappings are refused."""
     value = entry.get(key)
@@ -139,8 +126,9 @@ def parse_entry(index: int, entry, where: str) -> ExceptionRule:
         if not re.fullmatch(r"\d{12}", account):
             _fail(where, f"account {account!r} is not a 12-digit AWS account id (write all 12 digits, quoted: "
                          "account: \"001234567012\")")
+    expires = parse_date(entry.get("expires"), f"exceptions file {where}", what="an expiry date", times=True)
     return ExceptionRule(index=index, reason=reason.strip(), instance=instance, tag=tag, account=account,
-                         region=_text(entry, "region", where), expires=_parse_expires(entry.get("expires"), where),
+                         region=_text(entry, "region", where), expires=expires,
                          approved_by=_text(entry, "approved_by", where))
 
 

@@ -35,11 +35,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from neptune_audit.errors import InputError, one_line
-from neptune_audit.inputs import safe_yaml, strict_yaml_loader
+from neptune_audit.inputs import parse_date, safe_yaml, strict_yaml_loader
 
 CALENDAR_FILE = "engine_calendar.yaml"
 STALE_AFTER = timedelta(days=180)
@@ -109,24 +109,6 @@ _VERSION = re.compile(r"[0-9]+(\.[0-9]+){1,3}")  # ASCII digits only: str.isdigi
 _FIELDS = {"status", "released", "end_of_life", "upgrade_to", "source", "global_minor_upgrades_from"}
 
 
-def _date(value, where: str, required: bool = False) -> date | None:
-    if value is None:
-        if required:
-            raise InputError(f"{where} is required (a date, YYYY-MM-DD)")
-        return None
-    if isinstance(value, datetime):
-        raise InputError(f"{where}: {value} is a time, not a date (YYYY-MM-DD)")
-    if isinstance(value, date):
-        return value
-    text = str(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    raise InputError(f"{where}: {one_line(value, limit=40)!r} is not a date (YYYY-MM-DD)")
-
-
 def _text(value, where: str, version: bool = False) -> str | None:
     if value is None:
         return None
@@ -157,7 +139,7 @@ def parse_calendar(text: str, where: str, today: date | None = None, strict: boo
     unknown = set(data) - {"as_of", "source", "releases"}
     if unknown:
         raise InputError(f"engine calendar {where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    as_of = _date(data["as_of"], f"engine calendar {where}: as_of", required=True)
+    as_of = parse_date(data["as_of"], f"engine calendar {where}: as_of", required=True)
     assert as_of is not None  # required: _date raised otherwise
     today = today or date.today()
     if as_of > today + timedelta(days=1):
@@ -175,7 +157,7 @@ def parse_calendar(text: str, where: str, today: date | None = None, strict: boo
             raise InputError(f"{at}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
         if entry.get("status") not in ("active", "deprecated"):
             raise InputError(f"{at}: status must be active or deprecated")
-        released, eol = _date(entry.get("released"), at), _date(entry.get("end_of_life"), at)
+        released, eol = parse_date(entry.get("released"), at), parse_date(entry.get("end_of_life"), at)
         if released and eol and eol < released:
             raise InputError(f"{at}: end_of_life {eol} is before released {released}")
         releases[version] = {"status": entry["status"], "released": released, "end_of_life": eol,
