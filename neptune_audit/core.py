@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from neptune_audit.aws import inventory
 from neptune_audit.aws.accounts import resolve_accounts
-from neptune_audit.aws.connection import Connection, first_requests_sent
+from neptune_audit.aws.connection import Connection
 from neptune_audit.aws.faults import redact_url
 from neptune_audit.aws.regions import DEFAULT_REGIONS
 from neptune_audit.aws.tuning import fewer_gc_passes, load_models
@@ -27,10 +27,10 @@ from neptune_audit.rule import allowlist, outlook
 log = logging.getLogger(__name__)
 
 
-def _preload(frames: bool, exposure, threads: int) -> None:
+def _preload(sent: threading.Event, frames: bool, exposure, threads: int) -> None:
     # the main thread builds its ec2 and sts clients and sends the first requests meanwhile; then rds's model
     # loads while they are in flight, and the exposure pool's threads start
-    first_requests_sent.wait(timeout=1.0)
+    sent.wait(timeout=1.0)
     load_models(("rds",))
     inventory.start_threads(exposure, threads)
     from neptune_audit.rule import evaluate, model  # noqa: F401  # imported here, off the path to the first request
@@ -77,7 +77,8 @@ def run(options: ScanOptions, connection: Connection, *, progress: inventory.Pro
     while the first requests are in flight; without it (JSON, CSV) pandas is never loaded."""
     # Service models (and pandas) take longer to load than the first round trips: load them while those are in flight.
     exposure = inventory.exposure_pool()
-    threading.Thread(target=_preload, args=(frames, exposure, _first_wave(options)), daemon=True).start()
+    threading.Thread(target=_preload, args=(connection.first_requests_sent, frames, exposure, _first_wave(options)),
+                     daemon=True).start()
     try:
         rules, calendar = read_inputs(options)
         code = read_code(options)

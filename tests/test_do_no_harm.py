@@ -240,3 +240,16 @@ def test_a_scan_leaves_no_thread_behind(estate):
             break
         time.sleep(0.05)
     assert not left, left
+
+
+def test_the_kits_http_sessions_are_remembered_for_a_bounded_number_of_configurations():
+    """A kernel that scans again and again with new settings (timeouts, pools) does not keep an HTTP session,
+    with its connection pool, for each one for the life of the process."""
+    from botocore.httpsession import URLLib3Session
+
+    from neptune_audit.aws.tuning import http
+
+    made = [http._shared_for(URLLib3Session(timeout=5 + i)) for i in range(http._KEPT + 10)]
+    assert all(m is not None for m in made), "each configuration gets its shared session"
+    assert len(http._http_sessions) <= http._KEPT
+    assert http._shared_for(URLLib3Session(timeout=5 + http._KEPT + 9)) is made[-1], "the newest are kept"

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from neptune_audit.aws.connection import Account, Connection, AssumedRoleProvider, first_requests_sent
+from neptune_audit.aws.connection import Account, AssumedRoleProvider, Connection
 from neptune_audit.aws.faults import AWS_ERRORS, describe_error
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.aws.regions import (DEFAULT_REGIONS, send_describe_regions, check_known_regions, describe_regions,
@@ -34,7 +34,7 @@ def _identity(session: botocore.session.Session, connection: Connection, what: s
     sts = connection.client(session, "sts", session.get_config_variable("region") or "us-east-1")
     # The scan's wait for its first answers starts here: the work that fills it (models, clients built ahead) may
     # begin, now that the identity call no longer competes with it for the interpreter before it is sent.
-    first_requests_sent.set()
+    connection.first_requests_sent.set()
     try:
         ident = sts.get_caller_identity()
     except NoCredentialsError:
@@ -55,7 +55,7 @@ def _build_spares(connection: Connection, session: botocore.session.Session, loc
     rds clients the scan will ask for first (``regions``, or the partition's: those enabled everywhere first, each
     group in the order they are scanned) until the listing is back.  After it, each region's first page goes out
     without a client to build (~2-4 ms each, one region after another under the account's lock)."""
-    first_requests_sent.wait(timeout=1.0)
+    connection.first_requests_sent.wait(timeout=1.0)
     load_models(("rds",))
     if regions is None:
         known = session.get_available_regions("rds", partition_name=partition_of(home) or "aws")

@@ -22,11 +22,6 @@ from neptune_audit.records import iso
 
 SESSION_NAME = "neptune-audit"
 
-# Set once the scan's first requests are on their way: work that can wait a round trip (the preload of the
-# models the regions need) waits for it, rather than take the interpreter from the path to those requests.
-first_requests_sent = threading.Event()
-
-
 @dataclass
 class Connection:
     """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
@@ -46,6 +41,10 @@ class Connection:
     session: object | None = None
     # (event, handler) pairs registered on every client: fault injection in tests, delays in benchmarks
     hooks: list = field(default_factory=list)
+    # Set once this scan's first requests are on their way: work that can wait a round trip (the preload of the
+    # models the regions need) waits for it, rather than take the interpreter from the path to those requests.
+    # One per connection (a scan's), so a kernel's second scan waits for its own requests, not the first's.
+    first_requests_sent: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def config(self) -> Config:
         return Config(

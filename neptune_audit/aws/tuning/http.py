@@ -18,6 +18,16 @@ from neptune_audit.aws.tuning.tested import enabled
 
 _tls_contexts: dict = {}
 _http_sessions: dict = {}
+# Configurations (timeouts, pool size, proxies, CA bundle) remembered: a scan uses one or two; a kernel that scans
+# with ever new settings forgets the oldest (clients holding it keep it; it goes when they do).
+_KEPT = 16
+
+
+def _kept(cache: dict, key, value):
+    """``cache.setdefault(key, value)``, the oldest entry forgotten beyond ``_KEPT`` (the caller holds _tls_lock)."""
+    if key not in cache and len(cache) >= _KEPT:
+        cache.pop(next(iter(cache)))
+    return cache.setdefault(key, value)
 _tls_lock = threading.Lock()
 
 
@@ -41,9 +51,8 @@ class _Bundle:
 
 def _bundle(ca_bundle: str) -> _Bundle:
     with _tls_lock:
-        if ca_bundle not in _tls_contexts:
-            _tls_contexts[ca_bundle] = _Bundle(ca_bundle)
-        return _tls_contexts[ca_bundle]
+        known = _tls_contexts.get(ca_bundle)
+        return known if known is not None else _kept(_tls_contexts, ca_bundle, _Bundle(ca_bundle))
 
 
 def _tls_context(ca_bundle: str):
@@ -89,7 +98,7 @@ def _shared_for(http):
         shared.__dict__.update(http.__dict__)
         shared._manager.connection_pool_kw["ssl_context"] = _bundle(path).context
         with _tls_lock:
-            shared = _http_sessions.setdefault(key, shared)
+            shared = _kept(_http_sessions, key, shared)
     return shared
 
 
@@ -120,4 +129,4 @@ def _shared_http_session(**kwargs):
     if shared is None:
         return http  # as botocore builds it: not shared, so not kept either
     with _tls_lock:
-        return _sessions_by_args.setdefault(key, shared)
+        return _kept(_sessions_by_args, key, shared)
