@@ -161,7 +161,10 @@ def table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 
     # controls in one place is DataTables' own; itables' type hints know only one)
     layout: dict[str, Any] = {"topStart": ["pageLength", "buttons"], "bottomStart": "info", "bottomEnd": "paging",
                               "topEnd": {"search": {"placeholder": "any column"}}}
+    # connected=False: the DataTables library from setup()'s offline bundle, never a CDN (itables 2.2 defaults
+    # to the CDN here whatever init_notebook_mode was told)
     return static_fallback(itables.to_html_datatable(headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
+                 connected=False,
                  lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
                  columnDefs=column_classes(df), autoWidth=False,
                  # CSV of the rows as filtered and sorted on screen, made in the browser (no upload); the JSON and
