@@ -586,8 +586,8 @@ def test_a_signed_notebook_opened_and_saved_in_jupyterlab_still_verifies(lab, pa
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=120_000)
     # whatever JupyterLab writes on its own: the kernel's info, the widget manager's state, and plotly's renderer
-    # storing a PNG of each chart it draws (plotly 7's does, marking the notebook changed: autosave would write it;
-    # plotly 6's with JupyterLab 4.2 leaves it clean).  Then saved, as a person pressing Ctrl-S would.
+    # storing a PNG of each chart it draws (which marks the notebook changed: autosave would write it; some
+    # versions leave it clean).  Then saved, as a person pressing Ctrl-S would.
     for _ in range(30):
         if page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty"):
             break

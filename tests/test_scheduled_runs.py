@@ -48,14 +48,17 @@ def test_interrupted_report_leaves_nothing_behind(sched):
     cwd, tmp, out, env = sched
     proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "report", "--regions", "us-east-1", "-o",
                              str(out / "r.html")], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            # as a scheduler starts it, with Ctrl-C's default handling: a child inherits an ignored
+                            # SIGINT from this test process, whatever an earlier test left it as
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not list(tmp.rglob("kernel*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)  # until the kernel's runtime files exist: the run is mid-way
     assert list(tmp.rglob("kernel*")), "the kernel's runtime files live in the run's private temporary folder"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "neptune-audit: interrupted"
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "neptune-audit: interrupted", (proc.returncode, err)
     time.sleep(0.5)
     assert _files(cwd) == [] and _files(tmp) == [] and _files(out) == [], "no sockets, no HMAC key, no half report"
 

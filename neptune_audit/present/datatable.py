@@ -177,7 +177,7 @@ def table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 
 # What a notebook whose scripts do not run (untrusted, GitHub, nbviewer) shows in a table's place: its first page
 # as a plain table, left-aligned, saying how to get the rest.  Ours on every itables version: itables' own preview
 # (2.9 on; none before) is headed right-aligned, marks itself with a glyph many fonts lack and links out.  A script,
-# which runs only where the DataTable does, removes it.
+# which runs only where the DataTable does, removes it and shows the DataTable.
 _ITABLES_FALLBACK = re.compile(r'<div id="itables_[0-9a-f_]+_fallback">.*?</div>(?=<script>)', re.S)
 _CELL = "text-align:left;padding:3px 8px;vertical-align:top;border-bottom:1px solid #d5d5d5"
 
@@ -196,6 +196,10 @@ def static_fallback(page: str, df: pd.DataFrame, caption: str | None, rows: int)
               + (f'<caption style="caption-side:top;text-align:left;font-weight:600">{escape(caption)}</caption>'
                  if caption else "")
               + f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-              + f'<p style="font-size:12px">{escape(more)}</p></div>'
-              + f'<script>document.getElementById("{box}")?.remove()</script>')
-    return static + _ITABLES_FALLBACK.sub("", page, count=1)
+              + f'<p style="font-size:12px">{escape(more)}</p></div>')
+    # itables' own markup (an empty header, and on itables 2.2 a "Loading ITables... (need help?)" line with a link)
+    # is hidden until a script shows it: where none runs, the plain table above is all a reader sees
+    live = f'<div id="{box}-live" class="na-live" style="display:none">{_ITABLES_FALLBACK.sub("", page, count=1)}</div>'
+    show = (f'<script>document.getElementById("{box}")?.remove();'
+            f' document.getElementById("{box}-live")?.style.removeProperty("display");</script>')
+    return static + live + show
