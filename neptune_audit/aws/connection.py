@@ -22,6 +22,7 @@ from neptune_audit.records import iso
 
 SESSION_NAME = "neptune-audit"
 
+
 @dataclass
 class Connection:
     """How clients are made: endpoint (simulated account or any AWS-compatible one), retries, pool."""
@@ -79,7 +80,7 @@ class Connection:
                 bc.set_config_variable("region", creds["region_name"])
             return bc
         if self.session is not None:
-            from botocore.credentials import CredentialProvider, CredentialResolver
+            from botocore.credentials import CredentialResolver
 
             given = self.session.get_credentials()  # type: ignore[attr-defined]  # boto3's or botocore's
             if given is None:

@@ -163,7 +163,8 @@ def table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 
                               "topEnd": {"search": {"placeholder": "any column"}}}
     # connected=False: the DataTables library from setup()'s offline bundle, never a CDN (itables 2.2 defaults
     # to the CDN here whatever init_notebook_mode was told)
-    return static_fallback(itables.to_html_datatable(headed(flat(df)), caption=caption, showIndex=False, pageLength=page_length,
+    cells = headed(flat(df))  # escaped once: the DataTable and the plain first page show the same cells
+    page = itables.to_html_datatable(cells, caption=caption, showIndex=False, pageLength=page_length,
                  connected=False,
                  lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
                  columnDefs=column_classes(df), autoWidth=False,
@@ -171,7 +172,8 @@ def table_html(df: pd.DataFrame, caption: str | None = None, page_length: int = 
                  # CSV exports of the CLI carry every field
                  buttons=[{"extend": "csvHtml5", "text": "CSV", "title": f"neptune-audit-{name}",
                            "exportOptions": {"format": {"body": itables.JavascriptFunction(_CSV_CELL)}}}],
-                 layout=layout, maxBytes=0, **extra), df, caption, page_length)  # never downsample: an auditor must see every row
+                 layout=layout, maxBytes=0, **extra)  # never downsample: an auditor must see every row
+    return static_fallback(page, cells, caption, page_length)
 
 
 # What a notebook whose scripts do not run (untrusted, GitHub, nbviewer) shows in a table's place: its first page
@@ -182,14 +184,16 @@ _ITABLES_FALLBACK = re.compile(r'<div id="itables_[0-9a-f_]+_fallback">.*?</div>
 _CELL = "text-align:left;padding:3px 8px;vertical-align:top;border-bottom:1px solid #d5d5d5"
 
 
-def static_fallback(page: str, df: pd.DataFrame, caption: str | None, rows: int) -> str:
+def static_fallback(page: str, cells: pd.DataFrame, caption: str | None, rows: int) -> str:
+    """``page`` (itables' DataTable) preceded by the first ``rows`` of ``cells`` (already escaped and headed) as a
+    plain table, for a reader whose scripts do not run."""
     import uuid
 
-    shown = headed(flat(df.head(rows)))
+    shown = cells.head(rows)
     head = "".join(f'<th style="{_CELL}">{escape(c)}</th>' for c in shown.columns)
     body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{"" if missing(v) else v}</td>' for v in row) + "</tr>"
                    for row in shown.itertuples(index=False))
-    more = (f"{len(shown)} of {len(df)} rows shown" if len(df) > len(shown) else f"{len(df)} rows") + (
+    more = (f"{len(shown)} of {len(cells)} rows shown" if len(cells) > len(shown) else f"{len(cells)} rows") + (
         ": this notebook's scripts are not running (trust it, File > Trust Notebook, to search, sort and export)")
     box = f"na-static-{uuid.uuid4().hex}"
     static = (f'<div id="{box}" class="na-static"><table style="border-collapse:collapse;font-size:13px">'

@@ -18,6 +18,7 @@ from neptune_audit.aws.tuning.tested import enabled
 
 _tls_contexts: dict = {}
 _http_sessions: dict = {}
+_tls_lock = threading.Lock()
 # Configurations (timeouts, pool size, proxies, CA bundle) remembered: a scan uses one or two; a kernel that scans
 # with ever new settings forgets the oldest (clients holding it keep it; it goes when they do).
 _KEPT = 16
@@ -28,7 +29,6 @@ def _kept(cache: dict, key, value):
     if key not in cache and len(cache) >= _KEPT:
         cache.pop(next(iter(cache)))
     return cache.setdefault(key, value)
-_tls_lock = threading.Lock()
 
 
 class _Bundle:
