@@ -642,7 +642,10 @@ def run() -> None:
     import gc
     import signal
 
-    signal.signal(signal.SIGTERM, _terminate)
+    for name in ("SIGTERM", "SIGHUP"):  # a scheduler's stop, a closed terminal; left alone where ignored (nohup)
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _terminate)
     code = main(own_process=True)
     # At exit the interpreter would collect everything still loaded (service models, pandas): 0.25-0.34 s after a
     # scan.  Frozen objects are freed by reference counting alone.

@@ -9,6 +9,7 @@ CLI reads ``exit_code``, never a message or a class name):
     |   +-- OptionError      2  a parameter's value (named as the library spells it; the CLI shows its flag)
     +-- AwsError             2  AWS refused the credentials or cannot be reached before anything is scanned
     +-- NotebookFailed       4  the audit notebook raised something other than bad input (kept for diagnosis)
+    +-- Interrupted        130  the run was stopped (Ctrl-C, SIGTERM) while a report's kernel was starting
     +-- FindingsFailed     1/3  asked to fail on findings (fail_on_findings), the run found a FAIL / unscanned scope
 
 Faults in one account or region are never raised: they are recorded in the scope.
@@ -78,6 +79,12 @@ class NotebookFailed(NeptuneAuditError, RuntimeError):
     """The audit notebook raised something other than bad input: a fault of the kit, kept for diagnosis."""
 
     exit_code = 4
+
+
+class Interrupted(NeptuneAuditError):
+    """The run was stopped (Ctrl-C, SIGTERM) while a report's kernel was being started: nothing was written."""
+
+    exit_code = 130
 
 
 def by_name(name: str) -> type[NeptuneAuditError] | None:

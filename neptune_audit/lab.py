@@ -125,6 +125,8 @@ def serve_demo(port: int, lab: str | None) -> int:
     import socket
 
     probe = socket.socket()
+    # as the server binds (SO_REUSEADDR): a port the last run left in TIME_WAIT is free, one in use is not
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:  # werkzeug reports a busy port from its own thread and keeps going: ask first
         probe.bind(("127.0.0.1", port))
     except OSError as exc:

@@ -188,9 +188,14 @@ class MotoServer:
         self.url = self.server.endpoint_url
 
     def reset(self):
+        self.moto_api("reset")
+
+    def moto_api(self, path: str, data: bytes = b""):
+        """A state change through moto's own API, which the server allows to its owner alone (its token)."""
         import requests
 
-        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+        requests.post(f"{self.url}/moto-api/{path}", data=data, headers=self.server.headers(),
+                      timeout=10).raise_for_status()
 
     def env(self, **extra) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -197,3 +197,63 @@ def test_scan_to_json_does_not_load_the_report_stack(moto_server, estate, tmp_pa
                           timeout=300)
     assert proc.stdout.split(None, 1) == ["1", "[]\n"], proc.stderr[-2000:]
     check_contract(json.loads(out.read_text()))
+
+
+def _serve(port: int, home) -> subprocess.Popen:
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "neptune_audit", "demo", "--serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(home)})
+
+
+def _instances(port: int, home) -> set[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    proc = run_cli(["scan", "--organization", "--format", "json"], env)
+    doc = json.loads(proc.stdout)
+    assert doc["scope"] and {s["state"] for s in doc["scope"]} <= {"scanned", "not-enabled"}, doc["scope"]
+    return {f["arn"] for f in doc["findings"]}
+
+
+@pytest.mark.slow
+def test_demo_serve_is_whole_when_it_answers_guards_its_state_and_restarts_on_its_port(tmp_path):
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = _serve(port, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # a scan the moment the port answers, as a script polling it would
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None, server.stderr.read()
+            time.sleep(0.02)
+        first = _instances(port, tmp_path)
+        assert server.stdout.readline().startswith("Simulated AWS account running")
+        assert first and first == _instances(port, tmp_path), "the whole Organization from the first answer"
+
+        url = f"http://127.0.0.1:{port}/moto-api"
+        for path in ("/reset", "/seed?a=1", "/reset-auth"):
+            assert requests.post(url + path, timeout=10).status_code == 403, path
+        assert requests.post(url + "/reset", headers={"X-Neptune-Audit-Token": "guess"}, timeout=10).status_code == 403
+        assert requests.get(url + "/", timeout=10).status_code == 200, "moto's dashboard still reads"
+        assert _instances(port, tmp_path) == first, "nothing was emptied"
+    finally:
+        server.terminate()
+        server.wait(10)
+    again = _serve(port, tmp_path)  # the scans left connections in TIME_WAIT on this port
+    try:
+        line = again.stdout.readline()
+        assert line.startswith("Simulated AWS account running"), line + again.stderr.read()
+        assert _instances(port, tmp_path) == first
+    finally:
+        again.terminate()
+        again.wait(10)

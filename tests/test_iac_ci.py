@@ -68,3 +68,32 @@ def test_the_github_workflow_writes_the_sarif_it_uploads(tmp_path):
     assert result["ruleId"] == "Neptune-001"
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "graph.yaml"
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 6
+
+
+@pytest.mark.slow
+def test_the_github_workflow_installs_the_kit_from_a_pinned_reference(tmp_path):
+    """The install step, as the workflow runs it, against a clone of this repository standing in for GitHub: the
+    requirement names the project's own repository, pinned to the release tag of the version it ships."""
+    import tomllib
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    flow = yaml.safe_load((ROOT / "examples" / "github-actions" / "neptune-audit-iac.yml").read_text())
+    step = next(s for s in flow["jobs"]["neptune-001"]["steps"] if s.get("name") == "Install neptune-audit")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    ref = step["env"]["NEPTUNE_AUDIT_REF"]
+    assert ref == f"v{project['version']}", "pinned to the release of the version the example ships with"
+    source = project["urls"]["Source"]
+    assert f"git+{source}@${{NEPTUNE_AUDIT_REF}}" in step["run"], step["run"]
+    assert step["run"].startswith("pip install ")
+
+    clone = tmp_path / "repo"
+    env = _env(tmp_path)
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, env=env)
+    subprocess.run(["git", "-C", str(clone), "tag", ref], check=True, env=env)
+    command = step["run"].replace(source, clone.as_uri()).replace(
+        "pip install ", f"{shlex.quote(sys.executable)} -m pip install -q --no-deps --target {tmp_path / 'site'} ", 1)
+    proc = subprocess.run(["bash", "-c", command], env={**env, **step["env"]}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "site" / "neptune_audit" / "__init__.py").is_file()

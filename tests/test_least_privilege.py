@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 
 from neptune_audit.act import auditlog
 from neptune_audit import api
@@ -76,11 +75,11 @@ def enforced(moto_server):
         iam.put_user_policy(UserName=f"neptune-{kind}", PolicyName=kind, PolicyDocument=as_moto_evaluates(document))
         k = iam.create_access_key(UserName=f"neptune-{kind}")["AccessKey"]
         keys[kind] = {"AWS_ACCESS_KEY_ID": k["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"]}
-    requests.post(f"{moto_server.url}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    moto_server.moto_api("reset-auth", b"0")
     try:
         yield keys
     finally:
-        requests.post(f"{moto_server.url}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
+        moto_server.moto_api("reset-auth", b"inf")
 
 
 def neptune_state(url, keys) -> dict:

@@ -44,7 +44,30 @@ def test_report_writes_nothing_in_the_working_directory(sched):
     assert _files(out) == [str(out / "r.html")]
 
 
-def test_interrupted_report_leaves_nothing_behind(sched):
+@pytest.fixture
+def busy_cores():
+    """Two processes that keep both cores busy, as on a loaded scheduler host."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    yield
+    for p in spinners:
+        p.kill()
+        p.wait()
+
+
+def _wait_for(condition, proc, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    return condition()
+
+
+# When the signal arrives: as soon as the private folder exists (the kernel is being started), once the kernel's
+# connection file (its HMAC key) is written, and while the notebook runs.  SIGTERM is how a scheduler stops a job.
+MOMENTS = [("folder", signal.SIGINT, 0.0), ("key", signal.SIGTERM, 0.0), ("running", signal.SIGINT, 2.0)]
+
+
+@pytest.mark.parametrize("moment, signum, delay", MOMENTS, ids=[m[0] for m in MOMENTS])
+def test_interrupted_report_leaves_nothing_behind(sched, busy_cores, moment, signum, delay):
     cwd, tmp, out, env = sched
     proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "report", "--regions", "us-east-1", "-o",
                              str(out / "r.html")], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -52,14 +75,19 @@ def test_interrupted_report_leaves_nothing_behind(sched):
                             # as a scheduler starts it, with Ctrl-C's default handling: a child inherits an ignored
                             # SIGINT from this test process, whatever an earlier test left it as
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    while not list(tmp.rglob("kernel*")) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)  # until the kernel's runtime files exist: the run is mid-way
-    assert list(tmp.rglob("kernel*")), "the kernel's runtime files live in the run's private temporary folder"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "neptune-audit: interrupted", (proc.returncode, err)
-    time.sleep(0.5)
+    if moment == "folder":
+        assert _wait_for(lambda: list(tmp.glob("neptune-audit-*")), proc), "the kernel's private folder"
+    else:
+        assert _wait_for(lambda: list(tmp.rglob("kernel.json")), proc), "the kernel's connection file"
+        key = next(tmp.rglob("kernel.json"))
+        assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700, \
+            "the key is readable by its owner alone, in a folder only its owner can enter"
+        time.sleep(delay)
+    assert proc.poll() is None, "still running when interrupted"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    expected = (130, "neptune-audit: interrupted") if signum == signal.SIGINT else (143, "neptune-audit: terminated")
+    assert (proc.returncode, err.strip().splitlines()[-1]) == expected, (proc.returncode, err)
     assert _files(cwd) == [] and _files(tmp) == [] and _files(out) == [], "no sockets, no HMAC key, no half report"
 
 

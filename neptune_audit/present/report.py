@@ -4,8 +4,11 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +18,7 @@ from neptune_audit import vocabulary
 from neptune_audit.contract import evidence
 from neptune_audit.contract import history
 from neptune_audit.rule import model
-from neptune_audit.errors import InputError, NotebookFailed, by_name
+from neptune_audit.errors import InputError, Interrupted, NotebookFailed, by_name
 from neptune_audit.contract.files import guard_outputs, write_atomic
 from neptune_audit.inputs import shipped
 from neptune_audit.options import ScanOptions
@@ -94,18 +97,37 @@ def _absolute(path) -> str | None:
     return str(Path(path).resolve()) if path else None
 
 
+_HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Ctrl-C, SIGTERM and SIGHUP wait (then arrive) while this block runs in the main thread; elsewhere, or where
+    the platform cannot hold signals, nothing changes."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def release_signals() -> None:
+    """In a new kernel process, before it runs: none of the parent's held signals stay held."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
 class KernelRuntime:
     """A private folder (mode 0700) for one report's kernel, and the means to end it, whatever happens.
 
     The kernel's connection file (with its HMAC key), its IPC sockets and its stderr live here, never in the
-    working directory, which a scheduler may give read-only (cron's or systemd's ``/``).  papermill drives the
-    kernel from a background thread (jupyter_core's ``run_sync``), which Ctrl-C does not stop: ``close()``
-    stops it from starting a kernel, kills one it started, and removes the folder.
+    working directory, which a scheduler may give read-only (cron's or systemd's ``/``).  ``close()`` stops
+    papermill from starting a kernel, kills (and waits for) one it started, and removes the folder.
     """
 
     def __init__(self):
-        import threading
-
         self.dir = tempfile.mkdtemp(prefix="neptune-audit-")
         self.closed = False
         self.managers: list = []
@@ -143,33 +165,56 @@ class KernelRuntime:
 
             async def _async_launch_kernel(self, kernel_cmd, **kw):
                 # The lock is held while the process starts (a Popen, no real wait), so close() sees and kills it.
-                with runtime.lock:
+                # papermill runs this loop in the main thread, where Ctrl-C and SIGTERM land: between the Popen and
+                # jupyter_client recording the process, close() would not know the kernel, and the kernel would
+                # write its key into the folder once more.  The signals wait until the process is recorded; the
+                # kernel itself starts with none held.
+                with runtime.lock, signals_held():
                     runtime.check_open()
                     # The kernel's own stderr (shutdown chatter such as "KeyboardInterrupt caught in kernel") is
                     # not the user's concern: errors reach them through the executed notebook, in one line.
                     with open(os.path.join(runtime.dir, "kernel-stderr.log"), "wb") as err:
-                        return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": err})
+                        return await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": err,
+                                                                                  "preexec_fn": release_signals})
 
         return PrivateKernelManager
 
     def check_open(self) -> None:
         if self.closed:
-            raise RuntimeError("the report was interrupted")
+            raise Interrupted("the report was interrupted before its kernel started")
 
     def close(self) -> None:
+        """End the kernel and remove the folder, on every exit path: Ctrl-C, SIGTERM or an error.
+
+        A second Ctrl-C or SIGTERM arriving meanwhile waits until this is done (the signals are held, then
+        delivered), so the key file is never left behind half-way through the clean-up."""
+        with signals_held():
+            self._close()
+
+    def _close(self) -> None:
+        import atexit
         import shutil
 
         with self.lock:
             self.closed = True
-            for km in self.managers:
-                process = getattr(getattr(km, "provisioner", None), "process", None)
-                if process is not None and process.poll() is None:
+            processes = [p for km in self.managers
+                         if (p := getattr(getattr(km, "provisioner", None), "process", None)) is not None]
+            for process in processes:
+                if process.poll() is None:
                     process.kill()
-        for _ in range(20):  # a write already under way in papermill's thread may land after a pass: look again
+        for process in processes:  # dead before the folder goes: a kernel still starting would write its key there
+            try:
+                process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - a process that outlives SIGKILL this long: the sweeps below remain
+                pass
+        deadline = time.monotonic() + 5
+        while True:  # a write already under way in papermill's thread may land after a pass: look again
             shutil.rmtree(self.dir, ignore_errors=True)
             time.sleep(0.05)
-            if not Path(self.dir).exists():
-                return
+            if not os.path.lexists(self.dir) or time.monotonic() > deadline:
+                break
+        # papermill's thread is not ours to stop; the interpreter waits for it, then this last sweep runs
+        atexit.register(shutil.rmtree, self.dir, ignore_errors=True)
 
 
 def preflight(options: ScanOptions, history_dir=None, from_files=()) -> None:

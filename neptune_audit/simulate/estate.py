@@ -189,14 +189,16 @@ def seed_decoys(creds: dict, region: str, endpoint_url: str | None = None, accou
 DEMO_RANDOM_SEED = 20181102  # moto's ids (member accounts among them) are the same in every demo run
 
 
-def seed(endpoint_url: str | None = None) -> Manifest:
-    """Seed the demo Organization; ``endpoint_url=None`` seeds an in-process ``mock_aws``."""
+def seed(endpoint_url: str | None = None, headers: dict | None = None) -> Manifest:
+    """Seed the demo Organization; ``endpoint_url=None`` seeds an in-process ``mock_aws``.  ``headers``: what the
+    server asks of a request to its ``/moto-api/`` (the server's token)."""
     base = {k: v for k, v in DUMMY_CREDENTIALS.items() if k != "region_name"}
     if endpoint_url:
         # Stable account ids keep the demo's history meaningful from one run to the next.
         from urllib.request import Request, urlopen
 
-        urlopen(Request(f"{endpoint_url}/moto-api/seed?a={DEMO_RANDOM_SEED}", method="POST"), timeout=10).close()
+        urlopen(Request(f"{endpoint_url}/moto-api/seed?a={DEMO_RANDOM_SEED}", method="POST", headers=headers or {}),
+                timeout=10).close()
     manifest = Manifest()
     windows = {c: open_window() for c in OPEN_WINDOW_CLUSTERS}
     manifest.accounts["management"] = client(base, "sts", "us-east-1", endpoint_url).get_caller_identity()["Account"]

@@ -68,14 +68,72 @@ def client_env(endpoint_url: str, environ=None) -> dict:
     return env
 
 
+TOKEN_HEADER = "X-Neptune-Audit-Token"
+# moto's own pages that only read: its dashboard and the data it draws
+_READ_ONLY = {("GET", "/moto-api/"), ("HEAD", "/moto-api/"), ("GET", "/moto-api/data.json")}
+
+
+class _Guarded:
+    """moto's WSGI app, with its ``/moto-api/`` (reset, seed, recorder, IAM switch) open only to requests that carry
+    the server's token: any local user can scan the simulated account, and none but its owner can empty it."""
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token
+
+    def __call__(self, environ, start_response):
+        import hmac
+
+        path = environ.get("PATH_INFO", "")
+        if (path == "/moto-api" or path.startswith("/moto-api/")) and \
+                (environ.get("REQUEST_METHOD"), path) not in _READ_ONLY and \
+                not hmac.compare_digest(environ.get("HTTP_X_NEPTUNE_AUDIT_TOKEN", ""), self.token):
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"The simulated account's state is changed only by the process that serves it.\n"]
+        return self.app(environ, start_response)
+
+
 class DemoServer:
-    """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one)."""
+    """A moto server on loopback with the Neptune extras, seeded once (``seeded=False`` for an empty one).
+
+    Seeded on a private port first: the port asked for opens only once the simulated Organization is whole, so a
+    scan started as soon as it answers sees all of it.  ``/moto-api/`` changes need ``token`` (``headers()``)."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", seeded: bool = True):
+        import secrets
+
+        install_neptune_extras()
+        self.token = secrets.token_urlsafe(32)
+        self.manifest = None
+        if seeded:
+            # moto's backends live in this process, whichever server fills them
+            private = _Listening(0, "127.0.0.1", self.token)
+            try:
+                self.manifest = seed(private.endpoint_url, self.headers())
+            finally:
+                private.stop()
+        self._listening = _Listening(port, host, self.token)
+        self.port = self._listening.port
+        self.endpoint_url = self._listening.endpoint_url
+
+    def headers(self) -> dict:
+        """What a request to ``/moto-api/`` must carry."""
+        return {TOKEN_HEADER: self.token}
+
+    def client_env(self, environ=None) -> dict:
+        """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""
+        return client_env(self.endpoint_url, environ)
+
+    def stop(self) -> None:
+        self._listening.stop()
+
+
+class _Listening:
+    """moto's app served on one port, in a thread."""
+
+    def __init__(self, port: int, host: str, token: str):
         from moto.moto_server import werkzeug_app
         from werkzeug.serving import WSGIRequestHandler, make_server
 
-        install_neptune_extras()
         base = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
 
         class Quiet(base):  # type: ignore[valid-type,misc]  # werkzeug's handler, or moto's subclass of it
@@ -84,18 +142,14 @@ class DemoServer:
             def log(self, *args, **kwargs):
                 pass
 
-        app = werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
+        app = _Guarded(werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app), token)
+        # werkzeug's server sets SO_REUSEADDR (allow_reuse_address): a restart on the same port is not refused
         self._server = make_server(host, port, app, threaded=True, request_handler=Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, name="neptune-audit-demo", daemon=True)
         self._thread.start()
         bound_host, bound_port = self._server.server_address[:2]
         self.port = int(bound_port)
         self.endpoint_url = f"http://{bound_host!s}:{self.port}"
-        self.manifest = seed(self.endpoint_url) if seeded else None
-
-    def client_env(self, environ=None) -> dict:
-        """An environment in which any AWS client (a notebook kernel, the CLI) sees this simulated account."""
-        return client_env(self.endpoint_url, environ)
 
     def stop(self) -> None:
         self._server.shutdown()
