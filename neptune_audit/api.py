@@ -4,31 +4,54 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from neptune_audit.defaults import DEFAULT_ROLE_NAME
 from neptune_audit.errors import OptionError, UsageError
-from neptune_audit.options import ScanOptions
+from neptune_audit.options import PathText, ScanOptions
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from neptune_audit.act.securityhub import ImportReport
     from neptune_audit.aws.inventory import Progress
     from neptune_audit.aws.connection import Connection
     from neptune_audit.code.scan import IacResult
     from neptune_audit.contract.result import AuditResult
 
 PathLike = str | os.PathLike
+PolicyKind = Literal["audit", "remediate"]
+
+
+class ScanFields(TypedDict, total=False):
+    """:class:`ScanOptions`' parameters as keywords of :func:`scan` (deprecated: pass a ``ScanOptions``)."""
+
+    regions: str | Sequence[str] | None
+    profiles: str | Sequence[str]
+    role_arns: str | Sequence[str]
+    organization: bool
+    role_name: str
+    exceptions_file: PathText | None
+    demo: bool
+    max_workers: int | None
+    accounts: str | Sequence[str]
+    shard: str | None
+    engine_calendar: PathText | None
+    iac_paths: PathText | Sequence[PathText]
+    managed_by_tag: str | None
 
 
 def scan(options: ScanOptions | None = None, *, progress: bool | Progress = False, today: date | None = None,
          connection: Connection | None = None, session: Any = None, frames: bool = True,
-         **fields: Any) -> AuditResult:
+         **fields: Unpack[ScanFields]) -> AuditResult:
     """Audit every Neptune instance in the targets for Auto Minor Version Upgrade (Neptune-001).
 
     Faults in one account or region never stop the others: they are recorded in the result's ``scope``.
 
     Args:
-        options: the targets and how to scan them; or pass :class:`ScanOptions`' fields as keywords instead
-            (``regions="all"``, ``organization=True``, ``exceptions_file=...``, ``demo=True`` for the built-in
-            simulated account).
+        options: the targets and how to scan them, a :class:`ScanOptions` (``ScanOptions(organization=True)``,
+            ``ScanOptions(demo=True)`` for the built-in simulated account); default: every enabled region of the
+            caller's account.  Its fields as keywords of ``scan`` still work, deprecated.
         progress: show a progress bar (a widget in a notebook, text on a terminal); or your own object with the
             ``aws.inventory.Progress`` methods (``start``, ``listed_account``, ``done``, ``close``).
         today: the day exceptions and end-of-life dates are judged on (default: the run's own day).
@@ -37,7 +60,7 @@ def scan(options: ScanOptions | None = None, *, progress: bool | Progress = Fals
             instead of the standard chain.  The kit builds its own sessions from it and never changes yours.
         frames: ``False`` when only the contract's records will be read (JSON, CSV), so pandas is not loaded
             ahead (the DataFrames are still built if asked for).
-        **fields: :class:`ScanOptions` fields, when ``options`` is not given.
+        **fields: deprecated: :class:`ScanOptions`' fields, when ``options`` is not given.
 
     Returns:
         The :class:`AuditResult`: findings, clusters and scope as DataFrames, the summary, the exit code.
@@ -47,13 +70,18 @@ def scan(options: ScanOptions | None = None, *, progress: bool | Progress = Fals
         InputError: a file named by the options (exceptions, calendar, code) cannot be believed.
         AwsError: the base credentials are refused, or AWS cannot be reached, before anything is scanned.
     """
+    if fields:
+        if options is not None:
+            raise UsageError("pass either a ScanOptions or its fields as keywords, not both")
+        import warnings
+
+        warnings.warn("scan(**fields) is deprecated: pass scan(ScanOptions(...)) (the same names, checked by type "
+                      "checkers)", DeprecationWarning, stacklevel=2)
+        options = ScanOptions.from_fields(**fields)
+    options = options if options is not None else ScanOptions()
     from neptune_audit import core
     from neptune_audit.aws.connection import Connection
 
-    if options is None:
-        options = ScanOptions.from_fields(**fields)
-    elif fields:
-        raise UsageError("pass either a ScanOptions or its fields as keywords, not both")
     given = [name for name, value in (("demo", options.demo), ("connection", connection), ("session", session))
              if value]
     if len(given) > 1:
@@ -91,16 +119,16 @@ def load(paths: PathLike | Iterable[PathLike]) -> AuditResult:
     return load_saved(paths)
 
 
-def scan_or_load(options: ScanOptions | None = None, results_files: Sequence[PathLike] = (),
-                 signer: dict | None = None, **kw: Any) -> AuditResult:
+def scan_or_load(options: ScanOptions | None = None, results_files: Sequence[PathLike] = (), *,
+                 progress: bool | Progress = False, today: date | None = None) -> AuditResult:
     """Load ``results_files`` when given, else :func:`scan` with ``options`` (the audit notebook's first step).
 
     Args:
         options: as for :func:`scan`.
         results_files: saved scans to load instead of scanning; ``["embedded"]`` is the evidence embedded in the
             notebook JupyterLab runs this kernel for (a ``report --notebook`` deliverable).
-        signer: the key the report being made will be signed with, recorded in the run (``report --sign``).
-        **kw: passed to :func:`scan`.
+        progress: as for :func:`scan`.
+        today: as for :func:`scan`.
 
     Returns:
         The :class:`AuditResult`.
@@ -113,9 +141,7 @@ def scan_or_load(options: ScanOptions | None = None, results_files: Sequence[Pat
             raise UsageError("results_files = ['embedded'] re-renders the evidence embedded in this notebook: open "
                              "it in JupyterLab, or set results_files to the notebook's path")
         results_files = [path]
-    result = load(results_files) if results_files else scan(options, **kw)
-    result.signature = signer
-    return result
+    return load(results_files) if results_files else scan(options, progress=progress, today=today)
 
 
 def iac(paths: Sequence[PathLike], *, parameters: Sequence[str] = (), var_files: Sequence[PathLike] = (),
@@ -144,7 +170,7 @@ def iac(paths: Sequence[PathLike], *, parameters: Sequence[str] = (), var_files:
                      exceptions_file=os.fspath(exceptions_file) if exceptions_file else None, today=today)
 
 
-def send_to_security_hub(result: AuditResult, region: str | None = None) -> Any:
+def send_to_security_hub(result: AuditResult, region: str | None = None) -> ImportReport:
     """Import every finding into AWS Security Hub (ASFF), update those already there, archive the gone.
 
     Args:
@@ -167,17 +193,24 @@ def declared_needs() -> tuple:
     return (*regions.NEEDS, *accounts.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *kms.NEEDS)
 
 
-def policy(kind: str, **kw: Any) -> dict:
+def policy(kind: PolicyKind, *, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
+           security_hub: bool = False, kms_key: str | None = None, iac: bool = False) -> dict:
     """The least-privilege IAM policy document, derived from the calls the kit declares.
 
     Args:
         kind: ``"audit"`` or ``"remediate"``.
-        **kw: ``organization``, ``role_name``, ``security_hub``, ``kms_key``, ``iac`` as for
-            ``neptune-audit policy``.
+        organization: add listing the Organization's accounts and assuming ``role_name`` in each.
+        role_name: the member role assumed with ``organization``.
+        security_hub: add what ``scan --security-hub`` needs.
+        kms_key: add signing reports with this KMS key (key id, ARN or ``alias/NAME``).
+        iac: add what ``remediate --iac --allow-drift`` needs to check a stack's drift.
 
     Returns:
         An IAM policy document (``Version``, ``Statement``).
     """
     from neptune_audit.aws import permissions
 
-    return permissions.document(kind, declared_needs(), **kw)
+    if kind not in ("audit", "remediate"):
+        raise OptionError("kind", f"is 'audit' or 'remediate', not {kind!r}")
+    return permissions.document(kind, declared_needs(), organization=organization, role_name=role_name,
+                                kms_key=kms_key, security_hub=security_hub, iac=iac)

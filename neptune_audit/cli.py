@@ -22,7 +22,7 @@ PROG = "neptune-audit"
 FLAGS = {"regions": "--regions", "profiles": "--profile", "role_arns": "--role-arn", "organization": "--organization",
          "role_name": "--role-name", "shard": "--shard", "accounts": "--accounts", "demo": "--demo",
          "max_workers": "--max-workers", "exceptions_file": "--exceptions", "engine_calendar": "--engine-calendar",
-         "iac_paths": "--iac"}
+         "iac_paths": "--iac", "managed_by_tag": "--managed-by-tag"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +74,9 @@ def _add_targets(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iac", action="append", default=[], metavar="PATH", dest="iac_paths",
                    help="templates, Terraform or plan/state JSON that define the instances: each finding says the "
                         "file and line that owns it (repeatable)")
+    p.add_argument("--managed-by-tag", metavar="KEY[=VALUE]", dest="managed_by_tag",
+                   help="instances with this tag are owned by Terraform, as --iac would show (e.g. ManagedBy=terraform): "
+                        "remediate then changes them only with --allow-drift")
 
 
 def _needs_demo_extra() -> None:
@@ -96,7 +99,7 @@ def _options(args):
                        organization=args.organization, role_name=args.role_name or DEFAULT_ROLE_NAME,
                        exceptions_file=args.exceptions_file, demo=args.demo, max_workers=args.max_workers,
                        accounts=args.accounts, shard=args.shard, engine_calendar=args.engine_calendar,
-                       iac_paths=args.iac_paths).validate()
+                       iac_paths=args.iac_paths, managed_by_tag=args.managed_by_tag).validate()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from neptune_audit.aws.regions import DEFAULT_REGIONS
 from neptune_audit.aws.tuning import fewer_gc_passes, load_models
 from neptune_audit.contract.result import AuditResult
 from neptune_audit.errors import UsageError
-from neptune_audit.options import ScanOptions
+from neptune_audit.options import ScanOptions, parse_owner_tag
 from neptune_audit.records import records
 from neptune_audit.vocabulary import NOT_SCANNED, summary_line
 from neptune_audit.rule import allowlist, outlook
@@ -96,7 +96,8 @@ def run(options: ScanOptions, connection: Connection, *, progress: inventory.Pro
 
     calendar = calendar or outlook.shipped_calendar()
     today = today or generated_at.date()
-    findings = evaluate.finding_rows(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar)
+    findings = evaluate.finding_rows(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar,
+                                     owner_tag=parse_owner_tag(options.managed_by_tag))
     if code is not None:  # scan --iac: each live instance linked to the file and line that define it
         from neptune_audit.code import link
 

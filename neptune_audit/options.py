@@ -8,8 +8,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
 from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_NAME
 from neptune_audit.errors import OptionError
@@ -57,9 +59,25 @@ def parse_regions(value: str | None) -> list[str] | None:
 
 
 
-@dataclass(frozen=True)
+PathText = Union[str, "os.PathLike[str]"]
+# a tag key as AWS allows it (Tagging AWS resources: up to 128 characters), and an optional =VALUE (up to 256)
+_OWNER_TAG = re.compile(r"^([^=]{1,128})(?:=(.{0,256}))?$")
+
+
+def parse_owner_tag(value: str | None) -> tuple[str, str | None] | None:
+    """``KEY`` or ``KEY=VALUE`` (``managed_by_tag``) as (key, value or None)."""
+    if value is None:
+        return None
+    m = _OWNER_TAG.match(value) if isinstance(value, str) else None
+    if not m or not m.group(1).strip():
+        raise OptionError("managed_by_tag", f"takes KEY or KEY=VALUE, such as ManagedBy=terraform, not {value!r}")
+    return m.group(1).strip(), m.group(2)
+
+
+@dataclass(frozen=True, init=False)
 class ScanOptions:
-    """Targets and how to scan them.  ``regions``: ``"all"`` or ``"R1,R2"`` (a list is accepted)."""
+    """Targets and how to scan them.  Every parameter is a keyword; lists take any sequence of strings (or one
+    string: ``regions="us-east-1,eu-west-1"``, ``accounts="111111111111,222222222222"``)."""
 
     regions: str = "all"
     profiles: tuple[str, ...] = ()
@@ -73,20 +91,26 @@ class ScanOptions:
     shard: str | None = None         # "K/N": the K-th of N shards of an Organization
     engine_calendar: str | None = None  # YAML file of engine end-of-life dates (default: the one shipped)
     iac_paths: tuple[str, ...] = ()  # code to link each live instance to (templates, Terraform, plan/state JSON)
+    managed_by_tag: str | None = None  # "KEY" or "KEY=VALUE": an instance with this tag is Terraform's
 
-    def __post_init__(self):
-        regions = self.regions
+    def __init__(self, *, regions: str | Sequence[str] | None = "all", profiles: str | Sequence[str] = (),
+                 role_arns: str | Sequence[str] = (), organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
+                 exceptions_file: PathText | None = None, demo: bool = False, max_workers: int | None = None,
+                 accounts: str | Sequence[str] = (), shard: str | None = None, engine_calendar: PathText | None = None,
+                 iac_paths: PathText | Sequence[PathText] = (), managed_by_tag: str | None = None) -> None:
         if regions is None:
-            regions = "all"
+            regions = ALL_REGIONS
         elif not isinstance(regions, str):
             regions = ",".join(str(r) for r in regions)
-        accounts = self.accounts.split(",") if isinstance(self.accounts, str) else self.accounts
-        fix = {"regions": regions, "profiles": _tuple(self.profiles), "role_arns": _tuple(self.role_arns),
-               "accounts": tuple(a.strip() for a in _tuple(accounts) if a.strip()),
-               "exceptions_file": os.fspath(self.exceptions_file) if self.exceptions_file else None,
-               "engine_calendar": os.fspath(self.engine_calendar) if self.engine_calendar else None,
-               "iac_paths": tuple(os.fspath(p) for p in _tuple(self.iac_paths))}
-        for name, value in fix.items():
+        account_list = accounts.split(",") if isinstance(accounts, str) else accounts
+        values = {"regions": regions, "profiles": _tuple(profiles), "role_arns": _tuple(role_arns),
+                  "organization": organization, "role_name": role_name,
+                  "exceptions_file": os.fspath(exceptions_file) if exceptions_file else None, "demo": demo,
+                  "max_workers": max_workers,
+                  "accounts": tuple(a.strip() for a in _tuple(account_list) if a.strip()), "shard": shard,
+                  "engine_calendar": os.fspath(engine_calendar) if engine_calendar else None,
+                  "iac_paths": tuple(os.fspath(p) for p in _tuple(iac_paths)), "managed_by_tag": managed_by_tag}
+        for name, value in values.items():  # frozen: set once, here
             object.__setattr__(self, name, value)
 
     @classmethod
@@ -149,6 +173,7 @@ class ScanOptions:
         for p in self.iac_paths:
             if not os.path.exists(p):
                 raise OptionError("iac_paths", f"names no such file or folder: {p}")
+        parse_owner_tag(self.managed_by_tag)
         if self.shard is not None:
             self.shard_numbers  # noqa: B018 - parses and checks
             if not self.organization:
@@ -171,4 +196,5 @@ class ScanOptions:
                 "organization": self.organization, "role_name": self.role_name if self.organization else None,
                 "exceptions_file": self.exceptions_file, "demo": self.demo, "accounts": list(self.accounts),
                 "shard": self.shard, "engine_calendar": self.engine_calendar,
-                **({"iac_paths": list(self.iac_paths)} if self.iac_paths else {})}
+                **({"iac_paths": list(self.iac_paths)} if self.iac_paths else {}),
+                **({"managed_by_tag": self.managed_by_tag} if self.managed_by_tag else {})}

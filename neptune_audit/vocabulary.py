@@ -8,6 +8,7 @@ published.
 from __future__ import annotations
 
 import functools
+from typing import TypedDict
 
 SCHEMA = "neptune-audit/1"
 FORMATS = ("table", "csv", "json", "ocsf", "asff")  # scan --format
@@ -69,7 +70,13 @@ EXPOSURE_ORDER = (NOT_COVERED, BEHIND, UNKNOWN, CURRENT)   # worst first
 assert set(RESULT_ORDER) == set(RESULTS) and set(EXPOSURE_ORDER) == set(EXPOSURES)
 
 
-def summary(results, states) -> dict:
+# The contract's ``summary`` block: instances by result, account-regions by state ("pass" is a Python keyword, so
+# the functional form spells the keys as the contract does).
+Summary = TypedDict("Summary", {"instances": int, "pass": int, "fail": int, "excepted": int, "targets_scanned": int,
+                                "targets_not_scanned": int})
+
+
+def summary(results, states) -> Summary:
     """The contract's summary block from the findings' results and the scope's states (any iterables)."""
     results, states = list(results), list(states)
     return {"instances": len(results), "pass": results.count(PASS), "fail": results.count(FAIL),
@@ -92,7 +99,7 @@ EXIT_MEANING = {
 }
 
 
-def exit_code(summary: dict) -> int:
+def exit_code(summary: Summary | dict) -> int:
     """1 any FAIL; 3 no FAIL but some scope not scanned, or nothing scanned at all; else 0."""
     if summary["fail"]:
         return EXIT_FAIL
@@ -101,7 +108,7 @@ def exit_code(summary: dict) -> int:
     return EXIT_OK
 
 
-def summary_line(summary: dict) -> str:
+def summary_line(summary: Summary | dict) -> str:
     """The summary block in one line, as the terminal, the report command and ``repr`` say it."""
     s = summary
     return (f"{s['instances']} instances: {s['pass']} pass, {s['fail']} fail, {s['excepted']} excepted; "

@@ -58,7 +58,8 @@ def test_sign_verify_and_iac_work_from_the_plain_install(plain, tmp_path, demo_a
     import neptune_audit
 
     cli, env = plain
-    neptune_audit.scan(demo=True, organization=True, regions="us-east-1").write("json", tmp_path / "saved.json")
+    neptune_audit.scan(neptune_audit.ScanOptions(demo=True, organization=True, regions="us-east-1")).write("json",
+                                                                                                           tmp_path / "saved.json")
     _key(tmp_path)
     report = _run([str(cli), "report", "--from", "saved.json", "--sign", "k.pem", "-o", "r.html"], cwd=tmp_path,
                   env=env)

@@ -17,7 +17,7 @@ def test_only_neptune_instances_are_findings(aws):
     sim_estate.seed_decoys(CREDS, "us-east-1")
     boto("rds").create_db_cluster(DBClusterIdentifier="aurora-1", Engine="aurora-mysql",
                                   MasterUsername="admin", MasterUserPassword="not-a-secret-1")
-    result = neptune_audit.scan(regions="us-east-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     assert sorted(result.findings["instance_id"]) == sorted(m["instance_id"] for m in made)
     assert set(result.clusters["cluster_id"]) == {"g1"}
     assert not set(result.findings["instance_id"]) & {n for n, _ in sim_estate.DECOYS}
@@ -27,7 +27,7 @@ def test_writer_and_reader_reasons_and_cluster_rollup(aws):
     seed([("held", [("held-w", False, {}), ("held-r", True, {})]),
           ("risky", [("risky-w", True, {}), ("risky-r", False, {})]),
           ("good", [("good-w", True, {})])])
-    r = neptune_audit.scan(regions="us-east-1")
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     f = r.findings.set_index("instance_id")
     assert f.loc["held-w", "result"] == "FAIL" and "whole cluster" in f.loc["held-w", "reason"]
     assert f.loc["risky-r", "result"] == "FAIL" and "failover" in f.loc["risky-r", "reason"]
@@ -45,7 +45,7 @@ def test_writer_and_reader_reasons_and_cluster_rollup(aws):
 def test_more_than_one_page_of_instances(aws):
     members = [(f"big-{i:03d}", i % 3 != 0, {}) for i in range(130)]
     seed([("big", members)], instance_class="db.t4g.medium")
-    r = neptune_audit.scan(regions="us-east-1")
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     assert len(r.findings) == 130
     assert (r.findings["result"] == "FAIL").sum() == sum(1 for _, on, _ in members if not on)
     assert r.api_calls >= 1 + 2 + 1, "one DescribeRegions, two instance pages, one cluster page"
@@ -69,16 +69,16 @@ def test_every_enabled_region_and_not_enabled_ones_recorded(aws):
 
 def test_unknown_region_is_bad_input(aws):
     with pytest.raises(UsageError, match="unknown region 'mars-north-1'"):
-        neptune_audit.scan(regions="us-east-1,mars-north-1")
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,mars-north-1"))
     with pytest.raises(UsageError, match="unknown region"):
-        neptune_audit.scan(regions="US_EAST")
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="US_EAST"))
 
 
 def test_assumed_roles_with_identical_instance_names(aws):
     for acct in ("111111111111", "222222222222"):
         seed([("graph", [("graph-1", acct == "111111111111", {})])], creds=assume_creds(acct), account_id=acct)
-    r = neptune_audit.scan(regions="us-east-1", role_arns=[
-        "arn:aws:iam::111111111111:role/Audit", "arn:aws:iam::222222222222:role/Audit"])
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", role_arns=[
+        "arn:aws:iam::111111111111:role/Audit", "arn:aws:iam::222222222222:role/Audit"]))
     got = {(row.account_id, row.instance_id): row.result for row in r.findings.itertuples()}
     assert got == {("111111111111", "graph-1"): "PASS", ("222222222222", "graph-1"): "FAIL"}
     assert set(r.clusters["account_id"]) == {"111111111111", "222222222222"}
@@ -87,7 +87,7 @@ def test_assumed_roles_with_identical_instance_names(aws):
 
 def test_organization_matches_the_seeded_estate(aws):
     manifest = sim_estate.seed()
-    r = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
+    r = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2"))
     assert set(r.scope["account_id"]) == set(manifest.accounts.values())
     expected = {(m["account_id"], m["instance_id"]): ("PASS" if m["auto_minor_version_upgrade"] else "FAIL")
                 for m in manifest.instances}
@@ -102,9 +102,9 @@ def test_failing_role_assumption_is_recorded_and_others_finish(aws):
     bad = "arn:aws:iam::999999999999:role/Audit"
     hook = fail_call("sts", "AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole",
                      status=403, when=lambda params, ctx: params["body"].get("RoleArn") == bad)
-    r = neptune_audit.scan(regions="us-east-1,eu-west-1",
-                           role_arns=["arn:aws:iam::111111111111:role/Audit", bad],
-                           connection=Connection(hooks=[hook]))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1",
+                                                     role_arns=["arn:aws:iam::111111111111:role/Audit",
+                                                                bad]), connection=Connection(hooks=[hook]))
     denied = r.scope[r.scope["account_id"] == "999999999999"]
     assert list(denied["state"]) == ["denied", "denied"] and "sts:AssumeRole" in denied["error"].iloc[0]
     ok = r.scope[r.scope["account_id"] == "111111111111"]
@@ -118,7 +118,7 @@ def test_denied_region_is_recorded_and_other_regions_finish(aws):
     seed([("west", [("west-1", True, {})])], region="eu-west-1")
     hook = fail_call("rds", "DescribeDBInstances", "AccessDenied",
                      "explicit deny in a service control policy", status=403, when=in_region("eu-west-1"))
-    r = neptune_audit.scan(regions="us-east-1,eu-west-1", connection=Connection(hooks=[hook]))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"), connection=Connection(hooks=[hook]))
     scope = r.scope.set_index("region")
     assert scope.loc["eu-west-1", "state"] == "denied"
     assert "service control policy" in scope.loc["eu-west-1", "error"]
@@ -130,17 +130,17 @@ def test_denied_region_is_recorded_and_other_regions_finish(aws):
 def test_region_error_other_than_denial_is_error(aws):
     hook = fail_call("rds", "DescribeDBClusters", "InternalFailure", "boom", status=500)
     seed([("east", [("east-1", True, {})])])
-    r = neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook], max_attempts=1))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=[hook], max_attempts=1))
     assert r.scope.loc[0, "state"] == "error" and r.findings.empty, "a region is all or nothing"
     assert r.exit_code == 3
 
 
 def test_throttling_succeeds_after_retries(aws):
     seed([("g", [("g-1", False, {}), ("g-2", True, {})])])
-    calm = neptune_audit.scan(regions="us-east-1")
+    calm = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     hook = throttle("rds", "DescribeDBInstances", times=2)
-    stormy = neptune_audit.scan(regions="us-east-1",
-                                connection=Connection(hooks=[hook], retry_mode="standard"))
+    stormy = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=[hook],
+                                                                                                      retry_mode="standard"))
     assert hook[1].state["throttled"] == 2
     cols = ["instance_id", "result", "reason"]
     assert stormy.findings[cols].equals(calm.findings[cols])
@@ -151,7 +151,7 @@ def test_rejected_credentials_are_bad_input(aws):
     hook = fail_call("sts", "GetCallerIdentity", "InvalidClientTokenId",
                      "The security token included in the request is invalid.", status=403)
     with pytest.raises(neptune_audit.AwsError, match="rejected the credentials.*InvalidClientTokenId"):
-        neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=[hook]))
 
 
 def test_denied_region_listing_with_all_regions(aws):
@@ -197,14 +197,14 @@ def test_gc_is_tuned_only_in_the_kits_own_process(aws, monkeypatch):
     seen = []
     hook = ("before-call.rds.DescribeDBInstances", lambda **_: seen.append(gc.get_threshold()))
     before = gc.get_threshold()
-    neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+    neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=[hook]))
     assert seen == [before], "inside a user's process the GC is left alone"
     monkeypatch.setattr(tuning.process, "_own_process", [True])
-    neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+    neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=[hook]))
     assert seen[1][0] > before[0], "fewer collections while responses are parsed, in the CLI's process"
     assert gc.get_threshold() == before
     with pytest.raises(UsageError):
-        neptune_audit.scan(regions="xx-nowhere-9")
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="xx-nowhere-9"))
     assert gc.get_threshold() == before
 
 
@@ -214,7 +214,8 @@ def test_clusters_are_listed_only_where_there_are_neptune_instances(aws):
     calls = []
     hooks = [(f"before-call.rds.{op}", lambda model, context, **_: calls.append((model.name, context["client_region"])))
              for op in ("DescribeDBInstances", "DescribeDBClusters")]
-    r = neptune_audit.scan(regions="us-east-1,eu-west-1,ap-southeast-2", connection=Connection(hooks=hooks))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1,ap-southeast-2"),
+                           connection=Connection(hooks=hooks))
     assert sorted(calls) == sorted([("DescribeDBInstances", "us-east-1"), ("DescribeDBInstances", "ap-southeast-2"),
                                     ("DescribeDBInstances", "eu-west-1"), ("DescribeDBClusters", "eu-west-1")])
     assert set(r.scope["state"]) == {"scanned"}
@@ -240,7 +241,7 @@ def test_the_region_listing_travels_beside_the_identity_call(aws):
     seed([("g", [("g-w", True, {})])])
     conn = Connection(hooks=[("before-send.ec2.DescribeRegions", regions_sent),
                              ("before-send.sts.GetCallerIdentity", identity)])
-    result = neptune_audit.scan(regions="us-east-1", connection=conn)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=conn)
     assert seen == {"regions_first": True} and len(result.findings) == 1
 
 
@@ -280,7 +281,7 @@ def test_an_organizations_account_regions_start_together_beyond_one_accounts_cap
     sim_estate.seed()
     regions = _enabled_regions()[:12]
     conn, broken = _first_pages_wait_for(3 * len(regions))
-    result = neptune_audit.scan(organization=True, regions=",".join(regions), connection=conn)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions=",".join(regions)), connection=conn)
     assert not broken, "some account-regions waited for a free worker"
     assert (result.scope["state"] == "scanned").sum() == 3 * len(regions)
 
@@ -292,7 +293,7 @@ def test_every_region_of_one_account_starts_at_once(aws):
     regions = _enabled_regions()[:20]
     assert len(regions) > 16, regions
     conn, broken = _first_pages_wait_for(len(regions))
-    result = neptune_audit.scan(regions=",".join(regions), connection=conn)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions=",".join(regions)), connection=conn)
     assert not broken, "some regions waited for a free worker"
     assert (result.scope["state"] == "scanned").sum() == len(regions)
 
@@ -350,7 +351,7 @@ def test_rds_clients_are_built_while_the_region_listing_is_in_flight(aws):
     regions = _enabled_regions()[:6]
     seed([("g", [("g-w", True, {})])], region=regions[0])
     slow_listing = ("before-send.ec2.DescribeRegions", lambda **_: time.sleep(1.0))
-    result = neptune_audit.scan(regions=",".join(regions), connection=Recording(hooks=[slow_listing]))
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions=",".join(regions)), connection=Recording(hooks=[slow_listing]))
     assert (result.scope["state"] == "scanned").sum() == len(regions)
     assert sorted(built) == sorted(("neptune-audit-spares", r) for r in regions), built
     assert all(not a._spares for a in result.accounts)

@@ -9,7 +9,7 @@ from .conftest import main as _main, one_line_2 as _one_line_2
 def test_the_panel_applies_a_warned_plan_only_once_its_warnings_are_read(demo_account, tmp_path):
     import neptune_audit
 
-    result = neptune_audit.scan(demo=True, organization=True, regions="eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(demo=True, organization=True, regions="eu-west-1"))
     panel = neptune_audit.RemediationPanel(result, apply_enabled=True, audit_log=tmp_path / "log.jsonl")
     panel.instances.value = tuple(v for label, v in panel.instances.options if "identity-graph-1" in str(label))
     panel.review.click()

@@ -43,7 +43,7 @@ def test_the_spelled_out_states_results_and_exposures_are_the_schemas():
 @pytest.fixture(scope="module")
 def _doc(aws_module):
     seed([("c", [("w", False, {"env": "prod"}), ("r", True, {})])])
-    return neptune_audit.scan(regions="us-east-1").to_dict()
+    return neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1")).to_dict()
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_the_python_api_a_notebook_user_meets(doc):
     names = dir(neptune_audit)
     assert {"scan", "AuditResult", "ScanOptions", "UsageError"} <= set(names)
     assert issubclass(neptune_audit.UsageError, ValueError)
-    result = neptune_audit.scan(regions="us-east-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     assert isinstance(result, neptune_audit.AuditResult)
     assert len(repr(result)) < 300 and "1 fail" in repr(result)
     html = result._repr_html_()
@@ -171,7 +171,7 @@ def test_library_messages_name_the_parameter_and_the_cli_the_flag(capsys):
     from neptune_audit import cli
 
     with pytest.raises(neptune_audit.OptionError, match="^max_workers must be a whole number") as caught:
-        neptune_audit.scan(max_workers=0)
+        neptune_audit.scan(neptune_audit.ScanOptions(max_workers=0))
     assert caught.value.param == "max_workers"
     assert cli.main(["scan", "--max-workers", "0"]) == 2
     assert capsys.readouterr().err.strip() == "neptune-audit: error: --max-workers must be a whole number, at least 1"
@@ -180,8 +180,13 @@ def test_library_messages_name_the_parameter_and_the_cli_the_flag(capsys):
 
 
 def test_a_misspelt_keyword_is_an_option_error_that_suggests_the_name():
-    with pytest.raises(neptune_audit.OptionError, match=r"^region is not a scan option \(did you mean regions\?\)"):
-        neptune_audit.scan(region="us-east-1")
+    """The deprecated keywords still work, say they are deprecated, and still catch a misspelt name at run time
+    (ScanOptions itself is checked by type checkers: tests/typing)."""
+    with pytest.warns(DeprecationWarning, match=r"pass scan\(ScanOptions"), \
+            pytest.raises(neptune_audit.OptionError, match=r"^region is not a scan option \(did you mean regions\?\)"):
+        neptune_audit.scan(region="us-east-1")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="organisation"):
+        neptune_audit.ScanOptions(organisation=True)  # type: ignore[call-arg]
 
 
 def test_a_result_pickles_without_its_sessions(demo_result_for_pickle):
@@ -206,4 +211,4 @@ def demo_result_for_pickle(aws):
     from neptune_audit.simulate import estate
 
     estate.seed()
-    return neptune_audit.scan(regions="us-east-1,eu-west-1", organization=True)
+    return neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1", organization=True))

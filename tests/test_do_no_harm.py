@@ -43,7 +43,7 @@ def estate(aws):
 
 def test_a_scan_changes_nothing_of_botocore_for_the_rest_of_the_process(estate):
     before, threshold = _botocore_surface(), gc.get_threshold()
-    result = neptune_audit.scan(regions="us-east-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     assert result.summary["instances"] == 3
     after = _botocore_surface()
     changed = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) is not after.get(k))
@@ -75,13 +75,13 @@ def test_tuning_off_gives_identical_findings(aws, monkeypatch):
         return [r.findings.drop(columns=["generated_at"], errors="ignore").to_json(orient="records"),
                 r.clusters.to_json(orient="records"), r.scope.to_json(orient="records"), r.summary]
 
-    tuned = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
+    tuned = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2"))
     monkeypatch.setenv("NEPTUNE_AUDIT_TUNING", "off")
     from neptune_audit.aws import tuning
 
     assert not tuning.enabled()
     monkeypatch.setattr(tuning.sessions, "_shared_loader", [])  # as in a process started with tuning off: botocore's models
-    plain = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2")
+    plain = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2"))
     assert "DescribeDBSnapshots" in plain.accounts[0].client("rds").meta.service_model.operation_names
     assert rows(plain) == rows(tuned)
     assert tuned.summary["instances"] == len(manifest.instances) and set(tuned.clusters["exposure"]) >= {
@@ -231,7 +231,7 @@ def test_a_scan_leaves_no_thread_behind(estate):
     import time
 
     before = {t.ident for t in threading.enumerate()}
-    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     assert result.summary["instances"] == 3
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:

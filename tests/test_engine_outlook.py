@@ -107,7 +107,7 @@ def _scan(calendar=None, pending=None, catalogue=CATALOGUE):
     hooks = [_answer("DescribeDBEngineVersions", catalogue), ("after-call.rds.DescribeDBClusters", _in_global_databases),
              _answer("DescribePendingMaintenanceActions", pending or _pending(
                  (_arn("cluster", "os-only"), "system-update"), (_arn("db", "instance-pending-2"), "db-upgrade")))]
-    return neptune_audit.scan(regions="us-east-1", today=TODAY, engine_calendar=calendar,
+    return neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", engine_calendar=calendar), today=TODAY,
                               connection=Connection(hooks=hooks))
 
 

@@ -87,7 +87,8 @@ def test_scan_excepts_and_reports_expiry(aws, tmp_path):
         "exceptions:\n"
         "  - {instance: a-1, reason: vendor pin, expires: 2027-03-31}\n"
         "  - {tag: {env: sandbox}, reason: rebuilt weekly, expires: 2026-06-30}\n")
-    r = neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml", today=date(2026, 11, 27))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", exceptions_file=tmp_path / "e.yml"), today=date(2026,
+                                                                                                                          11, 27))
     f = r.findings.set_index("instance_id")
     assert f.loc["a-1", "result"] == "EXCEPTED"
     assert "vendor pin" in f.loc["a-1", "reason"] and "2027-03-31" in f.loc["a-1", "reason"]
@@ -96,7 +97,8 @@ def test_scan_excepts_and_reports_expiry(aws, tmp_path):
     assert f.loc["b-1", "exception"]["expired"] is True
     assert f.loc["c-1", "result"] == "FAIL" and f.loc["c-1", "exception"] is None
     assert r.summary["excepted"] == 1 and r.summary["fail"] == 2
-    later = neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml", today=date(2027, 4, 1))
+    later = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", exceptions_file=tmp_path / "e.yml"),
+                               today=date(2027, 4, 1))
     assert set(later.findings["result"]) == {"FAIL"}
 
 
@@ -104,8 +106,8 @@ def test_exception_for_one_account_does_not_leak_to_a_namesake(aws, tmp_path):
     for acct in ("111111111111", "222222222222"):
         seed([("g", [("g-1", False, {})])], creds=assume_creds(acct), account_id=acct)
     (tmp_path / "e.yml").write_text("- {instance: g-1, account: '111111111111', reason: pinned}\n")
-    r = neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml", role_arns=[
-        "arn:aws:iam::111111111111:role/A", "arn:aws:iam::222222222222:role/A"])
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", exceptions_file=tmp_path / "e.yml", role_arns=[
+        "arn:aws:iam::111111111111:role/A", "arn:aws:iam::222222222222:role/A"]))
     assert dict(zip(r.findings["account_id"], r.findings["result"])) == {
         "111111111111": "EXCEPTED", "222222222222": "FAIL"}
 

@@ -21,8 +21,8 @@ def result():
 
     with mock_aws():
         sim_estate.seed()
-        yield neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
-                                 exceptions_file=sim_estate.example_exceptions())
+        yield neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                                           exceptions_file=sim_estate.example_exceptions()))
 
 
 def keys(df: pd.DataFrame) -> set:

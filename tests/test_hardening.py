@@ -34,7 +34,7 @@ def _key(r):
 
 @pytest.mark.slow
 def test_throttling_storm_gives_identical_results(org):
-    calm = neptune_audit.scan(organization=True, regions=REGIONS)
+    calm = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions=REGIONS))
     lock, counter = threading.Lock(), itertools.count()
     throttled = []
 
@@ -52,7 +52,7 @@ def test_throttling_storm_gives_identical_results(org):
             return AWSResponse(request.url, 400, {}, _Raw(body))
         return None
 
-    stormy = neptune_audit.scan(organization=True, regions=REGIONS, connection=Connection(
+    stormy = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions=REGIONS), connection=Connection(
         hooks=[("before-send.rds.DescribeDBInstances", storm), ("before-send.rds.DescribeDBClusters", storm)],
         retry_mode="standard"))
     assert len(throttled) >= 9
@@ -66,7 +66,7 @@ def test_connection_errors_to_one_region_are_confined(org):
             raise EndpointConnectionError(endpoint_url=request.url)
         return None
 
-    r = neptune_audit.scan(organization=True, regions=REGIONS, connection=Connection(
+    r = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions=REGIONS), connection=Connection(
         hooks=[("before-send.rds.DescribeDBInstances", unreachable)], max_attempts=2, retry_mode="standard"))
     bad = r.scope[r.scope["region"] == "eu-west-1"]
     assert set(bad["state"]) == {"error"} and bad["error"].str.contains("Could not connect").all()
@@ -82,7 +82,8 @@ def test_not_enabled_region_and_denied_region_shown_in_coverage(org, monkeypatch
     monkeypatch.setattr(sections, "table", lambda df, caption=None, **_: shown.append(df.to_string()))
     deny = fail_call("rds", "DescribeDBInstances", "AccessDenied", "explicit deny in a service control policy",
                      status=403, when=in_region("ap-southeast-2"))
-    r = neptune_audit.scan(organization=True, regions=REGIONS + ",ap-east-1", connection=Connection(hooks=[deny]))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions=REGIONS + ",ap-east-1"),
+                           connection=Connection(hooks=[deny]))
     sections.coverage(r)
     text = "\n".join(shown)
     assert "service control policy" in text and "denied" in text

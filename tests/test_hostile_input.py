@@ -116,7 +116,7 @@ def test_audit_log_is_never_written_through_a_symlink(tmp_path):
 
 def test_csv_cells_cannot_become_spreadsheet_formulas(aws):
     seed([("c", [("w", False, {"note": "=HYPERLINK(\"http://x\")"})])])
-    result = neptune_audit.scan(regions="us-east-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     for value in ("=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx"):
         result.findings.loc[0, "cluster_id"] = value
         cell = to_csv(result).splitlines()[1].split(",")[2].strip('"')

@@ -87,7 +87,7 @@ def test_endpoint_token_in_a_scope_error_is_dropped(aws, monkeypatch):
     from neptune_audit.aws.connection import Connection
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", "http://127.0.0.1:9/?X-Amz-Security-Token=SECRET")
-    r = neptune_audit.scan(regions="us-east-1", connection=Connection(max_attempts=1))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(max_attempts=1))
     doc = json.dumps(r.to_dict())
     assert "SECRET" not in doc and r.scope.iloc[0]["state"] == "error"
 
@@ -143,7 +143,7 @@ def test_the_audit_log_must_be_a_regular_file(place, tmp_path):
 def test_bidi_and_line_separators_reach_no_terminal_csv_or_script(estate):
     import neptune_audit
 
-    r = neptune_audit.scan(regions="us-east-1")
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     text = to_table(r) + r.write("csv")
     for ch in ("\u202e", "\u2028", "\u2029", "\x1b"):
         assert ch not in text
@@ -168,7 +168,7 @@ def test_two_remediations_on_one_log_take_turns_and_leave_no_open_intent(estate,
     from neptune_audit.act import auditlog
 
     log = tmp_path / "audit.jsonl"
-    r = neptune_audit.scan(regions="us-east-1")
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
     first = remediate.Remediation(r, audit_log=log)
     first.prepare()
     with open(log, "rb") as other:
@@ -199,7 +199,7 @@ def test_an_impossible_time_in_a_saved_scan_is_exit_2(tmp_path, capsys):
 
     with mock_aws():
         seed([("c", [("w", True, {})])])
-        with_aws = neptune_audit.scan(regions="us-east-1").to_dict()
+        with_aws = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1")).to_dict()
     with_aws["generated_at"] = "2026-02-30T25:61:61Z"
     path = tmp_path / "s.json"
     path.write_text(json.dumps(with_aws))
@@ -217,7 +217,7 @@ def test_a_report_too_large_to_open_is_refused_up_front(tmp_path, capsys, monkey
 
     with mock_aws():
         seed([("c", [("w", True, {}), ("r", True, {})])])
-        neptune_audit.scan(regions="us-east-1").write("json", tmp_path / "s.json")
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1")).write("json", tmp_path / "s.json")
     monkeypatch.setattr(report, "MAX_REPORT_INSTANCES", 1)
     code, _, err = _main(["report", "--from", str(tmp_path / "s.json"), "-o", str(tmp_path / "r.html")], capsys)
     assert code == 2 and "neptune-audit merge" in err and not (tmp_path / "r.html").exists()

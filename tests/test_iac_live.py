@@ -43,7 +43,7 @@ def demo(aws, tmp_path, monkeypatch):
 
 
 def _scan(code, hooks=()):
-    return neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1", iac_paths=[code],
+    return neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1", iac_paths=[code]),
                               connection=Connection(hooks=list(hooks)))
 
 
@@ -63,7 +63,8 @@ def test_each_live_instance_names_the_file_and_line_that_defines_it(demo):
 
 def test_tags_alone_say_the_stack_without_code(aws):
     sim_estate.seed()
-    f = {r["instance_id"]: r for r in neptune_audit.scan(organization=True, regions="us-east-1").to_dict()["findings"]}
+    f = {r["instance_id"]: r for r in neptune_audit.scan(neptune_audit.ScanOptions(organization=True,
+                                                                                   regions="us-east-1")).to_dict()["findings"]}
     assert f["orders-graph-1"]["managed_by"] == {"tool": "cloudformation", "stack": "graph-stack",
                                                  "logical_id": "OrdersGraphWriter", "address": None, "file": None,
                                                  "line": None}

@@ -19,7 +19,7 @@ SCHEMA = Schema()
 def events(aws_module):
     seed([("held", [("held-w", False, {"env": "prod"}), ("held-r", True, {})])])
     seed([("eu", [("eu-w", True, {})])], region="eu-west-1", account_id="123456789012")
-    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     return result, export.ocsf_findings(result)
 
 

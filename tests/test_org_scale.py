@@ -57,7 +57,8 @@ class LiveSessions:
 def test_sessions_alive_at_once_follow_the_pool_not_the_organization(aws, monkeypatch):
     ids = _organization(40)
     live = LiveSessions(monkeypatch)
-    result = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2", max_workers=2)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                                          max_workers=2))
     assert set(result.scope["account_id"]) == {*ids, "123456789012"}
     assert (result.scope["state"] == "scanned").all() and len(result.findings) == 3
     assert live.built == 40, "each member's session is built once"
@@ -71,7 +72,7 @@ def test_a_released_account_is_rebuilt_without_a_new_assume_role(aws):
     _organization(3)
     calls = []
     conn = Connection(hooks=[("before-call.sts.AssumeRole", lambda **kw: calls.append(1))])
-    result = neptune_audit.scan(organization=True, regions="eu-west-1", connection=conn)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="eu-west-1"), connection=conn)
     member = next(a for a in result.accounts if a.make_session is not None)
     assert member.session is None and member.reachable
     assumed = len(calls)
@@ -92,7 +93,7 @@ def test_progress_total_counts_account_regions(aws, monkeypatch, capsys):
         seen.append((self.bar.total, self.bar.n))
 
     monkeypatch.setattr(ScanProgress, "listed_account", listed)
-    result = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1", progress=True)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1"), progress=True)
     scanned = int((result.scope["state"] == "scanned").sum())
     assert scanned == 2 * (len(ids) + 1)
     assert seen[-1][0] == scanned, "once every account is listed, the total is exact"
@@ -102,7 +103,7 @@ def test_progress_total_counts_account_regions(aws, monkeypatch, capsys):
 
 def test_clients_of_two_accounts_share_connections_never_credentials(aws):
     ids = _organization(2)
-    result = neptune_audit.scan(organization=True, regions="eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="eu-west-1"))
     a, b = (next(x for x in result.accounts if x.account_id == i) for i in ids)
     ca, cb = a.client("rds", "eu-west-1", cache=False), b.client("rds", "eu-west-1", cache=False)
     # (service models and client classes are no longer shared: that took patching botocore's ClientCreator)

@@ -40,11 +40,11 @@ def test_scan_with_your_own_session_uses_its_credentials_and_leaves_it_alone(aws
     mine = boto3.Session(aws_access_key_id="AKIAEXAMPLEEXAMPLE", aws_secret_access_key="secret",
                          region_name="eu-west-1")
     before = (mine.get_credentials().access_key, mine.region_name, mine.available_profiles)
-    result = neptune_audit.scan(session=mine, regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"), session=mine)
     assert len(result.findings) and set(result.findings["region"]) == {"us-east-1", "eu-west-1"}
     assert (mine.get_credentials().access_key, mine.region_name, mine.available_profiles) == before
     with pytest.raises(neptune_audit.OptionError, match="session cannot be combined with demo"):
-        neptune_audit.scan(session=mine, demo=True)
+        neptune_audit.scan(neptune_audit.ScanOptions(demo=True), session=mine)
 
 
 def test_iac_and_policy_from_python():

@@ -30,7 +30,7 @@ def amvu(instance_id, region="us-east-1", endpoint_url=None):
 
 def rescan(*hooks):
     """A fresh scan whose clients carry these hooks (clients are cached per account, hooks set at creation)."""
-    return neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=list(hooks)))
+    return neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=list(hooks)))
 
 
 def _fleet():
@@ -39,7 +39,7 @@ def _fleet():
     from neptune_audit.simulate import estate as sim_estate
 
     sim_estate.seed_decoys(CREDS, "us-east-1")
-    return neptune_audit.scan(regions="us-east-1")
+    return neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"))
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_plan_warns_about_pending_modifications_and_state(aws):
         status_code = 200
 
     hook = ("before-call.rds.DescribeDBInstances", lambda **kw: (_Http(), stub(**kw)[1]))
-    r = neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=[hook]))
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=[hook]))
     assert r.findings.loc[0, "pending_modifications"] == {"DBInstanceClass": "db.r6g.4xlarge"}
     later = remediate.plan(r.findings)
     assert any("stay queued" in w for w in later.loc[0, "warnings"])
@@ -339,7 +339,7 @@ def test_panel_summary_cards_count_the_verified_changes_and_update_in_place(flee
 def test_panel_asks_again_for_named_excepted_instances(aws, tmp_path):
     seed([("c", [("x-1", False, {})])])
     (tmp_path / "e.yml").write_text("- {instance: x-1, reason: pinned}\n")
-    panel = RemediationPanel(neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml"),
+    panel = RemediationPanel(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", exceptions_file=tmp_path / "e.yml")),
                              apply_enabled=True, audit_log=tmp_path / "a.jsonl")
     panel.include_excepted.value = True
     panel.select_all.click()
@@ -359,7 +359,7 @@ def test_panel_never_applies_when_not_enabled(fleet):
 def test_panel_hides_excepted_unless_asked(aws, tmp_path):
     seed([("c", [("x-1", False, {}), ("y-1", False, {})])])
     (tmp_path / "e.yml").write_text("- {instance: x-1, reason: pinned}\n")
-    panel = RemediationPanel(neptune_audit.scan(regions="us-east-1", exceptions_file=tmp_path / "e.yml"))
+    panel = RemediationPanel(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", exceptions_file=tmp_path / "e.yml")))
     assert [label.split(" ")[0] for label, _ in panel.instances.options] == ["y-1"]
     panel.include_excepted.value = True
     assert any("[excepted]" in label for label, _ in panel.instances.options)
@@ -376,7 +376,7 @@ def test_panel_keeps_a_namesake_in_another_account_after_fixing_one(aws, tmp_pat
     other = org.create_account(Email="m@example.com", AccountName="m")["CreateAccountStatus"]["AccountId"]
     seed([("c", [("dup-1", False, {})])])
     seed([("c", [("dup-1", False, {})])], creds=assume_creds(other), account_id=other)
-    result = neptune_audit.scan(regions="us-east-1", organization=True)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", organization=True))
     panel = RemediationPanel(result, apply_enabled=True, audit_log=tmp_path / "a.jsonl")
     assert len(panel.instances.options) == 2
     clusters = [value for _, value in panel.cluster.options[1:]]

@@ -104,7 +104,7 @@ def test_each_region_keeps_its_own_catalogue_in_a_scan(aws):
             return AWSResponse(request.url, 200, {}, _Raw(lagging))
         return None
 
-    r = neptune_audit.scan(regions="us-east-1,eu-west-1", connection=Connection(
+    r = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"), connection=Connection(
         hooks=[("before-send.rds.DescribeDBEngineVersions", eu_lags)]))
     c = r.clusters.set_index("region")
     assert c.loc["eu-west-1", "exposure"] == "unknown" and c.loc["us-east-1", "exposure"] != "unknown"

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from neptune_audit.contract import history
+from neptune_audit.errors import Interrupted
 
 from .conftest import run_cli, seed
 
@@ -187,8 +188,8 @@ def test_an_interrupt_while_the_kernel_starts_still_removes_everything(monkeypat
     km.provisioner.process.wait(5)
     time.sleep(0.5)
     assert not Path(runtime.dir).exists(), "no folder, no kernel.json with its key, after the interrupt"
-    with pytest.raises(RuntimeError, match="interrupted"):
+    with pytest.raises(Interrupted, match="interrupted"):
         asyncio.run(km._async_launch_kernel(["kernel"]))
-    with pytest.raises(RuntimeError, match="interrupted"):
+    with pytest.raises(Interrupted, match="interrupted"):
         km.write_connection_file()
     assert not Path(runtime.dir).exists()

@@ -41,7 +41,7 @@ def estate(aws):
 
 
 def test_every_asff_finding_is_valid_input_to_batch_import_findings(estate):
-    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     findings = asff.asff_findings(result)
     assert len(findings) == len(result.findings) == 4
     report = ParamValidator().validate({"Findings": findings}, _input_shape())
@@ -57,7 +57,7 @@ def test_every_asff_finding_is_valid_input_to_batch_import_findings(estate):
     assert held["Resources"][0]["Tags"] == {"team": "graph"}
     assert held["Resources"][0]["Details"]["AwsRdsDbInstance"]["AutoMinorVersionUpgrade"] is False
     assert held["Remediation"]["Recommendation"]["Text"] and len(held["Title"]) <= 256
-    again = asff.asff_findings(neptune_audit.scan(regions="us-east-1,eu-west-1"))
+    again = asff.asff_findings(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1")))
     assert sorted(f["Id"] for f in again) == sorted(f["Id"] for f in findings), "the Id is stable per instance"
 
 
@@ -65,7 +65,7 @@ def test_an_excepted_instance_is_a_warning_with_its_reason(estate, tmp_path):
     allow = tmp_path / "exceptions.yml"
     allow.write_text("exceptions:\n  - instance: held-w\n    account: '123456789012'\n"
                      "    reason: vendor pins the engine\n    approved_by: sec@example.com\n    expires: 2099-01-01\n")
-    result = neptune_audit.scan(regions="us-east-1", exceptions_file=str(allow))
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1", exceptions_file=str(allow)))
     f = next(x for x in asff.asff_findings(result) if x["Id"].endswith(":db:held-w"))
     assert f["Compliance"]["Status"] == "WARNING"
     assert "vendor pins the engine" in f["Compliance"]["StatusReasons"][0]["Description"]
@@ -73,30 +73,31 @@ def test_an_excepted_instance_is_a_warning_with_its_reason(estate, tmp_path):
 
 
 def test_a_second_run_updates_instead_of_duplicating_and_gone_instances_are_archived(estate):
-    first = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    first = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     sent = neptune_audit.send_to_security_hub(first)
     assert (sent.imported, sent.archived, sent.failed) == (4, 0, [])
     assert len(_all_findings()) == 3 and len(_all_findings("eu-west-1")) == 1
-    second = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"))
+    second = neptune_audit.send_to_security_hub(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1")))
     assert (second.imported, second.archived) == (4, 0)
     assert len(_all_findings()) == 3, "same Ids: updated, not added"
     boto("rds").delete_db_instance(DBInstanceIdentifier="good-w", SkipFinalSnapshot=True)
-    third = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"))
+    third = neptune_audit.send_to_security_hub(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1")))
     assert (third.imported, third.archived) == (3, 1)
     states = {f["Resources"][0]["Id"].rsplit(":", 1)[1]: f["RecordState"] for f in _all_findings()}
     assert states == {"held-w": "ACTIVE", "held-r": "ACTIVE", "good-w": "ARCHIVED"}
 
 
 def test_a_region_not_scanned_keeps_its_findings(estate):
-    neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"))
+    neptune_audit.send_to_security_hub(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1")))
     # eu-west-1 not scanned this time: its finding is not "gone", it is unknown, so it stays active
-    report = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1"))
+    report = neptune_audit.send_to_security_hub(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1")))
     assert report.archived == 0
     assert [f["RecordState"] for f in _all_findings("eu-west-1")] == ["ACTIVE"]
 
 
 def test_one_aggregation_region_takes_every_finding(estate):
-    report = neptune_audit.send_to_security_hub(neptune_audit.scan(regions="us-east-1,eu-west-1"), region="eu-west-1")
+    report = neptune_audit.send_to_security_hub(neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1")),
+                                                region="eu-west-1")
     assert report.imported == 4
     there = _all_findings("eu-west-1")
     assert len(there) == 4 and {f["Resources"][0]["Region"] for f in there} == {"us-east-1", "eu-west-1"}
@@ -117,7 +118,7 @@ def _run(day, region=None):
     import dataclasses
     from datetime import datetime, timezone
 
-    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     result = dataclasses.replace(result, generated_at=datetime(2026, 12, day, 9, 0, tzinfo=timezone.utc))
     sent = neptune_audit.send_to_security_hub(result, region=region)
     assert sent.failed == []
@@ -146,7 +147,7 @@ def test_a_mode_switch_and_reruns_leave_one_active_finding_per_instance(estate):
 
 
 def test_passed_findings_are_informational_and_updates_keep_what_providers_may_not_change(estate):
-    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     made = {f["Resources"][0]["Id"].rsplit(":", 1)[1]: f for f in asff.asff_findings(result)}
     assert made["good-w"]["Severity"]["Label"] == "INFORMATIONAL", "ASFF: INFORMATIONAL means no issue was found"
     assert made["good-w"]["FindingProviderFields"]["Severity"]["Label"] == "INFORMATIONAL"
@@ -169,7 +170,7 @@ def test_passed_findings_are_informational_and_updates_keep_what_providers_may_n
 
 
 def test_refused_findings_are_scope_warnings_and_the_rest_still_go(estate):
-    result = neptune_audit.scan(regions="us-east-1,eu-west-1")
+    result = neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1,eu-west-1"))
     refused_id = asff.finding_id(result.findings.set_index("instance_id").loc["held-r", "arn"])
     client = next(a for a in result.accounts).client("securityhub", "us-east-1")
 

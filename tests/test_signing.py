@@ -45,7 +45,7 @@ def saved_scan(tmp_path_factory, demo_account):
     import neptune_audit
 
     path = tmp_path_factory.mktemp("scan") / "scan.json"
-    neptune_audit.scan(demo=True, organization=True, regions="us-east-1,eu-west-1").write("json", path)
+    neptune_audit.scan(neptune_audit.ScanOptions(demo=True, organization=True, regions="us-east-1,eu-west-1")).write("json", path)
     return path
 
 

@@ -205,8 +205,9 @@ def test_nothing_is_ever_cut_or_dropped_at_any_width_from_60(columns, demo_accou
     out = capsys.readouterr().out
     import neptune_audit
 
-    result = neptune_audit.scan(demo=True, organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
-                                iac_paths=[str(ROOT / "examples" / "iac")])
+    result = neptune_audit.scan(neptune_audit.ScanOptions(demo=True, organization=True,
+                                                          regions="us-east-1,eu-west-1,ap-southeast-2",
+                                                          iac_paths=[str(ROOT / "examples" / "iac")]))
     lines = out.splitlines()
     assert code == 1 and all(len(line) <= columns for line in lines), max(lines, key=len)
     flat = " ".join(out.split())

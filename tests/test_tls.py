@@ -47,8 +47,10 @@ def bundle_loads(monkeypatch):
 
 def test_scan_over_https_verifies_and_loads_the_bundle_once(https, monkeypatch, moto_server, bundle_loads):
     monkeypatch.setenv("AWS_CA_BUNDLE", https.ca_bundle)
-    over_tls = neptune_audit.scan(regions=",".join(REGIONS), connection=Connection(endpoint_url=https.url))
-    plain = neptune_audit.scan(regions=",".join(REGIONS), connection=Connection(endpoint_url=moto_server.url))
+    over_tls = neptune_audit.scan(neptune_audit.ScanOptions(regions=",".join(REGIONS)),
+                                  connection=Connection(endpoint_url=https.url))
+    plain = neptune_audit.scan(neptune_audit.ScanOptions(regions=",".join(REGIONS)),
+                               connection=Connection(endpoint_url=moto_server.url))
     assert sum(https.calls.values()) >= 1 + 1 + 2 * len(REGIONS), "STS, regions, two calls per region, all via TLS"
     assert list(over_tls.findings["arn"]) == list(plain.findings["arn"]) and len(plain.findings) == len(REGIONS)
     assert set(over_tls.scope["state"]) == {"scanned"}
@@ -59,13 +61,14 @@ def test_scan_over_https_verifies_and_loads_the_bundle_once(https, monkeypatch, 
 def test_untrusted_certificate_is_refused(https, monkeypatch):
     monkeypatch.setenv("AWS_CA_BUNDLE", certifi.where())  # the public CAs only: the proxy's certificate is unknown
     with pytest.raises(neptune_audit.AwsError, match="CERTIFICATE_VERIFY_FAILED"):
-        neptune_audit.scan(regions="us-east-1", connection=Connection(endpoint_url=https.url, max_attempts=1))
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(endpoint_url=https.url,
+                                                                                                 max_attempts=1))
 
 
 def test_certificate_for_another_host_is_refused(https, monkeypatch):
     monkeypatch.setenv("AWS_CA_BUNDLE", https.ca_bundle)  # trusted, but issued for 127.0.0.1, not localhost
     with pytest.raises(neptune_audit.AwsError, match="(?i)hostname|doesn't match|not valid for"):
-        neptune_audit.scan(regions="us-east-1",
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"),
                            connection=Connection(endpoint_url=https.url.replace("127.0.0.1", "localhost"),
                                                  max_attempts=1))
 
@@ -129,7 +132,7 @@ def test_a_certificate_that_fails_verification_is_not_retried(https, monkeypatch
     url = https.url.replace("127.0.0.1", "localhost") if trusted else https.url
     conn, attempts = _attempts_counted(endpoint_url=url)
     with pytest.raises(neptune_audit.AwsError, match="(?i)CERTIFICATE_VERIFY_FAILED|hostname|match"):
-        neptune_audit.scan(regions="us-east-1", connection=conn)
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=conn)
     # the identity call and the region listing sent beside it, once each
     assert 1 <= len(attempts) <= 2, attempts
 
@@ -141,5 +144,5 @@ def test_a_tls_failure_other_than_verification_is_still_retried(moto_server, mon
         monkeypatch.setenv(k.upper(), v)
     conn, attempts = _attempts_counted(endpoint_url=moto_server.url.replace("http://", "https://"), max_attempts=3)
     with pytest.raises(neptune_audit.AwsError, match="SSL"):
-        neptune_audit.scan(regions="us-east-1", connection=conn)
+        neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=conn)
     assert len(attempts) >= 3, attempts

@@ -28,8 +28,8 @@ def demo(tmp_path_factory):
 
     with moto_once(tmp_path_factory):
         sim_estate.seed()
-        result = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
-                                    exceptions_file=sim_estate.example_exceptions())
+        result = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2",
+                                                              exceptions_file=sim_estate.example_exceptions()))
         yield result, {c["cluster_id"]: c for c in result.to_dict()["clusters"]}
 
 

@@ -57,7 +57,7 @@ def estate(aws):
 
 
 def _scan(*hooks):
-    return neptune_audit.scan(regions="us-east-1", connection=Connection(hooks=list(hooks)))
+    return neptune_audit.scan(neptune_audit.ScanOptions(regions="us-east-1"), connection=Connection(hooks=list(hooks)))
 
 
 def test_every_exposure_state_from_recorded_answers(estate):
@@ -152,7 +152,8 @@ def test_the_catalogue_is_asked_once_per_region_not_per_account(aws):
 
     manifest = sim_estate.seed()
     asked = []
-    r = neptune_audit.scan(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2", connection=Connection(
+    r = neptune_audit.scan(neptune_audit.ScanOptions(organization=True, regions="us-east-1,eu-west-1,ap-southeast-2"),
+                           connection=Connection(
         hooks=[("before-call.rds.DescribeDBEngineVersions", lambda context, **_: asked.append(context["client_region"]))]))
     with_instances = {(m["account_id"], m["region"]) for m in manifest.instances}
     assert len(with_instances) > len({region for _, region in with_instances}), "some region has several accounts"

@@ -61,4 +61,7 @@ def where(managed: dict | None) -> str:
         return f"defined in {managed['file']}" + (f":{managed['line']}" if managed.get("line") else "")
     if managed.get("stack"):
         return f"defined in stack {managed['stack']} ({managed['logical_id']})"
-    return f"defined as {managed['address']}" if managed.get("address") else ""
+    if managed.get("address"):
+        return f"defined as {managed['address']}"
+    # known from the tag the user named (--managed-by-tag), with nothing of the code itself
+    return "owned by Terraform (its tag says so)" if managed.get("tool") == "terraform" else ""

@@ -52,7 +52,7 @@ class AuditResult:
     findings: pd.DataFrame
     clusters: pd.DataFrame
     scope: pd.DataFrame
-    summary: dict
+    summary: vocabulary.Summary
     generated_at: datetime
     options: ScanOptions = field(default_factory=ScanOptions)
     parameters: dict = field(default_factory=dict)

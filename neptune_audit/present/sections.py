@@ -39,11 +39,16 @@ def verdict_html(result) -> str:
             f"{escape(summary_line(result.summary))}.</div>")
 
 
-def header(result) -> None:
+def header(result, signer: dict | None = None) -> None:
     """What an auditor checks first: the rule, when, by whom, over what, with which parameters, and the
-    SHA-256 of the run's JSON, which is embedded here as the report's evidence."""
+    SHA-256 of the run's JSON, which is embedded here as the report's evidence.
+
+    ``signer``: the key the report being made will be signed with (``report --sign``): it becomes part of the
+    run's record, so the evidence names the key that vouches for it."""
     from neptune_audit.contract import evidence
 
+    if signer is not None:
+        result.signature = signer
     doc = to_contract(result)
     meta = model.metadata()
     scanned = result.scope[result.scope["state"] == SCANNED]

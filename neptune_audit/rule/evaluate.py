@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from neptune_audit.aws.inventory import INSTANCE_COLUMNS, SCOPE_COLUMNS
 from neptune_audit.rule import allowlist as exc_rules
-from neptune_audit.vocabulary import (CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
+from neptune_audit.vocabulary import (Summary, CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
                                                RESULT_ORDER, summary)
 from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
 
@@ -190,13 +190,19 @@ def _instance_facts(row: dict, cluster: dict | None, facts: dict | None, calenda
 CFN_TAGS = ("aws:cloudformation:stack-name", "aws:cloudformation:logical-id")
 
 
-def managed_by(tags) -> dict | None:
-    """What an instance's tags say of the code that owns it (``managed_by``), or None."""
+def managed_by(tags, owner_tag: tuple[str, str | None] | None = None) -> dict | None:
+    """What an instance's tags say of the code that owns it (``managed_by``), or None.  ``owner_tag``: the user's
+    convention for Terraform (``ManagedBy=terraform``: the key, and the value or None for any value)."""
     tags = tags or {}
-    if not all(tags.get(k) for k in CFN_TAGS):
-        return None
-    return {"tool": "cloudformation", "stack": str(tags[CFN_TAGS[0]]), "logical_id": str(tags[CFN_TAGS[1]]),
-            "address": None, "file": None, "line": None}
+    if all(tags.get(k) for k in CFN_TAGS):
+        return {"tool": "cloudformation", "stack": str(tags[CFN_TAGS[0]]), "logical_id": str(tags[CFN_TAGS[1]]),
+                "address": None, "file": None, "line": None}
+    if owner_tag is not None:
+        key, value = owner_tag
+        if key in tags and (value is None or str(tags[key]) == value):
+            return {"tool": "terraform", "stack": None, "logical_id": None, "address": None, "file": None,
+                    "line": None}
+    return None
 
 
 def _last_if_none(v) -> tuple:
@@ -204,9 +210,9 @@ def _last_if_none(v) -> tuple:
 
 
 def finding_rows(instances: list[dict], rules=(), today: date | None = None, clusters: list[dict] | None = None,
-                 calendar: Calendar | None = None) -> list[dict]:
+                 calendar: Calendar | None = None, owner_tag: tuple[str, str | None] | None = None) -> list[dict]:
     """Findings as rows: collection's instance rows with their engine facts and the verdict's columns, failing
-    first."""
+    first.  ``owner_tag``: the tag that marks an instance as Terraform's (``ScanOptions.managed_by_tag``)."""
     today, calendar = today or date.today(), calendar or shipped_calendar()
     clusters = clusters or []
     by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters}
@@ -218,7 +224,7 @@ def finding_rows(instances: list[dict], rules=(), today: date | None = None, clu
         key = (row["account_id"], row["region"], row["cluster_id"])
         row.update(_instance_facts(row, by_cluster.get(key), facts.get(key), calendar, today))
         row.update(judge(row, rules, today)._asdict())
-        row["managed_by"] = managed_by(row.get("tags"))
+        row["managed_by"] = managed_by(row.get("tags"), owner_tag)
         rows.append({c: row.get(c) for c in (*FINDING_COLUMNS, *extra)})
     rows.sort(key=lambda r: (RESULT_RANK[str(r["result"])], r["account_id"], r["region"], _last_if_none(r["cluster_id"]),
                              r["instance_id"]))
@@ -317,6 +323,6 @@ def not_scanned(scope: pd.DataFrame) -> pd.DataFrame:
     return scope[scope["state"].isin(NOT_SCANNED)]
 
 
-def summarize(findings: list[dict], scope: list[dict]) -> dict:
+def summarize(findings: list[dict], scope: list[dict]) -> Summary:
     """The contract's summary block, from the finding and scope rows."""
     return summary([r["result"] for r in findings], [r["state"] for r in scope])
