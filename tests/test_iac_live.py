@@ -134,3 +134,44 @@ def test_the_panel_shows_where_each_candidate_is_written_and_offers_the_code_fix
     panel.allow_drift.value = True
     panel.apply_button.click()
     assert "verified" in panel.status.value
+
+
+def test_a_tag_the_user_names_marks_terraform_ownership_without_iac(aws, tmp_path, capsys):
+    """Terraform tags nothing by itself; teams often do (ManagedBy=terraform).  With --managed-by-tag the kit knows
+    the instance is code's without --iac, and remediate --apply refuses to drift it, whatever told the kit."""
+    import json
+
+    from neptune_audit import cli
+
+    from .conftest import boto, seed
+
+    seed([("tf", [("tf-1", False, {"ManagedBy": "terraform"})]), ("free", [("free-1", False, {"ManagedBy": "hand"})])])
+    code = cli.main(["scan", "--regions", "us-east-1", "--managed-by-tag", "ManagedBy=terraform", "--format", "json"])
+    owners = {f["instance_id"]: f["managed_by"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert code == 1 and owners["free-1"] is None
+    assert owners["tf-1"] == {"tool": "terraform", "stack": None, "logical_id": None, "address": None, "file": None,
+                              "line": None}
+    cli.main(["scan", "--regions", "us-east-1", "--managed-by-tag", "ManagedBy", "--format", "json"])
+    assert all(f["managed_by"] for f in json.loads(capsys.readouterr().out)["findings"]), "KEY alone: any value"
+
+    log = str(tmp_path / "a.jsonl")
+    code = cli.main(["remediate", "--regions", "us-east-1", "--managed-by-tag", "ManagedBy=terraform", "--apply",
+                     "--yes", "--audit-log", log])
+    err = capsys.readouterr().err
+    assert code == 2 and "--allow-drift" in err and "owned by Terraform" in err and len(err.strip().splitlines()) == 1
+    state = {d["DBInstanceIdentifier"]: d["AutoMinorVersionUpgrade"] for d in boto("rds").describe_db_instances()["DBInstances"]}
+    assert state == {"tf-1": False, "free-1": False}, "nothing changed"
+    code = cli.main(["remediate", "--regions", "us-east-1", "--managed-by-tag", "ManagedBy=terraform", "--instance",
+                     "free-1", "--apply", "--yes", "--audit-log", log])
+    assert code == 0, capsys.readouterr().err
+    state = {d["DBInstanceIdentifier"]: d["AutoMinorVersionUpgrade"] for d in boto("rds").describe_db_instances()["DBInstances"]}
+    assert state == {"tf-1": False, "free-1": True}
+
+
+@pytest.mark.parametrize("value", ["=terraform", "", "  "])
+def test_a_malformed_managed_by_tag_is_one_line(aws, capsys, value):
+    from neptune_audit import cli
+
+    code = cli.main(["scan", "--regions", "us-east-1", "--managed-by-tag", value])
+    err = capsys.readouterr().err
+    assert code == 2 and "--managed-by-tag takes KEY or KEY=VALUE" in err and len(err.strip().splitlines()) == 1
