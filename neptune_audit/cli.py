@@ -43,6 +43,9 @@ def _port(text: str) -> int:
 def _formats(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     bad = [n for n in names if n not in FORMATS]
+    if "sarif" in bad:
+        raise argparse.ArgumentTypeError(f"sarif is the format of findings in code: neptune-audit iac PATH --format "
+                                         f"sarif (scan writes {', '.join(FORMATS)})")
     if bad or not names:
         raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or repr(text)} "
                                          f"(choose from {', '.join(FORMATS)})")

@@ -23,6 +23,7 @@ BAD_INPUT = [
     (["scan", "--accounts", "999999999999"], "--accounts names 999999999999, which is not among the targets"),
     (["scan", "--demo", "--profile", "x"], "--profile cannot be combined with --demo"),
     (["frobnicate"], "invalid choice"),
+    (["scan", "--format", "sarif"], "neptune-audit iac PATH --format sarif"),
 ]
 
 
@@ -49,3 +50,20 @@ def test_bad_exceptions_file_leaves_no_output(aws, capsys, tmp_path, content, me
     code, stdout, err = main(["scan", "--format", "json", "-o", out, "--exceptions", tmp_path / "e.yml"], capsys)
     one_line_2(code, err, message)
     assert stdout == "" and list(tmp_path.iterdir()) == [tmp_path / "e.yml"]
+
+
+def test_a_private_key_given_as_the_public_key_says_so_whole(tmp_path, capsys):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = tmp_path / "k.pem"
+    key.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "r.html").write_text("<html></html>")
+    (tmp_path / "r.html.sig").write_text("{}")
+    code, _, err = main(["evidence", tmp_path / "r.html", "--public-key", key], capsys)
+    one_line_2(code, err, "is a private key: verify with its public half (openssl pkey")
+    assert "…" not in err
+    key.write_text("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n")
+    code, _, err = main(["evidence", tmp_path / "r.html", "--public-key", key], capsys)
+    one_line_2(code, err, "is not a PEM public key (expected '-----BEGIN PUBLIC KEY-----'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neptune_audit.aws.faults import AWS_ERRORS
 from neptune_audit.aws.permissions import Needs
 from neptune_audit.errors import AwsError, UsageError, one_line
 
@@ -19,15 +20,14 @@ SIGNING_ALGORITHMS = {"ECC_NIST_P256": "ECDSA_SHA_256",
                       **{f"RSA_{n}": "RSASSA_PKCS1_V1_5_SHA_256" for n in (2048, 3072, 4096)}}
 
 
-def _error(key: str, exc: Exception) -> Exception:
-    from botocore.exceptions import BotoCoreError, ClientError
+def _error(key: str, exc: Exception) -> AwsError:
+    """One of AWS's errors (``faults.AWS_ERRORS``) as one line naming the key."""
+    from botocore.exceptions import ClientError
 
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return AwsError(f"KMS key {key}: {err.get('Code')}: {one_line(err.get('Message', ''), limit=160)}")
-    if isinstance(exc, BotoCoreError):
-        return AwsError(f"KMS key {key}: {one_line(exc, limit=160)}")
-    return exc
+    return AwsError(f"KMS key {key}: {one_line(exc, limit=160)}")
 
 
 class KmsKey:
@@ -52,7 +52,7 @@ class KmsKey:
         region = self._client.meta.region_name
         try:
             caller = Connection().client(self._session, "sts", region).get_caller_identity()
-        except Exception as exc:
+        except AWS_ERRORS as exc:
             raise _error(self.key, exc) from None
         if not self.arn.startswith("arn:"):
             # AWS answers GetPublicKey with the key ARN (API reference); moto with the bare id.  A bare id is the
@@ -65,7 +65,7 @@ class KmsKey:
         try:
             return self._client.sign(KeyId=self.arn, Message=message, MessageType="RAW",
                                      SigningAlgorithm=self.algorithm)["Signature"]
-        except Exception as exc:
+        except AWS_ERRORS as exc:
             raise _error(self.key, exc) from None
 
 
@@ -82,6 +82,6 @@ def open_key(key: str) -> KmsKey:
     client = connection.client(session, "kms", region)
     try:
         answer = client.get_public_key(KeyId=key)
-    except Exception as exc:
+    except AWS_ERRORS as exc:
         raise _error(key, exc) from None
     return KmsKey(key, session, client, answer)

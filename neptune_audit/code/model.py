@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 # Only these are Neptune DB instances (AWS::RDS::DBInstance, aws_db_instance and DocumentDB never are)
 CFN_TYPE = "AWS::Neptune::DBInstance"
 TF_TYPE = "aws_neptune_cluster_instance"
-SOURCES = ("cloudformation", "cdk", "terraform", "terraform-plan")
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Resource:
     line: int | None          # the resource's line
     resource: str             # logical id, or Terraform address
     type: str
-    source: str               # one of SOURCES
+    source: str               # cloudformation, cdk, terraform or terraform-plan
     value: Value
     prop_line: int | None = None
     suppressions: list = field(default_factory=list)
@@ -60,11 +59,3 @@ class Resource:
     @property
     def where(self) -> int | None:
         return self.prop_line or self.line
-
-
-@dataclass
-class Unread:
-    """A file that looked like one of ours but could not be parsed."""
-
-    file: str
-    error: str

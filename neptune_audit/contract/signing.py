@@ -205,10 +205,14 @@ def load_public_key(path):
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     data = read_bytes(path, MAX_SIGNATURE, "public key")
+    if b"PRIVATE KEY-----" in data:  # the signing key itself: never needed to verify, and not to be handed around
+        raise InputError(f"public key {path} is a private key: verify with its public half (openssl pkey -in "
+                         f"{path} -pubout -out public.pem), and keep the private key to the signer")
     try:
         key = load_pem_public_key(data)
-    except Exception as exc:  # ValueError or UnsupportedAlgorithm
-        raise InputError(f"public key {path} is not a PEM public key ({one_line(exc, limit=80)})") from None
+    except Exception:  # noqa: BLE001 - ValueError or UnsupportedAlgorithm, whose text is the library's, not the user's
+        raise InputError(f"public key {path} is not a PEM public key (expected '-----BEGIN PUBLIC KEY-----', as "
+                         "`openssl pkey -pubout` writes it)") from None
     _algorithm_of(key)
     return key
 

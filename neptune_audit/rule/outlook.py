@@ -45,7 +45,6 @@ CALENDAR_FILE = "engine_calendar.yaml"
 STALE_AFTER = timedelta(days=180)
 NEAR = timedelta(days=180)
 COVERED_FROM = (1, 3, 0, 0)
-END_OF_LIFE_STATES = ("past", "within-180-days", "later", "unknown")
 ENGINE_ACTION = "db-upgrade"
 OS_ACTION = "system-update"
 MAX_CALENDAR_BYTES = 1024 * 1024
@@ -191,7 +190,7 @@ def load_calendar(path=None) -> Calendar:
 
 
 def eol_state(eol: date | None, today: date) -> str:
-    """One of END_OF_LIFE_STATES for an end-of-life date on ``today``."""
+    """past, within-180-days, later or unknown: the state of an end-of-life date on ``today``."""
     if not eol:
         return "unknown"
     if eol < today:
@@ -200,7 +199,7 @@ def eol_state(eol: date | None, today: date) -> str:
 
 
 def end_of_life(calendar: Calendar, version, today: date) -> tuple[str | None, str]:
-    """(end-of-life date, one of END_OF_LIFE_STATES) of a release on ``today``."""
+    """(end-of-life date, its state, as ``eol_state``) of a release on ``today``."""
     entry = calendar.entry(version)
     eol = entry.get("end_of_life") if entry else None
     return (eol.isoformat() if eol else None), eol_state(eol, today)
