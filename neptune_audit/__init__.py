@@ -7,7 +7,7 @@ notebooks call; it returns an :class:`AuditResult`.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from neptune_audit._version import __version__
 
 import logging as _logging
 from typing import TYPE_CHECKING

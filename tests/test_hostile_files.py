@@ -309,10 +309,12 @@ def test_a_newline_in_an_instance_id_forges_no_plan_line():
 
     from types import SimpleNamespace
 
+    from neptune_audit.cli import remediate as remediate_cli
+
     plan = pd.DataFrame([{"account_id": "123456789012", "region": "us-east-1", "cluster_id": "c1",
                           "instance_id": "w1\nWarnings: none, safe to apply", "role": "writer", "status": "available",
                           "warnings": ["restart\nApplied: OK"]}])
-    text = cli._plan_text(SimpleNamespace(plan=plan, skipped=["a\nLeft alone: b"]))
+    text = remediate_cli.plan_text(SimpleNamespace(plan=plan, skipped=["a\nLeft alone: b"]))
     lines = text.splitlines()
     assert not any(line.startswith(("Warnings: none", "Applied", "Left alone: b")) for line in lines), text
 

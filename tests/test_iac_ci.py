@@ -82,7 +82,9 @@ def test_the_github_workflow_installs_the_kit_from_a_pinned_reference(tmp_path):
     step = next(s for s in flow["jobs"]["neptune-001"]["steps"] if s.get("name") == "Install neptune-audit")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     ref = step["env"]["NEPTUNE_AUDIT_REF"]
-    assert ref == f"v{project['version']}", "pinned to the release of the version the example ships with"
+    from neptune_audit._version import __version__
+
+    assert ref == f"v{__version__}", "pinned to the release of the version the example ships with"
     source = project["urls"]["Source"]
     assert f"git+{source}@${{NEPTUNE_AUDIT_REF}}" in step["run"], step["run"]
     assert step["run"].startswith("pip install ")

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "neptune_audit"
 # Lowest first.  A module may import its own room and the rooms below it, never one above.
 ROOMS = [
     ("base", ("neptune_audit.errors", "neptune_audit.defaults", "neptune_audit.inputs", "neptune_audit.vocabulary",
-              "neptune_audit.records", "neptune_audit.__version__")),
+              "neptune_audit.records", "neptune_audit._version")),
     ("options", ("neptune_audit.options",)),
     ("aws", ("neptune_audit.aws",)),
     ("rule", ("neptune_audit.rule",)),
@@ -71,7 +71,7 @@ def imports_of(path: Path, root: Path, modules: set[str]) -> set[str]:
                 base = ".".join(up + ([node.module] if node.module else []))
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                found.add(sub if sub in modules or alias.name == "__version__" else base)
+                found.add(sub if sub in modules else base)
     root_name = root.name
     return {m for m in found if m == root_name or m.startswith(root_name + ".")} - {me}
 

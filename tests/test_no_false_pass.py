@@ -67,9 +67,9 @@ def test_an_unparseable_answer_costs_one_region_not_the_run(moto_server):
 
 @pytest.mark.slow
 def test_a_bug_is_exit_4_with_one_line_and_a_hint():
-    probe = ("import sys\nfrom neptune_audit import cli\n"
-             "def boom(args):\n    raise KeyError('internal state')\n"
-             "cli.cmd_policy = boom\nsys.exit(cli.main(['policy', 'audit']))\n")
+    probe = ("import sys\nfrom neptune_audit import api, cli\n"
+             "def boom(*args, **kw):\n    raise KeyError('internal state')\n"
+             "api.policy = boom\nsys.exit(cli.main(['policy', 'audit']))\n")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 4
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import ProfileNotFound
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit.aws.faults import no_retry_for_an_untrusted_certificate
 from neptune_audit.aws.tuning import building_client, new_botocore_session, share_http_session
 from neptune_audit.defaults import MAX_ORGANIZATION_WORKERS

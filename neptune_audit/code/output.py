@@ -10,7 +10,7 @@ import textwrap
 from typing import Any
 from pathlib import Path
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit.code.scan import SCHEMA, IacResult
 from neptune_audit.vocabulary import EXCEPTED, FAIL
 from neptune_audit.rule import model

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit.records import clip
 from neptune_audit.vocabulary import EXCEPTED, FAIL, FINDING_FIELDS, PASS
 from neptune_audit.rule import model

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit.rule import model
 from neptune_audit.vocabulary import CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, FORMATS, PASS, SCHEMA, SCOPE_FIELDS
 from neptune_audit.records import iso, terminal_text

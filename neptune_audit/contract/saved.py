@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit import vocabulary
 from neptune_audit.rule import model
 from neptune_audit.errors import InputError, UsageError, one_line

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit.contract import notebook
 from neptune_audit.errors import InputError, UsageError, one_line
 from neptune_audit.inputs import MB, read_bytes, strict_json

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from neptune_audit import __version__
+from neptune_audit._version import __version__
 from neptune_audit.contract.export import to_contract
 from neptune_audit.present import charts, display
 from neptune_audit.present.datatable import (Html, account_region, cell_text, command_html, stack, table, table_html,
