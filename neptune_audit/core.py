@@ -22,7 +22,7 @@ from neptune_audit.errors import UsageError
 from neptune_audit.options import ScanOptions, parse_owner_tag
 from neptune_audit.records import records
 from neptune_audit.vocabulary import NOT_SCANNED, summary_line
-from neptune_audit.rule import allowlist, outlook
+from neptune_audit.rule import allowlist, calendars, outlook
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def run(options: ScanOptions, connection: Connection, *, progress: inventory.Pro
         exposure.shutdown(wait=False)  # a failed region's calls still in flight need not hold the scan
     from neptune_audit.rule import evaluate
 
-    calendar = calendar or outlook.shipped_calendar()
+    calendar = calendar or calendars.default_calendar()
     today = today or generated_at.date()
     findings = evaluate.finding_rows(inv.instances, rules, today, clusters=inv.clusters, calendar=calendar,
                                      owner_tag=parse_owner_tag(options.managed_by_tag))

@@ -206,7 +206,7 @@ def test_writer_off_says_so_and_where_the_setting_would_take_it(scanned):
 def test_end_of_life_past_near_and_later(today, expected):
     cal = outlook.shipped_calendar()
     assert outlook.end_of_life(cal, "1.3.2.1", today) == ("2027-03-06", expected)
-    assert outlook.end_of_life(cal, "1.2.1.0", date(2026, 12, 1)) == ("2026-03-06", "past"), "by its major line"
+    assert outlook.end_of_life(cal, "1.2.1.0", date(2026, 12, 1)) == ("2026-11-30", "past"), "its own row"
     assert outlook.end_of_life(cal, "1.4.99.0", today) == (None, "unknown"), "missing from the calendar: unknown"
 
 
@@ -270,9 +270,9 @@ def test_a_release_before_1_3_gets_a_command_aws_accepts(scanned):
 
 def test_a_1_1_cluster_is_past_end_of_life(scanned):
     _, c, _ = scanned
-    x = c["old-1-1"]  # AWS's table: every 1.0.x and 1.1.x release ended on 2024-10-31
-    assert x["end_of_life"] == "past" and x["end_of_life_date"] == "2024-10-31"
-    assert x["outlook"].startswith("1.1.1.0 reached end of life on 2024-10-31. Every 1.1 release has ended")
+    x = c["old-1-1"]  # AWS's table: 1.1.0.0 ended 2025-03-15, 1.1.1.0 on 2026-11-30
+    assert x["end_of_life"] == "past" and x["end_of_life_date"] == "2026-11-30"
+    assert x["outlook"].startswith("1.1.1.0 reached end of life on 2026-11-30. Every 1.1 release has ended")
     assert x["manual_upgrade_target"] == "1.3.2.1", "1.2.1.0 is offered too, but it is before 1.3.0.0"
 
 
@@ -294,9 +294,9 @@ def test_a_stale_calendar_is_said_in_every_output(estate, tmp_path):
     r = _scan(calendar=str(cal))
     doc = r.to_dict()
     assert doc["engine_calendar"]["stale"] is True and doc["engine_calendar"]["file"] == str(cal)
-    assert "more than 180 days" in r.calendar_note
+    assert "more than 120 days" in r.calendar_note and "neptune-audit calendar update" in r.calendar_note
     assert " ".join(r.calendar_note.split()) in " ".join(to_table(r).split()), "wrapped to the width, whole"
-    assert "more than 180 days" in r._repr_html_()
+    assert "more than 120 days" in r._repr_html_()
 
 
 @pytest.mark.parametrize("text, words", [

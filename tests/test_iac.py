@@ -81,7 +81,7 @@ def test_reasons_say_what_decides(tree):
     assert "depends on condition IsProd" in got[("cfn/graph.yaml", "ByCondition")]["reason"]
     assert "expired on 2020-01-31" in got[("cfn/graph.yaml", "SuppressionExpired")]["reason"]
     legacy = got[("cfn/graph.yaml", "LegacyWriter")]["reason"]
-    assert "pinned to engine 1.2.1.0, older than 1.3.0.0" in legacy and "end of life on 2026-03-06" in legacy
+    assert "pinned to engine 1.2.1.0, older than 1.3.0.0" in legacy and "end of life on 2026-11-30" in legacy
     cdk = got[("cdk.out/GraphStack.template.json", "GraphInstance1D4E5F")]
     assert cdk["construct_path"] == "GraphStack/Graph/Instance1" and cdk["stack"] == "GraphStack"
     assert got[("tf/main.tf", "aws_neptune_cluster_instance.writer")]["identifier"] == "graph-writer"

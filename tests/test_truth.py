@@ -2,8 +2,10 @@
 not mislead whoever copies them.
 
 AWS (read 2026-12-07): ModifyDBCluster to another major version needs AllowMajorVersionUpgrade; the 1.4.x release
-notes allow 1.2.0.0 and later straight to 1.4; end-of-life dates are per release (engine-releases.html): 1.0.x/1.1.x
-ended 2024-10-31, 1.2.x 2026-03-06, 1.4.0.0-1.4.6.1 end 2027-03-06 and 1.4.6.2+ 2027-06-03;
+notes allow 1.2.0.0 and later straight to 1.4; end-of-life dates are per release (engine-releases.html, as of
+2026-07-28, with 1.4.8.0): 1.0.2.0 ended 2020-05-19, 1.0.2.1-1.0.2.2 2022-07-29, 1.0.3.0-1.0.5.1 2023-01-30,
+1.1.0.0 2025-03-15, 1.1.1.0 and 1.2.x 2026-11-30; 1.3.x and 1.4.0.0-1.4.6.1 end 2027-03-06, 1.4.6.2-1.4.7.x
+2027-06-03 and 1.4.8.0 2027-10-27;
 PendingMaintenanceAction.ForcedApplyDate is applied on that date, regardless of the maintenance window.
 """
 from __future__ import annotations
@@ -49,14 +51,15 @@ def test_a_1_2_cluster_is_told_a_command_aws_accepts(demo):
 
 def test_a_1_4_cluster_near_end_of_life_is_told_which_minor_extends_it(demo):
     _, clusters = demo
-    x = clusters["supply-chain"]  # 1.4.5.0: ends 2027-03-06; 1.4.6.2 and later end 2027-06-03
+    x = clusters["supply-chain"]  # 1.4.5.0: ends 2027-03-06; 1.4.6.2-1.4.7.x end 2027-06-03, 1.4.8.0 2027-10-27
     cal = outlook.shipped_calendar()
     assert x["end_of_life_date"] == "2027-03-06"
     if x["end_of_life"] == "within-180-days":  # the demo's date decides; the sentence must be there when it is
+        # the region's targets decide: the simulated one offers up to 1.4.7.1 (ends 2027-06-03)
         assert "A minor upgrade within 1.4 to 1.4.6.2 or later (end of life 2027-06-03) extends its support." \
                in x["outlook"]
-    ext = outlook.support_extension("1.4.5.0", None, cal, date(2026, 12, 7))
-    assert ext == {"version": "1.4.6.2", "end_of_life": "2027-06-03", "major": False}
+    ext = outlook.support_extension("1.4.5.0", None, cal, date(2026, 12, 7))  # targets unknown: the calendar alone
+    assert ext == {"version": "1.4.8.0", "end_of_life": "2027-10-27", "major": False}
     assert not any("plan a major version upgrade" in c["outlook"] for c in clusters.values())
 
 
@@ -71,16 +74,18 @@ def test_a_forced_only_pending_action_is_worded_on_its_date(demo):
 def test_a_1_1_cluster_is_past_end_of_life(demo):
     result, clusters = demo
     x = clusters["graph-2019"]
-    assert (x["end_of_life"], x["end_of_life_date"], x["exposure"]) == ("past", "2024-10-31", "not-covered")
-    assert x["outlook"].startswith("1.1.1.0 reached end of life on 2024-10-31. Every 1.1 release has ended")
+    assert (x["end_of_life"], x["end_of_life_date"], x["exposure"]) == ("past", "2026-11-30", "not-covered")
+    assert x["outlook"].startswith("1.1.1.0 reached end of life on 2026-11-30. Every 1.1 release has ended")
     # the region offers 1.1.1.0 only 1.2.x (the 1.3/1.4 notes allow upgrades from 1.2.0.0 on): the first step
     assert x["manual_upgrade_target"].startswith("1.2.")
 
 
 def test_the_calendar_knows_every_release_line_aws_dates():
     cal = outlook.shipped_calendar()
-    for version, eol in [("1.0.5.1", "2024-10-31"), ("1.1.1.0", "2024-10-31"), ("1.2.1.0", "2026-03-06"),
-                         ("1.3.4.0", "2027-03-06"), ("1.4.6.1", "2027-03-06"), ("1.4.6.2", "2027-06-03")]:
+    for version, eol in [("1.0.2.0", "2020-05-19"), ("1.0.2.2", "2022-07-29"), ("1.0.5.1", "2023-01-30"),
+                         ("1.1.0.0", "2025-03-15"), ("1.1.1.0", "2026-11-30"), ("1.2.1.0", "2026-11-30"),
+                         ("1.3.4.0", "2027-03-06"), ("1.4.6.1", "2027-03-06"), ("1.4.6.2", "2027-06-03"),
+                         ("1.4.7.1", "2027-06-03"), ("1.4.8.0", "2027-10-27")]:
         assert outlook.end_of_life(cal, version, date(2026, 12, 7))[0] == eol, version
 
 

@@ -279,10 +279,11 @@ def _decide(v: Value) -> tuple[bool | None, str]:
 
 def _engine_note(r: Resource, today: date, calendar) -> str:
     from neptune_audit.rule import outlook
+    from neptune_audit.rule.calendars import default_calendar
 
     if not r.engine_version or outlook.amvu_effective(r.engine_version) is not False:
         return ""
-    cal = calendar or outlook.shipped_calendar()
+    cal = calendar or default_calendar()
     eol, state = outlook.end_of_life(cal, r.engine_version, today)
     when = {"past": f"; it reached end of life on {eol}", "within-180-days": f"; it reaches end of life on {eol}",
             "later": f"; end of life {eol}"}.get(state, "")

@@ -17,7 +17,8 @@ from neptune_audit.aws.inventory import INSTANCE_COLUMNS, SCOPE_COLUMNS
 from neptune_audit.rule import allowlist as exc_rules
 from neptune_audit.vocabulary import (Summary, CLUSTER_FIELDS, EXCEPTED, FAIL, FINDING_FIELDS, NOT_SCANNED, PASS,
                                                RESULT_ORDER, summary)
-from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence, shipped_calendar
+from neptune_audit.rule.calendars import default_calendar
+from neptune_audit.rule.outlook import Calendar, amvu_effective, engine_facts, sentence
 
 if TYPE_CHECKING:  # the scan works on rows; pandas loads only for the DataFrames of a notebook, a table or a report
     import pandas as pd
@@ -154,7 +155,7 @@ def cluster_facts(instances: list[dict], clusters: list[dict] | None, calendar: 
     pending actions."""
     if not clusters:
         return {}
-    calendar, today = calendar or shipped_calendar(), today or date.today()
+    calendar, today = calendar or default_calendar(), today or date.today()
     own = {(r["account_id"], r["region"], r["instance_id"]): r.get("own_pending_maintenance")
            for r in instances}
     out = {}
@@ -213,7 +214,7 @@ def finding_rows(instances: list[dict], rules=(), today: date | None = None, clu
                  calendar: Calendar | None = None, owner_tag: tuple[str, str | None] | None = None) -> list[dict]:
     """Findings as rows: collection's instance rows with their engine facts and the verdict's columns, failing
     first.  ``owner_tag``: the tag that marks an instance as Terraform's (``ScanOptions.managed_by_tag``)."""
-    today, calendar = today or date.today(), calendar or shipped_calendar()
+    today, calendar = today or date.today(), calendar or default_calendar()
     clusters = clusters or []
     by_cluster = {(c["account_id"], c["region"], c["cluster_id"]): c for c in clusters}
     instances = [dict(r) for r in instances]
@@ -246,7 +247,7 @@ def cluster_rows(findings: list[dict], clusters: list[dict], calendar: Calendar 
                  today: date | None = None) -> list[dict]:
     """One row per cluster: its writer, whether it gets minor upgrades, how many instances fail, its engine
     facts and outlook."""
-    today, calendar = today or date.today(), calendar or shipped_calendar()
+    today, calendar = today or date.today(), calendar or default_calendar()
     by_instance = {(r["account_id"], r["region"], r["instance_id"]): r for r in findings}
     facts_of = cluster_facts(findings, clusters, calendar, today)  # findings keep the rows' own pending actions
     rows = []

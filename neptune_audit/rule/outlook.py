@@ -42,7 +42,7 @@ from neptune_audit.errors import InputError, one_line
 from neptune_audit.inputs import parse_date, safe_yaml, strict_yaml_loader
 
 CALENDAR_FILE = "engine_calendar.yaml"
-STALE_AFTER = timedelta(days=180)
+STALE_AFTER = timedelta(days=120)  # AWS moved 1.2's end of life twice within 2026
 NEAR = timedelta(days=180)
 COVERED_FROM = (1, 3, 0, 0)
 ENGINE_ACTION = "db-upgrade"
@@ -100,8 +100,20 @@ class Calendar:
 
 def stale_note(as_of: str) -> str:
     """One line for every output when the calendar is old enough that AWS may have published new dates."""
-    return (f"The engine calendar is as of {as_of}, more than {STALE_AFTER.days} days before this run: "
-            "end-of-life dates may have changed (update the kit, or pass --engine-calendar FILE).")
+    return (f"The engine calendar is as of {as_of}, more than {STALE_AFTER.days} days before this run: AWS may have "
+            "moved end-of-life dates since. Run `neptune-audit calendar update` (or pass --engine-calendar FILE).")
+
+
+def calendar_gap(calendar: Calendar, version) -> str | None:
+    """A sentence when the calendar does not know a release whose major version it does know (a release newer than
+    the calendar, most often): the way to learn its end of life, instead of a bare "unknown"."""
+    if not version or calendar.entry(version) is not None or not _VERSION.fullmatch(str(version)):
+        return None
+    major = version_key(version)[:2]
+    if not any(version_key(v)[:2] == major for v in calendar.releases):
+        return None
+    return (f"The engine calendar (as of {calendar.as_of.isoformat()}) does not know {version}: run "
+            "`neptune-audit calendar update` for its end of life.")
 
 
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+){1,3}")  # ASCII digits only: str.isdigit() takes "²" and "٣"
@@ -250,7 +262,7 @@ def engine_facts(version, status, targets, catalogue, pending, global_cluster_id
              "manual_upgrade_target": manual_target(version, targets, calendar),
              "support_extension": support_extension(version, targets, calendar, today),
              "targets_known": targets is not None,
-             "major_ended": major_ended(calendar, version, today)}
+             "major_ended": major_ended(calendar, version, today), "calendar_gap": calendar_gap(calendar, version)}
     if version and listed and targets is not None:
         cur = version_key(version)
         newer = {t["EngineVersion"] for t in targets
@@ -391,6 +403,8 @@ def sentence(f: dict, version, window, writer_id, writer_setting, writer_seen: b
         tail += f" Patch {f['patch_target']} is installed in a maintenance window whatever the setting says."
     if f["os_update_pending"]:
         tail += " An OS update is pending (it does not change the engine version)."
+    if f.get("calendar_gap"):
+        tail += " " + f["calendar_gap"]
     forced = f.get("auto_applied_after") or f.get("forced_apply_date")
     if writer_id and not writer_seen:
         return f"Unknown: the writer {writer_id} was not returned by DescribeDBInstances."

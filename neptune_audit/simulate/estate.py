@@ -75,8 +75,8 @@ ESTATE = {
 }
 # The engine release of each demo cluster (its instances run the same), so that every outlook appears:
 # kg-legacy and sandbox-graph are on 1.2.x (past end of life, not covered by the setting; kg-legacy has the engine
-# upgrade AWS forces on a date) and graph-2019 on 1.1.x (ended 2024-10-31); supply-chain (1.4.5.0, end of life
-# 2027-03-06) is told that a minor upgrade to 1.4.6.2 or later extends its support; graph-prod's automatic
+# upgrade AWS forces on a date) and graph-2019 on 1.1.x (1.1.1.0 ended 2026-11-30); supply-chain (1.4.5.0, end of
+# life 2027-03-06) is told that a minor upgrade to 1.4.8.0 or later extends its support; graph-prod's automatic
 # target (1.3.2.1) is not its newest minor (1.3.4.0); supply-chain has no automatic target (only a patch);
 # identity-graph's maintenance window is open whenever the demo runs (the change-safety warning); fraud-detect has
 # a required engine upgrade pending; recs-eu an OS update; network-topology is in a global database; recs-eu and
