@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from neptune_audit import cli
 from neptune_audit import vocabulary
 from neptune_audit.contract import files
 from neptune_audit.errors import UsageError

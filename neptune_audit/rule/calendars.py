@@ -79,7 +79,8 @@ def from_endoflife(body: bytes, url: str, fetched: datetime) -> str:
         name = release.get("name")
         if not isinstance(name, str) or not _RELEASE.fullmatch(name):
             raise InputError(f"{at}: name {one_line(name, limit=40)!r} is not an engine release such as 1.4.8.0")
-        custom = release.get("custom") if isinstance(release.get("custom"), dict) else {}
+        custom = release.get("custom")
+        custom = custom if isinstance(custom, dict) else {}
         upgrade = custom.get("upgradeVersion")
         if upgrade in (None, "", "N/A"):
             upgrade = None
