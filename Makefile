@@ -26,20 +26,26 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/neptune-audit demo
 
-# The quick tests on every core (pytest-xdist), then those that start kernels, servers and browsers, one at a time.
+# The quick tests on every core (pytest-xdist), then those that start kernels, servers and browsers, two at a time,
+# a file per worker (a file's tests share their servers).
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
-	@# one line per test as it starts and ends: a browser test can take minutes, and nothing should look stuck
-	$(BIN)/python -m pytest -m slow -n 0 -v
+	@# one line per test as it ends: a browser test can take minutes, and nothing should look stuck
+	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile -v
 
-# The quick tests at the newest boto3/botocore on PyPI, which must still be within aws/tuning.py's TESTED_BOTOCORE
-# (a test fails otherwise: the speed-ups would be off for every user of that botocore).
+# The quick tests at the newest boto3/botocore on PyPI, in a virtualenv of their own (.venv is left as it is, for lint
+# and docs), which must still be within aws/tuning's TESTED_BOTOCORE (a test fails otherwise: the speed-ups would be
+# off for every user of that botocore).
+NEWEST_VENV := .venv-newest
 test-newest: $(STAMP)
-	$(PIP) install --upgrade boto3 botocore
-	NEPTUNE_AUDIT_REQUIRE_TUNING=1 $(BIN)/python -m pytest -m "not slow"
+	$(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[test,demo]'
+	$(NEWEST_VENV)/bin/python -m pip --disable-pip-version-check -q install --upgrade boto3 botocore
+	NEPTUNE_AUDIT_REQUIRE_TUNING=1 $(NEWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m "not slow"
 
-# The whole suite, slow tests included, at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt:
-# every direct dependency at its floor), in a virtualenv of its own.
+# The quick suite, and the slow tests whose outcome depends on the versions installed (marked floor: kernels,
+# browsers, signing, packaging), at the lowest versions pyproject.toml allows (.ci/constraints-lowest.txt: every
+# direct dependency at its floor), in a virtualenv of its own.
 LOWEST_VENV := .venv-lowest
 $(LOWEST_VENV)/.installed-stamp: pyproject.toml .ci/constraints-lowest.txt
 	$(PYTHON) -m venv $(LOWEST_VENV)
@@ -48,7 +54,7 @@ $(LOWEST_VENV)/.installed-stamp: pyproject.toml .ci/constraints-lowest.txt
 
 test-lowest: $(LOWEST_VENV)/.installed-stamp
 	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m "not slow"
-	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m slow -n 0 -v
+	$(LOWEST_VENV)/bin/python -m pytest -p no:cacheprovider -m "slow and floor" -n 2 --dist loadfile -v
 
 # The Airflow DAG (examples/airflow), run once end to end by Airflow in its own virtualenv (never the kit's).
 AIRFLOW_VENV := .venv-airflow
@@ -77,4 +83,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) $(LOWEST_VENV) reports .pytest_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(LOWEST_VENV) $(NEWEST_VENV) reports .pytest_cache

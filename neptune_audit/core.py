@@ -83,7 +83,7 @@ def run(options: ScanOptions, connection: Connection, *, progress: inventory.Pro
         rules, calendar = read_inputs(options)
         code = read_code(options)
         generated_at = datetime.now(timezone.utc).replace(microsecond=0)
-        started = time.monotonic()
+        started, calls_before = time.monotonic(), connection.api_calls
         with fewer_gc_passes():
             accounts = resolve_accounts(connection, options.profiles, options.role_arns,
                                                 options.organization, options.role_name, only=options.accounts,
@@ -112,9 +112,10 @@ def run(options: ScanOptions, connection: Connection, *, progress: inventory.Pro
             log.warning("account %s region %s not scanned: %s (%s)", row["account_id"], row["region"], row["state"],
                         row["error"] or "no detail")
     log.info("scanned %d account(s), %d account-region(s) in %.1f s with %d AWS calls: %s", len(accounts),
-             len(inv.scope), time.monotonic() - started, inv.api_calls, summary_line(summary))
+             len(inv.scope), time.monotonic() - started, connection.api_calls - calls_before, summary_line(summary))
     return AuditResult(findings=findings, clusters=clusters, scope=inv.scope,
                        summary=summary, generated_at=generated_at,
                        options=options, parameters=params, callers=callers, exceptions=rules,
-                       api_calls=inv.api_calls, accounts=accounts, duration_seconds=time.monotonic() - started,
+                       api_calls=connection.api_calls - calls_before, accounts=accounts,
+                       duration_seconds=time.monotonic() - started,
                        engine_calendar=calendar.describe(today))

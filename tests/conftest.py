@@ -46,6 +46,11 @@ LONGEST_FIRST = ("test_remediate.py", "test_collect.py", "test_terminal.py", "te
                  "test_hostile_places.py", "test_upgrade_exposure.py")
 
 ROOT = Path(__file__).resolve().parents[1]
+# Slow tests whose outcome the installed versions decide (a notebook kernel, nbconvert's HTML, the browser, the
+# signature's crypto, the wheel), run again at every dependency's floor; the rest of the slow suite drives the kit's
+# own code through the CLI and moto, which the quick suite already runs at the floors.
+FLOOR_FILES = {"test_report.py", "test_signing.py", "test_jupyterlab.py", "test_clean_install.py",
+               "test_scheduled_runs.py", "test_evidence.py"}
 DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -56,6 +61,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"moto_server", "_moto_server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        # what the dependencies' versions decide: `make test-lowest` runs these at every floor
+        if item.get_closest_marker("slow") and (item.path.name in FLOOR_FILES or item.get_closest_marker("browser")):
+            item.add_marker(pytest.mark.floor)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file, as written
 
@@ -189,6 +197,12 @@ class MotoServer:
 
     def reset(self):
         self.moto_api("reset")
+
+    def seed(self):
+        """The demo Organization, seeded through the server (its /moto-api/seed needs the server's token)."""
+        from neptune_audit.simulate import estate as sim_estate
+
+        return sim_estate.seed(self.url, self.server.headers())
 
     def moto_api(self, path: str, data: bytes = b""):
         """A state change through moto's own API, which the server allows to its owner alone (its token)."""

@@ -34,7 +34,7 @@ def check_contract(doc: dict) -> None:
 @pytest.fixture
 def estate(moto_server):
     """The demo Organization, seeded into the moto server."""
-    return sim_estate.seed(moto_server.url)
+    return moto_server.seed()
 
 
 def test_json_matches_contract_and_the_estate(moto_server, estate):

@@ -355,3 +355,28 @@ def test_rds_clients_are_built_while_the_region_listing_is_in_flight(aws):
     assert (result.scope["state"] == "scanned").sum() == len(regions)
     assert sorted(built) == sorted(("neptune-audit-spares", r) for r in regions), built
     assert all(not a._spares for a in result.accounts)
+
+
+@pytest.mark.parametrize("organization", [False, True], ids=["one account", "organization"])
+def test_run_api_calls_counts_every_call_the_scan_made(aws, monkeypatch, organization):
+    """run.api_calls against botocore's own count (every BaseClient._make_api_call of the scan): the caller's
+    identity (STS), the Organization's accounts (ListAccounts) and each AssumeRole included."""
+    from botocore.client import BaseClient
+
+    if organization:
+        sim_estate.seed()
+    else:
+        seed([("g1", [("g1-w", False, {})])])
+    made: list[str] = []
+    original = BaseClient._make_api_call
+
+    def counted(self, operation_name, api_params):
+        made.append(f"{self.meta.service_model.service_name}.{operation_name}")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    result = neptune_audit.scan(neptune_audit.ScanOptions(organization=organization, regions="us-east-1,eu-west-1"))
+    assert result.api_calls == len(made) == result.to_dict()["run"]["api_calls"], sorted(made)
+    assert "sts.GetCallerIdentity" in made
+    if organization:
+        assert "organizations.ListAccounts" in made and made.count("sts.AssumeRole") == 2, "two member accounts"

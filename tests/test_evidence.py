@@ -7,7 +7,6 @@ import pytest
 
 from neptune_audit import vocabulary
 from neptune_audit.contract import evidence
-from neptune_audit.simulate import estate as sim_estate
 from neptune_audit.present.report import run_report
 
 from .conftest import run_cli
@@ -18,7 +17,7 @@ def org(moto_server, monkeypatch):
     for k, v in moto_server.env().items():
         if k.startswith("AWS_"):
             monkeypatch.setenv(k, v)
-    return sim_estate.seed(moto_server.url)
+    return moto_server.seed()
 
 
 def _key(doc):

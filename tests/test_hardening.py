@@ -93,7 +93,7 @@ def test_not_enabled_region_and_denied_region_shown_in_coverage(org, monkeypatch
 
 
 def test_credentials_never_reach_any_output(moto_server, tmp_path):
-    sim_estate.seed(moto_server.url)
+    moto_server.seed()
     # Distinctive values, built at run time so that no key-shaped string sits in the repository.
     key_id = "AKIA" + "NEPTUNEAUDITLEAK"
     secret = "leak" + "S3cr3t/" * 5 + "xyz"
@@ -133,7 +133,7 @@ def test_killed_remediation_leaves_intents_and_a_rerun_completes(moto_server, tm
     from benchmarks.proxy import LatencyProxy
     from neptune_audit.act import auditlog
 
-    estate = sim_estate.seed(moto_server.url)
+    estate = moto_server.seed()
     proxy = LatencyProxy(moto_server.port, rtt=0.4)  # slow enough to kill the process mid-run
     env = moto_server.env(AWS_ENDPOINT_URL=proxy.url)
     log = tmp_path / "audit.jsonl"

@@ -173,10 +173,12 @@ def test_fix_diff_applies_cleanly_and_a_rerun_passes(tree, capsys):
     subprocess.run(["git", "apply", "fix.diff"], check=True)
     after = _by_key(scan([tree]).findings)
     still = {k for k, f in after.items() if f["result"] == "FAIL"}
-    # a condition and a plan are not one line: the diff says so instead
+    # a condition and a plan are not one line, and a CDK assembly is written again by cdk synth: the diff says so
     assert still == {("cfn/graph.yaml", "ByCondition"), ("tf/main.tf", "aws_neptune_cluster_instance.conditional"),
-                     ("plan/plan.json", "aws_neptune_cluster_instance.writer")}
+                     ("plan/plan.json", "aws_neptune_cluster_instance.writer"),
+                     ("cdk.out/GraphStack.template.json", "GraphInstance1D4E5F")}
     assert "ByCondition" in err and "not in the diff" in err
+    assert "cdk.out" not in diff and "written again by every cdk synth" in err and "GraphStack/Graph/Instance1" in err
     assert after[("cfn/graph.yaml", "ByParameter")]["result"] == "PASS", "the parameter's default was changed"
 
 

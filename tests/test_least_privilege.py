@@ -8,7 +8,6 @@ import pytest
 from neptune_audit.act import auditlog
 from neptune_audit import api
 from neptune_audit.aws import inventory, permissions
-from neptune_audit.simulate import estate as sim_estate
 
 from .conftest import boto, run_cli
 
@@ -59,7 +58,7 @@ def test_remediation_resource_matches_neptune_instance_arns():
 @pytest.fixture
 def enforced(moto_server):
     """Seed as the root user, create one IAM user per policy, then switch IAM enforcement on."""
-    sim_estate.seed(moto_server.url)
+    moto_server.seed()
     iam = boto("iam", endpoint_url=moto_server.url)
     keys = {}
     old = api.policy("audit")

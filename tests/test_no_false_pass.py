@@ -10,7 +10,6 @@ import pytest
 
 from neptune_audit import lab as lab_setup
 
-from neptune_audit.simulate import estate as sim_estate
 
 from neptune_audit.simulate import server as sim_server
 from benchmarks.proxy import LatencyProxy
@@ -36,7 +35,7 @@ def test_nothing_scanned_is_never_exit_0(moto_server):
 
 
 def test_management_account_is_always_in_scope(moto_server):
-    manifest = sim_estate.seed(moto_server.url)
+    manifest = moto_server.seed()
     doc = json.loads(run_cli(["scan", "--organization", "--regions", "us-east-1", "--format", "json"],
                              moto_server.env()).stdout)
     assert manifest.accounts["management"] in {s["account_id"] for s in doc["scope"] if s["state"] == "scanned"}

@@ -28,7 +28,7 @@ def amvu_state(url: str, accounts: dict) -> dict:
 
 @pytest.fixture
 def estate(moto_server):
-    return sim_estate.seed(moto_server.url)
+    return moto_server.seed()
 
 
 def test_dry_run_changes_nothing(moto_server, estate):

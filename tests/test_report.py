@@ -34,7 +34,7 @@ def kernel_env(moto_server, monkeypatch):
 
 @pytest.fixture
 def estate(kernel_env):
-    return sim_estate.seed(kernel_env.url)
+    return kernel_env.seed()
 
 
 def check_offline_html(text: str) -> None:

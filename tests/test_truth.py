@@ -78,6 +78,15 @@ def test_a_1_1_cluster_is_past_end_of_life(demo):
     assert x["outlook"].startswith("1.1.1.0 reached end of life on 2026-11-30. Every 1.1 release has ended")
     # the region offers 1.1.1.0 only 1.2.x (the 1.3/1.4 notes allow upgrades from 1.2.0.0 on): the first step
     assert x["manual_upgrade_target"].startswith("1.2.")
+    # and the fix says that step has itself ended, and what custom parameter groups need (a new family)
+    from neptune_audit.rule.model import fix
+
+    finding = result.findings[result.findings["cluster_id"] == "graph-2019"].iloc[0].to_dict()
+    text = fix(finding)
+    assert f"{x['manual_upgrade_target']} itself reached end of life on 2026-11-30, so it is only a step" in text
+    assert "--db-cluster-parameter-group-name and --db-instance-parameter-group-name naming groups of family " \
+           "neptune1.2" in text
+    assert shlex.split(text.split(": ", 1)[1])[:3] == ["aws", "neptune", "modify-db-cluster"], "still a command"
 
 
 def test_the_calendar_knows_every_release_line_aws_dates():

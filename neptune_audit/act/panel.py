@@ -153,8 +153,9 @@ class RemediationPanel:
             self.instances, w.HBox([self.select_all, self.select_none]),
             w.HTML("<b>2. Choose when</b> &mdash; <i>now</i> also applies every pending modification. Either way, "
                    "turning the setting on while the cluster's maintenance window is open, with a newer minor "
-                   "version available, starts that upgrade at once and every instance of the cluster restarts: "
-                   "the plan warns about it."),
+                   "version available and automatic upgrades (auto patching) enabled by Neptune for that engine "
+                   "version, starts that upgrade at once and every instance of the cluster restarts: the plan warns "
+                   "about it."),
             self.timing, w.HTML("<b>3. Review the plan</b>"), self.review, self.plan_view, self.acknowledge,
             self.allow_drift,
             w.HTML("<b>4. Apply and verify</b>"), w.HBox([self.apply_button, self.verify_button]),

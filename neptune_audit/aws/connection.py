@@ -46,6 +46,19 @@ class Connection:
     # models the regions need) waits for it, rather than take the interpreter from the path to those requests.
     # One per connection (a scan's), so a kernel's second scan waits for its own requests, not the first's.
     first_requests_sent: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    # Every AWS call made through this connection's clients (STS, Organizations and AssumeRole included): botocore's
+    # before-call event fires once per call, whatever its retries.  ``run.api_calls`` is a scan's share of it.
+    _calls: list = field(default_factory=lambda: [0], repr=False, compare=False)
+    _calls_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def api_calls(self) -> int:
+        """AWS calls made so far through this connection's clients."""
+        return self._calls[0]
+
+    def _count_call(self, **_) -> None:
+        with self._calls_lock:
+            self._calls[0] += 1
 
     def config(self) -> Config:
         return Config(
@@ -63,6 +76,7 @@ class Connection:
                                            config=self.config())
         share_http_session(client)
         client.meta.events.register_first("needs-retry", no_retry_for_an_untrusted_certificate)
+        client.meta.events.register("before-call", self._count_call)
         for event, handler in self.hooks:
             client.meta.events.register_first(event, handler)  # before moto's in-process mock
         return client

@@ -134,14 +134,19 @@ def fix_diff(result: IacResult) -> tuple[str, list[str]]:
         r = by_key[(f["file"], f["resource"])]
         v = r.value
         label = f"{f['resource']} ({f['file']})"
-        if v.kind == "parameter" and v.given is not None and v.text != "caller":
+        if r.source == "cdk":  # cdk synth writes the assembly again: a change there is lost at the next synth
+            notes.append(f"{label}: a CDK assembly is written again by every cdk synth, so it is not patched; set "
+                         f"autoMinorVersionUpgrade: true (Python: auto_minor_version_upgrade=True) on the construct "
+                         f"{r.construct_path or f['resource']} in the app's source")
+        elif v.kind == "parameter" and v.given is not None and v.text != "caller":
             notes.append(f"{label}: {v.name} is given from outside the file ({v.given!r}): change it where it is set")
         elif v.kind in ("literal", "parameter") and v.fix_at and v.fix_at[1]:
             edits.setdefault(v.fix_at[0], set()).add(int(v.fix_at[1]))
         elif v.kind == "parameter":
             notes.append(f"{label}: {v.name} has no default in the file: set it to true where the stack is deployed")
         else:
-            notes.append(f"{label}: {f['reason']} It is not one line: set AutoMinorVersionUpgrade to true there")
+            notes.append(f"{label}: {f['reason']} No single line decides it: set AutoMinorVersionUpgrade to true "
+                         "where the value comes from")
     chunks = []
     for file, lines_to_fix in sorted(edits.items()):
         text = Path(file).read_text(encoding="utf-8")

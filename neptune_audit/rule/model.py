@@ -90,20 +90,50 @@ def command(region: str, instance_id: str) -> str:
 # above": one step, to a release the region lists in ValidUpgradeTarget (outlook.manual_target names it).  Only
 # the CloudFormation route upgrades one major version at a time (user guide, cfn-engine-update.html).  AWS
 # recommends testing major upgrades on a blue-green copy (user guide, engine-updates-manually.html).
+# A major upgrade changes the parameter group family (neptune1 -> neptune1.2 -> neptune1.3 ...): where the cluster
+# or its instances use custom groups, AWS says to name them in the same command (user guide, "Installing updates to
+# your Neptune engine manually": --db-cluster-parameter-group-name, --db-instance-parameter-group-name).
 MANUAL_UPGRADE = ("upgrade the engine of cluster {cluster} by hand to {target} (a major version upgrade; AWS "
-                  "recommends testing it on a blue-green copy first): aws neptune modify-db-cluster --region {region} "
+                  "recommends testing it on a blue-green copy first; where the cluster or its instances use custom "
+                  "parameter groups, also pass --db-cluster-parameter-group-name and --db-instance-parameter-group-name "
+                  "naming groups of family {family}){ended}: aws neptune modify-db-cluster --region {region} "
                   "--db-cluster-identifier {cluster} --engine-version {version} --allow-major-version-upgrade "
                   "--no-apply-immediately")
 
+def family(version) -> str:
+    """The parameter group family of an engine release: neptune1 before 1.2.0.0, then neptune1.2, neptune1.3, ..."""
+    parts = str(version).split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        return "of the new version"
+    return "neptune1" if (int(parts[0]), int(parts[1])) < (1, 2) else f"neptune{parts[0]}.{parts[1]}"
 
-def manual_upgrade(region: str, cluster, target) -> str:
-    """The manual major upgrade of a cluster before 1.3.0.0, to ``target`` (None: one the region offers)."""
+
+def manual_upgrade(region: str, cluster, target, target_ended: str | None = None) -> str:
+    """The manual major upgrade of a cluster before 1.3.0.0, to ``target`` (None: one the region offers).
+    ``target_ended``: the date the target itself reached end of life, when it has: the step is then said to be one
+    step, with more to come."""
     version = shlex.quote(str(target)) if target else "VERSION"
     named = (str(target) if target else
              "a 1.3.0.0-or-later release from `aws neptune describe-db-engine-versions --engine neptune "
              "--engine-version CURRENT` (ValidUpgradeTarget)")
+    ended = (f"; {target} itself reached end of life on {target_ended}, so it is only a step, and another upgrade "
+             "must follow" if target and target_ended else "")
     return MANUAL_UPGRADE.format(cluster=shlex.quote(str(cluster or "CLUSTER")), region=shlex.quote(str(region)),
-                                 target=named, version=version)
+                                 target=named, version=version, ended=ended,
+                                 family=family(target) if target else "of the new version")
+
+
+def _ended(version) -> str | None:
+    """The end-of-life date of a release that has reached it (by the calendar in use), else None."""
+    if not version:
+        return None
+    from datetime import date
+
+    from neptune_audit.rule.calendars import default_calendar
+    from neptune_audit.rule.outlook import end_of_life
+
+    eol, state = end_of_life(default_calendar(), version, date.today())
+    return eol if state == "past" else None
 
 
 def fix(finding: dict) -> str:
@@ -113,6 +143,6 @@ def fix(finding: dict) -> str:
     if finding.get("auto_minor_version_upgrade") is False and finding.get("result") != EXCEPTED:
         steps.append(command(finding["region"], finding["instance_id"]))
     if finding.get("amvu_effective") is False:
-        steps.append(manual_upgrade(finding["region"], finding.get("cluster_id"),
-                                    finding.get("manual_upgrade_target")))
+        target = finding.get("manual_upgrade_target")
+        steps.append(manual_upgrade(finding["region"], finding.get("cluster_id"), target, _ended(target)))
     return "; then ".join(steps)
