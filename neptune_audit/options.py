@@ -10,7 +10,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Union
 
 from neptune_audit.defaults import DEFAULT_ROLE_NAME, DEFAULT_WORKERS, MAX_ORGANIZATION_WORKERS, ROLE_NAME
@@ -72,6 +71,14 @@ def parse_owner_tag(value: str | None) -> tuple[str, str | None] | None:
     if not m or not m.group(1).strip():
         raise OptionError("managed_by_tag", f"takes KEY or KEY=VALUE, such as ManagedBy=terraform, not {value!r}")
     return m.group(1).strip(), m.group(2)
+
+
+def relative(path) -> str:
+    """``path`` relative to the working folder (``../x`` where it lies outside), as deliverables show paths."""
+    try:
+        return os.path.relpath(os.path.abspath(os.fspath(path)))
+    except ValueError:  # another drive (Windows): no relative path exists
+        return os.path.abspath(os.fspath(path))
 
 
 @dataclass(frozen=True, init=False)
@@ -136,14 +143,15 @@ class ScanOptions:
         return cls(**{name: namespace[name] for name in cls.field_names() if name in namespace})
 
     def as_parameters(self) -> dict:
-        """Papermill parameters (JSON types), paths made absolute so the kernel's working folder does not matter."""
+        """Papermill parameters (JSON types), paths relative to the working folder, where the report's kernel runs:
+        the notebook and report handed to someone else carry no absolute path of the maker's (their home folder)."""
         params = dataclasses.asdict(self)
         params["profiles"], params["role_arns"], params["accounts"] = (list(self.profiles), list(self.role_arns),
                                                                        list(self.accounts))
-        params["iac_paths"] = [str(Path(p).resolve()) for p in self.iac_paths]
+        params["iac_paths"] = [relative(p) for p in self.iac_paths]
         for name in ("exceptions_file", "engine_calendar"):
             if params[name]:
-                params[name] = str(Path(params[name]).resolve())
+                params[name] = relative(params[name])
         return params
 
     @property

@@ -221,3 +221,39 @@ def test_hostile_templates_are_refused_per_file(tmp_path):
     assert states["bomb.yaml"]["state"] == "error" and "aliases" in states["bomb.yaml"]["error"]
     assert states["dup.yaml"]["state"] == "error" and "duplicate" in states["dup.yaml"]["error"]
     assert result.exit_code == 3
+
+
+@pytest.mark.parametrize("name, newline", [("graph.yaml", "\n"), ("my graph é.yaml", "\n"), ("crlf.yaml", "\r\n")])
+def test_fix_diff_applies_from_the_repository_root_whatever_the_path(tmp_path, monkeypatch, capsys, name, newline):
+    """Given an absolute path or one with ../ from elsewhere, the diff names the file as git does from the root of
+    its repository (quoted where git quotes), and a CRLF file stays CRLF."""
+    repo = tmp_path / "repo"
+    (repo / "infra").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    template = ("Resources:\n  Graph:\n    Type: AWS::Neptune::DBInstance\n    Properties:\n"
+                "      DBInstanceClass: db.r6g.large\n      AutoMinorVersionUpgrade: false\n").replace("\n", newline)
+    (repo / "infra" / name).write_bytes(template.encode())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code = cli.main(["iac", str(repo / "infra"), "--fix-diff", str(elsewhere / "fix.diff")])
+    assert code == 1, capsys.readouterr().err
+    diff = (elsewhere / "fix.diff").read_bytes().decode("utf-8")
+    assert "/repo/" not in diff and str(tmp_path) not in diff, "relative to the repository root"
+    proc = subprocess.run(["git", "apply", str(elsewhere / "fix.diff")], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + diff
+    fixed = (repo / "infra" / name).read_bytes().decode()
+    assert fixed == template.replace("false", "true"), "that line changed, the file's line endings kept"
+
+
+def test_the_fix_changes_the_setting_not_another_key_on_its_line(tmp_path, monkeypatch, capsys):
+    """One-line JSON holding another key's "false": the diff flips the setting, never Note."""
+    monkeypatch.chdir(tmp_path)
+    doc = {"Resources": {"Graph": {"Type": "AWS::Neptune::DBInstance", "Properties": {
+        "Note": "false", "DBInstanceClass": "db.r6g.large", "AutoMinorVersionUpgrade": False}}}}
+    Path("t.json").write_text(json.dumps(doc))
+    assert cli.main(["iac", "t.json", "--fix-diff", "fix.diff"]) == 1
+    subprocess.run(["git", "init", "-q"], check=True)
+    subprocess.run(["git", "apply", "fix.diff"], check=True)
+    fixed = json.loads(Path("t.json").read_text())["Resources"]["Graph"]["Properties"]
+    assert fixed["AutoMinorVersionUpgrade"] is True and fixed["Note"] == "false"

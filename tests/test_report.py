@@ -284,3 +284,28 @@ def test_a_scheduled_papermill_run_fails_on_findings_when_asked(estate, kernel_e
     assert failed.returncode != 0 and "FindingsFailed" in failed.stderr and "exit code 1" in failed.stderr
     passed = subprocess.run(base, capture_output=True, text=True, timeout=600)
     assert passed.returncode == 0, passed.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_deliverables_made_with_relative_arguments_hold_no_absolute_path(tmp_path):
+    """A report and notebook made in a scratch folder with relative arguments (--iac, --exceptions, --from) are
+    sent to an auditor: neither names the folder they were made in, the maker's home folder or the kit's checkout."""
+    work = tmp_path / "maker-work-folder"
+    home = tmp_path / "home-of-the-maker"
+    for d in (work, home):
+        d.mkdir()
+    shutil.copytree(ROOT / "examples" / "iac", work / "iac")
+    shutil.copy(ROOT / "examples" / "exceptions.yml", work / "exceptions.yml")
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share")}
+    proc = run_cli(["report", "--demo", "--organization", "--iac", "iac", "--exceptions", "exceptions.yml", "-o",
+                    "r.html", "--notebook", "r.ipynb"], env, cwd=work)
+    assert proc.returncode == 1, proc.stderr
+    # paths are drawn with <wbr/> break hints; the text a reader copies has none
+    html = (work / "r.html").read_text().replace("<wbr/>", "")
+    notebook = (work / "r.ipynb").read_text().replace("<wbr/>", "")
+    assert "defined in iac/cloudformation/graph-stack.yaml:22" in html, "the code is named, relative"
+    for text, name in ((html, "report"), (notebook, "notebook")):
+        for private in (str(work), str(home), str(ROOT), str(tmp_path)):
+            assert private not in text, f"the {name} names {private}"
+    params = json.loads(notebook)["cells"][2]["source"]
+    assert 'exceptions_file = "exceptions.yml"' in "".join(params) and 'iac_paths = ["iac"]' in "".join(params)

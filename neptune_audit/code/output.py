@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import textwrap
 from typing import Any
 from pathlib import Path
@@ -111,16 +112,51 @@ def to_table(result: IacResult, width: int | None = None) -> str:
 
 # ---- the fix, as a diff ----
 
-def _flip(line: str) -> str | None:
-    """The line with its false written as true (quotes and case style kept), or None when it holds no false."""
-    import re
+_AFTER_KEY = re.compile(r"(?i)auto_?minor_?version_?upgrade[\"']?\s*[:=]\s*[\"']?(false)(?![\w-])")
+_FALSE = re.compile(r"(?i)(?<![\w-])\"?(false)\"?(?![\w-])")
 
-    m = re.search(r"(?i)(?<![\w-])(\"?)(false)(\"?)(?![\w-])", line.split("#", 1)[0] if "#" in line else line)
-    if not m:
-        return None
-    word = m.group(2)
+
+def _flip(line: str) -> str | None:
+    """The line with the false that decides written as true (quotes and case style kept): the one after the
+    setting's own key, else the line's only false (a variable's default); None when neither is there (one-line
+    JSON may hold other keys' "false": never those)."""
+    code = line.split("#", 1)[0] if "#" in line else line
+    m = _AFTER_KEY.search(code)
+    if m is None:
+        found = list(_FALSE.finditer(code))
+        if len(found) != 1:
+            return None
+        m = found[0]
+    word = m.group(1)
     true = "TRUE" if word.isupper() else "True" if word[0].isupper() else "true"
-    return line[:m.start(2)] + true + line[m.end(2):]
+    return line[:m.start(1)] + true + line[m.end(1):]
+
+
+def repository_path(file: str) -> str:
+    """``file`` as ``git apply`` run from the repository root names it: relative to the root of the git work tree
+    that holds it, else to the working folder; forward slashes."""
+    path = Path(os.path.abspath(file))
+    for folder in path.parents:
+        if (folder / ".git").exists():
+            return path.relative_to(folder).as_posix()
+    return Path(os.path.relpath(path)).as_posix()
+
+
+def _git_quoted(name: str) -> str:
+    """A diff header's file name as git writes it: quoted, with C escapes, when it holds a quote, a backslash, a
+    control or a non-ASCII character (git's quote_c_style with core.quotePath, its default)."""
+    if not any(c in name for c in '"\\') and name.isascii() and name.isprintable():
+        return name
+    escapes = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n"}
+    out = []
+    for ch in name:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ch.isascii() and ch.isprintable():
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
+    return '"' + "".join(out) + '"'
 
 
 def fix_diff(result: IacResult) -> tuple[str, list[str]]:
@@ -149,7 +185,8 @@ def fix_diff(result: IacResult) -> tuple[str, list[str]]:
                          "where the value comes from")
     chunks = []
     for file, lines_to_fix in sorted(edits.items()):
-        text = Path(file).read_text(encoding="utf-8")
+        with open(file, encoding="utf-8", newline="") as fh:  # as written: a CRLF file keeps its CRLF
+            text = fh.read()
         old = text.splitlines(keepends=True)
         new = list(old)
         for n in sorted(lines_to_fix):
@@ -158,7 +195,8 @@ def fix_diff(result: IacResult) -> tuple[str, list[str]]:
                 notes.append(f"{file}:{n}: no false to change on that line")
                 continue
             new[n - 1] = flipped
-        rel = _uri(file) if not _uri(file).startswith("file:") else file
-        for line in difflib.unified_diff(old, new, fromfile=f"a/{rel}", tofile=f"b/{rel}"):
+        rel = repository_path(file)
+        before, after = _git_quoted(f"a/{rel}"), _git_quoted(f"b/{rel}")
+        for line in difflib.unified_diff(old, new, fromfile=before, tofile=after, lineterm="\n"):
             chunks.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(chunks), notes

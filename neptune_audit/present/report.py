@@ -93,8 +93,12 @@ class Report:
         return vocabulary.exit_code(self.summary)
 
 
-def _absolute(path) -> str | None:
-    return str(Path(path).resolve()) if path else None
+def _relative(path) -> str | None:
+    """A path for the kernel, which runs in this working folder: relative, so no deliverable names the maker's
+    folders."""
+    from neptune_audit.options import relative
+
+    return relative(path) if path else None
 
 
 _HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -280,9 +284,9 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
         signer = signing.signer_for(sign)
     preflight(options, history_dir, from_files)
     # interactive=False: no progress or filter bar widgets in a file that is read without a kernel
-    params = {**options.as_parameters(), "history_dir": _absolute(history_dir), "record_history": False,
+    params = {**options.as_parameters(), "history_dir": _relative(history_dir), "record_history": False,
               "interactive": False, "signer": signer.describe() if signer else None,
-              "results_files": [_absolute(p) for p in from_files]}
+              "results_files": [_relative(p) for p in from_files]}
     runtime = KernelRuntime()
     try:
         executed = Path(runtime.dir) / "audit.ipynb"
@@ -300,6 +304,12 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
             raise NotebookFailed(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {message} "
                                  f"(executed notebook kept at {kept})") from None
         nb = nbformat.read(str(executed), as_version=4)
+        # papermill records where it read and wrote: the kit's install folder and a private temporary one, neither
+        # of which means anything to whoever receives the notebook (and the first names the maker's folders)
+        record = nb.metadata.get("papermill")
+        if isinstance(record, dict):
+            record["input_path"] = "audit.ipynb"
+            record["output_path"] = Path(keep_notebook).name if keep_notebook else html_path.with_suffix(".ipynb").name
         html = to_html(nb).encode("utf-8")
         # The run's JSON as embedded (the notebook file itself re-orders JSON keys): what the report vouches for.
         document = evidence.extract(html.decode("utf-8"), "the executed audit notebook")

@@ -51,6 +51,10 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
     def line(text: str = "", style: str | None = None) -> None:
         console.print(Text(terminal_text(text), style=style or ""), overflow="fold")
 
+    def whole(text: str) -> None:
+        """A line rich never breaks (a path to copy): the terminal may wrap it on screen, the text stays one line."""
+        console.print(Text(terminal_text(text)), soft_wrap=True)
+
     def item(text: str, style: str | None = None) -> None:
         """An indented line whose continuation lines keep the indent."""
         grid = Table.grid(padding=(0, 0))
@@ -76,8 +80,9 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
 
         rows = []
         for r in shown.to_dict("records"):
-            note = "; ".join(x for x in ("" if r["result"] == PASS else r["why"], defined_in(r.get("managed_by"))) if x)
-            rows.append({**{c: r[c] for c in columns_shown if c != "why"}, "why": note})
+            # where code defines it goes on a line of its own, never folded: a FILE:LINE is copied whole
+            rows.append({**{c: r[c] for c in columns_shown if c != "why"}, "why": "" if r["result"] == PASS else r["why"],
+                         "defined": defined_in(r.get("managed_by"))})
         spec = {"result": "RESULT", "account_id": "ACCOUNT", "region": "REGION", "cluster_id": "CLUSTER",
                 "instance_id": "INSTANCE", "role": "ROLE", "auto_minor_version_upgrade": "AUTO\nMINOR",
                 "why": "NOTE"}
@@ -100,9 +105,16 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
                 table.add_row(*[Text(r[c], style=STYLES.get(r[c], "")) if c == "result" else
                                 Text(shown_value(c, r[c])) for c in columns_shown])
             console.print(table)
+            located = [r for r in rows if r["defined"]]
+            if located:
+                line()
+                line("Defined in code:")
+                for r in located:
+                    whole(f"  {r['instance_id']}: {r['defined']}")
         else:
             for r in rows:
-                head = Text(f"{r['result']:<8}", style=STYLES.get(r["result"], ""))
+                # the widest result and a space: a result never runs into the instance's name
+                head = Text(f"{r['result']:<{max(map(len, STYLES)) + 1}}", style=STYLES.get(r["result"], ""))
                 head.append(terminal_text(r["instance_id"]), style="bold")
                 console.print(head, overflow="fold")
                 where = [f"cluster {r['cluster_id']}" if r["cluster_id"] else "no cluster", r["region"],
@@ -111,6 +123,8 @@ def to_table(result, *, statuses=None, color: bool = False, columns: int | None 
                 item(", ".join(terminal_text(x) for x in where))
                 if r["why"]:
                     item(r["why"])
+                if r["defined"]:
+                    whole(f"  {r['defined']}")
     elif len(f):
         line(f"No instances with result {' or '.join(statuses)} ({len(f)} instances in the run).")
     else:
