@@ -240,8 +240,11 @@ def test_demo_serve_on_a_busy_port_is_one_line(capsys):
 def test_sigterm_during_a_report_removes_its_private_folder(tmp_path):
     import glob
 
-    temp = tmp_path / "tmp"  # the report's own temporary folder, apart from any other run's on this machine
-    temp.mkdir()
+    import tempfile
+
+    # the report's own temporary folder, apart from any other run's on this machine (short: its kernel's sockets live
+    # there, and a Unix socket's name has at most 108 bytes)
+    temp = Path(tempfile.mkdtemp(prefix="sigterm-", dir="/tmp" if os.path.isdir("/tmp") else None))
     pattern = str(temp / "neptune-audit-*")
     proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "report", "--demo", "-o", str(tmp_path / "r.html")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(temp)})
@@ -254,3 +257,4 @@ def test_sigterm_during_a_report_removes_its_private_folder(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "terminated" in err, err
     assert glob.glob(pattern) == []
+    temp.rmdir()  # empty: nothing else was left in it either

@@ -309,3 +309,36 @@ def test_deliverables_made_with_relative_arguments_hold_no_absolute_path(tmp_pat
             assert private not in text, f"the {name} names {private}"
     params = json.loads(notebook)["cells"][2]["source"]
     assert 'exceptions_file = "exceptions.yml"' in "".join(params) and 'iac_paths = ["iac"]' in "".join(params)
+
+
+@pytest.mark.slow
+def test_report_on_a_terminal_says_what_it_is_doing_and_how_far_along(tmp_path):
+    """On a terminal (a pseudo-terminal of 100 columns here) `report` is never silent: it says each stage, and the
+    notebook's cells run under a progress bar.  Piped (a scheduler's log), it prints its one summary line only."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "neptune_audit", "report", "--demo", "-o", "r.html"], cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the report is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=300)
+    os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    assert proc.returncode == 1, text
+    assert "neptune-audit: starting the notebook's kernel" in text and "neptune-audit: rendering r.html" in text
+    assert re.search(r"Executing: +\d+%", text) and "cell" in text, text[-2000:]
+    piped = run_cli(["report", "--demo", "-o", "q.html"], {**os.environ}, cwd=tmp_path)
+    assert piped.stderr == "" and piped.stdout.startswith("q.html"), piped.stderr

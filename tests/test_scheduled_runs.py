@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,13 +20,33 @@ from .conftest import run_cli, seed
 
 @pytest.fixture
 def sched(moto_server, tmp_path):
-    """A working directory and a TMPDIR of the run's own, to see exactly what it leaves behind."""
+    """A working directory and a TMPDIR of the run's own, to see exactly what it leaves behind.  The TMPDIR is
+    short, as a scheduler's is: a long one moves the kernel's sockets elsewhere (tested below)."""
+    import shutil
+    import tempfile
+
     seed([("a", [("a-1", False, {})])], endpoint_url=moto_server.url)
-    cwd, tmp, out = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "out"
-    for d in (cwd, tmp, out):
+    cwd, out = tmp_path / "cwd", tmp_path / "out"
+    tmp = Path(tempfile.mkdtemp(prefix="sched-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    for d in (cwd, out):
         d.mkdir()
     env = moto_server.env(TMPDIR=str(tmp), JUPYTER_RUNTIME_DIR=None)
-    return cwd, tmp, out, env
+    yield cwd, tmp, out, env
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_long_tmpdir_still_runs_the_kernel_and_leaves_nothing(moto_server, tmp_path):
+    """A TMPDIR too long for a Unix socket's name (sun_path: 108 bytes) once made ZeroMQ refuse the kernel's
+    sockets, exit 4.  The report runs, and leaves nothing in that TMPDIR."""
+    seed([("a", [("a-1", False, {})])], endpoint_url=moto_server.url)
+    long_tmp = tmp_path / ("t" * 60) / ("u" * 40)
+    long_tmp.mkdir(parents=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli(["report", "--regions", "us-east-1", "-o", str(out / "r.html")],
+                   moto_server.env(TMPDIR=str(long_tmp), JUPYTER_RUNTIME_DIR=None), cwd=out)
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+    assert (out / "r.html").is_file() and _files(long_tmp) == []
 
 
 def _files(*folders) -> list[str]:

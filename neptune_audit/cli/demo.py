@@ -67,6 +67,6 @@ def cmd_demo(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     options = ScanOptions(demo=True, organization=True, exceptions_file=example_exceptions(),
                           iac_paths=(example_code(),))
-    rep = run_report(options, output=out, history_dir=out.parent / "history")
+    rep = run_report(options, output=out, history_dir=out.parent / "history", progress=sys.stderr.isatty())
     print(report_summary(rep))
     return EXIT_OK  # the simulated estate fails on purpose; the demo succeeded once the report is written

@@ -171,6 +171,7 @@ def cmd_report(args) -> int:
         raise UsageError("--from renders saved scans: it takes no targets or --exceptions (they were applied "
                          "when the scans ran)")
     rep = run_report(options, output=args.output, keep_notebook=args.notebook, history_dir=args.history,
+                     progress=sys.stderr.isatty(),
                      from_files=args.from_files, sign=args.sign)
     print(report_summary(rep))
     return rep.exit_code

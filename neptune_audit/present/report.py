@@ -131,8 +131,21 @@ class KernelRuntime:
     papermill from starting a kernel, kills (and waits for) one it started, and removes the folder.
     """
 
+    # A Unix socket's path must fit in sun_path: 108 bytes on Linux, 104 on macOS.  A long TMPDIR (a CI job's, a
+    # scheduler's per-task folder) made ZeroMQ refuse the kernel's sockets ("File name too long": exit 4).
+    MAX_SOCKET_PATH = 100
+
     def __init__(self):
+        self.transport = "ipc" if os.name == "posix" else "tcp"
         self.dir = tempfile.mkdtemp(prefix="neptune-audit-")
+        if self.transport == "ipc" and not self._fits(self.dir):
+            import shutil
+
+            shutil.rmtree(self.dir, ignore_errors=True)
+            short = "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK) else None
+            self.dir = tempfile.mkdtemp(prefix="na-", dir=short)
+            if not self._fits(self.dir):  # nowhere short enough: loopback TCP, with the same HMAC-signed messages
+                self.transport = "tcp"
         self.closed = False
         self.managers: list = []
         # Held across "still open?" and the write or launch it guards, and by close(): otherwise close() could
@@ -156,7 +169,7 @@ class KernelRuntime:
             @default("transport")
             def _transport_default(self):
                 # Unix sockets, not loopback TCP: private to this user, and no plain-text warning.
-                return "ipc" if os.name == "posix" else "tcp"
+                return runtime.transport
 
             @default("connection_file")
             def _connection_file_default(self):
@@ -182,6 +195,10 @@ class KernelRuntime:
                                                                                   "preexec_fn": release_signals})
 
         return PrivateKernelManager
+
+    @classmethod
+    def _fits(cls, folder: str) -> bool:
+        return len(os.path.join(folder, "kernel-ipc-99").encode()) <= cls.MAX_SOCKET_PATH
 
     def check_open(self) -> None:
         if self.closed:
@@ -256,10 +273,18 @@ def to_html(nb) -> str:
     return body
 
 
+def _stage(text: str) -> None:
+    import sys
+
+    print(f"neptune-audit: {text}", file=sys.stderr, flush=True)
+
+
 def run_report(options: ScanOptions | None = None, output=None, keep_notebook=None, history_dir=None,
-               kernel_name: str = "python3", from_files=(), sign: str | None = None, **fields) -> Report:
+               kernel_name: str = "python3", from_files=(), sign: str | None = None, progress: bool = False,
+               **fields) -> Report:
     """Run the audit notebook for these targets, or on saved scans (``from_files``, several = shards), and write
     the HTML report (and, with ``keep_notebook``, the executed notebook); bad input raises UsageError.
+    ``progress``: say on stderr what it is doing, with the notebook's cells as a progress bar (a terminal).
 
     ``sign``: ``KEY.pem`` or ``kms:KEY`` signs every byte of each file written (``FILE.sig`` beside it).
     Everything that can be checked is checked before a kernel starts, the signing key included.  The run is saved
@@ -287,12 +312,14 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
     params = {**options.as_parameters(), "history_dir": _relative(history_dir), "record_history": False,
               "interactive": False, "signer": signer.describe() if signer else None,
               "results_files": [_relative(p) for p in from_files]}
+    say = _stage if progress else (lambda text: None)
+    say("starting the notebook's kernel, then the audit notebook runs cell by cell (the scan is its first cells)")
     runtime = KernelRuntime()
     try:
         executed = Path(runtime.dir) / "audit.ipynb"
         try:
             papermill.execute_notebook(str(notebook_path("audit.ipynb")), str(executed), parameters=params,
-                                       kernel_name=kernel_name, progress_bar=False, log_output=False,
+                                       kernel_name=kernel_name, progress_bar=progress, log_output=False,
                                        cwd=str(Path.cwd()), kernel_manager_class=runtime.manager_class())
         except PapermillExecutionError as exc:
             message = exc.evalue.splitlines()[0] if exc.evalue else ""
@@ -303,6 +330,7 @@ def run_report(options: ScanOptions | None = None, output=None, keep_notebook=No
             write_atomic(kept, executed.read_bytes())
             raise NotebookFailed(f"the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {message} "
                                  f"(executed notebook kept at {kept})") from None
+        say(f"rendering {html_path.name} (one self-contained HTML file)" + (", then signing it" if signer else ""))
         nb = nbformat.read(str(executed), as_version=4)
         # papermill records where it read and wrote: the kit's install folder and a private temporary one, neither
         # of which means anything to whoever receives the notebook (and the first names the maker's folders)
