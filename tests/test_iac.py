@@ -7,6 +7,7 @@ so an omitted property passes; only AWS::Neptune::DBInstance and aws_neptune_clu
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -257,3 +258,68 @@ def test_the_fix_changes_the_setting_not_another_key_on_its_line(tmp_path, monke
     subprocess.run(["git", "apply", "fix.diff"], check=True)
     fixed = json.loads(Path("t.json").read_text())["Resources"]["Graph"]["Properties"]
     assert fixed["AutoMinorVersionUpgrade"] is True and fixed["Note"] == "false"
+
+
+TEMPLATE = ("Resources:\n  G:\n    Type: AWS::Neptune::DBInstance\n    Properties:\n"
+            "      AutoMinorVersionUpgrade: false\n")
+
+
+def _file(name: str, text: str):
+    def make(folder: Path) -> Path:
+        (folder / name).write_text(text)
+        return folder / name
+    return make
+
+
+def _fifo(folder: Path) -> Path:
+    os.mkfifo(folder / "pipe")
+    return folder / "pipe"
+
+
+@pytest.mark.parametrize("make, words", [
+    (_file("app.py", "import aws_cdk\n"), "program source is not read"),
+    (_file("stack.ts", "new neptune.DatabaseCluster()\n"), "npx cdk synth"),
+    (_file("README.md", "# infra\n"), "not a kind of file the kit reads"),
+    (_fifo, "not a regular file"),
+    (lambda folder: Path("/dev/null"), "not a regular file"),
+], ids=["python", "typescript", "markdown", "fifo", "device"])
+def test_a_named_path_that_yields_no_file_read_is_exit_2(tmp_path, capsys, make, words):
+    from .conftest import one_line_2
+
+    named = make(tmp_path)
+    code = cli.main(["iac", str(named)])
+    captured = capsys.readouterr()
+    one_line_2(code, captured.err, words)
+    assert captured.out == ""
+
+
+def test_a_cdk_app_whose_assembly_is_missing_is_never_a_pass(tmp_path, capsys):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "cdk.json").write_text('{"app": "python3 app.py"}\n')
+    (app / "app.py").write_text("from aws_cdk import aws_neptune_alpha as neptune\n")
+    code = cli.main(["iac", str(app)])
+    out = capsys.readouterr().out
+    assert code == 3 and "NOT READ" in out and "npx cdk synth" in out
+
+
+@pytest.mark.parametrize("flag, name", [("-o", "out.json"), ("--fix-diff", "fix.diff"), ("-o", "t.yaml")])
+def test_outputs_never_land_on_scanned_code(tmp_path, capsys, flag, name):
+    code_dir = tmp_path / "infra"
+    code_dir.mkdir()
+    (code_dir / "t.yaml").write_text(TEMPLATE)
+    before = sorted(p.name for p in code_dir.iterdir())
+    code = cli.main(["iac", str(code_dir), flag, str(code_dir / name)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "inside" in err and "nothing was written" in err
+    assert sorted(p.name for p in code_dir.iterdir()) == before and (code_dir / "t.yaml").read_text() == TEMPLATE
+
+
+def test_remediate_fix_diff_never_lands_on_scanned_code(aws, tmp_path, capsys):
+    code_dir = tmp_path / "infra"
+    code_dir.mkdir()
+    (code_dir / "t.yaml").write_text(TEMPLATE)
+    code = cli.main(["remediate", "--regions", "us-east-1", "--iac", str(code_dir), "--fix-diff",
+                     str(code_dir / "fix.diff")])
+    err = capsys.readouterr().err
+    assert code == 2 and "inside" in err and not (code_dir / "fix.diff").exists()

@@ -59,11 +59,16 @@ def test_the_github_workflow_writes_the_sarif_it_uploads(tmp_path):
     check = next(s for s in steps if s.get("id") == "iac")
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif"))
     assert flow["permissions"]["security-events"] == "write"
-    (tmp_path / "graph.yaml").write_text(FALSE)
-    proc = subprocess.run(shlex.split(check["run"]), cwd=tmp_path, capture_output=True, text=True,
-                          env=_env(tmp_path), timeout=120)
+    checkout, runner_temp = tmp_path / "checkout", tmp_path / "runner-temp"
+    checkout.mkdir()
+    runner_temp.mkdir()
+    (checkout / "graph.yaml").write_text(FALSE)
+    # as the runner does: a shell, with RUNNER_TEMP set; the upload step's ${{ runner.temp }} is the same folder
+    proc = subprocess.run(["bash", "-c", check["run"]], cwd=checkout, capture_output=True, text=True,
+                          env={**_env(tmp_path), "RUNNER_TEMP": str(runner_temp)}, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    sarif = json.loads((tmp_path / upload["with"]["sarif_file"]).read_text())
+    assert [p.name for p in checkout.iterdir()] == ["graph.yaml"], "nothing written into the checkout"
+    sarif = json.loads(Path(upload["with"]["sarif_file"].replace("${{ runner.temp }}", str(runner_temp))).read_text())
     result = sarif["runs"][0]["results"][0]
     assert result["ruleId"] == "Neptune-001"
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "graph.yaml"

@@ -35,7 +35,8 @@ def cmd_iac(args) -> int:
 
     inputs = {"--exceptions": args.exceptions_file, **{f"--var-file {v}": v for v in args.var_files},
               **{f"PATH {p}": p for p in args.paths}}
-    outs = guard_outputs({"-o": args.output, "--fix-diff": args.fix_diff}, inputs, stdout_ok=("-o",))
+    outs = guard_outputs({"-o": args.output, "--fix-diff": args.fix_diff}, inputs, stdout_ok=("-o",),
+                         scanned=args.paths)
     result = scan(args.paths, parameters=args.parameters, var_files=args.var_files,
                   exceptions_file=args.exceptions_file)
     if args.verbose:

@@ -67,7 +67,8 @@ def cmd_remediate(args) -> int:
         raise UsageError("--fix-diff goes with --iac PATH (the code that defines the instances)")
     guard_outputs({"--script": args.script, "--fix-diff": args.fix_diff},
                   {"--exceptions": args.exceptions_file, "--audit-log": args.audit_log,
-                   "--engine-calendar": args.engine_calendar, **{f"--iac {p}": p for p in args.iac_paths}})
+                   "--engine-calendar": args.engine_calendar, **{f"--iac {p}": p for p in args.iac_paths}},
+                  scanned=args.iac_paths)
     result = api.scan(options, progress=sys.stderr.isatty())
     rem = remediate.Remediation(result, args.instances, apply_immediately=args.apply_immediately,
                                 include_excepted=args.include_excepted, audit_log=args.audit_log,

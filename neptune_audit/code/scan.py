@@ -59,13 +59,35 @@ class IacResult:
 
 # ---- finding the files ----
 
+# What a named file may be: the kit reads these (a named file of another kind is an error, never a silent pass)
+READ_SUFFIXES = (".yaml", ".yml", ".json", ".template", ".tf", ".tfvars")
+# CDK app source: not read yet (the cloud assembly it synthesizes is)
+CDK_SOURCE = (".py", ".ts", ".js", ".mjs", ".cjs", ".tsx", ".jsx", ".java", ".cs", ".go")
+
+
 def _walk(paths) -> list[Path]:
+    import stat
+
     out = []
     for given in paths:
         p = Path(given)
         if not os.path.lexists(p):
             raise InputError(f"no such file or folder: {given}")
-        if p.is_file():
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as exc:
+            raise InputError(f"cannot read {given}: {exc.strerror or exc}") from None
+        if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+            raise InputError(f"{given} is not a regular file (a pipe, a socket or a device): name the files or "
+                             "folders of code to read")
+        if stat.S_ISREG(mode):
+            suffix = p.suffix.lower()
+            if suffix in CDK_SOURCE:
+                raise InputError(f"{given}: program source is not read (a CDK app is read from what it synthesizes:"
+                                 " run `npx cdk synth` and name the cdk.out folder)")
+            if suffix not in READ_SUFFIXES:
+                raise InputError(f"{given}: not a kind of file the kit reads (CloudFormation .yaml/.yml/.json/"
+                                 ".template, a CDK cdk.out folder, Terraform .tf/.tfvars, plan or state .json)")
             out.append(p)
             continue
         for root, dirs, files in os.walk(p):
@@ -114,6 +136,11 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     def scanned(f, error=None):
         states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
 
+    # A CDK app (cdk.json) whose cloud assembly is not among the files: its instances would go unjudged, never a pass
+    for f in files:
+        if f.name == "cdk.json" and not any(g.name == "manifest.json" and f.parent in g.parents for g in files):
+            scanned(f, "the CDK app here is not read (the kit reads what it synthesizes, not its source): run "
+                       "`npx cdk synth` and scan cdk.out too")
     # CDK cloud assemblies first: their templates are "cdk", named by stack
     cdk = {}
     for f in files:

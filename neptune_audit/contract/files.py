@@ -43,14 +43,24 @@ def _identity(path) -> tuple:
         return ("path", real)
 
 
-def guard_outputs(outputs: dict, inputs: dict | None = None, signed=(), stdout_ok=()) -> dict:
+def _inside(path, folder) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    return True
+
+
+def guard_outputs(outputs: dict, inputs: dict | None = None, signed=(), stdout_ok=(), scanned=()) -> dict:
     """The one rule for every command: no output may be an input, another output, or the ``.sig`` of either.
 
     ``outputs`` and ``inputs`` map a label (the flag a user typed: ``-o``, ``--notebook``, ``--sign``) to a path
     (None: not given); ``signed``: the labels of outputs that get a ``FILE.sig`` beside them (outputs too);
     ``stdout_ok``: the labels for which ``-`` means standard output (anywhere else ``-`` is refused).  Paths are
     compared resolved, and by device and inode where they exist (a hard link, ``./x`` and ``x`` are one file).
-    Returns ``{label: Path}`` of the outputs given, each checked writable."""
+    ``scanned``: files and folders of code being read (``iac PATH``, ``--iac PATH``): no output lands in them (it
+    would replace code, or be read as code next time).  Returns ``{label: Path}`` of the outputs given, each
+    checked writable."""
     protected: dict[tuple, str] = {}
     for label, given in (inputs or {}).items():
         if given is None or str(given) == "-":
@@ -66,6 +76,10 @@ def guard_outputs(outputs: dict, inputs: dict | None = None, signed=(), stdout_o
                 raise UsageError(f"{label} - (standard output) is not offered here: give a file name")
             checked[label] = Path("-")
             continue
+        for code in scanned:
+            if os.path.isdir(code) and _inside(given, code):
+                raise UsageError(f"{label} {given} is inside {code}, the code being scanned: write it elsewhere "
+                                 "(nothing was written)")
         names = [(label, Path(given))] + ([(f"the signature of {label}", Path(f"{given}{SIG}"))]
                                           if label in signed else [])
         for what, path in names:
