@@ -37,12 +37,18 @@ EXPECTED = {
     ("cdk.out/GraphStack.template.json", "GraphInstance1D4E5F"): ("FAIL", 13, False, "cdk"),
     ("cdk.out/GraphStack.template.json", "GraphInstance2A7B8C"): ("PASS", 17, None, "cdk"),
     ("tf/main.tf", "aws_neptune_cluster_instance.writer"): ("FAIL", 21, False, "terraform"),
-    ("tf/main.tf", "aws_neptune_cluster_instance.readers"): ("FAIL", 28, False, "terraform"),  # var default false
-    ("tf/main.tf", "aws_neptune_cluster_instance.default"): ("PASS", 31, None, "terraform"),
-    ("tf/main.tf", "aws_neptune_cluster_instance.conditional"): ("FAIL", 40, None, "terraform"),
+    # count and for_each: one verdict per instance, addressed as Terraform addresses them
+    ("tf/main.tf", "aws_neptune_cluster_instance.readers[0]"): ("FAIL", 28, None, "terraform"),  # var default false
+    ("tf/main.tf", "aws_neptune_cluster_instance.readers[1]"): ("FAIL", 28, None, "terraform"),
+    ("tf/main.tf", 'aws_neptune_cluster_instance.default["a"]'): ("PASS", 31, None, "terraform"),
+    ("tf/main.tf", 'aws_neptune_cluster_instance.default["b"]'): ("PASS", 31, None, "terraform"),
+    # var.env defaults to "prod": the condition's operands are known, and it is true
+    ("tf/main.tf", "aws_neptune_cluster_instance.conditional"): ("PASS", 40, None, "terraform"),
     ("tf/main.tf", "aws_neptune_cluster_instance.vendor"): ("EXCEPTED", 47, False, "terraform"),
     ("tf/modules/neptune/main.tf", "module.analytics.aws_neptune_cluster_instance.this"): ("FAIL", 9, False,
                                                                                            "terraform"),
+    # the called module, judged on its own too (its default: true)
+    ("tf/modules/neptune/main.tf", "aws_neptune_cluster_instance.this"): ("PASS", 9, True, "terraform"),
     ("plan/plan.json", "aws_neptune_cluster_instance.writer"): ("FAIL", None, False, "terraform-plan"),
     ("plan/plan.json", "module.analytics.aws_neptune_cluster_instance.this[0]"): ("PASS", None, True,
                                                                                   "terraform-plan"),
@@ -77,7 +83,7 @@ def test_reasons_say_what_decides(tree):
     assert "AWS's default (true) applies" in got[("cfn/graph.yaml", "ReaderDefault")]["reason"]
     assert "CreateDBInstance" in got[("cfn/graph.yaml", "ReaderDefault")]["reason"]
     by_param = got[("cfn/graph.yaml", "ByParameter")]
-    assert "parameter AutoUpgrade, default 'false'" in by_param["reason"] and "AutoUpgrade=true would pass" in \
+    assert 'parameter AutoUpgrade, default "false"' in by_param["reason"] and "AutoUpgrade=true would pass" in \
         by_param["reason"] and by_param["decided_by"] == "AutoUpgrade"
     assert "depends on condition IsProd" in got[("cfn/graph.yaml", "ByCondition")]["reason"]
     assert "expired on 2020-01-31" in got[("cfn/graph.yaml", "SuppressionExpired")]["reason"]
@@ -93,9 +99,10 @@ def test_reasons_say_what_decides(tree):
 def test_parameters_and_var_files_change_the_verdict(tree):
     got = _by_key(scan([tree], parameters=["AutoUpgrade=true"], var_files=[tree / "tf" / "prod.tfvars"]).findings)
     by_param = got[("cfn/graph.yaml", "ByParameter")]
-    assert by_param["result"] == "PASS" and "given 'true' from outside the file" in by_param["reason"]
+    assert by_param["result"] == "PASS" and 'given "true" from outside the file' in by_param["reason"]
     assert "with AutoUpgrade=false it would fail" in by_param["reason"], "never a silent pass"
-    assert got[("tf/main.tf", "aws_neptune_cluster_instance.readers")]["result"] == "PASS"
+    assert got[("tf/main.tf", "aws_neptune_cluster_instance.readers[0]")]["result"] == "PASS"
+    assert got[("tf/main.tf", "aws_neptune_cluster_instance.readers[1]")]["result"] == "PASS"
 
 
 def test_a_parameter_without_default_is_never_a_silent_pass(tmp_path):
@@ -175,8 +182,7 @@ def test_fix_diff_applies_cleanly_and_a_rerun_passes(tree, capsys):
     after = _by_key(scan([tree]).findings)
     still = {k for k, f in after.items() if f["result"] == "FAIL"}
     # a condition and a plan are not one line, and a CDK assembly is written again by cdk synth: the diff says so
-    assert still == {("cfn/graph.yaml", "ByCondition"), ("tf/main.tf", "aws_neptune_cluster_instance.conditional"),
-                     ("plan/plan.json", "aws_neptune_cluster_instance.writer"),
+    assert still == {("cfn/graph.yaml", "ByCondition"), ("plan/plan.json", "aws_neptune_cluster_instance.writer"),
                      ("cdk.out/GraphStack.template.json", "GraphInstance1D4E5F")}
     assert "ByCondition" in err and "not in the diff" in err
     assert "cdk.out" not in diff and "written again by every cdk synth" in err and "GraphStack/Graph/Instance1" in err

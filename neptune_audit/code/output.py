@@ -176,7 +176,7 @@ def fix_diff(result: IacResult) -> tuple[str, list[str]]:
                          f"{r.construct_path or f['resource']} in the app's source")
         elif v.kind == "parameter" and v.given is not None and v.text != "caller":
             notes.append(f"{label}: {v.name} is given from outside the file ({v.given!r}): change it where it is set")
-        elif v.kind in ("literal", "parameter") and v.fix_at and v.fix_at[1]:
+        elif v.kind in ("literal", "parameter", "evaluated") and v.fix_at and v.fix_at[1]:
             edits.setdefault(v.fix_at[0], set()).add(int(v.fix_at[1]))
         elif v.kind == "parameter":
             notes.append(f"{label}: {v.name} has no default in the file: set it to true where the stack is deployed")

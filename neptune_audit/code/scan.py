@@ -226,9 +226,9 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
             for f in texts:
                 scanned(f)
     jobs = []
+    # Every folder is also judged as a root module (with its own defaults), whether or not another folder calls it:
+    # someone may apply it on its own, and its FAIL must never disappear behind a caller that passes.
     for folder in sorted(wanted):
-        if folder.resolve() in called:
-            continue
         auto = {}
         for vf in sorted([*folder.glob("terraform.tfvars"), *folder.glob("terraform.tfvars.json"),
                           *folder.glob("*.auto.tfvars"), *folder.glob("*.auto.tfvars.json")]):
@@ -260,11 +260,13 @@ def _under(v: Value, value) -> bool | None:
 
 
 def _shown(value, as_bool, label: str) -> str:
-    """A value as the reason quotes it: a Terraform boolean bare (python-hcl2 8.1.0 hands some over as "false"),
-    a CloudFormation parameter as the text it is."""
+    """A value as the reason quotes it, in the code's own words: a boolean bare (python-hcl2 8.1.0 hands some over
+    as "false"), null as null, any other value as quoted text."""
     if isinstance(value, bool) or (label == "variable" and as_bool is not None):
         return str(as_bool if as_bool is not None else value).lower()
-    return repr(one_line(value, limit=20))
+    if value is None:
+        return "null"
+    return '"' + one_line(value, limit=20).replace('"', '\\"') + '"'
 
 
 def _decide(v: Value) -> tuple[bool | None, str]:
@@ -283,6 +285,9 @@ def _decide(v: Value) -> tuple[bool | None, str]:
             by = "by its module call" if v.text == "caller" else "from outside the file"
             where = f"{label} {v.name}, given {shown} {by}"
         elif v.has_default:
+            if v.default is None and label == "variable":  # null: the argument is unset, as if not written
+                return True, (f"decided by variable {v.name}, default null: unset, so AWS's default (true) applies "
+                              f"({DEFAULT_SOURCE})")
             b = _under(v, v.default)
             shown = _shown(v.default, b, label)
             where = f"{label} {v.name}, default {shown}"
@@ -295,13 +300,21 @@ def _decide(v: Value) -> tuple[bool | None, str]:
         tail = (f"; with {v.name}={alts[0]} it would fail" if b and alts else
                 f"; {v.name}={goods[0]} would pass" if b is False and goods else "")
         return b, f"decided by {where}{tail}"
+    if v.kind == "evaluated":
+        via = f" (from {v.name}" + (f", set at {v.fix_at[0]}:{v.fix_at[1]}" if v.fix_at and v.fix_at[1] else "") + ")" \
+            if v.name else ""
+        if v.value is None:
+            return True, f"set to {v.text}, which is null{via}: unset, so AWS's default (true) applies ({DEFAULT_SOURCE})"
+        return v.value, f"set to {v.text}, which is {str(v.value).lower()}{via}"
     if v.kind == "choice":
         outcomes = [_decide(o) for o in v.options]
         if all(o[0] is True for o in outcomes):
             return True, f"every branch of condition {v.name} sets it true"
         return None, (f"depends on condition {v.name}: " + ", ".join(
             f"{'true' if i == 0 else 'false'} branch {why}" for i, (_, why) in enumerate(outcomes)))
-    return None, f"comes from outside the file ({v.text})"
+    if v.text and "only a plan knows" in v.text:
+        return None, v.text
+    return None, f"comes from outside the file ({v.text}): {tf.PLAN_ROUTE}"
 
 
 def _engine_note(r: Resource, today: date, calendar) -> str:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 from pathlib import Path
 
+from neptune_audit.code import hclexpr
 from neptune_audit.code.model import TF_TYPE, Resource, Suppression, Value
 from neptune_audit.errors import InputError, one_line
 from neptune_audit.inputs import read_bytes
@@ -79,6 +80,9 @@ def _attr_line(lines: list[str], span, name: str) -> int | None:
     for j in range(span[0] + 1, span[1] + 1):
         if pattern.search(lines[j]):
             return j + 1
+    # a one-line block (variable "v" { default = false }): the attribute sits on the header's own line
+    if re.search(rf"[{{;,]\s*{re.escape(name)}\s*=", lines[span[0]].split("#", 1)[0]):
+        return span[0] + 1
     return None
 
 
@@ -137,11 +141,15 @@ def _root_job(job: tuple[str, dict]) -> tuple[list[Resource], dict[str, str | No
         return modules[key]
 
     root = module_of(Path(folder))
-    found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}))
+    budget: dict[str, Any] = {"calls": 0, "cut": None}
+    found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}),
+                             budget=budget)
     states: dict[str, str | None] = {}
     for mod in modules.values():
         states.update({str(f): None for f in mod.parsed})
         states.update({str(f): e for f, e in mod.errors.items()})
+    if budget["cut"]:  # said as a file not read: the run is never a pass with part of the module graph unjudged
+        states[budget["cut"][0]] = budget["cut"][1]
     return found, states
 
 
@@ -196,6 +204,15 @@ class Module:
             else:
                 self.parsed[f] = (lines, data)
 
+    def locals(self) -> dict:
+        """``locals`` blocks' values, raw (evaluated when an expression reads them)."""
+        out: dict = {}
+        for _f, (_lines, data) in self.parsed.items():
+            for block in data.get("locals") or []:
+                if isinstance(block, dict):
+                    out.update({k: v for k, v in block.items() if not str(k).startswith("__")})
+        return out
+
     def variables(self) -> dict:
         out = {}
         for f, (lines, data) in self.parsed.items():
@@ -207,15 +224,31 @@ class Module:
         return out
 
 
-def _value(raw, present: bool, variables: dict, given: dict, file: str, line, given_at=None) -> Value:
+PLAN_ROUTE = ("only a plan knows it: run `terraform plan -out plan.out && terraform show -json plan.out > plan.json` "
+              "and scan plan.json")
+
+
+def _scope(variables: dict, given: dict, locals_: dict, each=None, count=None) -> hclexpr.Scope:
+    """Each variable's value as Terraform takes it: the caller's argument (or tfvars), else its default."""
+    values = {name: given[name] if name in given else (v["default"] if v["has_default"] else hclexpr.UNKNOWN)
+              for name, v in variables.items()}
+    values = {name: hclexpr.evaluate(v, hclexpr.Scope({}, {})) if isinstance(v, (str, dict, list)) else v
+              for name, v in values.items()}
+    return hclexpr.Scope(values, locals_, each, count)
+
+
+def _value(raw, present: bool, variables: dict, given: dict, file: str, line, given_at=None,
+           scope: hclexpr.Scope | None = None) -> Value:
     if not present:
         return Value("omitted")
     b = _bool(raw)
     if b is not None:
         return Value("literal", value=b, fix_at=(file, line))
+    if raw is None:  # auto_minor_version_upgrade = null: unset
+        return Value("evaluated", value=None, text="null", fix_at=(file, line))
     if isinstance(raw, str):
         m = _VAR.match(raw.strip())
-        if m and m.group(1) in variables:
+        if m and m.group(1) in variables and (scope is None or (scope.each is None and scope.count is None)):
             v = variables[m.group(1)]
             name = m.group(1)
             # the line that decides: the caller's argument when a module call passes it, else the default
@@ -223,6 +256,18 @@ def _value(raw, present: bool, variables: dict, given: dict, file: str, line, gi
                 v["fix_at"] if v["fix_at"] and v["fix_at"][1] else None)
             return Value("parameter", name=f"var.{name}", default=v["default"], has_default=v["has_default"],
                          given=given.get(name), fix_at=fix, text="caller" if (given_at or {}).get(name) else None)
+        if scope is not None:
+            scope.read = []
+            got = hclexpr.as_bool(hclexpr.evaluate(raw, scope))
+            if got is not hclexpr.UNKNOWN:
+                expr = one_line(raw.strip()[2:-1] if raw.strip().startswith("${") else raw, limit=80)
+                read = list(dict.fromkeys(scope.read))
+                fix = (file, line)
+                if len(read) == 1 and read[0] in variables:  # one variable decides: its value is fixed where set
+                    name = read[0]
+                    fix = ((given_at or {}).get(name) if name in given else variables[name]["fix_at"]) or fix
+                return Value("evaluated", value=got, text=expr, name=", ".join(f"var.{r}" for r in read) or None,
+                             fix_at=fix)
         c = _COND.match(raw.strip())
         if c:
             return Value("choice", name=one_line(c.group("cond"), limit=80).strip(), options=(
@@ -230,11 +275,44 @@ def _value(raw, present: bool, variables: dict, given: dict, file: str, line, gi
     return Value("unresolved", text=one_line(raw, limit=120))
 
 
+MAX_INSTANCES = 1000  # count/for_each beyond this are judged as one resource, and the reason says so
+
+
+def _instances(body: dict, scope: hclexpr.Scope) -> list[tuple[str, object, object]] | str:
+    """(address suffix, each, count) for every instance ``count``/``for_each`` makes; a reason when only a plan
+    knows them."""
+    if "for_each" in body:
+        value = hclexpr.evaluate(body["for_each"], scope)
+        if isinstance(value, dict):
+            keys = sorted(value)
+            pairs = [(k, value[k]) for k in keys]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            pairs = [(v, v) for v in sorted(set(value))]
+        else:
+            return f"for_each is {one_line(body['for_each'], limit=60)}: {PLAN_ROUTE}"
+        if len(pairs) > MAX_INSTANCES:
+            return f"for_each makes {len(pairs)} instances, more than {MAX_INSTANCES} judged one by one: {PLAN_ROUTE}"
+        return [(f'["{k}"]', (k, v), None) for k, v in pairs]
+    if "count" in body:
+        n = hclexpr.evaluate(body["count"], scope)
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or n != int(n):
+            return f"count is {one_line(body['count'], limit=60)}: {PLAN_ROUTE}"
+        if n > MAX_INSTANCES:
+            return f"count is {int(n)}, more than {MAX_INSTANCES} judged one by one: {PLAN_ROUTE}"
+        return [(f"[{i}]", None, i) for i in range(int(n))]
+    return [("", None, None)]
+
+
+MAX_MODULE_CALLS = 2000  # module instances one root may expand (a call graph that fans out doubles at each level)
+MAX_MODULE_DEPTH = 32
+
+
 def module_resources(module: Module, given: dict, prefix: str = "", seen: frozenset = frozenset(),
-                     modules_of=None, given_at: dict | None = None) -> list[Resource]:
+                     modules_of=None, given_at: dict | None = None, budget: dict | None = None) -> list[Resource]:
     """Neptune instances of a module and the local modules it calls (``module.NAME.`` addresses), with ``given``
     the values of its variables (the caller's arguments, or the root's tfvars and --var-file)."""
     variables = module.variables()
+    locals_ = module.locals()
     out = []
     clusters = {}
     for _file, (_lines, data) in module.parsed.items():
@@ -255,14 +333,21 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
                 m = re.match(r"^\$\{\s*aws_neptune_cluster\.([A-Za-z0-9_-]+)\.(id|cluster_identifier)\s*\}$",
                              cluster.strip()) if isinstance(cluster, str) else None
                 ident = body.get("identifier")
-                out.append(Resource(
-                    file=str(f), line=span[0] + 1 if span else None, resource=f"{prefix}{rtype}.{name}", type=rtype,
-                    source="terraform",
-                    value=_value(body.get("auto_minor_version_upgrade"), "auto_minor_version_upgrade" in body,
-                                 variables, given, str(f), prop_line, given_at),
-                    prop_line=prop_line, suppressions=_suppressions(lines, span),
-                    engine_version=clusters.get(m.group(1)) if m else None,
-                    identifier=ident if isinstance(ident, str) and "${" not in ident else None))
+                base = _scope(variables, given, locals_)
+                made = _instances(body, base)
+                value = None
+                if isinstance(made, str):  # count/for_each only a plan can expand: one resource, said so
+                    value, made = Value("unresolved", text=made), [("", None, None)]
+                for suffix, each, count in made:
+                    scope = _scope(variables, given, locals_, each, count)
+                    out.append(Resource(
+                        file=str(f), line=span[0] + 1 if span else None, resource=f"{prefix}{rtype}.{name}{suffix}",
+                        type=rtype, source="terraform",
+                        value=value or _value(body.get("auto_minor_version_upgrade"), "auto_minor_version_upgrade" in body,
+                                              variables, given, str(f), prop_line, given_at, scope),
+                        prop_line=prop_line, suppressions=_suppressions(lines, span),
+                        engine_version=clusters.get(m.group(1)) if m else None,
+                        identifier=ident if isinstance(ident, str) and "${" not in ident else None))
         for name, body in _blocks(data, "module"):
             body = body if isinstance(body, dict) else {}
             src = body.get("source")
@@ -270,27 +355,44 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
                 continue  # a registry or remote module: not on disk
             folder = Path(os.path.normpath(module.folder / src))
             if folder.resolve() in seen or not folder.is_dir() or modules_of is None:
-                continue
+                continue  # a cycle (a module that calls itself, or one of its callers) is followed once
+            if budget is not None:
+                budget["calls"] += 1
+                if budget["calls"] > MAX_MODULE_CALLS or len(seen) > MAX_MODULE_DEPTH:
+                    if budget["cut"] is None:
+                        budget["cut"] = (str(f), f"module calls cut at module.{name} ({prefix or 'root'}): more than "
+                                                 f"{MAX_MODULE_CALLS} module instances or {MAX_MODULE_DEPTH} levels "
+                                                 f"from this root; the instances beyond were not judged ({PLAN_ROUTE})")
+                    continue
             child = modules_of(folder)
-            args = {k: v for k, v in body.items() if not k.startswith("__") and k != "source"}
+            args = {k: v for k, v in body.items()
+                    if not k.startswith("__") and k not in ("source", "for_each", "count", "depends_on", "providers",
+                                                             "version")}
             span = _block_span(lines, re.compile(rf'^\s*module\s+"?{re.escape(name)}"?\s*\{{'))
-            # an argument that is itself var.X of this module takes this module's value of X (and its line)
-            resolved, at = {}, {}
-            for k, v in args.items():
-                m = _VAR.match(v.strip()) if isinstance(v, str) else None
-                if m and m.group(1) in variables:
-                    mv = variables[m.group(1)]
-                    resolved[k] = given.get(m.group(1), mv["default"] if mv["has_default"] else v)
-                    own = (given_at or {}).get(m.group(1)) or mv["fix_at"]
+            made = _instances(body, _scope(variables, given, locals_))
+            if isinstance(made, str):  # a module for_each/count only a plan expands: judged once, unexpanded
+                made = [("", None, None)]
+            for suffix, each, count in made:
+                scope = _scope(variables, given, locals_, each, count)
+                # each argument as the caller evaluates it (its variables, locals, each/count), with the line that
+                # sets it: the caller's own argument, or, where it only passes one variable on, where that is set
+                resolved, at = {}, {}
+                for k, v in args.items():
+                    scope.read = []
+                    value = hclexpr.evaluate(v, scope)
+                    resolved[k] = v if value is hclexpr.UNKNOWN else value
+                    read = list(dict.fromkeys(scope.read))
+                    line = _attr_line(lines, span, k)
+                    own = None
+                    if len(read) == 1 and read[0] in variables:
+                        name_read = read[0]
+                        own = (given_at or {}).get(name_read) if name_read in given else variables[name_read]["fix_at"]
                     if own and own[1]:
                         at[k] = own
-                else:
-                    resolved[k] = v
-                    line = _attr_line(lines, span, k)
-                    if line:
+                    elif line:
                         at[k] = (str(f), line)
-            out += module_resources(child, resolved, f"{prefix}module.{name}.", seen | {folder.resolve()},
-                                    modules_of, at)
+                out += module_resources(child, resolved, f"{prefix}module.{name}{suffix}.", seen | {folder.resolve()},
+                                        modules_of, at, budget)
     return out
 
 

@@ -1,0 +1,72 @@
+"""Terraform as Terraform evaluates it: the kit's verdicts on HCL equal its verdicts on the real `terraform plan` of
+the same configuration (tests/fixtures/terraform-oracle: the plan JSON is committed, made by terraform itself), and
+module graphs that loop or fan out end in bounded time, saying what was cut."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from neptune_audit import cli
+from neptune_audit.code.scan import scan
+
+from .conftest import ROOT
+
+ORACLE = ROOT / "tests" / "fixtures" / "terraform-oracle"
+CASES = ["patterns", "chain"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_hcl_verdicts_equal_the_verdicts_on_terraforms_own_plan(case):
+    planned = {f["resource"]: f["result"] for f in scan([ORACLE / "plans" / f"{case}.json"]).findings}
+    from_hcl = {f["resource"]: f["result"] for f in scan([ORACLE / case]).findings}
+    assert planned, "the plan holds Neptune instances"
+    assert {k: from_hcl.get(k) for k in planned} == planned
+
+
+def test_the_patterns_public_modules_use_are_each_judged():
+    got = {f["resource"]: f for f in scan([ORACLE / "patterns"]).findings}
+    # for_each over {a = true, b = false}: one verdict per instance, addressed as Terraform does
+    assert got['aws_neptune_cluster_instance.each["a"]']["result"] == "PASS"
+    assert got['aws_neptune_cluster_instance.each["b"]']["result"] == "FAIL"
+    assert got["aws_neptune_cluster_instance.counted[1]"]["result"] == "FAIL"
+    nullvar = got["aws_neptune_cluster_instance.nullvar"]
+    assert nullvar["result"] == "PASS" and "default null: unset" in nullvar["reason"]
+    for f in got.values():  # no Python in messages
+        assert not any(word in f["reason"] for word in ("None", "False", "True", "It is not one line")), f["reason"]
+
+
+def test_a_module_chain_names_the_line_that_decides():
+    got = {f["resource"]: f for f in scan([ORACLE / "chain"]).findings}
+    off = got["module.graph_off.aws_neptune_cluster_instance.this"]
+    main = str(ORACLE / "chain" / "main.tf")
+    assert off["result"] == "FAIL" and f"set at {main}:1" in off["reason"], "var.off's one-line default decides"
+    # the called module, judged on its own with its defaults, beside each caller's chain
+    assert got["aws_neptune_cluster_instance.this"]["result"] == "PASS"
+    assert got['module.graph_each["blue"].aws_neptune_cluster_instance.this']["result"] == "PASS"
+
+
+def test_a_folder_that_names_itself_as_a_source_is_still_judged(tmp_path, capsys):
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n  instance_class = "db.r6g.large"\n'
+        '  auto_minor_version_upgrade = false\n}\nmodule "self" {\n  source = "./"\n}\n')
+    assert cli.main(["iac", str(tmp_path)]) == 1, "its FAIL never disappears"
+    assert "aws_neptune_cluster_instance.x" in capsys.readouterr().out
+
+
+def test_a_module_graph_that_fans_out_ends_in_bounded_time_and_says_what_was_cut(tmp_path, capsys):
+    levels = 16  # each module calls the next twice: 2**16 instances of the last
+    for i in range(levels):
+        folder = tmp_path / f"m{i}"
+        folder.mkdir()
+        calls = "" if i == levels - 1 else "".join(
+            f'module "c{k}" {{\n  source = "../m{i + 1}"\n}}\n' for k in range(2))
+        (folder / "main.tf").write_text(
+            'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n  instance_class = "db.r6g.large"\n}\n'
+            + calls)
+    started = time.monotonic()
+    code = cli.main(["iac", str(tmp_path / "m0"), "--format", "json"])
+    took = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert code == 3 and "module calls cut" in out, "never a pass with part of the graph unjudged"
+    assert took < 60, took
