@@ -283,12 +283,12 @@ def _fifo(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("make, words", [
-    (_file("app.py", "import aws_cdk\n"), "program source is not read"),
-    (_file("stack.ts", "new neptune.DatabaseCluster()\n"), "npx cdk synth"),
+    (_file("App.java", "new DatabaseCluster(this, \"Db\");\n"), "in this language is not read"),
+    (_file("main.go", "package main\n"), "npx cdk synth"),
     (_file("README.md", "# infra\n"), "not a kind of file the kit reads"),
     (_fifo, "not a regular file"),
     (lambda folder: Path("/dev/null"), "not a regular file"),
-], ids=["python", "typescript", "markdown", "fifo", "device"])
+], ids=["java", "go", "markdown", "fifo", "device"])
 def test_a_named_path_that_yields_no_file_read_is_exit_2(tmp_path, capsys, make, words):
     from .conftest import one_line_2
 
@@ -299,11 +299,11 @@ def test_a_named_path_that_yields_no_file_read_is_exit_2(tmp_path, capsys, make,
     assert captured.out == ""
 
 
-def test_a_cdk_app_whose_assembly_is_missing_is_never_a_pass(tmp_path, capsys):
+def test_a_cdk_app_in_a_language_not_read_without_its_assembly_is_never_a_pass(tmp_path, capsys):
     app = tmp_path / "app"
     app.mkdir()
-    (app / "cdk.json").write_text('{"app": "python3 app.py"}\n')
-    (app / "app.py").write_text("from aws_cdk import aws_neptune_alpha as neptune\n")
+    (app / "cdk.json").write_text('{"app": "mvn -e -q compile exec:java"}\n')
+    (app / "GraphStack.java").write_text("new DatabaseCluster(this, \"Db\", props);\n")
     code = cli.main(["iac", str(app)])
     out = capsys.readouterr().out
     assert code == 3 and "NOT READ" in out and "npx cdk synth" in out

@@ -12,6 +12,7 @@ from typing import Any
 from pathlib import Path
 
 from neptune_audit._version import __version__
+from neptune_audit.code import cdk_source
 from neptune_audit.code.scan import SCHEMA, IacResult
 from neptune_audit.vocabulary import EXCEPTED, FAIL
 from neptune_audit.rule import model
@@ -170,7 +171,11 @@ def fix_diff(result: IacResult) -> tuple[str, list[str]]:
         r = by_key[(f["file"], f["resource"])]
         v = r.value
         label = f"{f['resource']} ({f['file']})"
-        if r.source == "cdk":  # cdk synth writes the assembly again: a change there is lost at the next synth
+        if v.kind == "construct-default":  # nothing written to flip: the property must be added to the construct
+            notes.append(f"{label}: add autoMinorVersionUpgrade: true (Python: auto_minor_version_upgrade=True) to "
+                         f"the DatabaseCluster at {f['file']}:{r.line}")
+        elif r.source == "cdk" and not r.file.endswith(cdk_source.SOURCE_SUFFIXES):
+            # cdk synth writes the assembly again: a change there is lost at the next synth
             notes.append(f"{label}: a CDK assembly is written again by every cdk synth, so it is not patched; set "
                          f"autoMinorVersionUpgrade: true (Python: auto_minor_version_upgrade=True) on the construct "
                          f"{r.construct_path or f['resource']} in the app's source")

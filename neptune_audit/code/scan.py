@@ -15,13 +15,16 @@ and judge it as AWS would apply it.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from neptune_audit.code import cloudformation as cfn
 from neptune_audit.code import terraform as tf
+from neptune_audit.code import cdk_source
 from neptune_audit.code.model import Resource, Value
 from neptune_audit.vocabulary import EXCEPTED, FAIL, PASS, RESULT_ORDER
 from neptune_audit.errors import InputError, UsageError, one_line
@@ -60,9 +63,9 @@ class IacResult:
 # ---- finding the files ----
 
 # What a named file may be: the kit reads these (a named file of another kind is an error, never a silent pass)
-READ_SUFFIXES = (".yaml", ".yml", ".json", ".template", ".tf", ".tfvars")
-# CDK app source: not read yet (the cloud assembly it synthesizes is)
-CDK_SOURCE = (".py", ".ts", ".js", ".mjs", ".cjs", ".tsx", ".jsx", ".java", ".cs", ".go")
+READ_SUFFIXES = (".yaml", ".yml", ".json", ".template", ".tf", ".tfvars", *cdk_source.SOURCE_SUFFIXES)
+# CDK app source in languages the kit does not read (their synthesized cloud assembly is read)
+CDK_SOURCE = (".jsx", ".java", ".cs", ".go")
 
 
 def _walk(paths) -> list[Path]:
@@ -83,8 +86,9 @@ def _walk(paths) -> list[Path]:
         if stat.S_ISREG(mode):
             suffix = p.suffix.lower()
             if suffix in CDK_SOURCE:
-                raise InputError(f"{given}: program source is not read (a CDK app is read from what it synthesizes:"
-                                 " run `npx cdk synth` and name the cdk.out folder)")
+                raise InputError(f"{given}: program source in this language is not read (CDK apps are read in "
+                                 "Python and TypeScript/JavaScript; for others, run `npx cdk synth` and name the "
+                                 "cdk.out folder)")
             if suffix not in READ_SUFFIXES:
                 raise InputError(f"{given}: not a kind of file the kit reads (CloudFormation .yaml/.yml/.json/"
                                  ".template, a CDK cdk.out folder, Terraform .tf/.tfvars, plan or state .json)")
@@ -136,11 +140,18 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     def scanned(f, error=None):
         states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
 
-    # A CDK app (cdk.json) whose cloud assembly is not among the files: its instances would go unjudged, never a pass
+    # A CDK app (cdk.json) in a language the kit does not read, whose cloud assembly is not among the files: its
+    # instances would go unjudged, never a pass
     for f in files:
         if f.name == "cdk.json" and not any(g.name == "manifest.json" and f.parent in g.parents for g in files):
-            scanned(f, "the CDK app here is not read (the kit reads what it synthesizes, not its source): run "
-                       "`npx cdk synth` and scan cdk.out too")
+            try:
+                app = str(json.loads(read_bytes(f, MAX_TEMPLATE, "cdk.json")).get("app", ""))
+            except (InputError, ValueError, AttributeError, UnicodeDecodeError):
+                app = ""
+            if re.search(r"\b(mvn|java|gradle|dotnet|go)\b", app):
+                scanned(f, f"the CDK app here ({one_line(app, limit=40)}) is in a language the kit does not read: run "
+                           "`npx cdk synth` and scan cdk.out too")
+    named = {Path(p) for p in paths}
     # CDK cloud assemblies first: their templates are "cdk", named by stack
     cdk = {}
     for f in files:
@@ -159,6 +170,21 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
             templates.append(f)
         elif name.endswith(".tfvars"):
             pass  # read with its module (terraform.tfvars, *.auto.tfvars) or through --var-file
+        elif name.endswith(cdk_source.SOURCE_SUFFIXES):
+            try:
+                text = read_bytes(f, MAX_TEMPLATE, "source file").decode("utf-8")
+            except (InputError, UnicodeDecodeError) as exc:
+                if f in named:
+                    scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
+                continue
+            if not cdk_source.mentions_neptune(text):
+                if f in named:
+                    scanned(f)  # read: no Neptune construct in it
+                else:
+                    ignored.append(f"{f}: source with no Neptune construct")
+                continue
+            resources += cdk_source.read(f, text)
+            scanned(f)
         else:
             ignored.append(f"{f}: not a template or Terraform file")
     seen_templates = set()
@@ -178,8 +204,6 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
             scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
             continue
         if f.name.lower().endswith(".json"):
-            import json
-
             try:
                 doc = json.loads(text)
             except ValueError:
@@ -300,6 +324,8 @@ def _decide(v: Value) -> tuple[bool | None, str]:
         tail = (f"; with {v.name}={alts[0]} it would fail" if b and alts else
                 f"; {v.name}={goods[0]} would pass" if b is False and goods else "")
         return b, f"decided by {where}{tail}"
+    if v.kind == "construct-default":
+        return False, v.text or "not set: the construct's default (false) applies"
     if v.kind == "evaluated":
         via = f" (from {v.name}" + (f", set at {v.fix_at[0]}:{v.fix_at[1]}" if v.fix_at and v.fix_at[1] else "") + ")" \
             if v.name else ""

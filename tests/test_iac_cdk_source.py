@@ -1,0 +1,77 @@
+"""CDK apps read where people write them, Python and TypeScript: each Neptune construct judged with its own default
+(DatabaseCluster: false), at the property's line or the construct call's, named by its construct id; other
+libraries' constructs of the same name (aws_rds.DatabaseCluster) are never Neptune."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from neptune_audit import cli
+from neptune_audit.code.scan import scan
+
+from .conftest import ROOT
+
+SOURCE = ROOT / "tests" / "fixtures" / "cdk-source"
+# (file, construct id): (result, line)
+EXPECTED = {
+    ("python/app.py", "DefaultCluster"): ("FAIL", 11),   # DatabaseCluster, unset: CDK writes false
+    ("python/app.py", "OnCluster"): ("PASS", 13),        # a constant of the file, true (the property's line)
+    ("python/app.py", "Replica"): ("PASS", 14),          # DatabaseInstance, unset: left out, AWS's default
+    ("python/app.py", "L1Off"): ("FAIL", 15),            # CfnDBInstance, false
+    ("typescript/stack.ts", "Default"): ("FAIL", 11),
+    ("typescript/stack.ts", "Flagged"): ("FAIL", 14),    # a const of the file, false
+    ("typescript/stack.ts", "L1"): ("PASS", 16),
+}
+
+
+def _found():
+    return {(str(f["file"]).split("cdk-source/")[1], f["resource"]): f for f in scan([SOURCE]).findings}
+
+
+def test_each_construct_is_judged_with_its_own_default():
+    got = _found()
+    assert {k: (f["result"], f["line"]) for k, f in got.items()} == EXPECTED, "no RDS construct, none missed"
+    assert "defaults to false (CDK API reference, DatabaseClusterProps)" in got[("python/app.py", "DefaultCluster")][
+        "reason"]
+    assert got[("typescript/stack.ts", "Flagged")]["source"] == "cdk"
+    assert "stack.ts:6" in got[("typescript/stack.ts", "Flagged")]["reason"], "the const that decides, named"
+
+
+@pytest.mark.parametrize("name", ["python/app.py", "typescript/stack.ts"])
+def test_a_named_source_file_is_read_file_by_file(name, capsys):
+    code = cli.main(["iac", str(SOURCE / name)])
+    out = capsys.readouterr().out
+    assert code == 1 and "1 file(s) read" in out
+
+
+def test_the_fix_is_made_in_the_source(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    shutil.copytree(SOURCE, tmp_path / "app")
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    assert cli.main(["iac", "app", "--fix-diff", str(tmp_path / "fix.diff")]) == 1
+    err = capsys.readouterr().err
+    subprocess.run(["git", "apply", str(tmp_path / "fix.diff")], check=True)
+    after = {(str(f["file"]).split("app/")[1], f["resource"]): f["result"] for f in scan(["app"]).findings}
+    assert after[("python/app.py", "L1Off")] == "PASS" and after[("typescript/stack.ts", "Flagged")] == "PASS"
+    # an unset DatabaseCluster has no line to flip: the note says what to add, and where
+    assert after[("python/app.py", "DefaultCluster")] == "FAIL"
+    assert "add autoMinorVersionUpgrade: true" in err and "app/python/app.py:11" in err
+
+
+APP = ROOT / "tests" / "fixtures" / "cdk-app"
+
+
+def test_source_verdicts_equal_the_verdicts_on_what_cdk_synth_wrote():
+    """The app's source read, against its cloud assembly as the real `cdk synth` wrote it: every synthesized
+    instance (its construct path's first part under the stack is the construct id) has its construct's verdict."""
+    source = {f["resource"]: f["result"] for f in scan([APP / "bin"]).findings}
+    synth = scan([APP / "cdk.out"]).findings
+    assert set(source) == {"DefaultCluster", "OnCluster", "Replica", "L1Default", "L1Off"}
+    assert len(synth) == 5 and all(f["source"] == "cdk" for f in synth)
+    for f in synth:
+        construct = f["construct_path"].split("/")[1]
+        assert source[construct] == f["result"], (construct, f["reason"])
+    assert source["DefaultCluster"] == "FAIL", "CDK wrote AutoMinorVersionUpgrade: false for the unset cluster"
