@@ -329,3 +329,40 @@ def test_remediate_fix_diff_never_lands_on_scanned_code(aws, tmp_path, capsys):
                      str(code_dir / "fix.diff")])
     err = capsys.readouterr().err
     assert code == 2 and "inside" in err and not (code_dir / "fix.diff").exists()
+
+
+HOSTILE = {
+    "deep.json": '{"Resources": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    "merge.yaml": ("base: &b\n  Type: AWS::Neptune::DBInstance\nResources:\n  G:\n    <<: *b\n    Properties:\n"
+                   "      AutoMinorVersionUpgrade: false\n"),
+    "tag.yaml": ("Resources:\n  G:\n    Type: AWS::Neptune::DBInstance\n    Properties:\n"
+                 "      AutoMinorVersionUpgrade: !Bogus false\n"),
+    "bignum.json": ('{"Resources": {"G": {"Type": "AWS::Neptune::DBInstance", "Properties": '
+                    '{"AutoMinorVersionUpgrade": ' + "9" * 5000 + "}}}}"),
+    "manifest.json": ('{"version": "36.0.0", "artifacts": {"S": {"type": "aws:cloudformation:stack", '
+                      '"properties": {"templateFile": 42}}}}'),
+    "plan.json": ('{"format_version": "1.2", "planned_values": {"root_module": {"resources": '
+                  '[{"type": "aws_neptune_cluster_instance", "address": 5, "values": []}]}}}'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_file_is_that_files_error_never_the_runs(tmp_path, capsys, name):
+    """Exit 3 with the file listed as not read, never exit 4 (a traceback's exit) and never a pass."""
+    (tmp_path / name).write_text(HOSTILE[name])
+    code = cli.main(["iac", str(tmp_path / name)])
+    captured = capsys.readouterr()
+    assert code == 3 and "NOT READ" in captured.out and captured.err == "", captured
+    assert not any(word in captured.out for word in ("{'", "None", "Traceback")), "no Python in messages"
+
+
+def test_a_huge_tf_file_is_refused_quickly_with_the_plan_route(tmp_path, capsys):
+    import time
+
+    body = "".join(f'variable "v{i}" {{\n  default = "{"x" * 40}"\n}}\n' for i in range(6000))  # ~400 KB
+    (tmp_path / "big.tf").write_text(body + 'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n}\n')
+    started = time.monotonic()
+    code = cli.main(["iac", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 3 and "NOT READ" in out and "terraform show -json" in out
+    assert time.monotonic() - started < 5

@@ -32,6 +32,12 @@ def _yaml():
     return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# CloudFormation's short-form tags (template reference, "Intrinsic function reference"), and the Transform's
+INTRINSICS = {"Ref", "Condition", "GetAtt", "Sub", "If", "Join", "Select", "Split", "FindInMap", "Base64", "Cidr",
+              "ImportValue", "GetAZs", "Equals", "And", "Or", "Not", "Transform", "Length", "ToJsonString",
+              "ForEach", "ValueOf", "EachMemberEquals", "EachMemberIn", "RefAll", "Contains"}
+
+
 def _convert(node, seen: set, depth: int = 0):
     """A composed YAML node as CloudFormation means it, every mapping value a ``_Node`` (value, line)."""
     import yaml
@@ -45,6 +51,9 @@ def _convert(node, seen: set, depth: int = 0):
     tag = node.tag or ""
     if tag.startswith("!"):  # a short-form intrinsic: !Ref X, !GetAtt A.B, !If [..], !Sub ...
         name = tag[1:]
+        if name not in INTRINSICS:
+            raise InputError(f"line {line}: unknown tag !{one_line(name, limit=30)} (CloudFormation's short forms are "
+                             "!Ref, !GetAtt, !Sub, !If and the other Fn:: functions)")
         inner = _convert(_untagged(node), seen, depth + 1)
         if name == "GetAtt" and isinstance(inner.value, str):
             inner = _Node(inner.value.split(".", 1), line)
@@ -231,6 +240,10 @@ def resources(root: _Node, file: str, overrides: dict, source: str = "cloudforma
     return found, nested
 
 
+class CdkManifestError(InputError):
+    """A CDK cloud assembly's manifest that is one, but damaged (not another tool's manifest.json)."""
+
+
 def cdk_stacks(manifest: Path) -> dict[Path, str]:
     """A CDK cloud assembly's templates (``manifest.json``: artifacts of type aws:cloudformation:stack) by stack."""
     from neptune_audit.inputs import read_bytes, strict_json
@@ -239,7 +252,11 @@ def cdk_stacks(manifest: Path) -> dict[Path, str]:
     out = {}
     for name, art in (data.get("artifacts") or {}).items() if isinstance(data, dict) else ():
         if isinstance(art, dict) and art.get("type") == "aws:cloudformation:stack":
-            tf = (art.get("properties") or {}).get("templateFile")
+            props = art.get("properties")
+            tf = props.get("templateFile") if isinstance(props, dict) else None
+            if not isinstance(tf, str):  # a CDK manifest, damaged: its stacks would go unread
+                raise CdkManifestError(f"artifact {one_line(name, limit=40)!r}: properties.templateFile is not a "
+                                       "file name")
             if isinstance(tf, str):
                 path = (manifest.parent / tf).resolve()
                 if manifest.parent.resolve() in path.parents:  # never a file outside the assembly

@@ -100,6 +100,31 @@ def _walk(paths) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
+def _read_template(f: Path, text: str, stack: str | None, overrides: dict):
+    """One JSON or YAML file: a plan or state (its instances), a template (its instances and nested stacks), or,
+    as a string, why it is passed over.  InputError (or anything else) is this file's error."""
+    if f.name.lower().endswith(".json"):
+        try:
+            doc = json.loads(text)
+        except RecursionError:
+            raise InputError("JSON nested too deep to be a template or plan") from None
+        except ValueError:
+            doc = None
+        if tf.is_plan(doc):
+            return tf.plan_resources(doc, str(f)), []
+        if f.name == "manifest.json" or (isinstance(doc, dict) and "Resources" not in doc):
+            return "JSON, not a template or plan"
+    try:
+        root = cfn.parse(text, str(f))
+    except InputError:
+        if _looks_like_cfn(text):
+            raise
+        return "not a CloudFormation template"
+    if not cfn.is_template(root):
+        return "not a CloudFormation template"
+    return cfn.resources(root, str(f), overrides, source="cdk" if stack else "cloudformation", stack=stack)
+
+
 def _looks_like_cfn(text: str) -> bool:
     return "AWSTemplateFormatVersion" in text or "AWS::" in text
 
@@ -158,6 +183,8 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
         if f.name == "manifest.json":
             try:
                 cdk.update(cfn.cdk_stacks(f))
+            except cfn.CdkManifestError as exc:
+                scanned(f, str(exc))
             except InputError:
                 pass  # another tool's manifest.json: the templates are still read as CloudFormation
     templates: list[Path] = []
@@ -203,32 +230,18 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
                 continue
             scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
             continue
-        if f.name.lower().endswith(".json"):
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                doc = None
-            if tf.is_plan(doc):
-                resources += tf.plan_resources(doc, str(f))
-                scanned(f)
-                continue
-            if f.name == "manifest.json" or (isinstance(doc, dict) and "Resources" not in doc):
-                ignored.append(f"{f}: JSON, not a template or plan")
-                continue
         try:
-            root = cfn.parse(text, str(f))
+            outcome = _read_template(f, text, cdk.get(key), overrides)
         except InputError as exc:
-            if _looks_like_cfn(text):
-                scanned(f, str(exc))
-            else:
-                ignored.append(f"{f}: not a CloudFormation template")
+            scanned(f, str(exc))
             continue
-        if not cfn.is_template(root):
-            ignored.append(f"{f}: not a CloudFormation template")
+        except Exception as exc:  # noqa: BLE001 - a hostile file is that file's error (exit 3), never the run's
+            scanned(f, f"could not be read ({type(exc).__name__}: {one_line(exc, limit=120)})")
             continue
-        stack = cdk.get(key)
-        found, nested = cfn.resources(root, str(f), overrides, source="cdk" if stack else "cloudformation",
-                                      stack=stack)
+        if isinstance(outcome, str):
+            ignored.append(f"{f}: {outcome}")
+            continue
+        found, nested = outcome
         resources += found
         queue += [n for n in nested if n not in seen_templates]
         scanned(f)

@@ -16,7 +16,9 @@ from neptune_audit.code.model import TF_TYPE, Resource, Suppression, Value
 from neptune_audit.errors import InputError, one_line
 from neptune_audit.inputs import read_bytes
 
-MAX_TF = 8 * 1024 * 1024
+# python-hcl2 is pure Python (~30 KB of HCL a second here): a 640 KB file took 22 s.  Hand-written modules are
+# kilobytes; a file past this is generated, and its plan (terraform show -json) is read in milliseconds.
+MAX_TF = 256 * 1024
 _VAR = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
 _COND = re.compile(r"^\$\{(?P<cond>.+?)\?\s*(?P<a>true|false|\"true\"|\"false\")\s*:\s*(?P<b>true|false|\"true\"|"
                    r"\"false\")\s*\}$", re.S)
@@ -37,7 +39,12 @@ def _hcl(text: str, where: str) -> dict:
 
 def read_text(path: Path) -> str:
     try:
+        if path.stat().st_size > MAX_TF:
+            raise InputError(f"larger than {MAX_TF // 1024} KB, more than HCL is read here (it would take minutes): "
+                             f"{PLAN_ROUTE}")
         return read_bytes(path, MAX_TF, "Terraform file").decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read it ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text") from None
 
@@ -407,12 +414,24 @@ def is_plan(doc) -> bool:
 def plan_resources(doc: dict, file: str) -> list[Resource]:
     """Neptune instances of a plan (``planned_values``) or a state (``values``), every module, values as Terraform
     resolved them (a state also knows each instance's ARN)."""
-    top: dict = doc["planned_values"] if isinstance(doc.get("planned_values"), dict) else doc.get("values") or {}
+    top = doc["planned_values"] if isinstance(doc.get("planned_values"), dict) else doc.get("values") or {}
+    if not isinstance(top, dict):
+        raise InputError("values is not an object: not a plan or state as terraform show -json writes it")
     out, clusters, stack = [], {}, [top.get("root_module") or {}]
     found = []
     while stack:
         mod = stack.pop()
+        if not isinstance(mod, dict) or not isinstance(mod.get("resources") or [], list) \
+                or not isinstance(mod.get("child_modules") or [], list):
+            raise InputError("a module of the plan is not as terraform show -json writes it")
         for r in mod.get("resources") or []:
+            if not isinstance(r, dict) or not isinstance(r.get("address"), str) \
+                    or not isinstance(r.get("values") or {}, dict):
+                import json
+
+                shown = json.dumps(r, default=str) if isinstance(r, (dict, list)) else str(r)
+                raise InputError(f"a resource of the plan ({one_line(shown, limit=60)}) has no address or values as "
+                                 "terraform show -json writes them")
             if r.get("mode", "managed") != "managed":
                 continue
             values = r.get("values") or {}
