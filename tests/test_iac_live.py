@@ -175,3 +175,10 @@ def test_a_malformed_managed_by_tag_is_one_line(aws, capsys, value):
     code = cli.main(["scan", "--regions", "us-east-1", "--managed-by-tag", value])
     err = capsys.readouterr().err
     assert code == 2 and "--managed-by-tag takes KEY or KEY=VALUE" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_drift_warning_reads_as_a_sentence(demo):
+    plan = remediate.Remediation(_scan(demo), ["orders-graph-1", "events-graph-1"]).plan
+    warned = " ".join(w for ws in plan["warnings"] for w in ws)
+    assert "which the next stack update may revert" in warned and "which the next terraform apply may revert" in warned
+    assert "next a " not in warned and "the box to change instances code defines" in warned

@@ -189,10 +189,11 @@ def plan_rows(selected: pd.DataFrame, apply_immediately: bool = False, now: date
         if owner:
             from neptune_audit.code.link import where as defined_in
 
-            redeploy = "a stack update" if owner.get("tool") in ("cloudformation", "cdk") else "terraform apply"
+            redeploy = "stack update" if owner.get("tool") in ("cloudformation", "cdk") else "terraform apply"
             warnings.append(f"{defined_in(owner)}: a change through the API is drift, which the next {redeploy} "
                             "may revert; fix the code first (remediate --iac PATH --fix-diff FILE), or allow the "
-                            "drift (--allow-drift)")
+                            "drift (--allow-drift; in the notebook's panel, the box to change instances code "
+                            "defines)")
         window = f.get("cluster_maintenance_window") or f.get("maintenance_window")
         open_now = in_maintenance_window(window, now)
         opens = None if open_now else next_window_start(window, now)
