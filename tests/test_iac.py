@@ -366,3 +366,31 @@ def test_a_huge_tf_file_is_refused_quickly_with_the_plan_route(tmp_path, capsys)
     out = capsys.readouterr().out
     assert code == 3 and "NOT READ" in out and "terraform show -json" in out
     assert time.monotonic() - started < 5
+
+
+def test_sarif_names_files_from_the_source_root_never_the_machine(tmp_path, monkeypatch, capsys):
+    """A path given as ../x, a space in a name, a module chain: every URI is relative to %SRCROOT% and
+    percent-encoded, and the value that decides (a variable's default) is a related location."""
+    from sarif_pydantic import Sarif
+
+    code_dir = tmp_path / "my infra"
+    code_dir.mkdir()
+    (code_dir / "main.tf").write_text('variable "off" { default = false }\n\nresource "aws_neptune_cluster_instance" "x" '
+                                      '{\n  cluster_identifier = "c"\n  auto_minor_version_upgrade = var.off\n}\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["iac", "../my infra", "--format", "sarif"]) == 1
+    text = capsys.readouterr().out
+    doc = json.loads(text)
+    Sarif.model_validate(doc)
+    official = _sarif_schema()
+    if official is not None:
+        jsonschema.validators.validator_for(official)(official).validate(doc)
+    assert "file:" not in text and str(tmp_path) not in text
+    result = doc["runs"][0]["results"][0]
+    place = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert place == {"uri": "../my%20infra/main.tf", "uriBaseId": "%SRCROOT%"}
+    related = result["relatedLocations"][0]["physicalLocation"]
+    assert related["artifactLocation"]["uri"] == "../my%20infra/main.tf" and related["region"]["startLine"] == 1
+    assert "%SRCROOT%" in doc["runs"][0]["originalUriBaseIds"]

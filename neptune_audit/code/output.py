@@ -37,9 +37,19 @@ def to_json(result: IacResult) -> str:
     return json.dumps(to_document(result), indent=2, ensure_ascii=False) + "\n"
 
 
+SRCROOT = "%SRCROOT%"
+
+
 def _uri(file: str) -> str:
-    rel = os.path.relpath(file)
-    return Path(rel).as_posix() if not rel.startswith("..") else Path(os.path.abspath(file)).as_uri()
+    """A file as SARIF names it: relative to the repository root (``%SRCROOT%``), percent-encoded; never a
+    ``file:///`` address of the machine it ran on."""
+    from urllib.parse import quote
+
+    return quote(repository_path(file), safe="/")
+
+
+def _artifact(file: str) -> dict:
+    return {"uri": _uri(file), "uriBaseId": SRCROOT}
 
 
 def fingerprint(finding: dict) -> str:
@@ -60,16 +70,23 @@ def to_sarif(result: IacResult) -> str:
             "properties": {"security-severity": "5.0", "tags": ["security", *meta.standards],
                            "precision": "very-high"}}
     results = []
+    by_key = {(r.file, r.resource): r for r in result.resources}
     for f in result.findings:
         if f["result"] not in (FAIL, EXCEPTED):
             continue
-        location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(f["file"])}},
-                    "logicalLocations": [{"name": f["resource"], "kind": "resource"}]}
+        location: dict = {"physicalLocation": {"artifactLocation": _artifact(f["file"])},
+                          "logicalLocations": [{"name": f["resource"], "kind": "resource"}]}
         if f["line"]:
             location["physicalLocation"]["region"] = {"startLine": int(f["line"])}
         item = {"ruleId": meta.id, "ruleIndex": 0, "level": "warning", "kind": "fail",
                 "message": {"text": f["reason"]}, "locations": [location],
                 "partialFingerprints": {FINGERPRINT: fingerprint(f)}}
+        decides = getattr(getattr(by_key.get((f["file"], f["resource"])), "value", None), "fix_at", None)
+        if decides and decides[1] and (decides[0], decides[1]) != (f["file"], f["line"]):
+            # a variable's default, a caller's argument, a constant: where the value that decides is set
+            item["relatedLocations"] = [{"id": 1, "message": {"text": "the value that decides is set here"},
+                                         "physicalLocation": {"artifactLocation": _artifact(decides[0]),
+                                                              "region": {"startLine": int(decides[1])}}}]
         if f["result"] == EXCEPTED:
             inline = str(f["exception"]["match"]).startswith("inline")
             item["suppressions"] = [{"kind": "inSource" if inline else "external",
@@ -79,6 +96,9 @@ def to_sarif(result: IacResult) -> str:
         "tool": {"driver": {"name": "neptune-audit", "version": __version__, "semanticVersion": __version__,
                             "informationUri": "https://github.com/neptune-audit/neptune-audit", "rules": [rule]}},
         "results": results,
+        # no uri: the root is wherever the repository is checked out (GitHub code scanning maps it to the checkout)
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": "the root of the repository scanned (else the "
+                                                                  "working folder)"}}},
         "invocations": [{"executionSuccessful": not result.summary["files_in_error"],
                          "toolExecutionNotifications": [
                              {"level": "error", "message": {"text": f"{e['file']}: {e['error']}"}}
