@@ -394,3 +394,34 @@ def test_sarif_names_files_from_the_source_root_never_the_machine(tmp_path, monk
     related = result["relatedLocations"][0]["physicalLocation"]
     assert related["artifactLocation"]["uri"] == "../my%20infra/main.tf" and related["region"]["startLine"] == 1
     assert "%SRCROOT%" in doc["runs"][0]["originalUriBaseIds"]
+
+
+CFN_SKIP = ("Resources:\n  G:\n    Type: AWS::Neptune::DBInstance\n    Metadata:\n      neptune-audit:\n        skip:\n"
+            "          - {{id: Neptune-001, reason: reviewed, expires: {expires}}}\n    Properties:\n"
+            "      AutoMinorVersionUpgrade: false\n")
+TF_SKIP = ('# neptune-audit:skip=Neptune-001 expires={expires} reviewed\nresource "aws_neptune_cluster_instance" "g" {{\n'
+           '  cluster_identifier = "c"\n  auto_minor_version_upgrade = false\n}}\n')
+
+
+@pytest.mark.parametrize("template, name", [(CFN_SKIP, "t.yaml"), (TF_SKIP, "main.tf")], ids=["cfn", "terraform"])
+@pytest.mark.parametrize("expires", ["2026-13-45", "never", "[2099-01-01]", "20991231"])
+def test_a_malformed_expiry_never_excepts(tmp_path, capsys, template, name, expires):
+    if name == "main.tf" and expires.startswith("["):
+        expires = "2099-01-01,2099-02-01"
+    (tmp_path / name).write_text(template.format(expires=expires))
+    code = cli.main(["iac", str(tmp_path), "--format", "json"])
+    f = json.loads(capsys.readouterr().out)["findings"][0]
+    assert code == 1 and f["result"] == "FAIL" and f["exception"] is None
+    assert "not a date (YYYY-MM-DD): it excepts nothing" in f["reason"]
+
+
+@pytest.mark.parametrize("body", [
+    '  description = "# neptune-audit:skip=Neptune-001 sneaky"\n',
+    '  user_data = <<EOF\n# neptune-audit:skip=Neptune-001 sneaky\nEOF\n',
+], ids=["string", "heredoc"])
+def test_a_marker_inside_a_string_or_heredoc_is_no_suppression(tmp_path, capsys, body):
+    (tmp_path / "main.tf").write_text('resource "aws_neptune_cluster_instance" "g" {\n  cluster_identifier = "c"\n'
+                                      + body + "  auto_minor_version_upgrade = false\n}\n")
+    code = cli.main(["iac", str(tmp_path), "--format", "json"])
+    f = json.loads(capsys.readouterr().out)["findings"][0]
+    assert code == 1 and f["result"] == "FAIL" and f["exception"] is None

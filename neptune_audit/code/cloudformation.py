@@ -187,8 +187,10 @@ def _suppressions(meta) -> list[Suppression]:
         d = plain(s)
         if isinstance(d, dict) and str(d.get("id", "")).lower() == "neptune-001":
             reason = d.get("reason") or d.get("comment")
-            out.append(Suppression(str(reason) if reason else "", str(d["expires"]) if d.get("expires") else None,
-                                   s.line))
+            expires = d.get("expires")
+            shown = None if expires is None else expires if isinstance(expires, str) else json.dumps(expires,
+                                                                                                  default=str)
+            out.append(Suppression(str(reason) if reason else "", shown, s.line))
     return out
 
 

@@ -376,7 +376,12 @@ def _suppression(r: Resource, today: date) -> tuple[dict | None, str]:
         if not s.reason:
             notes += f" An inline suppression at line {s.line} has no reason and is ignored."
             continue
-        expired = bool(s.expires) and date.fromisoformat(s.expires) < today if _is_date(s.expires) else False
+        if s.expires is not None and not _is_date(s.expires):
+            # as the exceptions file: an expiry that is not a date excepts nothing (never "no expiry")
+            notes += (f" An inline suppression at line {s.line} has the expiry {one_line(s.expires, limit=30)}, not a "
+                      "date (YYYY-MM-DD): it excepts nothing.")
+            continue
+        expired = bool(s.expires) and date.fromisoformat(s.expires) < today
         exc = {"match": f"inline suppression at {r.file}:{s.line}", "reason": s.reason, "expires": s.expires,
                "approved_by": None, "expired": expired}
         return exc, notes
@@ -384,6 +389,9 @@ def _suppression(r: Resource, today: date) -> tuple[dict | None, str]:
 
 
 def _is_date(text) -> bool:
+    """YYYY-MM-DD and a day that exists (as the exceptions file's expiry)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text)):
+        return False
     try:
         date.fromisoformat(str(text))
         return True

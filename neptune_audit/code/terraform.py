@@ -23,7 +23,9 @@ _VAR = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
 _COND = re.compile(r"^\$\{(?P<cond>.+?)\?\s*(?P<a>true|false|\"true\"|\"false\")\s*:\s*(?P<b>true|false|\"true\"|"
                    r"\"false\")\s*\}$", re.S)
 _SKIP = re.compile(r"(?:#|//)\s*neptune-audit:skip=Neptune-001\b(?P<rest>.*)$", re.I)
-_EXPIRES = re.compile(r"\bexpires=(\d{4}-\d{2}-\d{2})\b")
+_EXPIRES = re.compile(r"\bexpires=(\S+)")  # any text: a malformed date is said, never read as "no expiry"
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+_HEREDOC = re.compile(r"<<-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 
 def _hcl(text: str, where: str) -> dict:
@@ -101,9 +103,19 @@ def _suppressions(lines: list[str], span) -> list[Suppression]:
     out: list[Suppression] = []
     if span is None:
         return out
+    heredoc = None
     for j in range(max(0, span[0] - 1), span[1] + 1):  # the line above the block counts too
-        m = _SKIP.search(lines[j])
+        if heredoc is not None:  # a heredoc's text is a string, never a comment
+            if lines[j].strip() == heredoc:
+                heredoc = None
+            continue
+        code = _STRING.sub('""', lines[j])  # a marker inside a string is not a comment
+        opened = _HEREDOC.search(code.split("#", 1)[0].split("//", 1)[0])
+        if opened:
+            heredoc = opened.group(1)
+        m = _SKIP.search(code)
         if m:
+            m = _SKIP.search(lines[j][m.start():]) or m  # the reason as written (its quotes kept)
             rest = m.group("rest")
             exp = _EXPIRES.search(rest)
             reason = _EXPIRES.sub("", rest).strip(" :-")
