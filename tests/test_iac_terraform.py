@@ -65,8 +65,21 @@ def test_a_module_graph_that_fans_out_ends_in_bounded_time_and_says_what_was_cut
             'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n  instance_class = "db.r6g.large"\n}\n'
             + calls)
     started = time.monotonic()
-    code = cli.main(["iac", str(tmp_path / "m0"), "--format", "json"])
+    code = cli.main(["iac", str(tmp_path), "--format", "json"])  # every folder: each is a root too
     took = time.monotonic() - started
     out = capsys.readouterr().out
     assert code == 3 and "module calls cut" in out, "never a pass with part of the graph unjudged"
     assert took < 60, took
+
+
+def test_a_module_outside_the_scanned_tree_is_listed_never_read_silently(tmp_path, capsys):
+    (tmp_path / "modules" / "graph").mkdir(parents=True)
+    (tmp_path / "modules" / "graph" / "main.tf").write_text(
+        'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n'
+        '  auto_minor_version_upgrade = false\n}\n')
+    (tmp_path / "live").mkdir()
+    (tmp_path / "live" / "main.tf").write_text('module "graph" {\n  source = "../modules/graph"\n}\n')
+    code = cli.main(["iac", str(tmp_path / "live")])
+    out = capsys.readouterr().out
+    assert code == 3 and "outside the scanned tree" in " ".join(out.split()), out
+    assert cli.main(["iac", str(tmp_path)]) == 1, "scanned together, its FAIL is found"

@@ -163,6 +163,8 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     ignored: list[str] = []
 
     def scanned(f, error=None):
+        if not error and states.get(str(f), {}).get("state") == "error":
+            return  # read again through another root module: what one root could not do stays said
         states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
 
     # A CDK app (cdk.json) in a language the kit does not read, whose cloud assembly is not among the files: its
@@ -263,6 +265,8 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
             for f in texts:
                 scanned(f)
     jobs = []
+    # a module a scanned module calls from outside what was named is not read (its instances are listed as unread)
+    scanned_roots = tuple(str(Path(p).resolve()) for p in paths)
     # Every folder is also judged as a root module (with its own defaults), whether or not another folder calls it:
     # someone may apply it on its own, and its FAIL must never disappear behind a caller that passes.
     for folder in sorted(wanted):
@@ -273,7 +277,7 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
                 auto.update(tf.tfvars(vf))
             except InputError as exc:
                 scanned(vf, str(exc))
-        jobs.append((str(folder), {**auto, **given_vars}))
+        jobs.append((str(folder), {**auto, **given_vars}, scanned_roots))
     # one root module at a time (on every core when there are many): only its resources come back, so memory
     # stays flat in the number of files
     for found, file_states in tf.root_modules(jobs):

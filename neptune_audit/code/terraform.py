@@ -147,10 +147,10 @@ def _parse_one(path: str) -> tuple[str, list[str] | None, Any]:
         return path, None, str(exc)
 
 
-def _root_job(job: tuple[str, dict]) -> tuple[list[Resource], dict[str, str | None]]:
+def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
     """One root module (and the local modules it calls): its Neptune instances, and each file read (None) or its
     error.  What a worker process returns: no parse tree crosses back."""
-    folder, given = job
+    folder, given, roots = job if len(job) == 3 else (*job, ())
     modules: dict[Path, Module] = {}
 
     def module_of(f: Path) -> Module:
@@ -160,7 +160,7 @@ def _root_job(job: tuple[str, dict]) -> tuple[list[Resource], dict[str, str | No
         return modules[key]
 
     root = module_of(Path(folder))
-    budget: dict[str, Any] = {"calls": 0, "cut": None}
+    budget: dict[str, Any] = {"calls": 0, "cut": None, "roots": tuple(Path(r) for r in roots), "outside": {}}
     found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}),
                              budget=budget)
     states: dict[str, str | None] = {}
@@ -169,6 +169,8 @@ def _root_job(job: tuple[str, dict]) -> tuple[list[Resource], dict[str, str | No
         states.update({str(f): e for f, e in mod.errors.items()})
     if budget["cut"]:  # said as a file not read: the run is never a pass with part of the module graph unjudged
         states[budget["cut"][0]] = budget["cut"][1]
+    for file, text in budget["outside"].items():
+        states[file] = text
     return found, states
 
 
@@ -383,6 +385,13 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
                                                  f"{MAX_MODULE_CALLS} module instances or {MAX_MODULE_DEPTH} levels "
                                                  f"from this root; the instances beyond were not judged ({PLAN_ROUTE})")
                     continue
+            roots = budget.get("roots") if budget is not None else ()
+            if roots and not any(folder.resolve() == r or r in folder.resolve().parents for r in roots):
+                # outside what was named: never read behind the user's back, never a silent pass either
+                budget["outside"].setdefault(str(f), f"module.{name} calls {src}, outside the scanned tree: not read "
+                                                     "(the Neptune instances it would define are not judged; scan that "
+                                                     "folder too)")
+                continue
             child = modules_of(folder)
             args = {k: v for k, v in body.items()
                     if not k.startswith("__") and k not in ("source", "for_each", "count", "depends_on", "providers",
