@@ -83,3 +83,25 @@ def test_a_module_outside_the_scanned_tree_is_listed_never_read_silently(tmp_pat
     out = capsys.readouterr().out
     assert code == 3 and "outside the scanned tree" in " ".join(out.split()), out
     assert cli.main(["iac", str(tmp_path)]) == 1, "scanned together, its FAIL is found"
+
+
+@pytest.mark.parametrize("where", ["terraform.tfvars", "--var-file"])
+def test_a_value_from_a_var_file_is_fixed_in_that_file(tmp_path, capsys, where):
+    import subprocess
+
+    (tmp_path / "main.tf").write_text('variable "amvu" {\n  type    = bool\n  default = true\n}\n\n'
+                                      'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n'
+                                      '  auto_minor_version_upgrade = var.amvu\n}\n')
+    var_file = tmp_path / ("terraform.tfvars" if where == "terraform.tfvars" else "prod.tfvars")
+    var_file.write_text('region = "us-east-1"\namvu   = false\n')
+    args = ["iac", str(tmp_path), "--fix-diff", str(tmp_path.parent / "fix.diff")]
+    if where == "--var-file":
+        args += ["--var-file", str(var_file)]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert cli.main(args) == 1
+    capsys.readouterr()
+    diff = (tmp_path.parent / "fix.diff").read_text()
+    assert f"+++ b/{var_file.name}" in diff and "+amvu   = true" in diff, diff
+    subprocess.run(["git", "apply", str(tmp_path.parent / "fix.diff")], cwd=tmp_path, check=True)
+    args = args[:2] + (["--var-file", str(var_file)] if where == "--var-file" else [])
+    assert cli.main(args) == 0, "fixed where the value is set"

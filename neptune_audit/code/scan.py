@@ -149,12 +149,15 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     today = today or date.today()
     overrides = _parse_params(parameters)
     rules = allowlist.load(exceptions_file)
-    given_vars = {}
+    given_vars: dict = {}
+    given_vars_at: dict = {}  # where each given variable is set: its file and line (the fix goes there)
     for vf in var_files or ():
         if not Path(vf).is_file():
             raise InputError(f"--var-file not found: {vf}")
         try:
-            given_vars.update(tf.tfvars(Path(vf)))
+            values = tf.tfvars(Path(vf))
+            given_vars.update(values)
+            given_vars_at.update(tf.tfvars_lines(Path(vf), values))
         except InputError as exc:
             raise InputError(f"--var-file {vf}: {exc}") from None
     files = _walk(paths)
@@ -270,14 +273,16 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     # Every folder is also judged as a root module (with its own defaults), whether or not another folder calls it:
     # someone may apply it on its own, and its FAIL must never disappear behind a caller that passes.
     for folder in sorted(wanted):
-        auto = {}
+        auto, auto_at = {}, {}
         for vf in sorted([*folder.glob("terraform.tfvars"), *folder.glob("terraform.tfvars.json"),
                           *folder.glob("*.auto.tfvars"), *folder.glob("*.auto.tfvars.json")]):
             try:
-                auto.update(tf.tfvars(vf))
+                values = tf.tfvars(vf)
+                auto.update(values)
+                auto_at.update(tf.tfvars_lines(vf, values))
             except InputError as exc:
                 scanned(vf, str(exc))
-        jobs.append((str(folder), {**auto, **given_vars}, scanned_roots))
+        jobs.append((str(folder), {**auto, **given_vars}, scanned_roots, {**auto_at, **given_vars_at}))
     # one root module at a time (on every core when there are many): only its resources come back, so memory
     # stays flat in the number of files
     for found, file_states in tf.root_modules(jobs):
@@ -323,7 +328,8 @@ def _decide(v: Value) -> tuple[bool | None, str]:
         if v.given is not None:
             b = _under(v, v.given)
             shown = _shown(v.given, b, label)
-            by = "by its module call" if v.text == "caller" else "from outside the file"
+            by = ("by its module call" if v.text == "caller" else
+                  f"in {v.fix_at[0]}:{v.fix_at[1]}" if v.text == "tfvars" and v.fix_at else "from outside the file")
             where = f"{label} {v.name}, given {shown} {by}"
         elif v.has_default:
             if v.default is None and label == "variable":  # null: the argument is unset, as if not written

@@ -138,6 +138,21 @@ def tfvars(path: Path) -> dict:
     return {k: v for k, v in _hcl(text, str(path)).items() if not k.startswith("__")}
 
 
+def tfvars_lines(path: Path, names) -> dict[str, tuple[str, int]]:
+    """Where each variable is set in a ``.tfvars`` file: (file, line), for the fix and the reason."""
+    try:
+        lines = read_text(path).splitlines()
+    except InputError:
+        return {}
+    out = {}
+    for name in names:
+        pattern = re.compile(rf'^\s*"?{re.escape(str(name))}"?\s*[=:]')
+        hit = next((i for i, line in enumerate(lines) if pattern.search(line)), None)
+        if hit is not None:
+            out[str(name)] = (str(path), hit + 1)
+    return out
+
+
 def _parse_one(path: str) -> tuple[str, list[str] | None, Any]:
     """(path, lines, values) of one .tf file, or (path, None, the error): what a worker process returns."""
     try:
@@ -150,7 +165,7 @@ def _parse_one(path: str) -> tuple[str, list[str] | None, Any]:
 def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
     """One root module (and the local modules it calls): its Neptune instances, and each file read (None) or its
     error.  What a worker process returns: no parse tree crosses back."""
-    folder, given, roots = job if len(job) == 3 else (*job, ())
+    folder, given, roots, given_at = (*job, (), {})[:4]
     modules: dict[Path, Module] = {}
 
     def module_of(f: Path) -> Module:
@@ -162,7 +177,7 @@ def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
     root = module_of(Path(folder))
     budget: dict[str, Any] = {"calls": 0, "cut": None, "roots": tuple(Path(r) for r in roots), "outside": {}}
     found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}),
-                             budget=budget)
+                             given_at=dict(given_at) or None, budget=budget)
     states: dict[str, str | None] = {}
     for mod in modules.values():
         states.update({str(f): None for f in mod.parsed})
@@ -177,7 +192,7 @@ def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
 PARALLEL_FROM = 64  # root modules: below this a process pool costs more than it saves (HCL is ~16 ms a small file)
 
 
-def root_modules(jobs: list[tuple[str, dict]]):
+def root_modules(jobs: list[tuple]):
     """``_root_job`` for each (folder, variables), on every core when there are many (python-hcl2 is pure
     Python: the parse is the cost).  Yields as they finish, in order."""
     if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
@@ -258,6 +273,14 @@ def _scope(variables: dict, given: dict, locals_: dict, each=None, count=None) -
     return hclexpr.Scope(values, locals_, each, count)
 
 
+def _given_by(at) -> str | None:
+    """How a variable got its value: "caller" (a module call's argument, in a .tf file) or "tfvars" (a .tfvars file
+    or --var-file); None when neither says."""
+    if not at:
+        return None
+    return "caller" if str(at[0]).endswith(".tf") else "tfvars"
+
+
 def _value(raw, present: bool, variables: dict, given: dict, file: str, line, given_at=None,
            scope: hclexpr.Scope | None = None) -> Value:
     if not present:
@@ -276,7 +299,7 @@ def _value(raw, present: bool, variables: dict, given: dict, file: str, line, gi
             fix = (given_at or {}).get(name) if name in given else (
                 v["fix_at"] if v["fix_at"] and v["fix_at"][1] else None)
             return Value("parameter", name=f"var.{name}", default=v["default"], has_default=v["has_default"],
-                         given=given.get(name), fix_at=fix, text="caller" if (given_at or {}).get(name) else None)
+                         given=given.get(name), fix_at=fix, text=_given_by((given_at or {}).get(name)))
         if scope is not None:
             scope.read = []
             got = hclexpr.as_bool(hclexpr.evaluate(raw, scope))
@@ -386,7 +409,8 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
                                                  f"from this root; the instances beyond were not judged ({PLAN_ROUTE})")
                     continue
             roots = budget.get("roots") if budget is not None else ()
-            if roots and not any(folder.resolve() == r or r in folder.resolve().parents for r in roots):
+            if budget is not None and roots and not any(folder.resolve() == r or r in folder.resolve().parents
+                                                        for r in roots):
                 # outside what was named: never read behind the user's back, never a silent pass either
                 budget["outside"].setdefault(str(f), f"module.{name} calls {src}, outside the scanned tree: not read "
                                                      "(the Neptune instances it would define are not judged; scan that "
