@@ -13,6 +13,7 @@ from pathlib import Path
 
 from neptune_audit.code import hclexpr
 from neptune_audit.code.model import TF_TYPE, Resource, Suppression, Value
+from neptune_audit.rule.in_code import PLAN_ROUTE
 from neptune_audit.errors import InputError, one_line
 from neptune_audit.inputs import read_bytes
 
@@ -259,9 +260,6 @@ class Module:
                              "fix_at": (str(f), _attr_line(lines, span, "default")) if "default" in body else None}
         return out
 
-
-PLAN_ROUTE = ("only a plan knows it: run `terraform plan -out plan.out && terraform show -json plan.out > plan.json` "
-              "and scan plan.json")
 
 
 def _scope(variables: dict, given: dict, locals_: dict, each=None, count=None) -> hclexpr.Scope:
