@@ -3,7 +3,7 @@
 Data flows one way, one folder per stage: ``aws`` (which accounts and regions, what is there) -> ``rule``
 (the verdict) -> ``present`` (tables, charts, reports) and ``act`` (remediation, Security Hub), with
 ``contract`` (the JSON a run hands to others) beside them.  ``scan()`` is the entry point the CLI and the
-notebooks call; it returns an :class:`AuditResult`.
+notebooks call; it returns an [`AuditResult`][neptune_audit.contract.result.AuditResult].
 """
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ PolicyKind = Literal["audit", "remediate"]
 
 
 class ScanFields(TypedDict, total=False):
-    """:class:`ScanOptions`' parameters as keywords of :func:`scan` (deprecated: pass a ``ScanOptions``)."""
+    """[`ScanOptions`][neptune_audit.options.ScanOptions]' parameters as keywords of [`scan()`][neptune_audit.api.scan]
+    (deprecated: pass a ``ScanOptions``)."""
 
     regions: str | Sequence[str] | None
     profiles: str | Sequence[str]
@@ -49,7 +50,8 @@ def scan(options: ScanOptions | None = None, *, progress: bool | Progress = Fals
     Faults in one account or region never stop the others: they are recorded in the result's ``scope``.
 
     Args:
-        options: the targets and how to scan them, a :class:`ScanOptions` (``ScanOptions(organization=True)``,
+        options: the targets and how to scan them, a [`ScanOptions`][neptune_audit.options.ScanOptions]
+            (``ScanOptions(organization=True)``,
             ``ScanOptions(demo=True)`` for the built-in simulated account); default: every enabled region of the
             caller's account.  Its fields as keywords of ``scan`` still work, deprecated.
         progress: show a progress bar (a widget in a notebook, text on a terminal); or your own object with the
@@ -60,10 +62,11 @@ def scan(options: ScanOptions | None = None, *, progress: bool | Progress = Fals
             instead of the standard chain.  The kit builds its own sessions from it and never changes yours.
         frames: ``False`` when only the contract's records will be read (JSON, CSV), so pandas is not loaded
             ahead (the DataFrames are still built if asked for).
-        **fields: deprecated: :class:`ScanOptions`' fields, when ``options`` is not given.
+        **fields: deprecated: [`ScanOptions`][neptune_audit.options.ScanOptions]' fields, when ``options`` is not given.
 
     Returns:
-        The :class:`AuditResult`: findings, clusters and scope as DataFrames, the summary, the exit code.
+        The [`AuditResult`][neptune_audit.contract.result.AuditResult]: findings, clusters and scope as DataFrames, the summary,
+        the exit code.
 
     Raises:
         OptionError: a parameter's value is wrong, or its name is not a scan option.
@@ -109,7 +112,7 @@ def load(paths: PathLike | Iterable[PathLike]) -> AuditResult:
             audit (their scopes must not overlap).
 
     Returns:
-        The :class:`AuditResult` (without AWS sessions: it cannot remediate).
+        The [`AuditResult`][neptune_audit.contract.result.AuditResult] (without AWS sessions: it cannot remediate).
 
     Raises:
         InputError: a file is unreadable, damaged, of another schema, or its labels disagree with its facts.
@@ -121,17 +124,18 @@ def load(paths: PathLike | Iterable[PathLike]) -> AuditResult:
 
 def scan_or_load(options: ScanOptions | None = None, results_files: Sequence[PathLike] = (), *,
                  progress: bool | Progress = False, today: date | None = None) -> AuditResult:
-    """Load ``results_files`` when given, else :func:`scan` with ``options`` (the audit notebook's first step).
+    """Load ``results_files`` when given, else [`scan()`][neptune_audit.api.scan] with ``options`` (the audit notebook's first
+    step).
 
     Args:
-        options: as for :func:`scan`.
+        options: as for [`scan()`][neptune_audit.api.scan].
         results_files: saved scans to load instead of scanning; ``["embedded"]`` is the evidence embedded in the
             notebook JupyterLab runs this kernel for (a ``report --notebook`` deliverable).
-        progress: as for :func:`scan`.
-        today: as for :func:`scan`.
+        progress: as for [`scan()`][neptune_audit.api.scan].
+        today: as for [`scan()`][neptune_audit.api.scan].
 
     Returns:
-        The :class:`AuditResult`.
+        The [`AuditResult`][neptune_audit.contract.result.AuditResult].
     """
     if list(results_files or ()) == ["embedded"]:
         # the evidence embedded in this very notebook (`report --notebook`): JupyterLab's server tells its kernel
@@ -157,7 +161,7 @@ def iac(paths: Sequence[PathLike], *, parameters: Sequence[str] = (), var_files:
         today: the day exceptions are judged on.
 
     Returns:
-        The :class:`~neptune_audit.code.scan.IacResult`: a finding per Neptune instance resource, with file, line
+        The [`IacResult`][neptune_audit.code.scan.IacResult]: a finding per Neptune instance resource, with file, line
         and the deciding value.
 
     Raises:

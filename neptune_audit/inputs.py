@@ -171,7 +171,7 @@ def parse_date(value, where: str, *, what: str = "a date", required: bool = Fals
                times: bool = False) -> date | None:
     """A date as people write it in the YAML files they hand the kit: a YAML date, or text ``YYYY-MM-DD``.
     ``times``: a timestamp stands for its date (else it is refused: a time is not a date).  Anything else is an
-    :class:`InputError` naming ``where``."""
+    [`InputError`][neptune_audit.errors.InputError] naming ``where``."""
     if value is None:
         if required:
             raise InputError(f"{where} is required ({what}, YYYY-MM-DD)")

@@ -122,7 +122,8 @@ class ScanOptions:
 
     @classmethod
     def from_fields(cls, **fields) -> ScanOptions:
-        """``ScanOptions(**fields)``, with a misspelt name an :class:`OptionError` that suggests the right one."""
+        """``ScanOptions(**fields)``, with a misspelt name an [`OptionError`][neptune_audit.errors.OptionError] that suggests the
+        right one."""
         import difflib
 
         known = cls.field_names()
@@ -160,7 +161,8 @@ class ScanOptions:
         return parse_regions(self.regions)
 
     def validate(self) -> ScanOptions:
-        """Every check of the values themselves; raises :class:`OptionError` (a :class:`UsageError`) with one line
+        """Every check of the values themselves; raises [`OptionError`][neptune_audit.errors.OptionError] (a
+        [`UsageError`][neptune_audit.errors.UsageError]) with one line
         naming the parameter.  The files they name
         are read by ``core.read_inputs``."""
         if self.max_workers is not None and (not isinstance(self.max_workers, int)

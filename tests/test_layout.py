@@ -172,3 +172,11 @@ def test_no_kit_module_is_imported_by_name():
                     r"neptune_audit(\.\w+)+(:\w+)?", node.value):
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {node.value}")
     assert found == []
+
+
+def test_docstrings_cross_reference_as_the_api_page_renders_them():
+    """mkdocstrings renders Markdown cross-references ([`X`][path]); a reST role (:class:`X`) would show raw."""
+    raw = [f"{p.relative_to(PACKAGE)}:{n}" for p in sorted(PACKAGE.rglob("*.py"))
+           for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if re.search(r":(class|func|meth|data|attr|mod):`", line)]
+    assert raw == []

@@ -86,7 +86,8 @@ class RemediationPanel:
     ``apply_button``...): set ``.value`` and call ``.click()`` to drive it from code or a test.
 
     Args:
-        result: the :class:`AuditResult` of a scan in this process (its sessions make the changes).
+        result: the [`AuditResult`][neptune_audit.contract.result.AuditResult] of a scan in this process (its sessions make the
+            changes).
         apply_enabled: ``False`` (the default) keeps Apply off: the panel only plans.
         audit_log: the JSON-lines audit log (default: in the user's data folder).
     """

@@ -32,7 +32,7 @@ def _error(key: str, exc: Exception) -> AwsError:
 
 class KmsKey:
     """One KMS signing key: ``public_der``, ``arn``, ``spec``, ``algorithm`` (KMS's name), ``caller`` (ARN, once
-    ``who_signs()`` asked), and ``sign()``.  Made by :func:`open_key`, which checks it can sign."""
+    ``who_signs()`` asked), and ``sign()``.  Made by `open_key()`, which checks it can sign."""
 
     def __init__(self, key: str, session: Any, client: Any, answer: dict):
         self.key, self._session, self._client = key, session, client

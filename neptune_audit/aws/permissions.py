@@ -1,7 +1,7 @@
 """Least-privilege IAM policies, derived from what each module declares beside its AWS calls.
 
-A module that calls AWS holds a ``NEEDS`` tuple of :class:`Needs`: each botocore operation it calls and the IAM
-action it takes.  ``api.policy`` gathers them and :func:`document` turns them into the ``audit`` or
+A module that calls AWS holds a ``NEEDS`` tuple of `Needs`: each botocore operation it calls and the IAM
+action it takes.  ``api.policy`` gathers them and `document()` turns them into the ``audit`` or
 ``remediate`` policy.  A test watches every call the test suite makes (botocore's ``before-call`` event) and
 fails on one no declaration covers, so a new call cannot be forgotten in the policy.
 """

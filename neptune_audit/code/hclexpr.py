@@ -2,7 +2,7 @@
 
 python-hcl2 hands an expression over as its text (``${var.cfg.amvu}``); this reads that text (literals, ``var.``,
 ``local.``, ``each.``, ``count.index``, attribute and index access, ``lookup``, ``try``, ``coalesce``, ``tobool``,
-conditionals, ``== != && || !``, lists and objects) and gives its value, or :data:`UNKNOWN` where it depends on
+conditionals, ``== != && || !``, lists and objects) and gives its value, or `UNKNOWN` where it depends on
 something only a plan knows (another resource's attribute, a data source, a function not read here).  ``null`` is
 ``None``: for a resource argument, unset.
 """

@@ -111,7 +111,8 @@ class AuditResult:
         return text
 
     def raise_on_failure(self, enabled: bool = True) -> None:
-        """Raise :class:`FindingsFailed` (exit 1 or 3, as the CLI's) when the run is not a pass and ``enabled``: the
+        """Raise [`FindingsFailed`][neptune_audit.errors.FindingsFailed] (exit 1 or 3, as the CLI's) when the run is not a pass
+        and ``enabled``: the
         audit notebook's ``fail_on_findings``, so a scheduled papermill run (PapermillOperator) fails on findings."""
         if enabled and self.exit_code:
             from neptune_audit.errors import FindingsFailed

@@ -30,7 +30,7 @@ def use_color(stream=None, *, no_color: bool = False) -> bool:
 
 
 def width() -> int:
-    """``COLUMNS`` if set, else the terminal's width, else :data:`PIPE_WIDTH`."""
+    """``COLUMNS`` if set, else the terminal's width, else `PIPE_WIDTH`."""
     return max(40, shutil.get_terminal_size((PIPE_WIDTH, 24)).columns)
 
 

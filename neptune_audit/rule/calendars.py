@@ -137,7 +137,7 @@ def fetch(url: str) -> bytes:
 
 def fetch_calendar(url: str = DEFAULT_URL, now: datetime | None = None) -> str:
     """The current dates, fetched and checked whole, as the text of a calendar file (``calendar update`` writes
-    it, by default to :func:`user_calendar_path`)."""
+    it, by default to `user_calendar_path()`)."""
     return from_endoflife(fetch(url), url, now or datetime.now(timezone.utc))
 
 

@@ -53,7 +53,7 @@ def model():
 
 
 def validate(data: dict) -> Rule:
-    """``data`` checked against :func:`model` (raises pydantic's ValidationError), as a :class:`Rule`."""
+    """``data`` checked against `model()` (raises pydantic's ValidationError), as a `Rule`."""
     checked = model().model_validate(data)
     return Rule(**{f.name: getattr(checked, f.name) for f in fields(Rule)})
 
