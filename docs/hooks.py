@@ -116,7 +116,11 @@ def _demo() -> dict[str, bytes]:
                               iac_paths=(example_code(),))
         run_report(options, output=out / "report.html", keep_notebook=out / "audit.ipynb")
         nb = nbformat.read(out / "audit.ipynb", as_version=4)
-        body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+        # the kit's offline template (the report's), code shown: no require.js or MathJax from a CDN
+        import neptune_audit.present as present_pkg
+
+        templates = str(Path(present_pkg.__file__).resolve().parent / "templates")
+        body, _ = HTMLExporter(template_name="offline", extra_template_basedirs=[templates]).from_notebook_node(nb)
         return {"demo/report.html": (out / "report.html").read_bytes(), "demo/audit.ipynb": (out / "audit.ipynb").read_bytes(),
                 "demo/notebook.html": body.encode("utf-8")}
 
