@@ -40,6 +40,8 @@ details.na-more>summary{cursor:pointer;color:var(--jp-content-link-color,#1f618d
 b.p{display:inline-block;padding:0 .5em;border-radius:.8em;font-size:12px;border:1px solid}
 b.pF{background:#fdecea;color:#922b21}b.pP{background:#e9f7ef;color:#1e6b3a}b.pE{background:#fef5e7;color:#7e5109}
 td code{white-space:normal;overflow-wrap:normal;word-break:keep-all;font-size:11px}
+a[download]{color:var(--jp-content-link-color,#1f618d);text-decoration:underline;font-weight:600}
+a[download]::before{content:"\\2B07\\FE0E  ";text-decoration:none}
 </style>"""
 
 
