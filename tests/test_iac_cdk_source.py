@@ -75,3 +75,10 @@ def test_source_verdicts_equal_the_verdicts_on_what_cdk_synth_wrote():
         construct = f["construct_path"].split("/")[1]
         assert source[construct] == f["result"], (construct, f["reason"])
     assert source["DefaultCluster"] == "FAIL", "CDK wrote AutoMinorVersionUpgrade: false for the unset cluster"
+
+
+def test_a_synthesized_instance_names_the_construct_that_made_it():
+    got = {f["construct_path"]: f for f in scan([APP]).findings if f["file"].endswith(".json")}
+    default = got["GraphStack/DefaultCluster/Instance1"]
+    assert f"written at {APP / 'bin' / 'app.js'}:13; change it there" in default["reason"]
+    assert "written at" in got["GraphStack/L1Off"]["reason"]

@@ -100,6 +100,24 @@ def _walk(paths) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
+def _link_synth_to_source(resources: list[Resource]) -> None:
+    """Each instance of a CDK assembly named after the construct in the app's source that made it, when both were
+    read: its construct path's first part under the stack (``GraphStack/DefaultCluster/Instance1``) is the
+    construct id the source passes (``DefaultCluster``)."""
+    written = {}
+    for r in resources:
+        if r.source == "cdk" and r.file.endswith(cdk_source.SOURCE_SUFFIXES) and r.construct_path:
+            written.setdefault(r.construct_path, []).append(r)
+    if not written:
+        return
+    for r in resources:
+        if r.source == "cdk" and r.construct_path and not r.file.endswith(cdk_source.SOURCE_SUFFIXES):
+            parts = r.construct_path.split("/")
+            found = written.get(parts[1]) if len(parts) > 1 else None
+            if found and len(found) == 1:  # one construct of that id: no guessing between two
+                r.written_at = (found[0].file, found[0].line)
+
+
 def _read_template(f: Path, text: str, stack: str | None, overrides: dict):
     """One JSON or YAML file: a plan or state (its instances), a template (its instances and nested stacks), or,
     as a string, why it is passed over.  InputError (or anything else) is this file's error."""
@@ -293,6 +311,7 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
         missing_files = [f for f in fs if str(f) not in states]
         for f, error in tf.parse_errors(missing_files).items():
             scanned(f, error)
+    _link_synth_to_source(resources)
     findings = [judge(r, rules, today, calendar) for r in resources]
     findings.sort(key=lambda f: (_RANK[f["result"]], f["file"], f["line"] or 0, f["resource"]))
     return IacResult(findings, sorted(states.values(), key=lambda s: s["file"]), resources, ignored,

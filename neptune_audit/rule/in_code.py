@@ -59,6 +59,7 @@ class Resource:
     prop_line: int | None = None
     suppressions: list = field(default_factory=list)
     construct_path: str | None = None   # CDK: aws:cdk:path
+    written_at: tuple | None = None     # CDK assembly: (file, line) of the construct in the app's source, when read
     engine_version: str | None = None   # the cluster's EngineVersion / engine_version when written literally
     identifier: str | None = None       # DBInstanceIdentifier / identifier when literal (links live instances)
     stack: str | None = None            # CDK: the stack the template belongs to
@@ -202,6 +203,9 @@ def judge(r: Resource, rules, today: date, calendar=None) -> dict:
     passes, why = _decide(r.value)
     at = f" ({r.file}:{r.where})" if r.where else ""
     reason = f"AutoMinorVersionUpgrade {why}{at}." + _engine_note(r, today, calendar)
+    if r.written_at:  # a synthesized template: the fix belongs in the app's source, which synth turns into it
+        reason += (f" Its construct is written at {r.written_at[0]}:{r.written_at[1]}; change it there (cdk synth "
+                   "writes this template again).")
     result = PASS if passes else FAIL
     exception = None
     if result == FAIL:
