@@ -104,7 +104,7 @@ def _link_synth_to_source(resources: list[Resource]) -> None:
     """Each instance of a CDK assembly named after the construct in the app's source that made it, when both were
     read: its construct path's first part under the stack (``GraphStack/DefaultCluster/Instance1``) is the
     construct id the source passes (``DefaultCluster``)."""
-    written = {}
+    written: dict[str, list[Resource]] = {}
     for r in resources:
         if r.source == "cdk" and r.file.endswith(cdk_source.SOURCE_SUFFIXES) and r.construct_path:
             written.setdefault(r.construct_path, []).append(r)
