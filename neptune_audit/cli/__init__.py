@@ -114,8 +114,30 @@ def run() -> None:
         signum = getattr(signal, name, None)
         if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
             signal.signal(signum, _terminate)
-    code = main(own_process=True)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+    try:
+        code = main(own_process=True)
+    except (KeyboardInterrupt, Terminated) as exc:  # one arriving after main() had handled the first
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 143
+    # The run is over, its exit status decided: a signal arriving now (a second Ctrl-C, one a library relays to the
+    # process group) must not kill the process on its way out and change that status.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) in (_interrupt, _terminate):
+            signal.signal(signum, signal.SIG_IGN)
     # At exit the interpreter would collect everything still loaded (service models, pandas): 0.25-0.34 s after a
     # scan.  Frozen objects are freed by reference counting alone.
     gc.freeze()
     sys.exit(code)
+
+
+_interrupted: list[bool] = []
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C: the first unwinds the run (every clean-up runs); another while it unwinds is ignored, so the
+    clean-up (the kernel's key file removed) is never cut short."""
+    if not _interrupted:
+        _interrupted.append(True)
+        raise KeyboardInterrupt

@@ -101,6 +101,28 @@ def _relative(path) -> str | None:
     return relative(path) if path else None
 
 
+def _children_naming(folder: str) -> list[int]:
+    """This process's child processes whose command line names ``folder`` (Linux's /proc; elsewhere none)."""
+    found: list[int] = []
+    me = os.getpid()
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            if ppid != me:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if folder.encode() in fh.read():
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 _HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -227,6 +249,14 @@ class KernelRuntime:
             try:
                 process.wait(timeout=10)
             except Exception:  # noqa: BLE001 - a process that outlives SIGKILL this long: the sweeps below remain
+                pass
+        # A kernel started a moment before the interrupt may not be recorded yet (Ctrl-C can land between its Popen
+        # and jupyter_client keeping the process): found among this process's children by the folder it was given.
+        for pid in _children_naming(self.dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
                 pass
         deadline = time.monotonic() + 5
         while True:  # a write already under way in papermill's thread may land after a pass: look again
