@@ -72,6 +72,8 @@ def evaluate(raw, scope: Scope, depth: int = 0):
             return UNKNOWN
     if "${" in text:
         return UNKNOWN  # a template with interpolations: a string, never a boolean
+    if raw == "null":  # python-hcl2 before 8.2 hands null over as its text
+        return None
     return raw
 
 
@@ -228,6 +230,10 @@ class _Parser:
         if root == "count" and s.count is not None:
             self.take(".")
             return s.count if self.take()[1] == "index" else UNKNOWN
+        if not self.peek(".") and not self.peek("["):
+            # A bare word is no reference in Terraform (every reference has a dot): python-hcl2 before 8.2 hands a
+            # quoted string over without its quotes ("key" arrives as key), so it is that string.
+            return root
         # another resource's attribute, a data source, a module output: only a plan knows it
         while self.peek("."):
             self.take()

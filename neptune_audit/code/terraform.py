@@ -256,7 +256,9 @@ class Module:
             for name, body in _blocks(data, "variable"):
                 body = body if isinstance(body, dict) else {}
                 span = _block_span(lines, re.compile(rf'^\s*variable\s+"?{re.escape(name)}"?\s*\{{'))
-                out[name] = {"has_default": "default" in body, "default": body.get("default"),
+                default = body.get("default")
+                # python-hcl2 before 8.2 hands null over as the text "null"
+                out[name] = {"has_default": "default" in body, "default": None if default == "null" else default,
                              "fix_at": (str(f), _attr_line(lines, span, "default")) if "default" in body else None}
         return out
 
