@@ -13,7 +13,7 @@ from pathlib import Path
 
 from neptune_audit.code import hclexpr
 from neptune_audit.code.model import TF_TYPE, Resource, Suppression, Value
-from neptune_audit.rule.in_code import PLAN_ROUTE
+from neptune_audit.rule.in_code import PLAN_ROUTE, as_bool
 from neptune_audit.errors import InputError, one_line
 from neptune_audit.inputs import read_bytes
 
@@ -58,12 +58,7 @@ def _blocks(data: dict, kind: str):
             yield from item.items()
 
 
-def _bool(v):
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, str) and v.strip().strip('"').lower() in ("true", "false"):
-        return v.strip().strip('"').lower() == "true"
-    return None
+_bool = as_bool  # one reading of a written boolean, beside the verdict that uses it (rule.in_code)
 
 
 # ---- lines, found in the text ----
