@@ -82,3 +82,59 @@ def test_a_synthesized_instance_names_the_construct_that_made_it():
     default = got["GraphStack/DefaultCluster/Instance1"]
     assert f"written at {APP / 'bin' / 'app.js'}:13; change it there" in default["reason"]
     assert "written at" in got["GraphStack/L1Off"]["reason"]
+
+
+CLUSTER_TS = ("import * as neptune from '@aws-cdk/aws-neptune';\n"
+              "export class S { constructor() { new neptune.DatabaseCluster(this, 'Db', { vpc }); } }\n")
+
+
+@pytest.mark.parametrize("manifest, lock, result, says", [
+    ({"@aws-cdk/aws-neptune": "1.97.0"}, None, "PASS", "older than 1.140.0, writes nothing"),
+    ({"@aws-cdk/aws-neptune": "~1.139.0"}, None, "PASS", "writes nothing"),
+    ({"@aws-cdk/aws-neptune": "1.140.0"}, None, "FAIL", "which writes false"),
+    ({"@aws-cdk/aws-neptune": "^1.97.0"}, None, "FAIL", "the installed version decides"),
+    ({"@aws-cdk/aws-neptune": "^1.97.0"}, "1.120.0", "PASS", "installed at 1.120.0"),   # the lock file decides
+    ({"@aws-cdk/aws-neptune": "^1.97.0"}, "1.204.0", "FAIL", "installed at 1.204.0"),
+    (None, None, "FAIL", "defaults to false"),                                          # no manifest: today's CDK
+])
+def test_an_unset_cluster_is_judged_by_the_construct_library_the_app_builds_with(tmp_path, manifest, lock, result,
+                                                                                  says):
+    """DatabaseCluster writes false only from @aws-cdk/aws-neptune 1.140.0 / aws-neptune-alpha 2.9.0-alpha.0 (read in
+    the published packages' lib/cluster.js: 1.139.0 and 2.8.0-alpha.0 write no AutoMinorVersionUpgrade at all)."""
+    import json
+
+    app = tmp_path / "app"
+    (app / "lib").mkdir(parents=True)
+    (app / "lib" / "stack.ts").write_text(CLUSTER_TS)
+    (app / "cdk.json").write_text("{}")
+    if manifest is not None:
+        (app / "package.json").write_text(json.dumps({"dependencies": manifest}))
+    if lock is not None:
+        (app / "package-lock.json").write_text(json.dumps(
+            {"packages": {"node_modules/@aws-cdk/aws-neptune": {"version": lock}}}))
+    [finding] = scan([app]).findings
+    assert finding["result"] == result and says in finding["reason"], finding["reason"]
+
+
+def test_python_pins_in_requirements_decide_too(tmp_path):
+    (tmp_path / "requirements.txt").write_text("aws-cdk-lib==2.8.0\naws-cdk.aws-neptune-alpha==2.8.0a0\n")
+    (tmp_path / "app.py").write_text("import aws_cdk.aws_neptune_alpha as neptune\n"
+                                     "neptune.DatabaseCluster(stack, 'Db', vpc=vpc)\n")
+    [finding] = scan([tmp_path / "app.py"]).findings
+    assert finding["result"] == "PASS" and "2.8.0a0, older than 2.9.0a0" in finding["reason"]
+
+
+def test_l1_set_after_construction_counts(tmp_path):
+    """db.autoMinorVersionUpgrade = false after new CfnDBInstance(...) is what synth writes (last one wins)."""
+    (tmp_path / "s.ts").write_text(
+        "import { aws_neptune as neptune } from 'aws-cdk-lib';\n"
+        "const db = new neptune.CfnDBInstance(this, 'Db', { dbInstanceClass: 'db.r5.large' });\n"
+        "db.autoMinorVersionUpgrade = true;\n"
+        "db.autoMinorVersionUpgrade = false;\n")
+    (tmp_path / "s.py").write_text(
+        "from aws_cdk import aws_neptune\n"
+        "db = aws_neptune.CfnDBInstance(self, 'PyDb', db_instance_class='db.r5.large', "
+        "auto_minor_version_upgrade=True)\n"
+        "db.auto_minor_version_upgrade = False\n")
+    got = {(f["resource"], f["result"], f["line"]) for f in scan([tmp_path]).findings}
+    assert got == {("Db", "FAIL", 4), ("PyDb", "FAIL", 3)}

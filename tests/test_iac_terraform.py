@@ -105,3 +105,16 @@ def test_a_value_from_a_var_file_is_fixed_in_that_file(tmp_path, capsys, where):
     subprocess.run(["git", "apply", str(tmp_path.parent / "fix.diff")], cwd=tmp_path, check=True)
     args = args[:2] + (["--var-file", str(var_file)] if where == "--var-file" else [])
     assert cli.main(args) == 0, "fixed where the value is set"
+
+
+def test_for_expressions_evaluate_as_terraform_does():
+    """for_each = {for i in var.instances : i.name => i if var.create}: each kept entry is one instance; an empty
+    list (the module's default) is no instance, never a FAIL that "only a plan knows"."""
+    from neptune_audit.code import hclexpr
+
+    scope = hclexpr.Scope({"instances": [{"name": "a", "amvu": False}, {"name": "b"}], "create": True})
+    assert hclexpr.evaluate('${{for i in var.instances : i.name => lookup(i, "amvu", true) if var.create}}',
+                            scope) == {"a": False, "b": True}
+    assert hclexpr.evaluate("${[for i in var.instances : i.name]}", scope) == ["a", "b"]
+    assert hclexpr.evaluate("${{for i in var.instances : i.name => i if false}}", scope) == {}
+    assert hclexpr.evaluate("${[for i in data.x.y : i]}", scope) is hclexpr.UNKNOWN

@@ -7,7 +7,9 @@ The Neptune constructs, each judged with its own default:
 - L2 ``DatabaseInstance`` (``@aws-cdk/aws-neptune-alpha``, v1 ``@aws-cdk/aws-neptune``): the same;
 - L2 ``DatabaseCluster``: ``autoMinorVersionUpgrade`` is documented "Default: - false" (CDK API reference,
   ``DatabaseClusterProps``), and the construct writes ``AutoMinorVersionUpgrade: false`` into every instance it
-  creates: left out, it fails.
+  creates: left out, it fails.  Only since the property came (aws-cdk pull request 18394): ``@aws-cdk/aws-neptune``
+  1.140.0 and ``aws-neptune-alpha`` 2.9.0-alpha.0 (checked in the published packages' ``cluster.js``; 1.139.0 and
+  2.8.0-alpha.0 write nothing, so AWS's default applies).  The app's own manifest says which it builds with.
 
 Only constructs of a Neptune module count (``aws_rds.DatabaseCluster`` never does): the name must come from an import
 of ``aws_neptune``/``aws-neptune``/``aws-neptune-alpha``.  A value is a literal or a constant of the same file; any
@@ -18,8 +20,11 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from pathlib import Path
+from typing import Any
 
+from neptune_audit.code import cdk_versions
 from neptune_audit.code.model import CFN_TYPE, Resource, Value
 
 CONSTRUCTS = ("CfnDBInstance", "DatabaseCluster", "DatabaseInstance")
@@ -48,16 +53,25 @@ def _resource(path: Path, construct: str, construct_id: str | None, line: int, v
 
 
 def _omitted(construct: str, path: Path, line: int) -> Value:
-    if construct == "DatabaseCluster":
-        return Value("construct-default", value=False, text=CLUSTER_DEFAULT, fix_at=(str(path), line))
-    return Value("omitted")
+    if construct != "DatabaseCluster":
+        return Value("omitted")
+    writes = cdk_versions.cluster_writes_false(path)
+    if writes.decided is False:
+        return Value("omitted", text=writes.why)
+    if writes.decided is None:
+        return Value("unresolved", text=writes.why, fix_at=(str(path), line))
+    text = CLUSTER_DEFAULT + (f" ({writes.why})" if writes.why else "")
+    return Value("construct-default", value=False, text=text, fix_at=(str(path), line))
 
 
 # ---- Python ----
 
 def _python(path: Path, text: str) -> list[Resource]:
     try:
-        tree = ast.parse(text, filename=str(path))
+        with warnings.catch_warnings():  # someone else's "\d" is their warning, not the caller's
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(text, filename=str(path))
     except (SyntaxError, ValueError, RecursionError):
         return []
     modules: set[str] = set()     # names bound to a Neptune module (import ... as neptune)
@@ -79,6 +93,17 @@ def _python(path: Path, text: str) -> list[Resource]:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     constants[target.id] = (node.value.value, node.lineno)
+    bound: dict[int, str] = {}      # id(construct call) -> the name it is assigned to (db = CfnDBInstance(...))
+    later: dict[str, ast.expr] = {}  # name -> the last value assigned to name.auto_minor_version_upgrade
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(node.value, ast.Call) and isinstance(target, (ast.Name, ast.Attribute)):
+                bound[id(node.value)] = _dotted(target)
+            elif isinstance(target, ast.Attribute) and target.attr == PY_KEY and _dotted(target.value):
+                name = _dotted(target.value)
+                if name not in later or node.lineno > later[name].lineno:
+                    later[name] = node.value
     out = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -92,15 +117,27 @@ def _python(path: Path, text: str) -> list[Resource]:
         if construct is None:
             continue
         cid = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "id"), None)
-        construct_id = cid.value if isinstance(cid, ast.Constant) and isinstance(cid.value, str) else None
-        kw = next((k for k in node.keywords if k.arg == PY_KEY), None)
+        construct_id = _py_id(cid, text)
+        kw = next((k.value for k in node.keywords if k.arg == PY_KEY), None)
+        if construct == "CfnDBInstance" and bound.get(id(node)) in later:  # db.auto_minor_version_upgrade = ...
+            kw = later[bound[id(node)]]
         if kw is None:
             value, prop_line = _omitted(construct, path, node.lineno), None
         else:
-            prop_line = kw.value.lineno
-            value = _py_value(kw.value, constants, path, prop_line)
+            prop_line = kw.lineno
+            value = _py_value(kw, constants, path, prop_line)
         out.append(_resource(path, construct, construct_id, node.lineno, value, prop_line))
     return out
+
+
+def _py_id(node, text: str) -> str | None:
+    """A construct id as written: a string, or an f-string's source (f"{prefix}Db" -> {prefix}Db)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        segment = ast.get_source_segment(text, node) or ""
+        return segment.lstrip("fFrR").strip("'\"") or None
+    return None
 
 
 def _dotted(node) -> str:
@@ -154,6 +191,9 @@ def _typescript(path: Path, text: str) -> list[Resource]:
     constants: dict[str, tuple[bool, int]] = {}  # const NAME = true at the top level: (value, line)
     stack = [root]
     news = []
+    bound: dict[int, str] = {}  # new-expression node id -> the name it is assigned to
+    later: dict[str, Any] = {}  # name -> the node last assigned to name.autoMinorVersionUpgrade
+    casts: list[tuple[str, str, Any]] = []  # (name, included resource id, the cast)
     while stack:
         node = stack.pop()
         stack.extend(reversed(node.children))
@@ -187,6 +227,13 @@ def _typescript(path: Path, text: str) -> list[Resource]:
                     continue
                 if value.type in ("true", "false") and node.parent is not None and node.parent.type == "program":
                     constants[src(name)] = (value.type == "true", value.start_point[0] + 1)
+                inner = _unwrap(value)
+                if inner.type == "new_expression":
+                    bound[inner.id] = src(name)
+                elif value.type == "as_expression":  # template.getResource('Db') as neptune.CfnDBInstance
+                    included = _included_id(value, src)
+                    if included:
+                        casts.append((src(name), included, value))
                 required = _required(value, src)  # CommonJS: const neptune = require('@aws-cdk/aws-neptune-alpha')
                 if required is None:
                     continue
@@ -205,7 +252,20 @@ def _typescript(path: Path, text: str) -> list[Resource]:
                             modules.add(src(local))
         elif node.type == "new_expression":
             news.append(node)
+        elif node.type == "assignment_expression":  # db.autoMinorVersionUpgrade = true, after construction
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and right is not None and left.type == "member_expression":
+                prop, obj = left.child_by_field_name("property"), left.child_by_field_name("object")
+                if prop is not None and obj is not None and src(prop) == TS_KEY:
+                    later[src(obj)] = right  # the walk is in source order: the last one stays
     out = []
+    for var, included_id, cast in casts:  # a resource of an included template, set from the app
+        kind = cast.child_by_field_name("type") if cast.child_by_field_name("type") else cast.children[-1]
+        if var in later and src(kind).split(".")[-1] == "CfnDBInstance" and (
+                src(kind) in names or src(kind).rsplit(".", 1)[0] in modules):
+            v = later[var]
+            out.append(_resource(path, "CfnDBInstance", included_id, cast.start_point[0] + 1,
+                                 _ts_value(v, src, constants, path), v.start_point[0] + 1))
     for node in news:
         ctor = node.child_by_field_name("constructor")
         construct = None
@@ -229,17 +289,44 @@ def _typescript(path: Path, text: str) -> list[Resource]:
             elif p.type == "shorthand_property_identifier" and src(p) == TS_KEY:
                 pair = p
         line = node.start_point[0] + 1
-        if pair is None:
+        v = pair.child_by_field_name("value") if pair is not None and pair.type == "pair" else pair
+        if construct == "CfnDBInstance" and bound.get(node.id) in later:  # set after construction
+            v = later[bound[node.id]]
+        if v is None:
             value, prop_line = _omitted(construct, path, line), None
         else:
-            v = pair.child_by_field_name("value") if pair.type == "pair" else pair
             prop_line = v.start_point[0] + 1
-            if v.type in ("true", "false"):
-                value = Value("literal", value=v.type == "true", fix_at=(str(path), prop_line))
-            elif v.type in ("identifier", "shorthand_property_identifier") and src(v) in constants:
-                known, where = constants[src(v)]
-                value = Value("evaluated", value=known, text=src(v), name=src(v), fix_at=(str(path), where))
-            else:
-                value = Value("unresolved", text=f"{src(v)[:80]}, which the file alone does not decide")
+            value = _ts_value(v, src, constants, path)
         out.append(_resource(path, construct, construct_id, line, value, prop_line))
     return out
+
+
+def _ts_value(v, src, constants: dict, path: Path) -> Value:
+    line = v.start_point[0] + 1
+    if v.type in ("true", "false"):
+        return Value("literal", value=v.type == "true", fix_at=(str(path), line))
+    if v.type in ("identifier", "shorthand_property_identifier") and src(v) in constants:
+        known, where = constants[src(v)]
+        return Value("evaluated", value=known, text=src(v), name=src(v), fix_at=(str(path), where))
+    return Value("unresolved", text=f"{src(v)[:80]}, which the file alone does not decide")
+
+
+def _unwrap(node):
+    """The expression inside parentheses, ``x!`` and ``x as T``."""
+    while node.type in ("parenthesized_expression", "non_null_expression", "as_expression", "satisfies_expression") \
+            and node.named_children:
+        node = node.named_children[0]
+    return node
+
+
+def _included_id(cast, src) -> str | None:
+    """'Db' of ``something.getResource('Db') as ...`` (CfnInclude), else None."""
+    call = _unwrap(cast)
+    if call.type != "call_expression":
+        return None
+    fn, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+    if fn is None or args is None or fn.type != "member_expression" or \
+            src(fn.child_by_field_name("property")) != "getResource":
+        return None
+    strings = [c for c in args.named_children if c.type == "string"]
+    return src(strings[0]).strip("'\"`") if strings else None

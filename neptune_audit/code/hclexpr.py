@@ -48,6 +48,7 @@ class Scope:
         self.variables, self.locals, self.each, self.count = variables, locals_ or {}, each, count
         self.read: list[str] = []  # the variables the last evaluation read (where its value comes from)
         self._evaluating: set[str] = set()
+        self.bound: dict[str, object] = {}  # the names a for expression binds, while its body is evaluated
 
 
 def evaluate(raw, scope: Scope, depth: int = 0):
@@ -178,6 +179,8 @@ class _Parser:
             v = self.expression()
             self.take(")")
             return v
+        if text in ("[", "{") and self.peek("for"):
+            return self.for_(text)
         if text == "[":
             items = []
             while not self.peek("]"):
@@ -206,8 +209,74 @@ class _Parser:
             return self.call(text)
         return self.reference(text)
 
+    def for_(self, opening: str):
+        """``[for v in coll : value if cond]`` and ``{for k, v in coll : key => value... if cond}``."""
+        self.take("for")
+        names = [self.take()[1]]
+        if self.peek(","):
+            self.take()
+            names.append(self.take()[1])
+        self.take("in")
+        collection = self.expression()
+        self.take(":")
+        start = self.pos
+
+        def body(key, value):
+            self.pos = start
+            saved = dict(self.scope.bound)
+            self.scope.bound.update(zip(names, [key, value] if len(names) == 2 else [value]))
+            try:
+                k = self.expression() if opening == "{" else None
+                if opening == "{":
+                    self.take("=>")
+                v = self.expression()
+                grouped = bool(self.peek("...")) and bool(self.take())
+                keep = True
+                if self.peek("if"):
+                    self.take()
+                    keep = as_bool(self.expression())
+                return k, v, grouped, keep
+            finally:
+                self.scope.bound = saved
+
+        body(UNKNOWN, UNKNOWN)  # once to find where the body ends, whatever the collection holds
+        end = self.pos
+        if isinstance(collection, dict):
+            pairs = sorted(collection.items(), key=lambda kv: str(kv[0]))
+        elif isinstance(collection, list):
+            pairs = list(enumerate(collection))
+        else:
+            pairs = None
+        result: object = UNKNOWN
+        if pairs is not None:
+            out_list: list = []
+            out_map: dict = {}
+            for key, value in pairs:
+                k, v, grouped, keep = body(key, value)
+                if keep is UNKNOWN or keep is None or k is UNKNOWN:
+                    out_list, out_map, pairs = [], {}, None
+                    break
+                if not keep:
+                    continue
+                if opening == "[":
+                    out_list.append(v)
+                elif grouped:
+                    out_map.setdefault(str(k), []).append(v)
+                elif str(k) in out_map:  # Terraform: duplicate object key is an error; a plan would not run
+                    out_list, out_map, pairs = [], {}, None
+                    break
+                else:
+                    out_map[str(k)] = v
+            if pairs is not None:
+                result = out_list if opening == "[" else out_map
+        self.pos = end
+        self.take("]" if opening == "[" else "}")
+        return result
+
     def reference(self, root: str):
         s = self.scope
+        if root in s.bound:
+            return s.bound[root]
         if root == "var":
             self.take(".")
             name = self.take()[1]

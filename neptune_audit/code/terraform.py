@@ -185,6 +185,12 @@ def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
     return found, states
 
 
+def _names_neptune(source: str, args: dict) -> bool:
+    """A remote module call that says it is about Neptune (its source, or the setting among its arguments):
+    one we must not pass over in silence.  Any other remote module (a VPC, a bucket) is not ours to list."""
+    return "neptune" in source.lower() or "auto_minor_version_upgrade" in args
+
+
 PARALLEL_FROM = 64  # root modules: below this a process pool costs more than it saves (HCL is ~16 ms a small file)
 
 
@@ -219,7 +225,7 @@ def local_sources(text: str) -> list[str]:
 def relevant(text: str) -> bool:
     """Whether a .tf file can matter to the rule: it names a Neptune instance or calls a local module (which may);
     a folder with no such file defines no Neptune instance and is not parsed."""
-    return TF_TYPE in text or re.search(r'source\s*=\s*"\.{1,2}/', text) is not None
+    return TF_TYPE in text or re.search(r'source\s*=\s*"(\.{1,2}/|[^"]*neptune)', text, re.IGNORECASE) is not None
 
 
 class Module:
@@ -390,8 +396,14 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
         for name, body in _blocks(data, "module"):
             body = body if isinstance(body, dict) else {}
             src = body.get("source")
-            if not isinstance(src, str) or not src.startswith(("./", "../")):
-                continue  # a registry or remote module: not on disk
+            if not isinstance(src, str):
+                continue
+            if not src.startswith(("./", "../")):  # a registry or remote module: not on disk
+                if budget is not None and _names_neptune(src, body):
+                    budget["outside"].setdefault(str(f), f"module.{name} calls {src}, a module not on disk: not read "
+                                                         "(the Neptune instances it would define are not judged): "
+                                                         f"{PLAN_ROUTE}")
+                continue
             folder = Path(os.path.normpath(module.folder / src))
             if folder.resolve() in seen or not folder.is_dir() or modules_of is None:
                 continue  # a cycle (a module that calls itself, or one of its callers) is followed once

@@ -107,7 +107,8 @@ def _decide(v: Value) -> tuple[bool | None, str]:
     if v.kind == "literal":
         return v.value, f"set to {str(v.value).lower()}"
     if v.kind == "omitted":
-        return True, f"not set: AWS's default (true) applies ({DEFAULT_SOURCE})"
+        why = f"{v.text}, so " if v.text else ""
+        return True, f"not set: {why}AWS's default (true) applies ({DEFAULT_SOURCE})"
     if v.kind == "parameter":
         label = "variable" if (v.name or "").startswith("var.") else "parameter"
         options = [x for x in (v.allowed or (True, False))]
