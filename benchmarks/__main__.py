@@ -402,7 +402,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="RTT 0 and 50 ms only, no naive run, no 10k report")
     ap.add_argument("--repeat", type=int, default=5, help="runs of each replayed scan; the median is reported")
     ap.add_argument("--accounts", type=int, default=50, help="accounts in the Organization scenario (default 50)")
-    ap.add_argument("--only", choices=["sweep", "fleet", "org", "shards", "report", "iac"], action="append",
+    ap.add_argument("--only", choices=["sweep", "fleet", "org", "shards", "report", "iac", "continuous"],
+                    action="append",
                     help="run only this scenario (repeatable); results go to last-run.md all the same")
     ap.add_argument("--custodian", metavar="PATH",
                     help="a `custodian` executable (Cloud Custodian, in a virtualenv of its own): the sweep runs it "
@@ -417,7 +418,7 @@ def main() -> int:
         from neptune_audit.aws.tuning import own_process
 
         own_process()  # the scans here stand for the console script's, whose process is the kit's own
-    only = set(args.only or ["sweep", "fleet", "org", "shards", "report", "iac"])
+    only = set(args.only or ["sweep", "fleet", "org", "shards", "report", "iac", "continuous"])
     startup = startup_seconds()
     header = (f"neptune-audit benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
               f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -440,6 +441,14 @@ def main() -> int:
         from benchmarks.iac import scenario_iac
 
         texts += scenario_iac(1_000 if args.quick else args.iac_files, args.checkov, args.cfn_lint)
+    if "continuous" in only:
+        from benchmarks.continuous import scenario_continuous
+
+        moto = Moto()
+        try:
+            texts += scenario_continuous(moto.url, moto.port, _env, 0.1)
+        finally:
+            moto.stop()
     Path("benchmarks/last-run.md").write_text("\n".join(texts) + "\n")
     return 0
 

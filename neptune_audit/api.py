@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -174,27 +174,32 @@ def iac(paths: Sequence[PathLike], *, parameters: Sequence[str] = (), var_files:
                      exceptions_file=os.fspath(exceptions_file) if exceptions_file else None, today=today)
 
 
-def send_to_security_hub(result: AuditResult, region: str | None = None) -> ImportReport:
+def send_to_security_hub(result: AuditResult, region: str | None = None,
+                         instances: Collection[str] | None = None) -> ImportReport:
     """Import every finding into AWS Security Hub (ASFF), update those already there, archive the gone.
 
     Args:
         result: a scan of this process (its sessions make the calls).
         region: one aggregation region for every account; default: each finding's own region.
+        instances: only these instance ids: their findings imported, theirs archived if they are gone (what one
+            change touched); default: every instance of the scanned account-regions.
 
     Returns:
         The import's report (``.line()`` says what was sent, updated, archived, and what failed where).
     """
     from neptune_audit.act.securityhub import import_findings
 
-    return import_findings(result, region=region)
+    return import_findings(result, region=region, instances=instances)
 
 
 def declared_needs() -> tuple:
     """Every AWS call the kit can make and the IAM action it needs, as each module declares them."""
     from neptune_audit.act import remediate, securityhub
     from neptune_audit.aws import accounts, inventory, kms, regions
+    from neptune_audit.continuous import config
 
-    return (*regions.NEEDS, *accounts.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *kms.NEEDS)
+    return (*regions.NEEDS, *accounts.NEEDS, *inventory.NEEDS, *remediate.NEEDS, *securityhub.NEEDS, *kms.NEEDS,
+            *config.NEEDS)
 
 
 def policy(kind: PolicyKind, *, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,

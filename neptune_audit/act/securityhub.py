@@ -90,14 +90,16 @@ def _archived(held: dict, stamp: str) -> dict:
     return out
 
 
-def import_findings(result, *, region: str | None = None, now: datetime | None = None) -> ImportReport:
+def import_findings(result, *, region: str | None = None, now: datetime | None = None,
+                    instances=None) -> ImportReport:
     """Send every finding to Security Hub in its own account (and its own region, or ``region``), ≤ 100 per
     call; archive this rule's findings for instances that are gone from account-regions this run scanned.
 
     Each finding lives in one place whatever mode the last run used: per region (default), a copy an earlier run
     sent to an aggregation region among the scanned regions is archived; with ``region``, the per-region copies in
     every other scanned region are archived.  Refusals (per finding or per call) go to the scope warnings; the
-    other findings still go."""
+    other findings still go.  ``instances``: only these instance ids (what one change touched): their findings
+    imported, and theirs archived where they are gone; every other finding is left as it is."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from neptune_audit.aws.faults import describe_error
@@ -105,6 +107,9 @@ def import_findings(result, *, region: str | None = None, now: datetime | None =
     report = ImportReport()
     accounts = {a.account_id: a for a in result.accounts}
     findings = asff_findings(result, region=region)
+    only = None if instances is None else set(instances)
+    if only is not None:
+        findings = [f for f in findings if _instance_of(f) in only]
     groups: dict[tuple[str, str], list[dict]] = {}
     for f in findings:
         groups.setdefault((f["AwsAccountId"], region or f["Resources"][0]["Region"]), []).append(f)
@@ -151,7 +156,8 @@ def import_findings(result, *, region: str | None = None, now: datetime | None =
         current = {f["Id"] for f in batch}
         stale = [_archived(h, stamp) for i, h in sorted(held.items())
                  if i not in current and h.get("RecordState", "ACTIVE") == "ACTIVE"
-                 and (h.get("Resources") or [{}])[0].get("Region") in scanned_regions]
+                 and (h.get("Resources") or [{}])[0].get("Region") in scanned_regions
+                 and (only is None or _instance_of(h) in only)]
         items = [("import", _as_update(f, held.get(f["Id"]), first_seen.get((account_id, f["Id"]))))
                  for f in batch] + [("archive", f) for f in stale]
         for start in range(0, len(items), BATCH):
@@ -174,6 +180,12 @@ def import_findings(result, *, region: str | None = None, now: datetime | None =
                 else:
                     report.archived += 1
     return report
+
+
+def _instance_of(finding: dict) -> str:
+    """The instance id of a finding's resource (its ARN ends ``:db:ID``)."""
+    arn = str((finding.get("Resources") or [{}])[0].get("Id") or "")
+    return arn.rsplit(":db:", 1)[-1] if ":db:" in arn else ""
 
 
 def _refused(result, report: ImportReport, finding: dict, text: str) -> None:

@@ -56,7 +56,8 @@ _KMS_KEY = re.compile(r"^(mrk-)?[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$|^(mrk
 
 
 def document(kind: str, declared, organization: bool = False, role_name: str = DEFAULT_ROLE_NAME,
-             kms_key: str | None = None, security_hub: bool = False, iac: bool = False) -> dict:
+             kms_key: str | None = None, security_hub: bool = False, iac: bool = False,
+             continuous: bool = False) -> dict:
     """The IAM policy document for ``audit`` or ``remediate`` from the ``declared`` needs, one statement per sid
     in the order first declared (``kms_key``: also signing reports with it).  A role name or key with a wildcard
     is refused: in a policy it would grant every role or every key."""
@@ -64,7 +65,8 @@ def document(kind: str, declared, organization: bool = False, role_name: str = D
         raise UsageError(f"not an IAM role name: {one_line(role_name, limit=80)!r} (letters, digits and +=,.@_-)")
     if kms_key is not None and not _KMS_KEY.match(str(kms_key)):
         raise UsageError(f"not a KMS key id, key ARN or alias/NAME: {one_line(kms_key, limit=80)!r}")
-    wanted = {"organization": organization, "security_hub": security_hub, "kms_key": bool(kms_key), "iac": iac}
+    wanted = {"organization": organization, "security_hub": security_hub, "kms_key": bool(kms_key), "iac": iac,
+              "continuous": continuous}
     statements: dict[str, dict] = {}
     for needs in declared:
         if kind not in needs.kinds or (needs.when and not wanted[needs.when]) or not needs.actions():

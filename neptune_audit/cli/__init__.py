@@ -13,13 +13,13 @@ import os
 import sys
 
 from neptune_audit._version import __version__
-from neptune_audit.cli import calendar, demo, evidence, iac, remediate, scan
+from neptune_audit.cli import calendar, continuous, demo, evidence, iac, remediate, scan
 from neptune_audit.cli.common import FLAGS, PROG, Parser
 from neptune_audit.errors import NeptuneAuditError, OptionError, one_line
 from neptune_audit.vocabulary import EXIT_INTERNAL
 
 # One module per group of commands, each adding its own subparsers, in the order --help lists them.
-GROUPS = (scan, remediate, evidence, iac, calendar, demo)
+GROUPS = (scan, remediate, evidence, iac, calendar, continuous, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
