@@ -255,3 +255,25 @@ def test_a_broken_exceptions_file_is_one_error_line_naming_where_it_came_from(es
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert line["decision"] == "error" and "ssm:/bad" in line["why"] and "/tmp/" not in line["why"]
     assert _active() == {}
+
+
+def test_auto_remediation_leaves_the_outage_case_to_a_person(estate, monkeypatch, capsys):
+    """AWS: turning the setting on while the maintenance window is open, with a newer minor version that Neptune
+    auto-patches to, starts that upgrade at once (ModifyDBInstance API reference): the function does not."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    start, end = now - timedelta(minutes=10), now + timedelta(minutes=50)
+    window = f"{days[start.weekday()]}:{start:%H:%M}-{days[end.weekday()]}:{end:%H:%M}"
+    estate.modify_db_cluster(DBClusterIdentifier="graph", PreferredMaintenanceWindow=window, ApplyImmediately=True)
+    estate.modify_db_instance(DBInstanceIdentifier="graph-w", AutoMinorVersionUpgrade=False, ApplyImmediately=True)
+    monkeypatch.setenv(config.ENV_AUTO_REMEDIATE, "true")
+    out = handler.handler(cloudtrail("ModifyDBInstance", {"dBInstanceIdentifier": "graph-w"}))
+    assert [(d["instance_id"], d["result"], d["remediated"]) for d in out["findings"]
+            if d["instance_id"] == "graph-w"] == [("graph-w", "FAIL", False)]
+    assert estate.describe_db_instances(DBInstanceIdentifier="graph-w")["DBInstances"][0][
+        "AutoMinorVersionUpgrade"] is False
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    [held] = [x for x in lines if x["decision"] == "not remediated"]
+    assert "maintenance window" in held["why"] and "restarts" in held["why"]

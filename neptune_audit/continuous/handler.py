@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from neptune_audit.continuous import events
@@ -125,7 +126,9 @@ def handler(event: dict, context=None) -> dict:
 
 def _remediate(result, change: events.Change, base: dict) -> list[str]:
     """Turn the setting back on for the FAILs the event touched that no code owns (CloudFormation's tags, the
-    managed-by tag): changing a code-owned instance through the API would be drift, so those are only logged."""
+    managed-by tag): changing a code-owned instance through the API would be drift, so those are only logged, as
+    is an instance whose cluster's maintenance window is open with an upgrade waiting (turning it on then starts the
+    upgrade and restarts the cluster: ModifyDBInstance API reference)."""
     from neptune_audit.act import remediate
 
     if change.scheduled or change.kind == "DeleteDBInstance":
@@ -134,7 +137,16 @@ def _remediate(result, change: events.Change, base: dict) -> list[str]:
     owned = [r["instance_id"] for r in fails if r.get("managed_by")]
     for i in owned:
         _log(**base, decision="not remediated", instance_id=i, why="owned by code: fix it there (drift otherwise)")
-    free = [r["instance_id"] for r in fails if not r.get("managed_by")]
+    now = datetime.now(timezone.utc)
+    free = []
+    for r in fails:
+        if r.get("managed_by"):
+            continue
+        outage = remediate.upgrade_starts_warning(r, now)
+        if outage:  # the one case where turning it on restarts the cluster: left for a person to choose when
+            _log(**base, decision="not remediated", instance_id=r["instance_id"], why=outage)
+        else:
+            free.append(r["instance_id"])
     if not free:
         return []
     plan_df = remediate.plan(result.findings, instances=free)
@@ -144,7 +156,7 @@ def _remediate(result, change: events.Change, base: dict) -> list[str]:
     for r in done.to_dict("records"):
         _log(**base, decision="remediated" if r["instance_id"] in changed else "remediation " + r["outcome"],
              instance_id=r["instance_id"], detail=r.get("error"),
-             what="ModifyDBInstance AutoMinorVersionUpgrade=true (at the next maintenance window)")
+             what="ModifyDBInstance AutoMinorVersionUpgrade=true (applied as soon as possible: API reference)")
     return changed
 
 
