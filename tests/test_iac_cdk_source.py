@@ -138,3 +138,22 @@ def test_l1_set_after_construction_counts(tmp_path):
         "db.auto_minor_version_upgrade = False\n")
     got = {(f["resource"], f["result"], f["line"]) for f in scan([tmp_path]).findings}
     assert got == {("Db", "FAIL", 4), ("PyDb", "FAIL", 3)}
+
+
+def test_cdk_app_names_the_source_of_an_assembly_scanned_alone(capsys, tmp_path):
+    """`iac cdk.out --cdk-app DIR`: the assembly's findings name the construct in the app's source (the source's
+    constructs are not findings of their own); the fix is said to belong there; a DIR that is not a folder is exit 2."""
+    app = ROOT / "tests" / "fixtures" / "cdk-app"
+    code = cli.main(["iac", str(app / "cdk.out"), "--cdk-app", str(app), "--format", "json",
+                     "--fix-diff", str(tmp_path / "fix.diff")])
+    import json
+
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert code == 1 and all(f["file"].endswith(".template.json") for f in doc["findings"])
+    [default] = [f for f in doc["findings"] if f["resource"].startswith("DefaultCluster")]
+    assert "bin/app.js:13; change it there" in default["reason"]
+    assert "written at" in captured.err and "bin/app.js:13" in captured.err
+    assert cli.main(["iac", str(app / "cdk.out"), "--cdk-app", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a folder" in err

@@ -21,6 +21,9 @@ def add_parsers(sub) -> None:
     iac.add_argument("--var-file", action="append", default=[], metavar="FILE", dest="var_files",
                      help="a Terraform .tfvars file (repeatable; terraform.tfvars and *.auto.tfvars are read as "
                           "Terraform reads them)")
+    iac.add_argument("--cdk-app", action="append", default=[], metavar="DIR", dest="cdk_apps",
+                     help="a CDK app's folder: each instance of its cloud assembly (cdk.out, among PATH) names the "
+                          "construct in the app's source that makes it, where the fix belongs (repeatable)")
     iac.add_argument("--fix-diff", metavar="FILE.diff",
                      help="write a unified diff (git apply) that turns every FAIL into PASS, changing only that line")
     iac.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
@@ -38,7 +41,7 @@ def cmd_iac(args) -> int:
     outs = guard_outputs({"-o": args.output, "--fix-diff": args.fix_diff}, inputs, stdout_ok=("-o",),
                          scanned=args.paths)
     result = scan(args.paths, parameters=args.parameters, var_files=args.var_files,
-                  exceptions_file=args.exceptions_file)
+                  exceptions_file=args.exceptions_file, cdk_apps=args.cdk_apps)
     if args.verbose:
         for line in result.ignored:
             print(f"passed over: {one_line(line, limit=None)}", file=sys.stderr)

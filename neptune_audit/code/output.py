@@ -198,7 +198,9 @@ def fix_diff(result: IacResult) -> tuple[str, list[str]]:
             # cdk synth writes the assembly again: a change there is lost at the next synth
             notes.append(f"{label}: a CDK assembly is written again by every cdk synth, so it is not patched; set "
                          f"autoMinorVersionUpgrade: true (Python: auto_minor_version_upgrade=True) on the construct "
-                         f"{r.construct_path or f['resource']} in the app's source")
+                         f"{r.construct_path or f['resource']} in the app's source"
+                         + (f", written at {r.written_at[0]}:{r.written_at[1]}" if r.written_at else
+                            " (--cdk-app DIR names where)"))
         elif v.kind == "parameter" and v.given is not None and v.text not in ("caller", "tfvars"):
             notes.append(f"{label}: {v.name} is given from outside the file ({v.given!r}): change it where it is set")
         elif v.kind in ("literal", "parameter", "evaluated") and v.fix_at and v.fix_at[1]:

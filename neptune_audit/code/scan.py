@@ -118,6 +118,23 @@ def _link_synth_to_source(resources: list[Resource]) -> None:
                 r.written_at = (found[0].file, found[0].line)
 
 
+def _app_sources(apps) -> list[Resource]:
+    """The constructs a CDK app's source defines (``--cdk-app DIR``), to name each synthesized instance's source."""
+    found: list[Resource] = []
+    for app in apps:
+        if not Path(app).is_dir():
+            raise InputError(f"--cdk-app {app}: not a folder (give the CDK app's folder, the one with cdk.json)")
+        for f in _walk([app]):
+            if f.name.endswith(cdk_source.SOURCE_SUFFIXES) and "cdk.out" not in f.parts:
+                try:
+                    text = read_bytes(f, MAX_TEMPLATE, "source").decode("utf-8", "replace")
+                except InputError:
+                    continue  # a source too large to be an app's stack: it names nothing here
+                if cdk_source.mentions_neptune(text):
+                    found += cdk_source.read(f, text)
+    return found
+
+
 def _read_template(f: Path, text: str, stack: str | None, overrides: dict):
     """One JSON or YAML file: a plan or state (its instances), a template (its instances and nested stacks), or,
     as a string, why it is passed over.  InputError (or anything else) is this file's error."""
@@ -158,8 +175,10 @@ def _parse_params(pairs) -> dict:
 
 
 def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: date | None = None,
-         calendar=None) -> IacResult:
-    """The rule on every Neptune DB instance the code under ``paths`` defines (see the module's docstring)."""
+         calendar=None, cdk_apps=()) -> IacResult:
+    """The rule on every Neptune DB instance the code under ``paths`` defines (see the module's docstring).
+    ``cdk_apps``: CDK apps' folders whose source names the constructs behind a cloud assembly among ``paths``
+    (read for that alone: their constructs are not findings of their own)."""
     from datetime import datetime, timezone
 
     from neptune_audit.rule import allowlist
@@ -311,7 +330,7 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
         missing_files = [f for f in fs if str(f) not in states]
         for f, error in tf.parse_errors(missing_files).items():
             scanned(f, error)
-    _link_synth_to_source(resources)
+    _link_synth_to_source(resources + _app_sources(cdk_apps))
     findings = [judge(r, rules, today, calendar) for r in resources]
     findings.sort(key=lambda f: (_RANK[f["result"]], f["file"], f["line"] or 0, f["resource"]))
     return IacResult(findings, sorted(states.values(), key=lambda s: s["file"]), resources, ignored,
