@@ -124,6 +124,12 @@ def test_every_chart_has_axis_titles_and_hovers_naming_what_it_counts(result, na
     names = {c for c in result.clusters["cluster_id"]}
     hover_data = " ".join(str(t.customdata) for t in fig.data)
     assert any(n in hover_data for n in names), "the hover names real clusters"
+    for trace in fig.data:  # plotly.js cannot overlay a hatch on a per-bar colour list (the bar turns black)
+        pattern = getattr(getattr(trace, "marker", None), "pattern", None)
+        if pattern is not None and pattern.shape:
+            assert not isinstance(trace.marker.color, (list, tuple)), f"{name}: a hatch over a colour list"
+        if getattr(trace, "text", None) is not None and trace.type == "bar":
+            assert trace.textposition == "outside", "a number on a bar is drawn beside it, on the page's colour"
 
 
 def test_every_chart_says_in_words_what_it_shows(result):
@@ -172,3 +178,13 @@ def test_a_cluster_that_passes_by_exception_says_so_beside_its_result(result, mo
     for (_, _, cluster), n in excepted.items():
         row = [r for r in rows if f">{cluster}<" in r]
         assert len(row) == 1 and f'<small class="na-sub">{n} excepted</small>' in row[0], (cluster, row)
+
+
+def test_the_report_header_says_parameters_in_the_command_lines_words():
+    """Never Python's: `demo=True`, `iac_paths=['examples/iac']` read as code, not as what was asked."""
+    from neptune_audit.present.sections import _parameter
+
+    assert _parameter("demo", True) == "demo"
+    assert _parameter("iac_paths", ("examples/iac", "infra")) == "iac_paths=examples/iac, infra"
+    assert _parameter("regions", "all") == "regions=all"
+    assert _parameter("max_workers", 8) == "max_workers=8"

@@ -188,7 +188,9 @@ def test_report_renders_offline_in_a_real_browser(estate, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors, requests = [], []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        # plotly.js says a colour it cannot read as a trace-level warning ("Invalid color specifier: Array(4)")
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" or "Invalid color" in m.text
+                else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:", "blob:"))
                    else (requests.append(route.request.url), route.abort()))

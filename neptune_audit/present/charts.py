@@ -32,6 +32,7 @@ PATTERNS = {FAIL: "x", EXCEPTED: "/", PASS: ""}
 
 
 def _pattern(shape):
+    """A hatch over the bar's colour (one colour a trace: plotly.js cannot overlay a hatch on a per-bar list)."""
     return dict(shape=shape, fillmode="overlay", fgcolor="rgba(255,255,255,0.7)", size=7, solidity=0.35)
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=60), legend_title_text="",
                font=dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13))
@@ -184,11 +185,18 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     """Clusters per upgrade exposure (the cluster table beside it says which, and their writer's setting)."""
     states = list(EXPOSURE_COLORS)
     counts = [int((clusters["exposure"] == s).sum()) if len(clusters) else 0 for s in states]
-    fig = go.Figure(go.Bar(x=states, y=counts, marker_color=[EXPOSURE_COLORS[s] for s in states], text=counts,
-                           marker_pattern=_pattern([EXPOSURE_PATTERNS[s] for s in states]),
-                           customdata=_who(clusters, "exposure", states, None),
-                           hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
-                           "<br>regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>"))
+    who = _who(clusters, "exposure", states, None)
+    # one trace a state, each one colour and one hatch: plotly.js cannot draw a hatch over a per-bar colour list
+    # ("Invalid color specifier: Array(4)" in the console, the bar black behind its hatch)
+    # the count above its bar, in the theme's text colour on the page's background, never on a hatch or a colour
+    # (white on the green bar was 4.25:1)
+    fig = go.Figure([go.Bar(name=s, x=[s], y=[n], marker_color=EXPOSURE_COLORS[s], text=[n], customdata=[w],
+                            textposition="outside", cliponaxis=False,
+                            marker_pattern=_pattern(EXPOSURE_PATTERNS[s]),
+                            hovertemplate="<b>%{x}</b>: %{y} cluster(s)<br>accounts: %{customdata[0]}"
+                            "<br>regions: %{customdata[1]}<br>clusters: %{customdata[2]}<extra></extra>")
+                     for s, n, w in zip(states, counts, who)])
+    fig.update_layout(barmode="stack")
     fig.update_layout(title="Upgrade exposure per cluster", xaxis_title="exposure", yaxis_title="clusters",
                       showlegend=False, height=320, **_LAYOUT)
     fig.update_yaxes(dtick=1)

@@ -39,6 +39,16 @@ def verdict_html(result) -> str:
             f"{escape(summary_line(result.summary))}.</div>")
 
 
+def _parameter(name: str, value) -> str:
+    """One scan parameter in the words of the command line, never Python's: ``demo`` (a switch that is on),
+    ``regions=all``, ``iac_paths=examples/iac, infra`` (a list as its items)."""
+    if value is True:
+        return escape(name)
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    return f"{escape(name)}={escape(str(value))}"
+
+
 def header(result, signer: dict | None = None) -> None:
     """What an auditor checks first: the rule, when, by whom, over what, with which parameters, and the
     SHA-256 of the run's JSON, which is embedded here as the report's evidence.
@@ -53,7 +63,7 @@ def header(result, signer: dict | None = None) -> None:
     meta = model.metadata()
     scanned = result.scope[result.scope["state"] == SCANNED]
     callers = "<br>".join(f"{escape(c['account_id'])} &mdash; {escape(c['caller_arn'] or c['label'])}" for c in result.callers)
-    params = ", ".join(f"{escape(k)}={escape(v)}" for k, v in result.parameters.items() if v not in (None, [], False))
+    params = ", ".join(_parameter(k, v) for k, v in result.parameters.items() if v not in (None, [], (), False, ""))
     display.show_html(STYLE + verdict_html(result) + _kv([
         ("Rule", f"<b>{escape(meta.id)}</b> &mdash; {escape(meta.title)}"),
         ("Risk", escape(meta.risk)),
