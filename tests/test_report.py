@@ -203,6 +203,8 @@ def test_report_renders_offline_in_a_real_browser(estate, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         for title in CHART_TITLES:
             assert page.get_by_text(title).count() >= 1
+        servers = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'), g => g._context.plotlyServerURL)")
+        assert servers and set(servers) == {""}, "no chart knows plotly's cloud address"
         tables = page.locator("div.dt-container")
         assert all(tables.nth(i).locator("input[type=search]").count() == 1 for i in range(tables.count())), \
             "every table has a search box, however few its rows"

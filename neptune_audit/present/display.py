@@ -81,7 +81,10 @@ def setup() -> None:
     import itables
     from IPython.utils.capture import capture_output
 
-    show_html(f'{STYLE}<script type="text/javascript">{plotly_js()}</script>')
+    # plotly.py leaves plotlyServerURL out of each chart's config when sending to the cloud is off, so plotly.js's
+    # default (its cloud's address) stayed in every chart's resolved config: set plotly.js's own default to none
+    show_html(f'{STYLE}<script type="text/javascript">{plotly_js()}\n'
+              'if (window.Plotly) { window.Plotly.setPlotConfig({plotlyServerURL: ""}); }</script>')
     # itables (2.x) displays its dark-theme module script *before* the script that defines the offline bundle
     # it awaits, so in JupyterLab the module ran first and failed ("Cannot destructure property
     # 'set_or_remove_dark_class' of undefined"). Same outputs, in one cell output, bundle first.
