@@ -7,6 +7,8 @@ moto has no DetectStackResourceDrift: it is answered below in the API reference'
 """
 from __future__ import annotations
 
+import html as html_lib
+
 from neptune_audit.present.terminal import to_table
 
 import shutil
@@ -130,7 +132,8 @@ def test_the_panel_shows_where_each_candidate_is_written_and_offers_the_code_fix
     panel.acknowledge.value = True
     assert not panel.apply_button.disabled
     panel.apply_button.click()
-    assert "Nothing was changed" in panel.status.value and "--allow-drift" in panel.status.value
+    assert "Nothing was changed" in panel.status.value and "--allow-drift" not in panel.status.value
+    assert panel.allow_drift.description in html_lib.unescape(panel.status.value), "the panel's own box, named"
     panel.allow_drift.value = True
     panel.apply_button.click()
     assert "verified" in panel.status.value

@@ -263,6 +263,7 @@ class RemediationPanel:
         if self.remediation is None or self.apply_button.disabled:
             return
         self.remediation.allow_drift = self.allow_drift.value
+        self.remediation.how_to_allow_drift = f"tick \u201c{self.allow_drift.description}\u201d, then Apply again"
         try:  # before the reviewed plan is used up: tick the box and Apply again
             self.remediation.check_drift_allowed()
         except UsageError as exc:

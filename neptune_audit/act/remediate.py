@@ -404,6 +404,8 @@ class Remediation:
         self.result = result
         self.apply_immediately = apply_immediately
         self.allow_drift = allow_drift
+        # how the refusal below says to allow drift, in the words of whoever asks: the CLI's flag, or the panel's box
+        self.how_to_allow_drift = "--allow-drift"
         selected, self.skipped = select(result.findings, instances, include_excepted)
         self.plan = plan_rows(selected, apply_immediately, now)
         self.audit_log_path = Path(audit_log) if audit_log else auditlog.default_path()
@@ -439,7 +441,7 @@ class Remediation:
             first = owned.iloc[0]
             raise UsageError(f"{len(owned)} planned instance(s) are defined in code ({first['instance_id']}: "
                              f"{defined_in(first['managed_by'])}): fix the code first (remediate --iac PATH "
-                             "--fix-diff FILE), or allow the drift (--allow-drift)")
+                             f"--fix-diff FILE), or allow the drift ({self.how_to_allow_drift})")
 
     def code_fix(self, paths=None) -> tuple[str, list[str]]:
         """The code fix for the planned instances code owns: a unified diff of their deciding lines, and notes."""
