@@ -100,6 +100,10 @@ class Lab:
         settings.mkdir(parents=True)
         # every cell stays in the DOM (JupyterLab 4 otherwise virtualises cells scrolled out of view)
         (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        # autosave every few seconds: the remediation record must survive JupyterLab rewriting the file by itself
+        docs = home / "settings" / "@jupyterlab" / "docmanager-extension"
+        docs.mkdir(parents=True)
+        (docs / "plugin.jupyterlab-settings").write_text(json.dumps({"autosaveInterval": 3}))
         news = home / "settings" / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True)
         (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
@@ -556,6 +560,36 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {(account, region, instance)} and after[(account, region, instance)] is True
     assert not page.console_errors, page.console_errors
+
+    # The record: saved, the kernel shut down, reopened, autosaved (widget state is not saved: JupyterLab's
+    # default), reopened again: what was planned, applied and verified is still there, and no output looks for a
+    # widget that is gone.
+    record = page.locator(".na-record")
+    assert record.get_by_text(instance).count() >= 2 and record.get_by_text("Verified again").count() == 1
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_timeout(1500)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.wait_for_timeout(3000)
+    for attempt in ("reopened", "autosaved and reopened"):
+        page.goto(lab.url("remediate.ipynb"))
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                               " && window.jupyterapp.shell.currentWidget.context"
+                               " && window.jupyterapp.shell.currentWidget.context.isReady", timeout=120_000)
+        page.wait_for_timeout(8000)  # renderers, and JupyterLab's autosave (every 3 s here) if it marks it dirty
+        record = page.locator(".na-record")
+        assert record.count() == 1, attempt
+        for text in ("Plan reviewed", "Applied", "Verified again", instance):
+            assert record.get_by_text(text).count() >= 1, (attempt, text)
+        assert page.get_by_text("Error displaying widget").count() == 0, attempt
+        assert page.get_by_text("This remediation panel needs the notebook's kernel").count() >= 1, attempt
+        shot = Path(os.environ.get("NEPTUNE_AUDIT_SHOTS") or tempfile.mkdtemp(prefix="neptune-audit-record-"))
+        shot.mkdir(parents=True, exist_ok=True)
+        record.scroll_into_view_if_needed()
+        page.screenshot(path=str(shot / f"remediation-record-{attempt.split()[0]}.png"))
+    saved = json.loads((lab.root / "remediate.ipynb").read_text())
+    kept = [o for c in saved["cells"] for o in c.get("outputs", [])
+            if "Record of this remediation" in "".join(o.get("data", {}).get("text/plain", ""))]
+    assert kept and "Verified again" in "".join(kept[0]["data"]["text/plain"]), "the file on disk keeps the record"
 
 
 def test_a_signed_notebook_opened_and_saved_in_jupyterlab_still_verifies(lab, page, tmp_path):

@@ -317,8 +317,9 @@ def test_panel_summary_cards_count_the_verified_changes_and_update_in_place(flee
     shown = []
 
     class Handle:
-        def update(self, obj):
-            shown.append(obj.data)
+        def update(self, obj, **kw):
+            if not kw.get("raw"):
+                shown.append(obj.data)
 
     import IPython.display
 
@@ -483,3 +484,53 @@ def test_results_are_pills_in_every_table_and_long_tokens_wrap_at_separators(sca
     sections.exceptions_table(dataclasses.replace(scanned_fleet, findings=f, exceptions=rules))
     assert '<b class="p pF">FAIL</b>' in shown[-1]
     assert "cloud-risk@<wbr>example.com" in shown[-1]
+
+
+def test_panel_keeps_a_record_that_needs_no_kernel(fleet, tmp_path, monkeypatch):
+    """Every plan, apply and verify is also an ordinary output (HTML and text, updated by display id): a notebook
+    saved without its widgets' state still says what was planned, applied and verified, when and by whom.  At the
+    kernel's exit the panel's own output becomes its offline sentence: no widget left to look for."""
+    import atexit
+
+    outputs: dict[int, dict] = {}
+
+    class Handle:
+        def __init__(self, n):
+            self.n = n
+
+        def update(self, obj, **kw):
+            outputs[self.n] = obj if kw.get("raw") else {"text/html": obj.data}
+
+    import IPython.display
+
+    def fake_display(obj, **kw):
+        n = len(outputs)
+        outputs[n] = obj if kw.get("raw") else {"text/html": getattr(obj, "data", "")}
+        return Handle(n) if kw.get("display_id") else None
+
+    at_exit = []
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    monkeypatch.setattr(atexit, "register", at_exit.append)
+    panel = RemediationPanel(fleet, apply_enabled=True, audit_log=tmp_path / "a.jsonl")
+    panel._ipython_display_()
+    view, record = 1, 2
+    assert "application/vnd.jupyter.widget-view+json" in outputs[view]
+    assert "Nothing reviewed or applied yet" in outputs[record]["text/plain"]
+    panel.cluster.value = ("123456789012", "us-east-1", "c2")
+    panel.select_all.click()
+    panel.review.click()
+    panel.apply_button.click()
+    panel.verify_button.click()
+    saved = outputs[record]
+    assert "application/vnd.jupyter.widget-view+json" not in saved, "the record is plain output"
+    for text in (saved["text/html"], saved["text/plain"]):
+        for part in ("Plan reviewed", "Applied", "Verified again", "c2-w", "UTC, by ", "a.jsonl"):
+            assert part in text, part
+    assert saved["text/html"].index("Plan reviewed") < saved["text/html"].index("Applied") < \
+        saved["text/html"].index("Verified again")
+    assert "changed" in saved["text/plain"] and "True" in saved["text/plain"], "outcome and verification"
+    for hook in at_exit:  # the kernel exits
+        hook()
+    assert "application/vnd.jupyter.widget-view+json" not in outputs[view]
+    assert "needs the notebook's kernel" in outputs[view]["text/plain"]
+    assert outputs[record] is saved, "the record is left as it is"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,16 @@ OFFLINE = ("This remediation panel needs the notebook's kernel, and none is runn
            "what was applied and verified, if anything, is shown below.")
 
 
+def _shown_path(path) -> str:
+    """A path as a saved notebook may show it: relative to the working folder when under it (a notebook passed on
+    carries no one's home folder)."""
+    p = Path(path).absolute()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
 class RemediationPanel:
     """The remediation notebook's panel: choose failing instances, review the plan (warnings to acknowledge),
     apply, watch, re-verify.  Every control is an attribute (``instances``, ``review``, ``acknowledge``,
@@ -102,6 +113,9 @@ class RemediationPanel:
         self.last_run: remediate.Remediation | None = None     # the applied run, for Re-verify
         self.fixed: set = set()  # (account, region, instance) turned on and verified by this panel
         self._summary = None     # the summary cards' display, updated in place after each Apply
+        self._view = None        # the panel's own display: at the kernel's exit, its offline sentence instead
+        self._record = None      # the record's display: every plan, apply and verify, as ordinary saved output
+        self.history: list[dict] = []  # {"what", "when", "by", "table"}: what the record shows
         self._progress_lock = threading.Lock()
 
         # the audit notebook's choices, named the same way (account name and id; a cluster by account, region
@@ -180,7 +194,44 @@ class RemediationPanel:
 
         # the cards are an ordinary output (saved with the notebook), updated by display id after Apply
         self._summary = display(HTML(self.summary_html), display_id=True)
-        widgets.show(self.widget)
+        self._view = widgets.show(self.widget)
+        # the record: plain HTML and text, updated by display id after each step, so a saved notebook keeps what was
+        # planned, applied and verified whether or not the widgets' state is saved with it
+        self._record = display(self.record_bundle(), raw=True, display_id=True)
+        widgets.hand_over_at_exit(self._view, OFFLINE)
+
+    # --- the record -------------------------------------------------------------------------------
+
+    def _note(self, what: str, table: pd.DataFrame) -> None:
+        from datetime import datetime, timezone
+
+        accounts = set(table["account_id"]) if "account_id" in table.columns else set()
+        by = sorted({c.get("caller_arn") or c.get("label") or "" for c in self.result.callers
+                     if not accounts or c.get("account_id") in accounts} - {""})
+        self.history.append({"what": what, "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                             "by": ", ".join(by) or "unknown", "table": table.reset_index(drop=True)})
+        if self._record is not None:
+            self._record.update(self.record_bundle(), raw=True)
+
+    def record_bundle(self) -> dict:
+        """The record as an output's data: HTML for JupyterLab and the report, text for anything else."""
+        head = ("Record of this remediation: what was planned, applied and verified, kept in the notebook as "
+                "ordinary output (it needs no kernel).")
+        if not self.history:
+            body_html = "<p><i>Nothing reviewed or applied yet.</i></p>"
+            body_text = "Nothing reviewed or applied yet."
+        else:
+            body_html = "".join(f"<p><b>{html.escape(e['what'])}</b> &mdash; {html.escape(e['when'])}, by "
+                                f"{html.escape(e['by'])}</p>" + datatable.static_table(e["table"])
+                                for e in self.history)
+            body_text = "\n\n".join(f"{e['what']} - {e['when']}, by {e['by']}\n"
+                                     + e["table"].to_string(index=False) for e in self.history)
+        if self.last_run is not None:
+            log = html.escape(_shown_path(self.last_run.audit_log_path))
+            body_html += f"<p>Every change is also in the audit log: <code>{log}</code></p>"
+            body_text += f"\n\nAudit log: {_shown_path(self.last_run.audit_log_path)}"
+        return {"text/html": f'<div class="na-record" role="log"><p><b>{html.escape(head)}</b></p>{body_html}</div>',
+                "text/plain": f"{head}\n{body_text}"}
 
     # --- choosing -------------------------------------------------------------------------------
 
@@ -253,6 +304,12 @@ class RemediationPanel:
         self.plan_view.value = plan_html(plan, apply_immediately=self.timing.value,
                                          script=remediate.to_script(plan) if len(plan) else None, result=self.result,
                                          code_diff=diff)
+        if len(plan):
+            cols = [c for c in ("account_id", "region", "cluster_id", "instance_id", "change", "warnings")
+                    if c in plan.columns]
+            # the record's plan is the what and the how many; the warnings themselves are in the plan above
+            self._note("Plan reviewed", plan[cols].assign(**({"warnings": plan["warnings"].map(len)}
+                                                            if "warnings" in cols else {})))
         n = self.warnings
         self.acknowledge.value = False
         self.acknowledge.disabled = n == 0
@@ -287,21 +344,22 @@ class RemediationPanel:
 
         self.last_run = run
         run.run(on_result=step)
-        self._show_results(note)
+        self._show_results(note, what="Applied")
         self.verify_button.disabled = False
 
     def _on_verify(self, _=None):
         if self.results is None:
             return
         self.last_run.reverify()
-        self._show_results()
+        self._show_results(what="Verified again")
 
-    def _show_results(self, note: str = ""):
+    def _show_results(self, note: str = "", what: str = "Applied"):
         assert self.last_run is not None and self.last_run.results is not None, "shown after a run"
         results = self.last_run.results
         ok = remediate.succeeded(results)
-        self.results_view.value = datatable.static_table(results[["account_id", "region", "instance_id", "outcome",
-                                                  "verified", "error", "detail"]])
+        shown = results[["account_id", "region", "instance_id", "outcome", "verified", "error", "detail"]]
+        self.results_view.value = datatable.static_table(shown)
+        self._note(what, shown)
         done = int(results["verified"].eq(True).sum())
         self.status.value = (html.escape(note) + f"<b>{'All' if ok else 'Not all'} changes verified</b>: {done} of "
                              f"{len(results)} instance(s) now have Auto Minor Version Upgrade on."

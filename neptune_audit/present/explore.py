@@ -223,7 +223,7 @@ class Explorer:
                          "Exceptions and History always show the whole run. A cluster is kept when one of its "
                          "instances is (for Result PASS or FAIL, and for Exposure, when the cluster's own result or "
                          "exposure is the one chosen); the charts, tables and counts draw from the same rows.</p>"))
-            widgets.show(self.bar.widget)
+            widgets.hand_over_at_exit(widgets.show(self.bar.widget), OFFLINE)
 
     def section(self, draw: Callable) -> None:
         """Display ``draw(view)``; in a live notebook, again in place whenever the filter changes.

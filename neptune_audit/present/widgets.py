@@ -30,12 +30,31 @@ def live(box, controls, offline: str):
     return box
 
 
-def show(box) -> None:
-    """Display a ``live()`` box with its sentence as the HTML and text fallback of the output."""
+def offline_bundle(text: str) -> dict:
+    """An output's data that says what a control needs, and holds no widget."""
+    return {"text/plain": text, "text/html": f'{_CSS}<div class="na-offline" role="note">{html.escape(text)}</div>'}
+
+
+def show(box):
+    """Display a ``live()`` box with its sentence as the HTML and text fallback of the output; returns the display's
+    handle (its id lets the output be replaced later)."""
     from IPython.display import display
 
     bundle = dict(box._repr_mimebundle_() or {})
-    text = getattr(box, "_na_offline", "")
-    bundle["text/plain"] = text
-    bundle["text/html"] = f'<div class="na-offline" role="note">{html.escape(text)}</div>'
-    display(bundle, raw=True)
+    bundle.update(offline_bundle(getattr(box, "_na_offline", "")))
+    return display(bundle, raw=True, display_id=True)
+
+
+def hand_over_at_exit(handle, text: str) -> None:
+    """At the kernel's exit, the live output behind ``handle`` becomes ``text`` (no widget left to look for): a copy
+    saved after the kernel is gone says what the control needs, never "Error displaying widget".  Best effort: the
+    front end hears it only while still connected (a kernel shut down from JupyterLab; not one that crashed)."""
+    import atexit
+
+    def replace():
+        try:
+            handle.update(offline_bundle(text), raw=True)
+        except Exception:  # noqa: BLE001 - the kernel is going away: a closed channel is no error of the user's
+            pass
+
+    atexit.register(replace)
