@@ -306,6 +306,38 @@ def low_contrast(page) -> list:
     return page.evaluate(CONTRAST_JS)
 
 
+# Each chart as drawn: its plot area's fill against the theme's own background (--jp-layout-color0), and every title,
+# tick label, legend entry and number on a bar against that fill (heatmap cells and hover labels keep plotly's own
+# contrast choice).
+CHART_THEME_JS = """() => {
+  const probe = document.createElement('div');
+  probe.style.background = 'var(--jp-layout-color0)'; document.body.appendChild(probe);
+  const theme = getComputedStyle(probe).backgroundColor; probe.remove();
+  const rgb = s => (s.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x); return (hi + 0.05) / (lo + 0.05); };
+  const out = [];
+  const charts = [...document.querySelectorAll('.jp-OutputArea-output .svg-container')];
+  for (const chart of charts) {
+    const title = chart.querySelector('.gtitle')?.textContent || '?';
+    const bg = chart.querySelector('.bg'); if (!bg) continue;
+    const fill = getComputedStyle(bg).fill;
+    if (rgb(fill).join() !== rgb(theme).join()) out.push([title, 'plot area', fill, 'theme ' + theme]);
+    const texts = chart.querySelectorAll(':is(.infolayer,.xaxislayer-above,.yaxislayer-above,.barlayer,.legend) text');
+    for (const t of texts) {
+      if (!t.textContent.trim()) continue;
+      const r = ratio(rgb(getComputedStyle(t).fill), rgb(fill));
+      if (r < 4.5) out.push([title, t.textContent.trim().slice(0, 30), getComputedStyle(t).fill, r.toFixed(2)]);
+    }
+  }
+  return charts.length ? out : [['no chart drawn']]; }"""
+
+
+def chart_theme_problems(page) -> list:
+    return page.evaluate(CHART_THEME_JS)
+
+
 def set_theme(page, theme: str) -> None:
     page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
     page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{theme}'", timeout=30_000)
@@ -396,9 +428,16 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     # Text at least 4.5:1 against its background, in the light theme and the dark one; every chart has its words.
     assert page.locator("details.na-alt").count() >= 5
     assert not low_contrast(page), low_contrast(page)[:10]
+    assert not chart_theme_problems(page), chart_theme_problems(page)[:10]
     set_theme(page, "JupyterLab Dark")
     try:
         assert not low_contrast(page), low_contrast(page)[:10]
+        # the charts take the dark theme's colours at display time: no white card, every label readable
+        assert not chart_theme_problems(page), chart_theme_problems(page)[:10]
+        shots = Path(os.environ.get("NEPTUNE_AUDIT_SHOTS") or tempfile.mkdtemp(prefix="neptune-audit-dark-"))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.locator(".svg-container").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "audit-dark-charts.png"))
     finally:
         set_theme(page, "JupyterLab Light")
     # Saving writes the outputs into the working copy, never into the tracked notebook.

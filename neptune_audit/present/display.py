@@ -99,6 +99,22 @@ CHART_CONFIG = {"displaylogo": False, "showSendToCloud": False, "modeBarButtonsT
                 "plotlyServerURL": ""}
 
 
+# JupyterLab draws a chart in the theme's colours (the kernel cannot know the theme: the browser applies these to the
+# drawn SVG, and again when the theme changes).  Only where JupyterLab's variables exist (its body carries
+# data-jp-theme-light): the report keeps plotly's own.  Heatmap cells and hover labels keep plotly's contrast choice.
+# Sent beside every chart: with the notebook windowed, an output elsewhere may not be in the page.
+CHART_STYLE = ("<style>"
+               "body[data-jp-theme-light] .svg-container .main-svg{background:transparent!important}"
+               "body[data-jp-theme-light] .svg-container :is(.bg,.cbbg){fill:var(--jp-layout-color0)!important;"
+               "fill-opacity:1!important}"
+               "body[data-jp-theme-light] .svg-container :is(.infolayer,.xaxislayer-above,.yaxislayer-above,"
+               ".barlayer,.legend) text{fill:var(--jp-ui-font-color1)!important}"
+               "body[data-jp-theme-light] .svg-container :is(.gridlayer,.zerolinelayer) path"
+               "{stroke:var(--jp-border-color2)!important}"
+               "body[data-jp-theme-light] .svg-container .modebar-btn path{fill:var(--jp-ui-font-color2)!important}"
+               "</style>")
+
+
 def show(fig) -> None:
     """Display a plotly figure: its own MIME type for JupyterLab, self-contained HTML for the report."""
     bundle = {
@@ -108,7 +124,8 @@ def show(fig) -> None:
     }
     show_bundle(bundle)
     # the chart's text alternative, beside it wherever it is drawn (plotly's JupyterLab renderer takes no label)
-    show_html(f'<details class="na-alt"><summary>This chart in words</summary><p>{escape(charts.describe(fig))}</p></details>')
+    show_html(f'{CHART_STYLE}<details class="na-alt"><summary>This chart in words</summary>'
+              f'<p>{escape(charts.describe(fig))}</p></details>')
 
 
 def show_bundle(bundle: dict) -> None:
