@@ -174,6 +174,169 @@ def _parse_params(pairs) -> dict:
     return out
 
 
+class _Reading:
+    """One run's reading of files: the resources found, each file's state (scanned or its error), what was passed
+    over.  ``discover`` sorts the files; ``cdk_source``, ``cloudformation`` and ``terraform`` each read their kind."""
+
+    def __init__(self):
+        self.resources: list[Resource] = []
+        self.states: dict[str, dict] = {}
+        self.ignored: list[str] = []
+
+    def scanned(self, f, error=None) -> None:
+        if not error and self.states.get(str(f), {}).get("state") == "error":
+            return  # read again through another root module: what one root could not do stays said
+        self.states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
+
+    def discover(self, files: list[Path]) -> tuple[list[Path], dict[Path, list[Path]], list[Path], dict]:
+        """Templates, Terraform folders, CDK source files, and the stacks of the CDK assemblies among ``files``."""
+        # A CDK app (cdk.json) in a language the kit does not read, whose cloud assembly is not among the files:
+        # its instances would go unjudged, never a pass
+        for f in files:
+            if f.name == "cdk.json" and not any(g.name == "manifest.json" and f.parent in g.parents for g in files):
+                try:
+                    app = str(json.loads(read_bytes(f, MAX_TEMPLATE, "cdk.json")).get("app", ""))
+                except (InputError, ValueError, AttributeError, UnicodeDecodeError):
+                    app = ""
+                if re.search(r"\b(mvn|java|gradle|dotnet|go)\b", app):
+                    self.scanned(f, f"the CDK app here ({one_line(app, limit=40)}) is in a language the kit does "
+                                    "not read: run `npx cdk synth` and scan cdk.out too")
+        cdk = {}  # CDK cloud assemblies: their templates are "cdk", named by stack
+        for f in files:
+            if f.name == "manifest.json":
+                try:
+                    cdk.update(cfn.cdk_stacks(f))
+                except cfn.CdkManifestError as exc:
+                    self.scanned(f, str(exc))
+                except InputError:
+                    pass  # another tool's manifest.json: the templates are still read as CloudFormation
+        templates: list[Path] = []
+        tf_dirs: dict[Path, list[Path]] = {}
+        sources: list[Path] = []
+        for f in files:
+            name = f.name.lower()
+            if name.endswith(".tf"):
+                tf_dirs.setdefault(f.parent, []).append(f)
+            elif name.endswith((".yaml", ".yml", ".json", ".template")):
+                templates.append(f)
+            elif name.endswith(".tfvars"):
+                pass  # read with its module (terraform.tfvars, *.auto.tfvars) or through --var-file
+            elif name.endswith(cdk_source.SOURCE_SUFFIXES):
+                sources.append(f)
+            else:
+                self.ignored.append(f"{f}: not a template or Terraform file")
+        return templates, tf_dirs, sources, cdk
+
+    def cdk_source(self, sources: list[Path], named: set[Path]) -> None:
+        for f in sources:
+            try:
+                text = read_bytes(f, MAX_TEMPLATE, "source file").decode("utf-8")
+            except (InputError, UnicodeDecodeError) as exc:
+                if f in named:
+                    self.scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
+                continue
+            if not cdk_source.mentions_neptune(text):
+                if f in named:
+                    self.scanned(f)  # read: no Neptune construct in it
+                else:
+                    self.ignored.append(f"{f}: source with no Neptune construct")
+                continue
+            self.resources += cdk_source.read(f, text)
+            self.scanned(f)
+
+    def cloudformation(self, templates: list[Path], cdk: dict, overrides: dict) -> None:
+        """Each template once, and the nested stacks they name (read where they are on disk)."""
+        seen = set()
+        queue = list(templates)
+        while queue:
+            f = queue.pop(0)
+            key = f.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                text = read_bytes(f, MAX_TEMPLATE, "template").decode("utf-8")
+            except (InputError, UnicodeDecodeError) as exc:
+                if f in templates and not f.name.lower().endswith((".yaml", ".yml", ".json", ".template")):
+                    continue
+                self.scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
+                continue
+            try:
+                outcome = _read_template(f, text, cdk.get(key), overrides)
+            except InputError as exc:
+                self.scanned(f, str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a hostile file is that file's error (exit 3), never the run's
+                self.scanned(f, f"could not be read ({type(exc).__name__}: {one_line(exc, limit=120)})")
+                continue
+            if isinstance(outcome, str):
+                self.ignored.append(f"{f}: {outcome}")
+                continue
+            found, nested = outcome
+            self.resources += found
+            queue += [n for n in nested if n not in seen]
+            self.scanned(f)
+
+    def terraform(self, tf_dirs: dict[Path, list[Path]], paths, given_vars: dict, given_vars_at: dict) -> None:
+        """Every folder of .tf files naming a Neptune instance or calling a module, judged as a root module (with
+        its own defaults and tfvars), whether or not another folder calls it: someone may apply it on its own, and
+        its FAIL must never disappear behind a caller that passes.  A folder that names neither defines no
+        instance: read as text only."""
+        wanted: dict[Path, list[Path]] = {}
+        for folder, tf_files in tf_dirs.items():
+            texts = {}
+            for f in tf_files:
+                try:
+                    texts[f] = tf.read_text(f)
+                except InputError as exc:
+                    self.scanned(f, str(exc))
+            if any(tf.relevant(t) for t in texts.values()):
+                wanted[folder] = sorted(texts)
+            else:
+                for f in texts:
+                    self.scanned(f)
+        # a module a scanned module calls from outside what was named is not read (its instances are listed)
+        scanned_roots = tuple(str(Path(p).resolve()) for p in paths)
+        jobs = []
+        for folder in sorted(wanted):
+            auto, auto_at = {}, {}
+            for vf in sorted([*folder.glob("terraform.tfvars"), *folder.glob("terraform.tfvars.json"),
+                              *folder.glob("*.auto.tfvars"), *folder.glob("*.auto.tfvars.json")]):
+                try:
+                    values = tf.tfvars(vf)
+                    auto.update(values)
+                    auto_at.update(tf.tfvars_lines(vf, values))
+                except InputError as exc:
+                    self.scanned(vf, str(exc))
+            jobs.append((str(folder), {**auto, **given_vars}, scanned_roots, {**auto_at, **given_vars_at}))
+        # one root module at a time (on every core when there are many): only its resources come back, so memory
+        # stays flat in the number of files
+        for found, file_states in tf.root_modules(jobs):
+            self.resources += found
+            for f, error in file_states.items():
+                self.scanned(f, error)
+        for fs in wanted.values():  # a called module no scanned caller reached: read on its own, for its errors
+            missing_files = [f for f in fs if str(f) not in self.states]
+            for f, error in tf.parse_errors(missing_files).items():
+                self.scanned(f, error)
+
+
+def _given_variables(var_files) -> tuple[dict, dict]:
+    """``--var-file`` values, and where each is set (its file and line: the fix goes there)."""
+    given_vars: dict = {}
+    given_vars_at: dict = {}
+    for vf in var_files or ():
+        if not Path(vf).is_file():
+            raise InputError(f"--var-file not found: {vf}")
+        try:
+            values = tf.tfvars(Path(vf))
+            given_vars.update(values)
+            given_vars_at.update(tf.tfvars_lines(Path(vf), values))
+        except InputError as exc:
+            raise InputError(f"--var-file {vf}: {exc}") from None
+    return given_vars, given_vars_at
+
+
 def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: date | None = None,
          calendar=None, cdk_apps=()) -> IacResult:
     """The rule on every Neptune DB instance the code under ``paths`` defines (see the module's docstring).
@@ -186,152 +349,15 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     today = today or date.today()
     overrides = _parse_params(parameters)
     rules = allowlist.load(exceptions_file)
-    given_vars: dict = {}
-    given_vars_at: dict = {}  # where each given variable is set: its file and line (the fix goes there)
-    for vf in var_files or ():
-        if not Path(vf).is_file():
-            raise InputError(f"--var-file not found: {vf}")
-        try:
-            values = tf.tfvars(Path(vf))
-            given_vars.update(values)
-            given_vars_at.update(tf.tfvars_lines(Path(vf), values))
-        except InputError as exc:
-            raise InputError(f"--var-file {vf}: {exc}") from None
-    files = _walk(paths)
-    resources: list[Resource] = []
-    states: dict[str, dict] = {}
-    ignored: list[str] = []
-
-    def scanned(f, error=None):
-        if not error and states.get(str(f), {}).get("state") == "error":
-            return  # read again through another root module: what one root could not do stays said
-        states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
-
-    # A CDK app (cdk.json) in a language the kit does not read, whose cloud assembly is not among the files: its
-    # instances would go unjudged, never a pass
-    for f in files:
-        if f.name == "cdk.json" and not any(g.name == "manifest.json" and f.parent in g.parents for g in files):
-            try:
-                app = str(json.loads(read_bytes(f, MAX_TEMPLATE, "cdk.json")).get("app", ""))
-            except (InputError, ValueError, AttributeError, UnicodeDecodeError):
-                app = ""
-            if re.search(r"\b(mvn|java|gradle|dotnet|go)\b", app):
-                scanned(f, f"the CDK app here ({one_line(app, limit=40)}) is in a language the kit does not read: run "
-                           "`npx cdk synth` and scan cdk.out too")
-    named = {Path(p) for p in paths}
-    # CDK cloud assemblies first: their templates are "cdk", named by stack
-    cdk = {}
-    for f in files:
-        if f.name == "manifest.json":
-            try:
-                cdk.update(cfn.cdk_stacks(f))
-            except cfn.CdkManifestError as exc:
-                scanned(f, str(exc))
-            except InputError:
-                pass  # another tool's manifest.json: the templates are still read as CloudFormation
-    templates: list[Path] = []
-    tf_dirs: dict[Path, list[Path]] = {}
-    for f in files:
-        name = f.name.lower()
-        if name.endswith(".tf"):
-            tf_dirs.setdefault(f.parent, []).append(f)
-        elif name.endswith((".yaml", ".yml", ".json", ".template")):
-            templates.append(f)
-        elif name.endswith(".tfvars"):
-            pass  # read with its module (terraform.tfvars, *.auto.tfvars) or through --var-file
-        elif name.endswith(cdk_source.SOURCE_SUFFIXES):
-            try:
-                text = read_bytes(f, MAX_TEMPLATE, "source file").decode("utf-8")
-            except (InputError, UnicodeDecodeError) as exc:
-                if f in named:
-                    scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
-                continue
-            if not cdk_source.mentions_neptune(text):
-                if f in named:
-                    scanned(f)  # read: no Neptune construct in it
-                else:
-                    ignored.append(f"{f}: source with no Neptune construct")
-                continue
-            resources += cdk_source.read(f, text)
-            scanned(f)
-        else:
-            ignored.append(f"{f}: not a template or Terraform file")
-    seen_templates = set()
-    queue = list(templates)
-    while queue:
-        f = queue.pop(0)
-        key = f.resolve()
-        if key in seen_templates:
-            continue
-        seen_templates.add(key)
-        try:
-            data = read_bytes(f, MAX_TEMPLATE, "template")
-            text = data.decode("utf-8")
-        except (InputError, UnicodeDecodeError) as exc:
-            if f in templates and not f.name.lower().endswith((".yaml", ".yml", ".json", ".template")):
-                continue
-            scanned(f, str(exc) if isinstance(exc, InputError) else "not UTF-8 text")
-            continue
-        try:
-            outcome = _read_template(f, text, cdk.get(key), overrides)
-        except InputError as exc:
-            scanned(f, str(exc))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a hostile file is that file's error (exit 3), never the run's
-            scanned(f, f"could not be read ({type(exc).__name__}: {one_line(exc, limit=120)})")
-            continue
-        if isinstance(outcome, str):
-            ignored.append(f"{f}: {outcome}")
-            continue
-        found, nested = outcome
-        resources += found
-        queue += [n for n in nested if n not in seen_templates]
-        scanned(f)
-    # Terraform: every folder of .tf files is a module; one another scanned module calls is read through its caller.
-    # A folder none of whose files names a Neptune instance or calls a local module defines none: read as text only.
-    wanted: dict[Path, list[Path]] = {}
-    called = set()
-    for folder, tf_files in tf_dirs.items():
-        texts = {}
-        for f in tf_files:
-            try:
-                texts[f] = tf.read_text(f)
-            except InputError as exc:
-                scanned(f, str(exc))
-        if any(tf.relevant(t) for t in texts.values()):
-            wanted[folder] = sorted(texts)
-            called |= {(folder / src).resolve() for t in texts.values() for src in tf.local_sources(t)}
-        else:
-            for f in texts:
-                scanned(f)
-    jobs = []
-    # a module a scanned module calls from outside what was named is not read (its instances are listed as unread)
-    scanned_roots = tuple(str(Path(p).resolve()) for p in paths)
-    # Every folder is also judged as a root module (with its own defaults), whether or not another folder calls it:
-    # someone may apply it on its own, and its FAIL must never disappear behind a caller that passes.
-    for folder in sorted(wanted):
-        auto, auto_at = {}, {}
-        for vf in sorted([*folder.glob("terraform.tfvars"), *folder.glob("terraform.tfvars.json"),
-                          *folder.glob("*.auto.tfvars"), *folder.glob("*.auto.tfvars.json")]):
-            try:
-                values = tf.tfvars(vf)
-                auto.update(values)
-                auto_at.update(tf.tfvars_lines(vf, values))
-            except InputError as exc:
-                scanned(vf, str(exc))
-        jobs.append((str(folder), {**auto, **given_vars}, scanned_roots, {**auto_at, **given_vars_at}))
-    # one root module at a time (on every core when there are many): only its resources come back, so memory
-    # stays flat in the number of files
-    for found, file_states in tf.root_modules(jobs):
-        resources += found
-        for f, error in file_states.items():
-            scanned(f, error)
-    for fs in wanted.values():  # a called module no scanned caller reached: read on its own, for its errors
-        missing_files = [f for f in fs if str(f) not in states]
-        for f, error in tf.parse_errors(missing_files).items():
-            scanned(f, error)
+    given_vars, given_vars_at = _given_variables(var_files)
+    reading = _Reading()
+    templates, tf_dirs, sources, cdk = reading.discover(_walk(paths))
+    reading.cdk_source(sources, {Path(p) for p in paths})
+    reading.cloudformation(templates, cdk, overrides)
+    reading.terraform(tf_dirs, paths, given_vars, given_vars_at)
+    resources = reading.resources
     _link_synth_to_source(resources + _app_sources(cdk_apps))
     findings = [judge(r, rules, today, calendar) for r in resources]
     findings.sort(key=lambda f: (_RANK[f["result"]], f["file"], f["line"] or 0, f["resource"]))
-    return IacResult(findings, sorted(states.values(), key=lambda s: s["file"]), resources, ignored,
+    return IacResult(findings, sorted(reading.states.values(), key=lambda s: s["file"]), resources, reading.ignored,
                      datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -214,14 +214,6 @@ def parse_errors(files: list[Path]) -> dict[Path, str | None]:
             ((f, *_parse_one(str(f))[1:]) for f in files)}
 
 
-_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.M)
-
-
-def local_sources(text: str) -> list[str]:
-    """The local module sources a file's text names (``source = "./modules/x"``): which folders are called."""
-    return _SOURCE.findall(text)
-
-
 def relevant(text: str) -> bool:
     """Whether a .tf file can matter to the rule: it names a Neptune instance or calls a local module (which may);
     a folder with no such file defines no Neptune instance and is not parsed."""
