@@ -425,3 +425,24 @@ def test_a_marker_inside_a_string_or_heredoc_is_no_suppression(tmp_path, capsys,
     code = cli.main(["iac", str(tmp_path), "--format", "json"])
     f = json.loads(capsys.readouterr().out)["findings"][0]
     assert code == 1 and f["result"] == "FAIL" and f["exception"] is None
+
+
+def test_a_nested_stack_outside_the_scanned_tree_or_at_a_url_is_said_never_read_behind_the_users_back(tmp_path, capsys):
+    """Named alone, a parent whose nested stack is a file outside what was named (or an S3 URL that names Neptune)
+    says so and exits 3; named with it, the child is read and judged."""
+    (tmp_path / "scan").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "scan" / "parent.yaml").write_text(
+        "Resources:\n  Graph:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n"
+        "      TemplateURL: ../other/child.yaml\n  Base:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n"
+        "      TemplateURL: https://s3.amazonaws.com/b/neptune-base-stack.json\n  Vpc:\n"
+        "    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: https://s3.amazonaws.com/b/vpc.json\n")
+    (tmp_path / "other" / "child.yaml").write_text(
+        "Resources:\n  Db:\n    Type: AWS::Neptune::DBInstance\n    Properties:\n      DBInstanceClass: db.r6g.large\n"
+        "      AutoMinorVersionUpgrade: false\n")
+    assert cli.main(["iac", str(tmp_path / "scan")]) == 3
+    out = capsys.readouterr().out
+    assert "nested stack Graph names ../other/child.yaml, outside the scanned tree: not read" in " ".join(out.split())
+    assert "nested stack Base" in out and "Vpc" not in out, "a URL that says nothing of Neptune is not listed"
+    assert cli.main(["iac", str(tmp_path / "scan"), str(tmp_path / "other")]) == 1
+    assert "Db (cloudformation)" in capsys.readouterr().out

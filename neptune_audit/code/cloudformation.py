@@ -8,6 +8,7 @@ would let a few lines expand to gigabytes) and may not repeat a key.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from neptune_audit.code.model import CFN_TYPE, Resource, Suppression, Value
@@ -194,16 +195,27 @@ def _suppressions(meta) -> list[Suppression]:
     return out
 
 
-def _local_nested(file: Path, url) -> Path | None:
+@dataclass(frozen=True)
+class Nested:
+    """A nested stack a template names: its logical id, its ``TemplateURL`` as written, and the file it is on disk
+    (None: a URL, or no such file)."""
+
+    logical_id: str
+    url: str
+    local: Path | None
+
+
+def _nested(file: Path, logical_id: str, url) -> Nested:
+    text = url if isinstance(url, str) else json.dumps(url, default=str)
     if not isinstance(url, str) or "://" in url:
-        return None
+        return Nested(logical_id, text, None)
     candidate = (file.parent / url).resolve()
-    return candidate if candidate.is_file() else None
+    return Nested(logical_id, text, candidate if candidate.is_file() else None)
 
 
 def resources(root: _Node, file: str, overrides: dict, source: str = "cloudformation",
-              stack: str | None = None) -> tuple[list[Resource], list[Path]]:
-    """The Neptune DB instances a template defines, and the local templates its nested stacks name."""
+              stack: str | None = None) -> tuple[list[Resource], list[Nested]]:
+    """The Neptune DB instances a template defines, and the nested stacks it names."""
     top = root.value
     params = top.get("Parameters").value if isinstance(top.get("Parameters"), _Node) and isinstance(
         top["Parameters"].value, dict) else {}
@@ -218,9 +230,7 @@ def resources(root: _Node, file: str, overrides: dict, source: str = "cloudforma
         props = body["Properties"].value if isinstance(body.get("Properties"), _Node) and isinstance(
             body["Properties"].value, dict) else {}
         if rtype == "AWS::CloudFormation::Stack":
-            local = _local_nested(Path(file), plain(props.get("TemplateURL")))
-            if local:
-                nested.append(local)
+            nested.append(_nested(Path(file), logical_id, plain(props.get("TemplateURL"))))
             continue
         if rtype != CFN_TYPE:
             continue

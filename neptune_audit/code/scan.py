@@ -184,8 +184,11 @@ class _Reading:
         self.ignored: list[str] = []
 
     def scanned(self, f, error=None) -> None:
-        if not error and self.states.get(str(f), {}).get("state") == "error":
-            return  # read again through another root module: what one root could not do stays said
+        held = self.states.get(str(f), {})
+        if held.get("state") == "error":
+            if not error or error in held["error"]:
+                return  # read again through another root module: what one root could not do stays said
+            error = f"{held['error']}; {error}"  # each thing not read is said
         self.states[str(f)] = {"file": str(f), "state": "error" if error else "scanned", "error": error}
 
     def discover(self, files: list[Path]) -> tuple[list[Path], dict[Path, list[Path]], list[Path], dict]:
@@ -244,8 +247,10 @@ class _Reading:
             self.resources += cdk_source.read(f, text)
             self.scanned(f)
 
-    def cloudformation(self, templates: list[Path], cdk: dict, overrides: dict) -> None:
-        """Each template once, and the nested stacks they name (read where they are on disk)."""
+    def cloudformation(self, templates: list[Path], cdk: dict, overrides: dict, paths) -> None:
+        """Each template once, and the nested stacks they name: read where they are on disk inside what was named;
+        listed as not read where they are outside it, or a URL that names Neptune (never a silent pass)."""
+        roots = tuple(Path(p).resolve() for p in paths)
         seen = set()
         queue = list(templates)
         while queue:
@@ -274,7 +279,20 @@ class _Reading:
                 continue
             found, nested = outcome
             self.resources += found
-            queue += [n for n in nested if n not in seen]
+            for n in nested:
+                if n.local is not None and any(n.local == r or r in n.local.parents for r in roots):
+                    if n.local not in seen:
+                        queue.append(n.local)
+                elif n.local is not None:
+                    self.scanned(f, f"nested stack {n.logical_id} names {n.url}, outside the scanned tree: not read "
+                                    "(the Neptune instances it would define are not judged; scan that file too)")
+                elif "neptune" in f"{n.logical_id} {n.url}".lower():
+                    self.scanned(f, f"nested stack {n.logical_id} names {one_line(n.url, limit=80)}, not on disk: "
+                                    "not read (the Neptune instances it would define are not judged; scan its "
+                                    "template too)")
+                else:
+                    self.ignored.append(f"{f}: nested stack {n.logical_id} ({one_line(n.url, limit=80)}) not on "
+                                        "disk, and nothing says it holds Neptune")
             self.scanned(f)
 
     def terraform(self, tf_dirs: dict[Path, list[Path]], paths, given_vars: dict, given_vars_at: dict) -> None:
@@ -353,7 +371,7 @@ def scan(paths, *, parameters=(), var_files=(), exceptions_file=None, today: dat
     reading = _Reading()
     templates, tf_dirs, sources, cdk = reading.discover(_walk(paths))
     reading.cdk_source(sources, {Path(p) for p in paths})
-    reading.cloudformation(templates, cdk, overrides)
+    reading.cloudformation(templates, cdk, overrides, paths)
     reading.terraform(tf_dirs, paths, given_vars, given_vars_at)
     resources = reading.resources
     _link_synth_to_source(resources + _app_sources(cdk_apps))
