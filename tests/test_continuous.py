@@ -277,3 +277,24 @@ def test_auto_remediation_leaves_the_outage_case_to_a_person(estate, monkeypatch
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     [held] = [x for x in lines if x["decision"] == "not remediated"]
     assert "maintenance window" in held["why"] and "restarts" in held["why"]
+
+
+def test_deploy_uploads_the_package_and_creates_then_updates_the_stack(aws, tmp_path, capsys):
+    """`continuous deploy` against moto's S3 and CloudFormation: the package lands under the bucket, the stack is
+    created, a second deploy updates it; the one-line outcome is on stderr."""
+    from neptune_audit import cli
+
+    package = tmp_path / "function.zip"
+    package.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    boto("s3").create_bucket(Bucket="code-us-east-1")
+    args = ["continuous", "deploy", "--bucket", "code-us-east-1", "--package", str(package), "--region", "us-east-1"]
+    assert cli.main(args) == 0
+    assert "stack neptune-audit-continuous created in us-east-1" in capsys.readouterr().err
+    assert boto("s3").head_object(Bucket="code-us-east-1", Key="neptune-audit/function.zip")["ContentLength"] == 22
+    stack = boto("cloudformation").describe_stacks(StackName="neptune-audit-continuous")["Stacks"][0]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["CodeBucket"] == "code-us-east-1"
+    assert cli.main([*args, "--auto-remediate"]) == 0
+    assert "updated" in capsys.readouterr().err
+    assert cli.main([*args[:-4], "--package", str(tmp_path / "missing.zip"), "--region", "us-east-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err
