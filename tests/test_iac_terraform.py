@@ -118,3 +118,18 @@ def test_for_expressions_evaluate_as_terraform_does():
     assert hclexpr.evaluate("${[for i in var.instances : i.name]}", scope) == ["a", "b"]
     assert hclexpr.evaluate("${{for i in var.instances : i.name => i if false}}", scope) == {}
     assert hclexpr.evaluate("${[for i in data.x.y : i]}", scope) is hclexpr.UNKNOWN
+
+
+def test_windows_line_ends_are_terraform_too(tmp_path):
+    """Terraform reads CRLF files (public modules are committed that way); python-hcl2 8.1.0 fails on a CRLF after a
+    quoted string unless the line ends are read as LF, which keeps every line number."""
+    from neptune_audit.code.scan import scan
+
+    (tmp_path / "main.tf").write_bytes(
+        b'resource "aws_iam_group" "g" {\r\n  name = "x"\r\n  path = "/"\r\n}\r\n'
+        b'resource "aws_neptune_cluster_instance" "db" {\r\n  cluster_identifier = "c"\r\n'
+        b'  instance_class     = "db.r6g.large"\r\n  auto_minor_version_upgrade = false\r\n}\r\n')
+    result = scan([tmp_path])
+    assert [(f["resource"], f["result"], f["line"]) for f in result.findings] == [
+        ("aws_neptune_cluster_instance.db", "FAIL", 8)]
+    assert all(f["state"] == "scanned" for f in result.files)

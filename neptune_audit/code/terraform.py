@@ -34,8 +34,10 @@ def _hcl(text: str, where: str) -> dict:
     from hcl2.utils import SerializationOptions
 
     try:
-        return hcl2.loads(text, serialization_options=SerializationOptions(strip_string_quotes=True,
-                                                                          with_comments=False))
+        # Windows line ends are HCL (Terraform reads them); python-hcl2 8.1.0 fails on some (a CRLF after a
+        # quoted string), and the count of lines is the same either way
+        return hcl2.loads(text.replace("\r\n", "\n"),
+                          serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False))
     except Exception as exc:  # lark's UnexpectedToken/Characters, and python-hcl2's own errors
         raise InputError(f"not Terraform HCL ({one_line(exc, limit=160)})") from None
 
