@@ -362,7 +362,7 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     bar = page.locator(".na-filter-bar")
     assert bar.count() == 1, "the filter bar renders as widgets"
     # The progress bar (tqdm's notebook bar) is gone once the scan is done, and leaves no widget output behind.
-    scan_cell = next(c for c in model["cells"] if "scan_or_load(" in "".join(c["source"]))
+    scan_cell = next(c for c in model["cells"] if "present.start(" in "".join(c["source"]))
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in scan_cell["outputs"])
     assert page.locator(".widget-hprogress").count() == 0
     # The findings table narrows to one region's instances when the region is chosen.
@@ -600,9 +600,9 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     assert changed == {(account, region, instance)} and after[(account, region, instance)] is True
     assert not page.console_errors, page.console_errors
 
-    # The record: saved, the kernel shut down, reopened, autosaved (widget state is not saved: JupyterLab's
-    # default), reopened again: what was planned, applied and verified is still there, and no output looks for a
-    # widget that is gone.
+    # The record: saved (with the widgets' state, as `demo --lab` sets JupyterLab), the kernel shut down, reopened,
+    # autosaved (with no kernel, the widgets' state is written empty), reopened again: what was planned, applied
+    # and verified is still there, and no output looks for a widget that is gone.
     record = page.locator(".na-record")
     assert record.get_by_text(instance).count() >= 2 and record.get_by_text("Verified again").count() == 1
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
@@ -682,3 +682,65 @@ def test_a_signed_notebook_opened_and_saved_in_jupyterlab_still_verifies(lab, pa
     target.write_text(json.dumps(nb, indent=1))
     bad = evidence(target)
     assert bad.returncode == 2 and "content was changed" in bad.stderr, bad.stderr
+
+
+PROGRESS_IN_VIEW_JS = """() => {
+  const nb = window.jupyterapp.shell.currentWidget;
+  const inView = el => { const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < window.innerHeight; };
+  const progress = [...document.querySelectorAll('.na-progress')].some(inView);
+  // a cell queued or running shows [*] (every cell is in the page here: windowing is off in these tests)
+  const waiting = [...nb.node.querySelectorAll('.jp-InputArea-prompt')].some(p => p.textContent.includes('*'));
+  const finished = nb.sessionContext.session.kernel.status === 'idle' && !waiting;
+  return {progress, finished}; }"""
+
+
+def test_run_all_shows_the_scans_progress_where_the_view_is(lab, page, tmp_path):
+    """JupyterLab's Run All moves the view to the last cell: the scan's progress must be there, not only in the scan
+    cell off screen.  The simulated Organization behind 500 ms of round trip (so the scan takes seconds, as a real
+    one does); the viewport is sampled every 0.5 s from the moment the kernel starts on the scan cell to the end."""
+    from types import SimpleNamespace
+
+    from benchmarks.proxy import LatencyProxy
+
+    proxy = LatencyProxy(lab.server.port, rtt=0.5)
+    root = tmp_path / "slow-lab"
+    lab_setup.prepare_lab(root, apply=False, audit_log=str(root / "audit-log.jsonl"))
+    slow = Lab(SimpleNamespace(endpoint_url=proxy.url), root)
+    try:
+        page.goto(slow.url("audit.ipynb"))
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                               ".connectionStatus === 'connected'", timeout=120_000)
+        # the command's promise ends with the run: started, not awaited
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        # from the scan cell on: the cells before it (imports, the plotly.js and table bundles) come first
+        page.wait_for_function("""() => { const nb = window.jupyterapp.shell.currentWidget;
+            const prompts = [...nb.node.querySelectorAll('.jp-CodeCell')].map(c =>
+                [c.querySelector('.jp-InputArea-prompt').textContent, c.textContent.includes('present.start(')]);
+            const i = prompts.findIndex(([, scan]) => scan);
+            return i > 0 && prompts.slice(0, i + 1).every(([p]) => /\\d/.test(p)); }""",
+                               timeout=RUN_TIMEOUT_MS, polling=100)
+        samples = []
+        deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            state = page.evaluate(PROGRESS_IN_VIEW_JS)
+            if state["finished"]:
+                break
+            samples.append(state["progress"])
+            if len(samples) == 4:
+                shots = Path(os.environ.get("NEPTUNE_AUDIT_SHOTS") or tempfile.mkdtemp(prefix="neptune-audit-run-"))
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / "run-all-progress.png"))
+            page.wait_for_timeout(500)
+        assert len(samples) >= 6, f"the run was too short to sample ({len(samples)} samples)"
+        seen = sum(samples) / len(samples)
+        assert seen >= 0.9, f"progress in view in {seen:.0%} of {len(samples)} samples: {samples}"
+        assert page.locator(".na-progress").count() == 0, "no placeholder left at the end"
+        assert page.locator(".na-filter-bar").count() == 1 and page.locator(".main-svg").count() >= 4
+        assert page.get_by_text("Error displaying widget").count() == 0
+    finally:
+        slow.stop()
+        proxy.stop()

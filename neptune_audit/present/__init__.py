@@ -8,8 +8,10 @@ from __future__ import annotations
 # sees.
 _SECTIONS = ("setup", "header", "summary", "coverage", "exceptions_table", "history_section", "machine_summary",
              "upgrades_ahead", "upgrade_exposure", "compliance_chart", "failing_chart", "rollup_chart",
-             "clusters_table", "engines_chart", "findings_table")
-__all__ = sorted((*_SECTIONS, "Explorer"))
+             "clusters_table", "engines_chart", "findings_table", "history")
+# the sections a notebook calls with the result itself: shown later, in their place, while the scan still runs
+_DEFERRABLE = ("header", "summary", "coverage", "exceptions_table", "machine_summary", "history")
+__all__ = sorted((*_SECTIONS, "Explorer", "start", "finish"))
 
 
 def __getattr__(name):
@@ -21,8 +23,13 @@ def __getattr__(name):
         from neptune_audit.present.display import setup
 
         return setup
-    if name in _SECTIONS:
-        from neptune_audit.present import sections
+    if name in ("start", "finish"):
+        from neptune_audit.present import pending
 
-        return getattr(sections, name)
+        return getattr(pending, name)
+    if name in _SECTIONS:
+        from neptune_audit.present import pending, sections
+
+        found = getattr(sections, name)
+        return pending.deferrable(found) if name in _DEFERRABLE else found
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -206,24 +206,57 @@ class Explorer:
     filter bar redraws in place (``live=True``, a notebook in JupyterLab)."""
 
     def __init__(self, result, live: bool):
-        self.result = result
+        from neptune_audit.present.pending import Pending
+
         self.live = live
-        self.bar = FilterBar(result) if live else None
+        self.bar: FilterBar | None = None
         self.sections: list[tuple[object, Callable]] = []
-        if self.bar is not None:
+        self._bar_slot = None
+        if isinstance(result, Pending):  # a scan still running: the bar and the sections come when it is done
+            self.result = None
+            result.when_done(self._ready)
+            self._pending: Pending | None = result
+        else:
+            self._pending = None
+            self._ready(result)
+
+    def _ready(self, result) -> None:
+        self.result = result
+        if self.live:
+            self.bar = FilterBar(result)
             self.bar.on_change(self._redraw)
+        if self._bar_slot is not None:
+            self._show_bar(self._bar_slot)
+        for slots, draw in self.sections:
+            self._draw(slots, draw, self.bar.view if self.bar is not None else result)
 
     def filter_bar(self) -> None:
         """Display the filter bar (nothing in the report: it keeps its static sections)."""
-        if self.bar is not None:
-            from IPython.display import HTML, display
+        if not self.live:
+            return
+        from IPython.display import HTML, display
 
-            display(HTML('<p class="na-sub">The filter bar narrows Upgrades ahead, Upgrade exposure, the charts, '
-                         "Clusters and Findings to an account, region, cluster, result, tag or exposure; Coverage, "
-                         "Exceptions and History always show the whole run. A cluster is kept when one of its "
-                         "instances is (for Result PASS or FAIL, and for Exposure, when the cluster's own result or "
-                         "exposure is the one chosen); the charts, tables and counts draw from the same rows.</p>"))
+        display(HTML('<p class="na-sub">The filter bar narrows Upgrades ahead, Upgrade exposure, the charts, '
+                     "Clusters and Findings to an account, region, cluster, result, tag or exposure; Coverage, "
+                     "Exceptions and History always show the whole run. A cluster is kept when one of its "
+                     "instances is (for Result PASS or FAIL, and for Exposure, when the cluster's own result or "
+                     "exposure is the one chosen); the charts, tables and counts draw from the same rows.</p>"))
+        if self._pending is not None:
+            with self._pending.lock:
+                if self.bar is None:  # the scan still runs: the bar takes this place when it is done
+                    self._bar_slot = display({"text/plain": ""}, raw=True, display_id=True)
+                    return
+        self._show_bar(None)
+
+    def _show_bar(self, slot) -> None:
+        assert self.bar is not None
+        if slot is None:
             widgets.hand_over_at_exit(widgets.show(self.bar.widget), OFFLINE)
+            return
+        bundle = dict(self.bar.widget._repr_mimebundle_() or {})
+        bundle.update(widgets.offline_bundle(OFFLINE))
+        slot.update(bundle, raw=True)
+        widgets.hand_over_at_exit(slot, OFFLINE)
 
     def section(self, draw: Callable) -> None:
         """Display ``draw(view)``; in a live notebook, again in place whenever the filter changes.
@@ -232,6 +265,16 @@ class Explorer:
         and a viewer without a kernel show them.  A redraw updates them by display id (IPython's
         ``update_display``), so what is saved is the last filtered view.  A section has three slots: what comes
         before its chart, the chart, what comes after; a redraw fills each, or empties it."""
+        if self._pending is not None:
+            with self._pending.lock:  # the scan's thread draws what is registered here, under the same lock
+                if self.result is None:
+                    # the scan still runs: its progress in this section's place, drawn into the same slots when done
+                    from IPython.display import display
+
+                    slots = [display({"text/plain": ""}, raw=True, display_id=True) for _ in range(3)]
+                    self._pending.watch(slots[0])
+                    self.sections.append((slots, draw))
+                    return
         if self.bar is None:
             draw(self.result)
             return
@@ -246,14 +289,16 @@ class Explorer:
 
         from neptune_audit.present.sections import filtered_note, no_match
 
-        assert self.bar is not None, "live sections only"
         with capture_output(stdout=False, stderr=False) as shown:
-            names = account_names(self.result)
-            filtered_note(self.bar.filter, view, self.result, names)
-            if len(view.findings) or not self.bar.filter.describe():
+            if self.bar is None:  # a scan that ran while the notebook went on, shown without a filter bar
                 draw(view)
             else:
-                no_match(self.bar.filter, names)
+                names = account_names(self.result)
+                filtered_note(self.bar.filter, view, self.result, names)
+                if len(view.findings) or not self.bar.filter.describe():
+                    draw(view)
+                else:
+                    no_match(self.bar.filter, names)
         before: list[str] = []
         after: list[str] = []
         chart = None

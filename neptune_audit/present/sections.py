@@ -369,6 +369,13 @@ def history_section(hist) -> None:
         table(hist.changes, caption="Changes since the previous run")
 
 
+def history(result, history_dir) -> None:
+    """The History section: this run beside the past runs kept in ``history_dir`` (None: says how to keep them)."""
+    from neptune_audit.contract.history import compare
+
+    history_section(compare(result, history_dir))
+
+
 def machine_summary(result) -> None:
     """The run as JSON (for `neptune-audit report` and other tools) and the exit code, in one output."""
     code = result.exit_code
