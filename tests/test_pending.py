@@ -39,6 +39,8 @@ class Outputs:
 def outputs(monkeypatch):
     import IPython.display
 
+    monkeypatch.setenv("JPY_SESSION_NAME", "audit.ipynb")  # a kernel JupyterLab runs for a person
+
     rec = Outputs()
     monkeypatch.setattr(IPython.display, "display", rec.display)
     return rec
@@ -89,6 +91,15 @@ def test_a_failed_scan_says_so_in_every_place_and_raises_where_the_notebook_wait
     with pytest.raises(neptune_audit.UsageError, match="no credentials"):
         present.finish(result)
     assert "The scan failed: no credentials found" in outputs.text()
+
+
+def test_the_report_and_papermill_scan_first(aws, outputs, monkeypatch):
+    """papermill records only the outputs sent while a cell runs: there the scan runs in its cell, as before."""
+    seed([("graph", [("graph-w", False, {})])])
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    scanned = present.start(neptune_audit.api.scan_or_load, neptune_audit.ScanOptions(regions="us-east-1"), (),
+                            live=True)
+    assert isinstance(scanned, neptune_audit.AuditResult)
 
 
 def test_the_report_scans_first(aws, outputs):

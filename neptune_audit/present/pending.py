@@ -27,7 +27,9 @@ class Pending:
     def __init__(self, run: Callable[[Any], Any]):
         self.result: Any = None
         self.error: BaseException | None = None
-        self._finished = False
+        self._finished = False             # the scan has ended (a result or an error)
+        self._filled = False               # what was deferred is drawn (in the kernel's main thread)
+        self._ended = threading.Event()
         self._done = threading.Event()
         self.lock = threading.RLock()
         self._deferred: list[tuple[list, Callable]] = []
@@ -61,7 +63,7 @@ class Pending:
         from IPython.display import display
 
         with self.lock:
-            if not self._finished:
+            if not self._filled:
                 slots = [display(self._bundle() if i == 0 else {"text/plain": ""}, raw=True, display_id=True)
                          for i in range(SLOTS)]
                 self._live.append(slots[0])
@@ -73,7 +75,7 @@ class Pending:
     def watch(self, slot) -> None:
         """Show the scan's progress in ``slot`` (a display handle) until the result is there."""
         with self.lock:
-            if not self._finished:
+            if not self._filled:
                 slot.update(self._bundle(), raw=True)
                 self._live.append(slot)
 
@@ -88,7 +90,7 @@ class Pending:
 
     def when_done(self, fn: Callable) -> None:
         with self.lock:
-            if not self._finished:
+            if not self._filled:
                 self._callbacks.append(fn)
                 return
         if self.error is None:
@@ -102,7 +104,8 @@ class Pending:
             waiting = None if self._finished else display(self._bundle(), raw=True, display_id=True)
             if waiting is not None:
                 self._live.append(waiting)
-        self._done.wait()
+        self._ended.wait()
+        self._fill_all()  # here, in the main thread: the kernel's loop cannot run while this cell waits
         if waiting is not None:
             waiting.update({"text/plain": ""}, raw=True)
         self._raise()
@@ -117,6 +120,21 @@ class Pending:
             self.error = exc
         with self.lock:
             self._finished = True
+        self._ended.set()
+        # Drawing swaps IPython's display publisher (capture_output): only ever in the kernel's main thread, between
+        # two requests (the kernel's own loop), or in the cell that waits (wait()), never in this thread.
+        shell, loop = _kernel_loop()
+        if loop is not None:
+            loop.add_callback(self._fill_all)
+        elif shell is None:  # no IPython here: nothing to swap
+            self._fill_all()
+        # else: a kernel whose loop is not at hand: the cell that waits (wait()) draws
+
+    def _fill_all(self) -> None:
+        with self.lock:
+            if self._filled:
+                return
+            self._filled = True
             for fn in self._callbacks:  # first: what the deferred sections may build on (an explorer's bar)
                 if self.error is None:
                     self._quietly(fn)
@@ -184,12 +202,27 @@ class Pending:
                     pass
 
 
+def _kernel_loop():
+    """The IPython shell (None outside IPython) and its kernel's event loop, which runs in the main thread (None
+    where there is none: a terminal IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None, None
+    shell = get_ipython()
+    return shell, getattr(getattr(shell, "kernel", None), "io_loop", None)
+
+
 def start(scan_or_load: Callable, options, results_files=(), *, live: bool):
     """The audit notebook's scan (``neptune_audit.scan_or_load``, passed in: the notebook's entry point, which this
     room does not import): in a thread of its own when ``live`` (a notebook a person runs: each later cell returns
-    at once and shows the scan's progress where its output will be), else at once (the HTML report)."""
-    if not live:
-        return scan_or_load(options, results_files)
+    at once and shows the scan's progress where its output will be), else at once (the HTML report, papermill)."""
+    import os
+
+    # Only in a kernel a Jupyter server runs for a person (it names the notebook: JPY_SESSION_NAME): a front end
+    # takes every output update whenever it comes; papermill records only those sent while a cell runs.
+    if not live or not os.environ.get("JPY_SESSION_NAME"):
+        return scan_or_load(options, results_files, progress=live)
     return Pending(lambda progress: scan_or_load(options, results_files, progress=progress))
 
 
