@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 SLOTS = 4            # outputs a deferred section may show (its HTML, a chart, its words...); the rest join the last
 _EVERY = 0.25        # seconds between two progress updates of the placeholders
+_IDLE_FILL = 2.0     # seconds after the scan a kernel left idle draws what waited
 _STYLE = ("<style>.na-wait{padding:.5em .8em;border-left:4px solid var(--jp-brand-color1,#1f618d);"
           "background:var(--jp-layout-color2,#f4f6f7);color:var(--jp-ui-font-color1,#222);font-family:system-ui,"
           "sans-serif}.na-wait progress{vertical-align:middle;margin:0 .6em;width:14em}</style>")
@@ -36,8 +37,16 @@ class Pending:
         self._callbacks: list[Callable] = []
         self._live: list = []              # the placeholders showing progress
         self._n, self._total, self._last = 0, 0, 0.0
+        shell, _ = _kernel_loop()
+        if shell is not None:
+            shell.events.register("pre_run_cell", self._before_cell)
         self._thread = threading.Thread(target=self._run, args=(run,), name="neptune-audit-scan", daemon=True)
         self._thread.start()
+
+    def _before_cell(self, *_args) -> None:
+        """Each cell's start, in the kernel's main thread: the scan over, draw what waited (in this cell's time)."""
+        if self._ended.is_set() and not self._filled:
+            self._fill_all()
 
     # --- the Progress protocol (aws.inventory.Progress): counts, shown in every placeholder ---
 
@@ -124,11 +133,13 @@ class Pending:
         # Drawing swaps IPython's display publisher (capture_output): only ever in the kernel's main thread, between
         # two requests (the kernel's own loop), or in the cell that waits (wait()), never in this thread.
         shell, loop = _kernel_loop()
-        if loop is not None:
-            loop.add_callback(self._fill_all)
-        elif shell is None:  # no IPython here: nothing to swap
+        if shell is None:  # no IPython here: nothing to swap
             self._fill_all()
-        # else: a kernel whose loop is not at hand: the cell that waits (wait()) draws
+        elif loop is not None:
+            # A notebook left idle (cells run one by one) is drawn by the kernel's loop; a run that goes on draws
+            # at the start of its next cell (pre_run_cell) or in the cell that waits, while a cell runs, where
+            # papermill records it too.
+            loop.add_callback(loop.call_later, _IDLE_FILL, self._fill_all)  # add_callback: the thread-safe one
 
     def _fill_all(self) -> None:
         with self.lock:
@@ -144,6 +155,12 @@ class Pending:
             self._callbacks.clear()
             self._live.clear()
         self._done.set()
+        shell, _ = _kernel_loop()
+        if shell is not None:
+            try:
+                shell.events.unregister("pre_run_cell", self._before_cell)
+            except ValueError:
+                pass
 
     def _fill(self, slots: list, fn: Callable) -> None:
         from IPython.utils.capture import capture_output
