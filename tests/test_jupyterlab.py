@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -580,6 +581,9 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     panel.get_by_role("button", name="Setting only (pending changes wait for the window)").click()
     panel.get_by_role("button", name="Review plan").click()
     panel.get_by_text("1 change(s)").wait_for(timeout=30_000)
+    # the acknowledgement box says this plan's count once its state has arrived (after the plan's own text)
+    panel.locator(".widget-checkbox", has_text=re.compile(r"I have read the \d+ warning|No warnings to read")
+                  ).wait_for(timeout=30_000)
     ack = panel.locator(".widget-checkbox", has_text="I have read").locator("input")
     if ack.count() and ack.is_enabled():  # a plan with warnings: Apply waits until they are read
         assert apply_button.is_disabled()

@@ -304,17 +304,18 @@ class RemediationPanel:
         self.plan_view.value = plan_html(plan, apply_immediately=self.timing.value,
                                          script=remediate.to_script(plan) if len(plan) else None, result=self.result,
                                          code_diff=diff)
+        n = self.warnings
+        self.acknowledge.value = False
+        self.acknowledge.disabled = n == 0
+        self.acknowledge.description = f"I have read the {n} warning(s)" if n else "No warnings to read"
+        self._gate()
+        # the record last: the controls above are settled before it is sent
         if len(plan):
             cols = [c for c in ("account_id", "region", "cluster_id", "instance_id", "change", "warnings")
                     if c in plan.columns]
             # the record's plan is the what and the how many; the warnings themselves are in the plan above
             self._note("Plan reviewed", plan[cols].assign(**({"warnings": plan["warnings"].map(len)}
                                                             if "warnings" in cols else {})))
-        n = self.warnings
-        self.acknowledge.value = False
-        self.acknowledge.disabled = n == 0
-        self.acknowledge.description = f"I have read the {n} warning(s)" if n else "No warnings to read"
-        self._gate()
 
     def _on_apply(self, _=None):
         if self.remediation is None or self.apply_button.disabled:
