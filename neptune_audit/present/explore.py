@@ -253,9 +253,7 @@ class Explorer:
         if slot is None:
             widgets.hand_over_at_exit(widgets.show(self.bar.widget), OFFLINE)
             return
-        bundle = dict(self.bar.widget._repr_mimebundle_() or {})
-        bundle.update(widgets.offline_bundle(OFFLINE))
-        slot.update(bundle, raw=True)
+        slot.update(widgets.bundle(self.bar.widget), raw=True)
         widgets.hand_over_at_exit(slot, OFFLINE)
 
     def section(self, draw: Callable) -> None:

@@ -40,9 +40,14 @@ def show(box):
     handle (its id lets the output be replaced later)."""
     from IPython.display import display
 
-    bundle = dict(box._repr_mimebundle_() or {})
-    bundle.update(offline_bundle(getattr(box, "_na_offline", "")))
-    return display(bundle, raw=True, display_id=True)
+    return display(bundle(box), raw=True, display_id=True)
+
+
+def bundle(box) -> dict:
+    """A ``live()`` box's output data: the widget, with its sentence as the HTML and text fallback."""
+    data = dict(box._repr_mimebundle_() or {})
+    data.update(offline_bundle(getattr(box, "_na_offline", "")))
+    return data
 
 
 def hand_over_at_exit(handle, text: str) -> None:
