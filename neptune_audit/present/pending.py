@@ -37,9 +37,9 @@ class Pending:
         self._callbacks: list[Callable] = []
         self._live: list = []              # the placeholders showing progress
         self._n, self._total, self._last = 0, 0, 0.0
-        shell, _ = _kernel_loop()
-        if shell is not None:
-            shell.events.register("pre_run_cell", self._before_cell)
+        self._shell, self._loop = _kernel_loop()
+        if self._shell is not None:
+            self._shell.events.register("pre_run_cell", self._before_cell)
         self._thread = threading.Thread(target=self._run, args=(run,), name="neptune-audit-scan", daemon=True)
         self._thread.start()
 
@@ -132,14 +132,13 @@ class Pending:
         self._ended.set()
         # Drawing swaps IPython's display publisher (capture_output): only ever in the kernel's main thread, between
         # two requests (the kernel's own loop), or in the cell that waits (wait()), never in this thread.
-        shell, loop = _kernel_loop()
-        if shell is None:  # no IPython here: nothing to swap
+        if self._shell is None:  # no IPython here: nothing to swap
             self._fill_all()
-        elif loop is not None:
+        elif self._loop is not None:
             # A notebook left idle (cells run one by one) is drawn by the kernel's loop; a run that goes on draws
             # at the start of its next cell (pre_run_cell) or in the cell that waits, while a cell runs, where
             # papermill records it too.
-            loop.add_callback(loop.call_later, _IDLE_FILL, self._fill_all)  # add_callback: the thread-safe one
+            self._loop.add_callback(self._loop.call_later, _IDLE_FILL, self._fill_all)  # add_callback: the thread-safe one
 
     def _fill_all(self) -> None:
         with self.lock:
@@ -155,10 +154,9 @@ class Pending:
             self._callbacks.clear()
             self._live.clear()
         self._done.set()
-        shell, _ = _kernel_loop()
-        if shell is not None:
+        if self._shell is not None:
             try:
-                shell.events.unregister("pre_run_cell", self._before_cell)
+                self._shell.events.unregister("pre_run_cell", self._before_cell)
             except ValueError:
                 pass
 
