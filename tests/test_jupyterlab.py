@@ -189,6 +189,18 @@ def screenshots(page, folder: Path, name: str) -> None:
         page.screenshot(path=str(folder / f"{name}-{i:02d}.png"))
 
 
+def settle(page, promise_js: str, timeout: int = 60_000) -> None:
+    """Run JupyterLab's ``promise_js`` (a command, a save, a shutdown) and wait for it with a deadline.  Never
+    ``page.evaluate`` a promise of JupyterLab's: Playwright waits for it with no deadline, and a save that waits on
+    a dialog hangs the test until CI's own limit."""
+    page.evaluate("""js => { window.__naSettled = null;
+        Promise.resolve(eval(js)).then(() => { window.__naSettled = 'ok'; },
+                                       e => { window.__naSettled = 'failed: ' + e; }); }""", promise_js)
+    page.wait_for_function("() => window.__naSettled !== null", timeout=timeout)
+    outcome = page.evaluate("() => window.__naSettled")
+    assert outcome == "ok", f"{promise_js}: {outcome}"
+
+
 def run_all(page, lab: Lab, notebook: str, first_open: bool = False) -> dict:
     """Open ``notebook``, Run All, wait for every cell, and return the notebook model (with outputs).
     ``first_open``: the working copy as `demo --lab` made it, never opened: it must not open as unsaved."""
@@ -203,7 +215,8 @@ def run_all(page, lab: Lab, notebook: str, first_open: bool = False) -> dict:
         page.wait_for_timeout(1500)  # the kernel's info reply: JupyterLab writes what differs into the metadata
         assert not page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty"), \
             "the notebook is marked unsaved before anything ran"
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # not awaited (its promise ends with the run): the wait below has a deadline, a hung cell fails the test
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     page.wait_for_function(
         """() => {
             const nb = window.jupyterapp.shell.currentWidget;
@@ -340,7 +353,7 @@ def chart_theme_problems(page) -> list:
 
 
 def set_theme(page, theme: str) -> None:
-    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
+    settle(page, f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
     page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{theme}'", timeout=30_000)
     page.wait_for_timeout(1500)
 
@@ -442,7 +455,7 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     finally:
         set_theme(page, "JupyterLab Light")
     # Saving writes the outputs into the working copy, never into the tracked notebook.
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    settle(page, "window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
     assert '"output_type"' in (lab.root / "audit.ipynb").read_text()
     assert (ROOT / "notebooks" / "audit.ipynb").read_bytes() == tracked
@@ -451,9 +464,9 @@ def test_audit_notebook_in_jupyterlab(lab, page):
 def test_a_saved_audit_notebook_reopens_with_every_chart_and_table_and_no_kernel(lab, page):
     """Run All, save, stop the kernel, reload: what an auditor who receives the notebook opens."""
     run_all(page, lab, "audit.ipynb")
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    settle(page, "window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    settle(page, "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     charts, findings, errors, bars = reopen(page, lab, "audit.ipynb")
     assert charts >= 4, "the charts render from the file"
     assert findings, "the Findings table renders from the file"
@@ -481,7 +494,7 @@ def reopen(page, lab: Lab, notebook: str) -> tuple[int, bool, int, int]:
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.context"
                            " && window.jupyterapp.shell.currentWidget.context.isReady", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")  # no kernel at all
+    settle(page, "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")  # no kernel at all
     page.wait_for_timeout(4000)  # renderers: plotly, DataTables, restored widgets
     counts = page.evaluate("""() => window.jupyterapp.shell.currentWidget.model.toJSON().cells
                               .filter(c => c.cell_type === 'code').map(c => c.execution_count)""")
@@ -609,9 +622,9 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     # and verified is still there, and no output looks for a widget that is gone.
     record = page.locator(".na-record")
     assert record.get_by_text(instance).count() >= 2 and record.get_by_text("Verified again").count() == 1
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    settle(page, "window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(1500)
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    settle(page, "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     page.wait_for_timeout(3000)
     for attempt in ("reopened", "autosaved and reopened"):
         page.goto(lab.url("remediate.ipynb"))
@@ -670,7 +683,7 @@ def test_a_signed_notebook_opened_and_saved_in_jupyterlab_still_verifies(lab, pa
             break
         page.wait_for_timeout(1000)
     page.wait_for_timeout(2000)
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
+    settle(page, "window.jupyterapp.shell.currentWidget.context.save()")
     page.wait_for_timeout(1500)
     ok = evidence(target)
     assert ok.returncode == 0, ok.stderr
