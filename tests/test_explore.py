@@ -134,6 +134,39 @@ def test_sections_are_ordinary_outputs_updated_in_place(result, published):
     assert f"{len(narrowed.findings)} of {len(result.findings)} instances" in _slots(published)[ids[0]]["text/html"]
 
 
+def test_a_redraw_updates_the_saved_figure_and_redraws_the_drawn_chart_in_place(result, published):
+    """plotly's JupyterLab renderer keeps the figure it drew when its output is updated: a redraw puts the new figure
+    in the output (what a saved notebook holds) and a script after it that redraws the drawn chart in place; a chart
+    coming back after "No instances match" gets a new renderer (an empty output first)."""
+    import json
+
+    ex = explore.Explorer(result, live=True)
+    ex.section(sections.compliance_chart)
+    ids = [m["id"] for m in published if m["id"] and not m["update"]]
+    first = _slots(published)[ids[1]]["application/vnd.plotly.v1+json"]
+    key = first["layout"]["meta"]["na_chart"]
+    assert "<script" not in _slots(published)[ids[2]].get("text/html", ""), "the first draw is the renderer's own"
+
+    before = len(published)
+    ex.bar.region.value = "ap-southeast-2"
+    updates = published[before:]
+    chart_updates = [m["data"] for m in updates if m["id"] == ids[1]]
+    assert len(chart_updates) == 1 and "application/vnd.plotly.v1+json" in chart_updates[0], "no empty output between"
+    figure = chart_updates[0]["application/vnd.plotly.v1+json"]
+    assert figure["layout"]["meta"]["na_chart"] == key and figure["data"] != first["data"]
+    script = _slots(published)[ids[2]]["text/html"]
+    embedded = json.loads(script.split("const fig = ", 1)[1].split(", key = ", 1)[0].replace("<\\/", "</"))
+    assert embedded == figure, "the script redraws the chart with exactly the saved figure"
+
+    ex.bar.tag.value = "team=nobody"   # no chart: the renderer goes
+    ex.bar.tag.value = ""
+    before = len(published)
+    ex.bar.region.value = "eu-west-1"
+    chart_updates = [m["data"] for m in published[before:] if m["id"] == ids[1]]
+    assert chart_updates[-1].get("application/vnd.plotly.v1+json"), chart_updates
+    assert "<script" in _slots(published)[ids[2]]["text/html"], "the renderer drawn on the change before is reused"
+
+
 def test_a_filter_that_matches_nothing_says_so_instead_of_empty_charts(result, published):
     ex = explore.Explorer(result, live=True)
     ex.section(sections.compliance_chart)
