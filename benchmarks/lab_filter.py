@@ -31,13 +31,17 @@ class _Fleet:
     """``instances`` Neptune instances over three regions of one account, scanned once into a results file: the
     notebook loads it (no AWS calls while measuring)."""
 
-    def __init__(self, instances: int, folder: Path):
+    def __init__(self, instances: int, folder: Path, results: str | None = None):
+        self.endpoint_url = "http://127.0.0.1:1"  # the notebook loads the scan: nothing to call
+        if results:  # a fleet scanned before (`--results FILE`)
+            self.results = Path(results).resolve()
+            self._read()
+            return
         from benchmarks import fleet
         from benchmarks.__main__ import Moto
         from neptune_audit.simulate.server import client_env
 
         server = Moto()
-        self.endpoint_url = server.url
         try:
             share = instances // len(FLEET_REGIONS)
             spread = {r: share + (1 if i < instances % len(FLEET_REGIONS) else 0) for i, r in enumerate(FLEET_REGIONS)}
@@ -46,12 +50,15 @@ class _Fleet:
             subprocess.run([sys.executable, "-m", "neptune_audit", "scan", "--regions", ",".join(FLEET_REGIONS),
                             "--format", "json", "-o", str(self.results), "-q"],
                            env=client_env(server.url, os.environ), check=False, timeout=1800)
-            import json
-
-            rows = json.loads(self.results.read_text())["findings"]
-            self.manifest = {(f["account_id"], f["region"], f["instance_id"]): True for f in rows}
         finally:
             server.stop()
+        self._read()
+
+    def _read(self) -> None:
+        import json
+
+        rows = json.loads(self.results.read_text())["findings"]
+        self.manifest = {(f["account_id"], f["region"], f["instance_id"]): True for f in rows}
 
     def stop(self) -> None:
         pass
@@ -61,6 +68,7 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lab_filter")
     parser.add_argument("--instances", type=int, help="a simulated fleet of this many instances (default: the demo)")
+    parser.add_argument("--results", metavar="FILE", help="with --instances: that fleet's scan (JSON), made before")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -70,7 +78,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="neptune-audit-lab-bench-")) / "lab"
     root.mkdir(parents=True)
     if args.instances:
-        server = _Fleet(args.instances, root)
+        server = _Fleet(args.instances, root, args.results)
         lab_setup.prepare_lab(root, apply=False, audit_log=str(root / "audit-log.jsonl"),
                               results_files=[str(server.results)], exceptions_file="", iac_paths=[])
         manifest = server.manifest

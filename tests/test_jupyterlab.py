@@ -291,7 +291,7 @@ def saved_charts(model: dict) -> dict[str, list[dict]]:
 # after it) two frames drawn: every chart and table redrawn from the kernel's display updates.
 SETTLED_JS = """([expected, started]) => {
   const nb = window.jupyterapp.shell.currentWidget;
-  const idle = nb.sessionContext.session.kernel.status === 'idle';
+  const idle = nb.sessionContext.session.kernel.status === 'idle' && window.__naBusySeen;
   const info = [...document.querySelectorAll('.dt-container')].find(d => d.querySelector('caption')
                  && d.querySelector('caption').textContent.includes('Findings'));
   const shown = info && info.querySelector('.dt-info') && info.querySelector('.dt-info').textContent;
@@ -305,7 +305,12 @@ def choose_region(page, region: str, expected: int, timeout: int = 60_000) -> fl
     """Set the filter bar's Region (a region, or "all"); seconds until settled (SETTLED_JS), in the browser's clock."""
     select = page.locator(".na-filter-bar .widget-dropdown", has=page.locator("label", has_text="Region")
                           ).locator("select")
-    started = page.evaluate("() => performance.now()")
+    # the kernel must have worked since the change (the count alone may be the previous region's)
+    started = page.evaluate("""() => { const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        window.__naBusySeen = false;
+        if (!window.__naBusyHooked) { window.__naBusyHooked = true;
+          kernel.statusChanged.connect((_, status) => { if (status === 'busy') window.__naBusySeen = true; }); }
+        return performance.now(); }""")
     select.select_option(label=region)
     page.wait_for_function(SETTLED_JS, arg=[expected, started], timeout=timeout, polling="raf")
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")

@@ -175,8 +175,14 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
                       xaxis_title="instances", yaxis_title="cluster (account, region)",
                       height=max(260, 100 + 28 * len(labels)), **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(dtick=1)
+    fig.update_xaxes(**_count_ticks(max((sum(t) for t in zip(*series.values())), default=0)))
     return fig
+
+
+def _count_ticks(top: int) -> dict:
+    """An axis of counts: a tick per whole number while they are few (plotly.js would also tick 0.5), else
+    plotly.js's own spacing, whole numbers only: a tick per unit up to 2,500 clusters drew 2,500 labels (33 s)."""
+    return {"dtick": 1} if top <= 10 else {"tickformat": ",d"}
 
 
 @_escaped
@@ -211,7 +217,7 @@ def upgrade_exposure(clusters: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_layout(title="Upgrade exposure per cluster", xaxis_title="exposure", yaxis_title="clusters",
                       showlegend=False, height=320, **_LAYOUT)
-    fig.update_yaxes(dtick=1)
+    fig.update_yaxes(**_count_ticks(max(counts, default=0)))
     return fig
 
 
