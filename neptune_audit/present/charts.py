@@ -16,11 +16,21 @@ _LABELS = ("account_id", "account_label", "region", "cluster_id", "instance_id",
            "writer_instance_id")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _escape_str(v: str) -> str:
+    return html.escape(v)
+
+
+def _escape_label(v):
+    # the same ids and regions on every filter change: 225,000 labels a redraw at 10,000 instances
+    return _escape_str(v) if isinstance(v, str) else v
+
+
 def _escaped(chart):
     @functools.wraps(chart)
     def draw(*frames, **kw):
-        safe = [f.assign(**{c: f[c].map(lambda v: html.escape(v) if isinstance(v, str) else v)
-                            for c in _LABELS if c in f.columns}) if isinstance(f, pd.DataFrame) else f
+        safe = [f.assign(**{c: f[c].map(_escape_label) for c in _LABELS if c in f.columns})
+                if isinstance(f, pd.DataFrame) else f
                 for f in frames]
         return chart(*safe, **kw)
     return draw
@@ -150,7 +160,12 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
     names = names or {}
     labels = [f"{c.cluster_id} ({(names.get(c.account_id) or '') + ' ' if names.get(c.account_id) else ''}{c.account_id}, "
               f"{c.region})" for c in clusters.itertuples()]
-    keyed = findings.set_index(["account_id", "region", "cluster_id"]).sort_index() if len(findings) else None
+    if len(findings):  # the members of the clusters shown only (at most ``limit`` of thousands)
+        shown_keys = pd.MultiIndex.from_frame(clusters[["account_id", "region", "cluster_id"]])
+        keyed = findings.set_index(["account_id", "region", "cluster_id"])
+        keyed = keyed[keyed.index.isin(shown_keys)].sort_index()
+    else:
+        keyed = None
     series: dict[str, list[int]] = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
     for c in clusters.itertuples():
         members = (keyed.loc[[(c.account_id, c.region, c.cluster_id)]]

@@ -3,6 +3,7 @@ their separators, tags as chips, commands word by word), headings in words; inte
 click or keyboard, CSV made in the browser) with a plain first page for readers whose scripts do not run."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -69,6 +70,8 @@ def command_html(command: str) -> Html:
 
 def cell_text(v) -> str:
     """One cell as escaped HTML: empty is empty; tags (dicts) as key=value chips; lists and dicts compact."""
+    if type(v) is str:  # not Html, already rendered
+        return _text_cell(v)
     if isinstance(v, Html):
         return v
     if missing(v):
@@ -81,6 +84,12 @@ def cell_text(v) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     return _soft_breaks(escape(v))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text_cell(v: str) -> str:
+    # every filter change renders the same ids, regions and reasons again (209,000 cells a redraw at 10,000 instances)
+    return _soft_breaks(escape(v)) if v else ""
 
 
 def flat(df: pd.DataFrame) -> pd.DataFrame:
