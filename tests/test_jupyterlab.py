@@ -296,7 +296,7 @@ SETTLED_JS = """([expected, started]) => {
                  && d.querySelector('caption').textContent.includes('Findings'));
   const shown = info && info.querySelector('.dt-info') && info.querySelector('.dt-info').textContent;
   // DataTables writes 3,334 (its thousands separator)
-  return idle && shown && shown.replace(/[,.\s\u202f]/g, '').includes(`of${expected}entries`)
+  return idle && shown && shown.replace(/[,.\\s\u202f]/g, '').includes(`of${expected}entries`)
          && performance.now() > started + 50;
 }"""
 
