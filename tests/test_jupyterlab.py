@@ -203,6 +203,23 @@ def settle(page, promise_js: str, timeout: int = 60_000) -> None:
     assert outcome == "ok", f"{promise_js}: {outcome}"
 
 
+def save(page, how: str = "window.jupyterapp.commands.execute('docmanager:save')") -> None:
+    """Save the open notebook.  With autosave every 3 s (the record test needs it), a save can race JupyterLab's own:
+    the file on disk is then a little newer than the copy the page last saved, and JupyterLab asks "File Changed"
+    (its check allows 0.5 s).  Both are this page's content: overwrite, as the person would."""
+    page.evaluate("""js => { window.__naSettled = null;
+        Promise.resolve(eval(js)).then(() => { window.__naSettled = 'ok'; },
+                                       e => { window.__naSettled = 'failed: ' + e; }); }""", how)
+    deadline = time.monotonic() + 60
+    while page.evaluate("() => window.__naSettled") is None:
+        dialog = page.locator(".jp-Dialog", has_text="File Changed")
+        if dialog.count():
+            dialog.get_by_role("button", name="Overwrite").click()
+        assert time.monotonic() < deadline, "the save did not end"
+        page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__naSettled") == "ok", page.evaluate("() => window.__naSettled")
+
+
 def run_all(page, lab: Lab, notebook: str, first_open: bool = False) -> dict:
     """Open ``notebook``, Run All, wait for every cell, and return the notebook model (with outputs).
     ``first_open``: the working copy as `demo --lab` made it, never opened: it must not open as unsaved."""
@@ -499,7 +516,7 @@ def test_audit_notebook_in_jupyterlab(lab, page):
     finally:
         set_theme(page, "JupyterLab Light")
     # Saving writes the outputs into the working copy, never into the tracked notebook.
-    settle(page, "window.jupyterapp.commands.execute('docmanager:save')")
+    save(page)
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
     assert '"output_type"' in (lab.root / "audit.ipynb").read_text()
     assert (ROOT / "notebooks" / "audit.ipynb").read_bytes() == tracked
@@ -533,7 +550,7 @@ def test_each_filter_change_settles_with_every_chart_and_table_redrawn(lab, page
 def test_a_saved_audit_notebook_reopens_with_every_chart_and_table_and_no_kernel(lab, page):
     """Run All, save, stop the kernel, reload: what an auditor who receives the notebook opens."""
     run_all(page, lab, "audit.ipynb")
-    settle(page, "window.jupyterapp.commands.execute('docmanager:save')")
+    save(page)
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
     settle(page, "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     charts, findings, errors, bars = reopen(page, lab, "audit.ipynb")
@@ -691,7 +708,7 @@ def test_remediation_notebook_in_jupyterlab(lab, page):
     # and verified is still there, and no output looks for a widget that is gone.
     record = page.locator(".na-record")
     assert record.get_by_text(instance).count() >= 2 and record.get_by_text("Verified again").count() == 1
-    settle(page, "window.jupyterapp.commands.execute('docmanager:save')")
+    save(page)
     page.wait_for_timeout(1500)
     settle(page, "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     page.wait_for_timeout(3000)
@@ -752,7 +769,7 @@ def test_a_signed_notebook_opened_and_saved_in_jupyterlab_still_verifies(lab, pa
             break
         page.wait_for_timeout(1000)
     page.wait_for_timeout(2000)
-    settle(page, "window.jupyterapp.shell.currentWidget.context.save()")
+    save(page, "window.jupyterapp.shell.currentWidget.context.save()")
     page.wait_for_timeout(1500)
     ok = evidence(target)
     assert ok.returncode == 0, ok.stderr
