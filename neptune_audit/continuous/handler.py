@@ -133,14 +133,14 @@ def _remediate(result, change: events.Change, base: dict) -> list[str]:
 
     if change.scheduled or change.kind == "DeleteDBInstance":
         return []
-    fails = [r for r in _affected(result.findings, change) if r["result"] == "FAIL"]
-    owned = [r["instance_id"] for r in fails if r.get("managed_by")]
-    for i in owned:
-        _log(**base, decision="not remediated", instance_id=i, why="owned by code: fix it there (drift otherwise)")
     now = datetime.now(timezone.utc)
     free = []
-    for r in fails:
+    for r in _affected(result.findings, change):
+        if r["result"] != "FAIL":
+            continue
         if r.get("managed_by"):
+            _log(**base, decision="not remediated", instance_id=r["instance_id"],
+                 why="owned by code: fix it there (drift otherwise)")
             continue
         outage = remediate.upgrade_starts_warning(r, now)
         if outage:  # the one case where turning it on restarts the cluster: left for a person to choose when
