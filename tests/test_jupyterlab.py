@@ -191,15 +191,19 @@ def screenshots(page, folder: Path, name: str) -> None:
         page.screenshot(path=str(folder / f"{name}-{i:02d}.png"))
 
 
-def settle(page, promise_js: str, timeout: int = 60_000) -> None:
-    """Run JupyterLab's ``promise_js`` (a command, a save, a shutdown) and wait for it with a deadline.  Never
-    ``page.evaluate`` a promise of JupyterLab's: Playwright waits for it with no deadline, and a save that waits on
-    a dialog hangs the test until CI's own limit."""
+def settle(page, promise_js: str, timeout: int = 60, answer: tuple[str, str] | None = None) -> None:
+    """Run JupyterLab's ``promise_js`` (a command, a save, a shutdown) and wait for it with a deadline (seconds).
+    Never ``page.evaluate`` a promise of JupyterLab's: Playwright waits for it with no deadline, and a save that
+    waits on a dialog hangs the test until CI's own limit.  ``answer``: (dialog title, button) to press if asked."""
     page.evaluate("""js => { window.__naSettled = null;
         Promise.resolve(eval(js)).then(() => { window.__naSettled = 'ok'; },
                                        e => { window.__naSettled = 'failed: ' + e; }); }""", promise_js)
-    page.wait_for_function("() => window.__naSettled !== null", timeout=timeout)
-    outcome = page.evaluate("() => window.__naSettled")
+    deadline = time.monotonic() + timeout
+    while (outcome := page.evaluate("() => window.__naSettled")) is None:
+        if answer and page.locator(".jp-Dialog", has_text=answer[0]).count():
+            page.locator(".jp-Dialog", has_text=answer[0]).get_by_role("button", name=answer[1]).click()
+        assert time.monotonic() < deadline, f"{promise_js}: did not end in {timeout} s"
+        page.wait_for_timeout(200)
     assert outcome == "ok", f"{promise_js}: {outcome}"
 
 
@@ -207,17 +211,7 @@ def save(page, how: str = "window.jupyterapp.commands.execute('docmanager:save')
     """Save the open notebook.  With autosave every 3 s (the record test needs it), a save can race JupyterLab's own:
     the file on disk is then a little newer than the copy the page last saved, and JupyterLab asks "File Changed"
     (its check allows 0.5 s).  Both are this page's content: overwrite, as the person would."""
-    page.evaluate("""js => { window.__naSettled = null;
-        Promise.resolve(eval(js)).then(() => { window.__naSettled = 'ok'; },
-                                       e => { window.__naSettled = 'failed: ' + e; }); }""", how)
-    deadline = time.monotonic() + 60
-    while page.evaluate("() => window.__naSettled") is None:
-        dialog = page.locator(".jp-Dialog", has_text="File Changed")
-        if dialog.count():
-            dialog.get_by_role("button", name="Overwrite").click()
-        assert time.monotonic() < deadline, "the save did not end"
-        page.wait_for_timeout(200)
-    assert page.evaluate("() => window.__naSettled") == "ok", page.evaluate("() => window.__naSettled")
+    settle(page, how, answer=("File Changed", "Overwrite"))
 
 
 def run_all(page, lab: Lab, notebook: str, first_open: bool = False) -> dict:
