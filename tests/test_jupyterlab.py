@@ -531,7 +531,10 @@ def test_each_filter_change_settles_with_every_chart_and_table_redrawn(lab, page
         titles = {c["title"].split(":")[0]: c["traces"] for c in rendered_charts(page)}
         assert total(titles["Compliance per region"], "y") == expected, region
         assert total(titles["Cluster roll-up"], "x") == expected, region
-    assert not page.console_errors, page.console_errors
+    # itables 2.2 (our floor) declares a global `let is_dark_theme` in its set-up output: re-running a saved notebook
+    # in the page that showed it runs that script twice (harmless; later itables no longer declares it)
+    errors = [e for e in page.console_errors if "'is_dark_theme' has already been declared" not in e]
+    assert not errors, errors
     lines = [f"Region = {r}: settled in {t:.2f} s" for r, t in times]
     shots = Path(os.environ.get("NEPTUNE_AUDIT_SHOTS") or tempfile.mkdtemp(prefix="neptune-audit-filter-"))
     shots.mkdir(parents=True, exist_ok=True)
