@@ -798,13 +798,13 @@ PROGRESS_IN_VIEW_JS = """() => {
 
 def test_run_all_shows_the_scans_progress_where_the_view_is(lab, page, tmp_path):
     """JupyterLab's Run All moves the view to the last cell: the scan's progress must be there, not only in the scan
-    cell off screen.  The simulated Organization behind 500 ms of round trip (so the scan takes seconds, as a real
+    cell off screen.  The simulated Organization behind 1 s of round trip (so the scan takes seconds, as a real
     one does); the viewport is sampled every 0.5 s from the moment the kernel starts on the scan cell to the end."""
     from types import SimpleNamespace
 
     from benchmarks.proxy import LatencyProxy
 
-    proxy = LatencyProxy(lab.server.port, rtt=0.5)
+    proxy = LatencyProxy(lab.server.port, rtt=1.0)
     root = tmp_path / "slow-lab"
     lab_setup.prepare_lab(root, apply=False, audit_log=str(root / "audit-log.jsonl"))
     slow = Lab(SimpleNamespace(endpoint_url=proxy.url), root)
