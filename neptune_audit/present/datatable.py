@@ -89,7 +89,7 @@ def cell_text(v) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def _text_cell(v: str) -> str:
     # every filter change renders the same ids, regions and reasons again (209,000 cells a redraw at 10,000 instances)
-    return _soft_breaks(escape(v)) if v else ""
+    return _soft_breaks(escape(v))
 
 
 def flat(df: pd.DataFrame) -> pd.DataFrame:

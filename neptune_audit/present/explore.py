@@ -215,7 +215,7 @@ class Explorer:
         self.sections: list[tuple[object, Callable]] = []
         self._bar_slot = None
         self._charted: set[int] = set()    # sections whose chart slot a plotly renderer is drawing
-        self._kernel_key = uuid.uuid4().hex[:12]
+        self._chart_keys = uuid.uuid4().hex[:12]  # this explorer's, in figure meta
         if isinstance(result, Pending):  # a scan still running: the bar and the sections come when it is done
             self.result = None
             result.when_done(self._ready)
@@ -313,7 +313,7 @@ class Explorer:
         key = id(slots)
         if chart is not None:
             figure = chart["application/vnd.plotly.v1+json"]
-            figure["layout"]["meta"] = {"na_chart": f"{self._kernel_key}-{key}"}
+            figure["layout"]["meta"] = {"na_chart": f"{self._chart_keys}-{key}"}
             if key in self._charted:
                 # JupyterLab hands an updated output to the renderer already showing it, and plotly's keeps the
                 # figure it drew ("we already have a graph"): the output holds the new figure (what is saved), and
