@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import html
+from collections import Counter
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -160,24 +161,16 @@ def cluster_rollup(findings: pd.DataFrame, clusters: pd.DataFrame, limit: int = 
     names = names or {}
     labels = [f"{c.cluster_id} ({(names.get(c.account_id) or '') + ' ' if names.get(c.account_id) else ''}{c.account_id}, "
               f"{c.region})" for c in clusters.itertuples()]
-    if len(findings):  # the members of the clusters shown only (at most ``limit`` of thousands)
-        shown_keys = pd.MultiIndex.from_frame(clusters[["account_id", "region", "cluster_id"]])
-        keyed = findings.set_index(["account_id", "region", "cluster_id"])
-        keyed = keyed[keyed.index.isin(shown_keys)].sort_index()
-    else:
-        keyed = None
-    series: dict[str, list[int]] = {"writer on": [], "writer off": [], "readers on": [], "readers off": []}
-    for c in clusters.itertuples():
-        members = (keyed.loc[[(c.account_id, c.region, c.cluster_id)]]
-                   if keyed is not None and (c.account_id, c.region, c.cluster_id) in keyed.index else None)
-        for key in series:
-            if members is None:
-                series[key].append(0)
-                continue
-            writer = members["is_writer"].astype(bool)
-            on = members["auto_minor_version_upgrade"].astype(bool)
-            picked = writer if key.startswith("writer") else ~writer
-            series[key].append(int((picked & (on if key.endswith(" on") else ~on)).sum()))
+    counted: Counter = Counter()
+    if len(findings):  # the members of the clusters shown only (at most ``limit`` of thousands), counted at once
+        shown_keys = set(zip(clusters["account_id"], clusters["region"], clusters["cluster_id"]))
+        members = findings[[k in shown_keys for k in zip(findings["account_id"], findings["region"],
+                                                          findings["cluster_id"])]]
+        kind = [("writer" if w else "readers") + (" on" if on else " off") for w, on in
+                zip(members["is_writer"].astype(bool), members["auto_minor_version_upgrade"].astype(bool))]
+        counted.update(zip(members["account_id"], members["region"], members["cluster_id"], kind))
+    series: dict[str, list[int]] = {k: [counted[(c.account_id, c.region, c.cluster_id, k)] for c in clusters.itertuples()]
+                                    for k in ("writer on", "writer off", "readers on", "readers off")}
     colors = {"writer on": "#2e8b57", "writer off": "#c0392b", "readers on": "#82c09a", "readers off": "#e8998d"}
     who = [[c.account_id, c.region, c.cluster_id] for c in clusters.itertuples()]
     fig = go.Figure([go.Bar(name=k, y=labels, x=v, orientation="h", marker_color=colors[k], customdata=who,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import pandas as pd
@@ -60,6 +60,8 @@ class View:
     engine_calendar: dict | None = None   # the whole result's: a filter narrows rows, not where dates came from
     calendar_note: str | None = None
     generated_at: object = None           # the run's time: "overdue" is judged on the day of the run
+    # the result this view narrows: a table renders the whole result's rows once and takes the view's from them
+    whole: object = field(default=None, repr=False, compare=False)
 
 
 def _has_tag(tags, key: str, value: str | None) -> bool:
@@ -99,7 +101,8 @@ def narrow(result, flt: Filter) -> View:
         # reader, say), Result = FAIL every failing one; EXCEPTED, which no cluster is, keeps those of its instances
         c = c[c["result"] == flt.result]
     return View(findings=f, clusters=c, scope=s, engine_calendar=result.engine_calendar,
-                calendar_note=result.calendar_note, generated_at=getattr(result, "generated_at", None))
+                calendar_note=result.calendar_note, generated_at=getattr(result, "generated_at", None),
+                whole=getattr(result, "whole", None) or result)
 
 
 def choices(result) -> dict[str, list]:
@@ -216,6 +219,7 @@ class Explorer:
         self._bar_slot = None
         self._charted: set[int] = set()    # sections whose chart slot a plotly renderer is drawing
         self._chart_keys = uuid.uuid4().hex[:12]  # this explorer's, in figure meta
+        self._shown: dict[int, dict] = {}  # what each slot shows (id of its display handle -> its data)
         if isinstance(result, Pending):  # a scan still running: the bar and the sections come when it is done
             self.result = None
             result.when_done(self._ready)
@@ -309,7 +313,7 @@ class Explorer:
                 chart = o.data
             else:
                 (after if chart is not None else before).append(o.data.get("text/html") or "")
-        slots[0].update({"text/html": "".join(before)} if "".join(before) else {"text/plain": ""}, raw=True)
+        self._update(slots[0], {"text/html": "".join(before)} if "".join(before) else {"text/plain": ""})
         key = id(slots)
         if chart is not None:
             figure = chart["application/vnd.plotly.v1+json"]
@@ -319,14 +323,23 @@ class Explorer:
                 # figure it drew ("we already have a graph"): the output holds the new figure (what is saved), and
                 # the script after it redraws the drawn one in place (Plotly.react: ~5x faster than a new
                 # renderer drawing it anew and making its PNG).
-                after.append(redraw_script(figure))
+                if self._shown.get(id(slots[1])) != chart:
+                    after.append(redraw_script(figure))
             else:
-                slots[1].update({"text/plain": ""}, raw=True)  # a new renderer, which draws it
+                self._update(slots[1], {"text/plain": ""})  # a new renderer, which draws it
                 self._charted.add(key)
         else:
             self._charted.discard(key)
-        slots[1].update(chart or {"text/plain": ""}, raw=True)
-        slots[2].update({"text/html": "".join(after)} if "".join(after) else {"text/plain": ""}, raw=True)
+        self._update(slots[1], chart or {"text/plain": ""})
+        self._update(slots[2], {"text/html": "".join(after)} if "".join(after) else {"text/plain": ""})
+
+    def _update(self, slot, data: dict) -> None:
+        # an output the same as the one shown is not sent again: each update makes JupyterLab render it anew and
+        # measure the page (a change of region leaves most empty slots and some notes as they were)
+        if self._shown.get(id(slot)) == data:
+            return
+        slot.update(data, raw=True)
+        self._shown[id(slot)] = data
 
     def _redraw(self, view: View) -> None:
         for slots, draw in self.sections:

@@ -9,8 +9,8 @@ import pandas as pd
 from neptune_audit._version import __version__
 from neptune_audit.contract.export import to_contract
 from neptune_audit.present import charts, display
-from neptune_audit.present.datatable import (Html, account_region, cell_text, command_html, stack, table, table_html,
-                                             where)
+from neptune_audit.present.datatable import (Html, Rows, account_region, cell_text, command_html, stack, table,
+                                             table_html, where)
 from neptune_audit.present.display import STYLE, escape, show
 from neptune_audit.present.names import account_names
 from neptune_audit.records import iso, missing
@@ -179,8 +179,25 @@ def _engine(versions: pd.Series, latest: pd.Series, auto: pd.Series | None = Non
     return out
 
 
+def _rows(result, frame: str, build) -> Rows:
+    """``build(whole)``'s table for the whole result that ``result`` narrows (a filter bar's view; else ``result``
+    itself), made once, with the rows of ``result``'s ``frame`` ("findings" or "clusters") taken from it.  Each row
+    depends on its own instance or cluster alone: a filter change at 10,000 instances renders none again."""
+    whole = getattr(result, "whole", None) or result
+    memo = whole.__dict__.setdefault("_na_tables", {})
+    source = getattr(whole, frame)
+    made = memo.get(build.__name__)
+    if made is None or made[0] is not source:  # a frame replaced since (``result.findings = ...``): made again
+        made = memo[build.__name__] = (source, Rows.of(build(whole)))
+    return made[1] if whole is result else made[1].take(getattr(result, frame).index)
+
+
 def findings_table(result) -> None:
     """All findings, failing first (the why in short; see the legend above the table)."""
+    table(_rows(result, "findings", _findings_cells), caption="Findings (one row per instance)")
+
+
+def _findings_cells(result) -> pd.DataFrame:
     from neptune_audit.code.link import where as defined_in
     from neptune_audit.rule.model import fix
 
@@ -204,7 +221,7 @@ def findings_table(result) -> None:
                                                  index=f.index, dtype=object),
                          # the fix in its own column, to copy: words whole, lines breaking only between them
                          "fix": pd.Series([command_html(x) for x in fixes], index=f.index, dtype=object)})
-    table(view, caption="Findings (one row per instance)")  # any order: a reader sorts by any heading
+    return view  # any order: a reader sorts by any heading
 
 
 def _pills(results: pd.Series) -> pd.Series:
@@ -238,23 +255,28 @@ def upgrade_exposure(result) -> None:
     display.show_html("<ul>" + "".join(f"<li><b>{int(counts.get(k, 0))} {escape(k)}</b> &mdash; {escape(text)}</li>"
                            for k, text in _EXPOSURE_TEXT.items()) + "</ul>")
     show(charts.upgrade_exposure(c))
-    todo = c[c["exposure"].isin([NOT_COVERED, BEHIND, UNKNOWN])]
-    if not len(todo):
+    rows = _rows(result, "clusters", _exposure_cells)
+    if not len(rows.cells):
         display.show_html("<p>No cluster in view is behind, not covered or unknown.</p>" if len(c) else
               "<p>No clusters match.</p>")
         return
+    table(rows, caption="Clusters to look at (not covered, behind, unknown)")
+
+
+def _exposure_cells(result) -> pd.DataFrame:
+    c = result.clusters
+    todo = c[c["exposure"].isin([NOT_COVERED, BEHIND, UNKNOWN])]
     order = {x: i for i, x in enumerate(EXPOSURE_ORDER)}
     todo = todo.sort_values(["exposure", "minor_versions_behind"], key=lambda col: col.map(order) if col.name ==
                             "exposure" else pd.to_numeric(col).fillna(-1), ascending=[True, False], kind="stable")
-    view = pd.DataFrame({"exposure": todo["exposure"],
+    return pd.DataFrame({"exposure": todo["exposure"],
                          "cluster / account, region": stack(todo["cluster_id"], where(result, todo["account_id"], todo["region"])),
                          "upgrade": _engine(todo["engine_version"], todo["latest_minor_version"],
                                             todo["auto_upgrade_target"]),
                          "automatic target": todo["auto_upgrade_target"],
                          "behind": pd.to_numeric(todo["minor_versions_behind"]).astype("Int64"),
                          "pending": [_pending_text(a) for a in todo["pending_maintenance"]],
-                         "outlook": todo["outlook"]})
-    table(view, caption="Clusters to look at (not covered, behind, unknown)")
+                         "outlook": todo["outlook"]}, index=todo.index)
 
 
 def upgrades_ahead_rows(clusters: pd.DataFrame, today=None) -> pd.DataFrame:
@@ -264,8 +286,8 @@ def upgrades_ahead_rows(clusters: pd.DataFrame, today=None) -> pd.DataFrame:
     from datetime import date
 
     today = (today or date.today()).isoformat()
-    rows = []
-    for c in clusters.to_dict("records"):
+    rows, labels = [], []
+    for label, c in zip(clusters.index, clusters.to_dict("records")):
         events = []
         if c.get("end_of_life") in ("past", "within-180-days"):
             events.append((c["end_of_life_date"], "end of life"))
@@ -280,8 +302,9 @@ def upgrades_ahead_rows(clusters: pd.DataFrame, today=None) -> pd.DataFrame:
         when = [f"{what}: {day}" + (" (overdue)" if day < today else "") if day else what for day, what in events]
         rows.append({"first": events[0][0] or "~", "when": when, "overdue": any(d and d < today for d, _ in events),
                      **c})
-    df = pd.DataFrame(rows, columns=["first", "when", "overdue", *clusters.columns])
-    return df.sort_values("first", kind="stable").reset_index(drop=True)
+        labels.append(label)
+    df = pd.DataFrame(rows, columns=["first", "when", "overdue", *clusters.columns], index=labels)
+    return df.sort_values("first", kind="stable")  # each row keeps its cluster's label
 
 
 def upgrades_ahead(result) -> None:
@@ -296,29 +319,39 @@ def upgrades_ahead(result) -> None:
         display.show_html(note + "<p>No end of life within 180 days, no pending engine upgrade and no automatic upgrade "
               "is due for the clusters in view.</p>" + source)
         return
-    view = pd.DataFrame({"what, when": pd.Series([Html("<br>".join(cell_text(x) for x in w)) for w in rows["when"]],
-                                                 index=rows.index, dtype=object),
-                         "cluster / account, region": stack(rows["cluster_id"], where(result, rows["account_id"], rows["region"])),
-                         "engine": rows["engine_version"], "outlook": rows["outlook"]})
     overdue = int(rows["overdue"].sum())
     display.show_html(note + (f'<p class="na-note"><b>{overdue} cluster(s) overdue</b>: a date below has passed.</p>'
                   if overdue else ""))
-    table(view, caption="Upgrades ahead (soonest first; one row per cluster)")
+    table(_rows(result, "clusters", _ahead_cells), caption="Upgrades ahead (soonest first; one row per cluster)")
     display.show_html(source)
+
+
+def _ahead_cells(result) -> pd.DataFrame:
+    when = getattr(result, "generated_at", None)
+    rows = upgrades_ahead_rows(result.clusters, when.date() if when is not None else None)
+    return pd.DataFrame({"what, when": pd.Series([Html("<br>".join(cell_text(x) for x in w)) for w in rows["when"]],
+                                                 index=rows.index, dtype=object),
+                         "cluster / account, region": stack(rows["cluster_id"], where(result, rows["account_id"], rows["region"])),
+                         "engine": rows["engine_version"], "outlook": rows["outlook"]})
 
 
 def clusters_table(result) -> None:
     """One row per cluster: does it get minor upgrades (its writer decides), and how far behind is it."""
+    table(_rows(result, "clusters", _clusters_cells), caption="Clusters")
+
+
+def _clusters_cells(result) -> pd.DataFrame:
     c = result.clusters
     f = result.findings
     # a cluster's result is PASS or FAIL (the contract); one that passes only because an exception covers its
-    # writer says so beside the pill, or "PASS" would sit next to "minor upgrades: no" unexplained
+    # writer says so beside the pill, or "PASS" would sit next to "minor upgrades: no" unexplained (counted over the
+    # whole run: it says why the cluster passes, whichever of its instances a filter shows)
     excepted = (f[f["result"] == EXCEPTED].groupby(["account_id", "region", "cluster_id"]).size().to_dict()
                 if len(f) else {})
     pills = pd.Series([Html(f'{p} <small class="na-sub">{n} excepted</small>') if n else p for p, n in zip(
         _pills(c["result"]), [excepted.get(k, 0) for k in zip(c["account_id"], c["region"], c["cluster_id"])])],
         index=c.index, dtype=object)
-    view = pd.DataFrame({"result": pills, "account / region": account_region(result, c["account_id"], c["region"]),
+    return pd.DataFrame({"result": pills, "account / region": account_region(result, c["account_id"], c["region"]),
                          "cluster / writer": stack(c["cluster_id"], c["writer_instance_id"]),
                          "minor upgrades": c["gets_minor_upgrades"],  # yes/no, as cell_text shows every bool
                          "failing": pd.Series([Html(f'{int(n)} <small class="na-sub">of {int(t)}</small>')
@@ -327,7 +360,6 @@ def clusters_table(result) -> None:
                          "engine": _engine(c["engine_version"], c["latest_minor_version"], c["auto_upgrade_target"]),
                          "exposure": c["exposure"],
                          "outlook": c["outlook"]})  # the outlook names the end of life when it is near
-    table(view, caption="Clusters")
 
 
 def exceptions_table(result) -> None:
