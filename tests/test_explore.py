@@ -271,7 +271,8 @@ def test_a_filtered_table_is_the_whole_tables_rows_the_view_keeps(result):
             if build is sections._clusters_cells and (flt.result or flt.tag):
                 taken, own = taken.drop(columns="result"), own.drop(columns="result")
             # dtype aside: a number column with no empty cell in view is int64 here, object in the whole
-            pd.testing.assert_frame_equal(taken, own, check_dtype=False, check_index_type=False, obj=f"{build.__name__} ({flt.describe()})")
+            pd.testing.assert_frame_equal(taken, own, check_dtype=False, check_index_type=False,
+                                          obj=f"{build.__name__} ({flt.describe()})")
     assert checked >= 6, "the filters narrowed the run"
 
 
