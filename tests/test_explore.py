@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import subprocess
 
 import pandas as pd
@@ -313,7 +314,8 @@ def test_a_table_in_the_browser_holds_exactly_its_rows_sorted_as_numbers_and_ine
     df = pd.DataFrame({"name": [f"row-{i:03d}" for i in range(60)],
                        "text": [hostile[i % len(hostile)] for i in range(60)], "n": [(i * 37) % 101 for i in range(60)],
                        # markup the kit made itself is not escaped again: even a stray end tag in it ends no script
-                       "made": [datatable.Html("<i>made</i></script>")] * 60})
+                       "made": [datatable.Html("<i>made</i></script>")] * 60,
+                       "k": [(i * 7) % 12 for i in range(60)]})  # repeating: each distinct number sent once
     rows = datatable.Rows.of(df)
     kept = df.index[df.index % 7 == 3]
     display.setup()
@@ -346,5 +348,18 @@ def test_a_table_in_the_browser_holds_exactly_its_rows_sorted_as_numbers_and_ine
         view.locator("#whole thead th").nth(2).click()  # the "n" heading
         view.wait_for_selector("#whole thead th[aria-sort]", timeout=10_000)  # sorted (itables 2.9: a moment later)
         assert [int(t) for t in column(view, "whole", 3)] == sorted(df["n"]), "numbers sort as numbers"
+        view.locator("#whole thead th").nth(4).click()  # "k": its cells numbered in the page, sorted as they read
+        view.wait_for_selector("#whole thead th:nth-child(5)[aria-sort]", timeout=10_000)
+        assert [int(t) for t in column(view, "whole", 5)] == sorted(df["k"])
+        view.locator("#whole input[type=search]").fill("backslash")  # a search reads the cells, not their numbers
+        view.wait_for_function("document.querySelectorAll('#whole tbody tr').length < 20", timeout=10_000)
+        assert sorted(column(view, "whole", 1)) == df.loc[df["text"].str.contains("backslash"), "name"].tolist()
+        with view.expect_download() as download:  # the CSV says each cell as it reads, numbered or not
+            view.locator("#kept button", has_text="CSV").click()
+        with open(download.value.path(), encoding="utf-8-sig", newline="") as f:
+            csv_rows = [r for r in csv.reader(f) if r]
+        assert csv_rows[0] == ["name", "text", "n", "made", "k"]
+        assert [r[0] for r in csv_rows[1:]] == df.loc[kept, "name"].tolist()
+        assert [(r[3], int(r[4])) for r in csv_rows[1:]] == [("made", k) for k in df.loc[kept, "k"]]
         browser.close()
     assert not errors, errors

@@ -150,24 +150,57 @@ def static_table(df: pd.DataFrame) -> str:
 @dataclass(frozen=True)
 class Rows:
     """A table's cells, escaped and headed once, with each row as DataTables' JSON and the source's index: a
-    filtered view takes its rows from those of the whole result (``take``) instead of rendering them again."""
+    filtered view takes its rows from those of the whole result (``take``) instead of rendering them again.
+
+    A column whose cells repeat (a result pill, an account and region, an engine) sends each distinct cell once:
+    its rows hold the cell's number and the page a table of the numbers it uses (``distinct``).  The bytes of a
+    10,000-row table are what the browser parses, several times over, on each filter change."""
 
     cells: pd.DataFrame   # headed, every text cell escaped (``flat``)
     data: pd.Series       # each row as a JSON array, same index
     classes: tuple        # ``column_classes`` of the source frame (numbers right, long text wide)
+    codes: pd.DataFrame   # the numbered columns (by position): each row's number, same index
+    distinct: dict        # column position -> its distinct cells (a number is a place in that list)
 
     @classmethod
     def of(cls, df: pd.DataFrame) -> "Rows":
         cells = headed(flat(df))
-        # every cell a string, as itables would send it (DataTables sorts "12" as a number all the same)
-        data = pd.Series([json.dumps([v if isinstance(v, str) else str(v) for v in row], ensure_ascii=False)
-                          for row in cells.itertuples(index=False)], index=cells.index, dtype=object)
-        return cls(cells, data, tuple(column_classes(df)))
+        columns, codes, distinct = [], {}, {}
+        for i in range(cells.shape[1]):
+            # every cell a string, as itables would send it (DataTables sorts "12" as a number all the same)
+            values = [v if isinstance(v, str) else str(v) for v in cells.iloc[:, i]]
+            numbers, uniques = pd.factorize(pd.Series(values, dtype=object))
+            if len(values) >= _NUMBERED_FROM and len(uniques) * 3 <= len(values):
+                codes[i], distinct[i] = numbers, list(uniques)
+                columns.append(numbers.tolist())
+            else:
+                columns.append(values)
+        data = pd.Series([json.dumps(row, ensure_ascii=False) for row in zip(*columns)] if columns else
+                         ["[]"] * len(cells), index=cells.index, dtype=object)
+        return cls(cells, data, tuple(column_classes(df)), pd.DataFrame(codes, index=cells.index), distinct)
 
     def take(self, index) -> "Rows":
         """The rows whose labels are in ``index``, in this table's order."""
         keep = self.cells.index.isin(index)
-        return Rows(self.cells[keep], self.data[keep], self.classes)
+        return Rows(self.cells[keep], self.data[keep], self.classes, self.codes[keep], self.distinct)
+
+    def column_defs(self) -> list[dict]:
+        """``classes``, and for each numbered column a renderer holding the cells this table's rows use."""
+        import itables
+
+        defs = [dict(d) for d in self.classes]
+        for i, values in self.distinct.items():
+            used = {int(n): values[n] for n in pd.unique(self.codes[i])}
+            # "</" written "<\\/" (the same string to JavaScript): no cell can end the page's script.  The table is
+            # made on the first call and kept in the DataTable's own settings (gone with the table)
+            table = json.dumps(used, ensure_ascii=False).replace("</", "<\\/")
+            defs[i]["render"] = itables.JavascriptFunction(
+                "function (d, type, row, meta) { if (typeof d !== 'number') return d;"
+                f" const s = meta.settings, k = 'naCells' + meta.col; return (s[k] || (s[k] = {table}))[d]; }}")
+        return defs
+
+
+_NUMBERED_FROM = 50  # rows; below, a table is small whatever it holds
 
 
 def table(df: pd.DataFrame | Rows, caption: str | None = None, page_length: int = 25) -> None:
@@ -203,7 +236,7 @@ def table_html(df: pd.DataFrame | Rows, caption: str | None = None, page_length:
         return itables.to_html_datatable(
             cells, caption=caption, showIndex=False, pageLength=page_length, connected=False,
             lengthMenu=[10, 25, 100, -1], order=[], classes="display compact", allow_html=True,
-            columnDefs=list(rows.classes), autoWidth=False,
+            columnDefs=rows.column_defs(), autoWidth=False,
             # CSV of the rows as filtered and sorted on screen, made in the browser (no upload); the JSON and
             # CSV exports of the CLI carry every field
             buttons=[{"extend": "csvHtml5", "text": "CSV", "title": f"neptune-audit-{name}",
