@@ -80,6 +80,43 @@ def test_schema_refuses_what_the_contract_does_not_allow(doc, breakage):
         vocabulary.validate(broken)
 
 
+REPLACEMENTS = (None, "", "x", "2026-02-30", "2026-12-31", "2026-12-31T00:00:00Z", -1, 0, 1.5, True, [], {}, [1])
+
+
+def test_the_fast_check_and_jsonschema_judge_every_document_alike(doc):
+    """Loading a saved scan asks jsonschema-rs whether it is valid (jsonschema only says why not): every field of
+    every part of a document, broken each way, must get the same answer from both (a fast check laxer than
+    jsonschema would let a bad file in)."""
+    slow = jsonschema.Draft202012Validator(vocabulary.schema(), format_checker=jsonschema.FormatChecker())
+    doc["findings"][0]["exception"] = {"match": "env=prod", "reason": "r", "expires": "2026-12-31",
+                                       "approved_by": None, "expired": False}
+    assert slow.is_valid(doc)
+    parts = [("top", doc), ("finding", doc["findings"][0]), ("exception", doc["findings"][0]["exception"]),
+             ("cluster", doc["clusters"][0]), ("scope", doc["scope"][0]), ("summary", doc["summary"]),
+             ("run", doc["run"]), ("rule", doc["rule"])]
+    checked = disagree = 0
+    for name, part in parts:
+        for key in [*part, "surprise"]:
+            had, old = key in part, part.get(key)
+            for new in (*REPLACEMENTS, "<missing>"):
+                if new == "<missing>":
+                    if not had:
+                        continue
+                    del part[key]
+                else:
+                    part[key] = new
+                fast, right = vocabulary._checker().is_valid(doc), slow.is_valid(doc)
+                checked += 1
+                if fast != right:
+                    disagree += 1
+                    print(f"{name}.{key} = {new!r}: jsonschema-rs {fast}, jsonschema {right}")
+                if had:
+                    part[key] = old
+                else:
+                    part.pop(key, None)
+    assert checked > 1000 and disagree == 0
+
+
 def _parameters(name: str) -> dict:
     nb = json.loads((ROOT / "notebooks" / name).read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))

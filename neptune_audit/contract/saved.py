@@ -115,7 +115,9 @@ def merge(sources: list[Source]) -> dict:
     calendar = _calendar_of(sources)
     if calendar:  # the oldest the shards used: a stale calendar never vanishes in a merge
         merged["engine_calendar"] = calendar
-    vocabulary.validate(merged)
+    # what the merge made is checked; the rows are the shards' own, each checked as its file was read (checking
+    # 10,000 findings again took 4.4 s of a 10-s load)
+    vocabulary.validate({**merged, "scope": [], "findings": [], "clusters": []})
     return merged
 
 
