@@ -3,7 +3,9 @@ the same configuration (tests/fixtures/terraform-oracle: the plan JSON is commit
 module graphs that loop or fan out end in bounded time, saying what was cut."""
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from neptune_audit.code.scan import scan
 from .conftest import ROOT
 
 ORACLE = ROOT / "tests" / "fixtures" / "terraform-oracle"
-CASES = ["patterns", "chain"]
+CASES = ["patterns", "chain", "initialised"]  # initialised: modules fetched by `terraform init`
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -133,3 +135,52 @@ def test_windows_line_ends_are_terraform_too(tmp_path):
     assert [(f["resource"], f["result"], f["line"]) for f in result.findings] == [
         ("aws_neptune_cluster_instance.db", "FAIL", 8)]
     assert all(f["state"] == "scanned" for f in result.files)
+
+
+def _initialised(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "live"
+    shutil.copytree(ORACLE / "initialised", root)
+    return root
+
+
+def test_modules_terraform_init_fetched_are_read_whatever_their_source_says(tmp_path):
+    """A registry module's address need not name Neptune: the root is judged when what init fetched for it does."""
+    root = _initialised(tmp_path)
+    main = root / "main.tf"
+    main.write_text(main.read_text().replace("example-corp/neptune/aws", "example-corp/graph/aws")
+                    .replace("neptune-legacy.git", "graph-legacy.git"))
+    manifest = root / ".terraform" / "modules" / "modules.json"
+    manifest.write_text(manifest.read_text().replace("example-corp/neptune/aws", "example-corp/graph/aws")
+                        .replace("neptune-legacy.git", "graph-legacy.git"))
+    got = {f["resource"]: f["result"] for f in scan([root]).findings}
+    assert got["module.neptune.module.replica.aws_neptune_cluster_instance.reader"] == "FAIL"
+    assert got["module.upgraded.aws_neptune_cluster_instance.writer"] == "PASS"
+    assert got["module.legacy.aws_neptune_cluster_instance.old"] == "FAIL"
+
+
+def test_a_module_fetched_before_its_source_changed_is_listed_not_read(tmp_path, capsys):
+    """Terraform refuses to plan until init runs again; the kit never judges the old module in its place."""
+    root = _initialised(tmp_path)
+    main = root / "main.tf"
+    main.write_text(main.read_text().replace("neptune-legacy.git?ref=v1.4.0", "neptune-legacy.git?ref=v2.0.0"))
+    code = cli.main(["iac", str(root), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and not any(f["resource"].startswith("module.legacy.") for f in doc["findings"])
+    unread = [f for f in doc["files"] if f.get("error")]
+    assert [Path(f["file"]).name for f in unread] == ["main.tf"]
+    assert "module.legacy calls" in unread[0]["error"] and "terraform init" in unread[0]["error"]
+
+
+def test_a_manifest_never_sends_the_scan_outside_the_roots_own_terraform_folder(tmp_path):
+    root = _initialised(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "main.tf").write_text(
+        'resource "aws_neptune_cluster_instance" "x" {\n  cluster_identifier = "c"\n'
+        '  auto_minor_version_upgrade = false\n}\n')
+    manifest = root / ".terraform" / "modules" / "modules.json"
+    manifest.write_text(manifest.read_text().replace('"Dir":".terraform/modules/legacy"', '"Dir":"../elsewhere"'))
+    got = {f["resource"] for f in scan([root]).findings}
+    assert not any(r.startswith("module.legacy.") for r in got)

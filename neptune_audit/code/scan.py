@@ -308,7 +308,7 @@ class _Reading:
                     texts[f] = tf.read_text(f)
                 except InputError as exc:
                     self.scanned(f, str(exc))
-            if any(tf.relevant(t) for t in texts.values()):
+            if any(tf.relevant(t) for t in texts.values()) or tf.fetches_neptune(folder):
                 wanted[folder] = sorted(texts)
             else:
                 for f in texts:

@@ -173,7 +173,8 @@ def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
         return modules[key]
 
     root = module_of(Path(folder))
-    budget: dict[str, Any] = {"calls": 0, "cut": None, "roots": tuple(Path(r) for r in roots), "outside": {}}
+    budget: dict[str, Any] = {"calls": 0, "cut": None, "roots": tuple(Path(r) for r in roots), "outside": {},
+                              "fetched": fetched_modules(Path(folder))}
     found = module_resources(root, given, modules_of=module_of, seen=frozenset({Path(folder).resolve()}),
                              given_at=dict(given_at) or None, budget=budget)
     states: dict[str, str | None] = {}
@@ -185,6 +186,48 @@ def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
     for file, text in budget["outside"].items():
         states[file] = text
     return found, states
+
+
+MANIFEST = Path(".terraform") / "modules" / "modules.json"
+
+
+def fetched_modules(root: Path) -> dict[str, tuple[str, Path]]:
+    """The modules ``terraform init`` fetched for this root (its ``.terraform/modules/modules.json``): each call's
+    key ("name", "name.child") -> (the source it was fetched from, its folder).  Nothing when init never ran here, or
+    the manifest cannot be read (its calls are then listed as not read, as before)."""
+    import json
+
+    try:
+        doc = json.loads(read_bytes(root / MANIFEST, 16 * 1024 * 1024, "module manifest"))
+    except (InputError, ValueError):
+        return {}
+    out = {}
+    for m in doc.get("Modules") or [] if isinstance(doc, dict) else []:
+        if isinstance(m, dict) and m.get("Key") and isinstance(m.get("Dir"), str) and isinstance(m.get("Source"), str):
+            folder = Path(os.path.normpath(root / m["Dir"]))
+            # only a folder inside the root's own .terraform: a manifest never sends the scan elsewhere on disk
+            if (root / ".terraform").resolve() in folder.resolve().parents:
+                out[m["Key"]] = (m["Source"], folder)
+    return out
+
+
+def fetches_neptune(root: Path) -> bool:
+    """Whether a module ``terraform init`` fetched for this root names a Neptune instance (its calls' sources need
+    not say so: "terraform-aws-modules/graph/aws")."""
+    for _source, folder in fetched_modules(root).values():
+        for f in folder.glob("*.tf"):
+            try:
+                if TF_TYPE in read_text(f):
+                    return True
+            except InputError:
+                return True  # unreadable: judged, so that the file is listed as not read
+    return False
+
+
+def _same_source(called: str, fetched: str) -> bool:
+    """Whether the manifest's source is the call's: a registry address is recorded with its host
+    ("registry.terraform.io/ns/name/provider" for "ns/name/provider").  Another source means init is out of date."""
+    return fetched == called or fetched == f"registry.terraform.io/{called}"
 
 
 def _names_neptune(source: str, args: dict) -> bool:
@@ -347,9 +390,12 @@ MAX_MODULE_DEPTH = 32
 
 
 def module_resources(module: Module, given: dict, prefix: str = "", seen: frozenset = frozenset(),
-                     modules_of=None, given_at: dict | None = None, budget: dict | None = None) -> list[Resource]:
-    """Neptune instances of a module and the local modules it calls (``module.NAME.`` addresses), with ``given``
-    the values of its variables (the caller's arguments, or the root's tfvars and --var-file)."""
+                     modules_of=None, given_at: dict | None = None, budget: dict | None = None,
+                     key: str = "") -> list[Resource]:
+    """Neptune instances of a module and the modules it calls (``module.NAME.`` addresses), with ``given`` the
+    values of its variables (the caller's arguments, or the root's tfvars and --var-file).  A called module is read
+    from its folder: a local path, or where ``terraform init`` fetched it (``key``: the call's place in the root's
+    manifest, "name.child")."""
     variables = module.variables()
     locals_ = module.locals()
     out = []
@@ -392,13 +438,21 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
             src = body.get("source")
             if not isinstance(src, str):
                 continue
-            if not src.startswith(("./", "../")):  # a registry or remote module: not on disk
+            call_key = f"{key}.{name}" if key else name
+            fetched = (budget or {}).get("fetched", {}).get(call_key)
+            if fetched is not None and not src.startswith(("./", "../")) and not _same_source(src, fetched[0]):
+                fetched = None  # the call's source changed since init: Terraform itself refuses until init runs
+            if fetched is not None:  # where init put it (a local call inside a fetched module is listed too)
+                folder = fetched[1]
+            elif not src.startswith(("./", "../")):  # a registry or remote module not fetched here
                 if budget is not None and _names_neptune(src, body):
                     budget["outside"].setdefault(str(f), f"module.{name} calls {src}, a module not on disk: not read "
-                                                         "(the Neptune instances it would define are not judged): "
-                                                         f"{PLAN_ROUTE}")
+                                                         "(the Neptune instances it would define are not judged; "
+                                                         "`terraform init` in this folder fetches it into "
+                                                         f".terraform/modules, which is read): {PLAN_ROUTE}")
                 continue
-            folder = Path(os.path.normpath(module.folder / src))
+            else:
+                folder = Path(os.path.normpath(module.folder / src))
             if folder.resolve() in seen or not folder.is_dir() or modules_of is None:
                 continue  # a cycle (a module that calls itself, or one of its callers) is followed once
             if budget is not None:
@@ -445,7 +499,7 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
                     elif line:
                         at[k] = (str(f), line)
                 out += module_resources(child, resolved, f"{prefix}module.{name}{suffix}.", seen | {folder.resolve()},
-                                        modules_of, at, budget)
+                                        modules_of, at, budget, call_key)
     return out
 
 
