@@ -315,7 +315,10 @@ def test_a_table_in_the_browser_holds_exactly_its_rows_sorted_as_numbers_and_ine
                        "text": [hostile[i % len(hostile)] for i in range(60)], "n": [(i * 37) % 101 for i in range(60)],
                        # markup the kit made itself is not escaped again: even a stray end tag in it ends no script
                        "made": [datatable.Html("<i>made</i></script>")] * 60,
-                       "k": [(i * 7) % 12 for i in range(60)]})  # repeating: each distinct number sent once
+                       "k": [(i * 7) % 12 for i in range(60)],  # repeating: each distinct number sent once
+                       "fix": [datatable.command_html(f"aws neptune modify-db-instance --db-instance-identifier db-{i} "
+                                                      "--db-instance-parameter-group-name pg-1") for i in range(60)],
+                       "where": [datatable.Html("member-a<br><small>us-east-1</small>")] * 60})
     rows = datatable.Rows.of(df)
     kept = df.index[df.index % 7 == 3]
     display.setup()
@@ -358,8 +361,12 @@ def test_a_table_in_the_browser_holds_exactly_its_rows_sorted_as_numbers_and_ine
             view.locator("#kept button", has_text="CSV").click()
         with open(download.value.path(), encoding="utf-8-sig", newline="") as f:
             csv_rows = [r for r in csv.reader(f) if r]
-        assert csv_rows[0] == ["name", "text", "n", "made", "k"]
+        assert csv_rows[0] == ["name", "text", "n", "made", "k", "fix", "where"]
         assert [r[0] for r in csv_rows[1:]] == df.loc[kept, "name"].tolist()
         assert [(r[3], int(r[4])) for r in csv_rows[1:]] == [("made", k) for k in df.loc[kept, "k"]]
+        # a command as typed (its long words drawn in two pieces), stacked parts apart
+        assert [(r[5], r[6]) for r in csv_rows[1:]] == [
+            (f"aws neptune modify-db-instance --db-instance-identifier db-{i} --db-instance-parameter-group-name pg-1",
+             "member-a us-east-1") for i in kept]
         browser.close()
     assert not errors, errors

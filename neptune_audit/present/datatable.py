@@ -63,10 +63,23 @@ def _soft_breaks(escaped: str) -> str:
 
 def command_html(command: str) -> Html:
     """A shell command to copy: each word whole ("--auto-minor-version-upgrade" never splits at a hyphen), lines
-    breaking only between words; what is copied is the command as typed."""
+    breaking only between words; what is copied is the command as typed.  A word longer than ``LONG_WORD`` may
+    break once, after its middle hyphen: "--db-instance-parameter-group-name" whole was wider than the column at
+    1280 px beside JupyterLab's file browser."""
     if not command:
         return Html("")
-    return Html("<code>" + " ".join(f"{NOWRAP}{escape(word)}</span>" for word in command.split(" ")) + "</code>")
+    return Html("<code>" + " ".join(_word_html(word) for word in command.split(" ")) + "</code>")
+
+
+LONG_WORD = 30
+
+
+def _word_html(word: str) -> str:
+    hyphens = [i for i, ch in enumerate(word) if ch == "-" and 2 <= i < len(word) - 1]
+    if len(word) <= LONG_WORD or not hyphens:
+        return f"{NOWRAP}{escape(word)}</span>"
+    cut = min(hyphens, key=lambda i: abs(i + 1 - len(word) / 2)) + 1
+    return f"{NOWRAP}{escape(word[:cut])}</span><wbr>{NOWRAP}{escape(word[cut:])}</span>"
 
 
 def cell_text(v) -> str:
@@ -208,9 +221,10 @@ def table(df: pd.DataFrame | Rows, caption: str | None = None, page_length: int 
     display.show_html(table_html(df, caption, page_length))
 
 
-# A cell's text for the CSV: its parts (name, id, region on lines of their own) separated by spaces, entities decoded.
+# A cell's text for the CSV: its parts (name, id, region on lines of their own) separated by spaces, entities decoded;
+# a word drawn in pieces (a break hint, nowrap spans) whole again.
 # DOMParser, not innerHTML: parsing runs no script and loads no image, whatever a cell holds.
-_CSV_CELL = ("function (data) { const text = String(data).replace(/<[^>]*>/g, ' ');"
+_CSV_CELL = ("function (data) { const text = String(data).replace(/<br\\s*\\/?>/gi, ' ').replace(/<[^>]*>/g, '');"
              " const doc = new DOMParser().parseFromString(text, 'text/html');"
              " return (doc.body.textContent || '').replace(/\\s+/g, ' ').trim(); }")
 
