@@ -184,3 +184,50 @@ def test_a_manifest_never_sends_the_scan_outside_the_roots_own_terraform_folder(
     manifest.write_text(manifest.read_text().replace('"Dir":".terraform/modules/legacy"', '"Dir":"../elsewhere"'))
     got = {f["resource"] for f in scan([root]).findings}
     assert not any(r.startswith("module.legacy.") for r in got)
+
+
+@pytest.mark.parametrize("constraint, read", [("~> 2.1", True), (">= 2.0, <= 2.1.3, != 2.1.2", True),
+                                              ("~> 3.0", False), (">= 2.0, < 2.1.3", False)])
+def test_a_registry_module_is_read_only_while_its_version_still_meets_the_call(tmp_path, capsys, constraint, read):
+    """What `terraform plan` does with the same folder (checked with terraform 1.11.4): it plans from the fetched
+    2.1.3 while the call's constraint admits it, else refuses ("Module version requirements have changed")."""
+    root = _initialised(tmp_path)
+    main = root / "main.tf"
+    main.write_text(main.read_text().replace('version = "~> 2.1"', f'version = "{constraint}"', 1))
+    code = cli.main(["iac", str(root), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    judged = {f["resource"] for f in doc["findings"]}
+    assert ("module.neptune.aws_neptune_cluster_instance.writer" in judged) is read
+    unread = [f["error"] for f in doc["files"] if f.get("error")]
+    assert code == 1 and len(unread) == (0 if read else 1)
+    if not read:
+        assert f"module.neptune calls example-corp/neptune/aws {constraint}" in unread[0] and "2.1.3" in unread[0]
+
+
+def test_a_stale_module_that_is_not_neptunes_is_not_listed(tmp_path, capsys):
+    root = _initialised(tmp_path)
+    (root / ".terraform" / "modules" / "vpc").mkdir()
+    (root / ".terraform" / "modules" / "vpc" / "main.tf").write_text('resource "aws_vpc" "this" {\n}\n')
+    manifest = root / ".terraform" / "modules" / "modules.json"
+    manifest.write_text(manifest.read_text().replace(
+        '{"Key":"","Source":"","Dir":"."}', '{"Key":"","Source":"","Dir":"."},{"Key":"vpc","Source":'
+        '"registry.terraform.io/example-corp/vpc/aws","Version":"1.0.0","Dir":".terraform/modules/vpc"}'))
+    main = root / "main.tf"
+    main.write_text(main.read_text() + '\nmodule "vpc" {\n  source  = "example-corp/vpc/aws"\n  version = "~> 2.0"\n}\n')
+    cli.main(["iac", str(root), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert not [f for f in doc["files"] if f.get("error")], "a VPC module is not ours to list"
+
+
+@pytest.mark.parametrize("constraint, version, allowed", [
+    ("~> 2.1", "2.1.3", True), ("~> 2.1", "2.9.0", True), ("~> 2.1", "3.0.0", False), ("~> 2.1", "2.0.9", False),
+    ("~> 2.1.0", "2.1.9", True), ("~> 2.1.0", "2.2.0", False), ("2.1.3", "2.1.3", True), ("= 2.1.3", "2.1.4", False),
+    ("!= 2.1.3", "2.1.3", False), ("> 2.1", "2.1.0", False), (">= 2.1", "2.1.0", True),
+    (">= 2.0, < 2.1.3", "2.1.3", False), (">= 1.0", "2.0.0-beta1", False), ("2.0.0-beta1", "2.0.0-beta1", True),
+    ("whatever!", "1.0.0", None)])
+def test_version_constraints_read_as_terraform_reads_them(constraint, version, allowed):
+    """Terraform language docs, "Version constraints": ~> lets only the rightmost given part grow; a pre-release
+    is chosen only by its exact number."""
+    from neptune_audit.code.terraform import version_allows
+
+    assert version_allows(constraint, version) is allowed

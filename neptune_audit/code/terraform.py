@@ -191,10 +191,10 @@ def _root_job(job: tuple) -> tuple[list[Resource], dict[str, str | None]]:
 MANIFEST = Path(".terraform") / "modules" / "modules.json"
 
 
-def fetched_modules(root: Path) -> dict[str, tuple[str, Path]]:
+def fetched_modules(root: Path) -> dict[str, tuple[str, Path, str | None]]:
     """The modules ``terraform init`` fetched for this root (its ``.terraform/modules/modules.json``): each call's
-    key ("name", "name.child") -> (the source it was fetched from, its folder).  Nothing when init never ran here, or
-    the manifest cannot be read (its calls are then listed as not read, as before)."""
+    key ("name", "name.child") -> (the source it was fetched from, its folder, its version from a registry).
+    Nothing when init never ran here, or the manifest cannot be read (its calls are then listed as not read)."""
     import json
 
     try:
@@ -207,20 +207,58 @@ def fetched_modules(root: Path) -> dict[str, tuple[str, Path]]:
             folder = Path(os.path.normpath(root / m["Dir"]))
             # only a folder inside the root's own .terraform: a manifest never sends the scan elsewhere on disk
             if (root / ".terraform").resolve() in folder.resolve().parents:
-                out[m["Key"]] = (m["Source"], folder)
+                out[m["Key"]] = (m["Source"], folder, m.get("Version") if isinstance(m.get("Version"), str) else None)
     return out
+
+
+def _version(text: str) -> tuple | None:
+    m = re.fullmatch(r"v?(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?", text.strip())
+    return (tuple(int(x) for x in m.group(1).split(".")), m.group(2)) if m else None
+
+
+def version_allows(constraint: str, version: str) -> bool | None:
+    """Whether ``version`` meets a module call's ``version`` constraint as Terraform reads one (conditions separated
+    by commas; =, !=, >, >=, <, <=, and ~> letting only the rightmost given part grow; a pre-release version only
+    by its exact number: Terraform language docs, "Version constraints").  None: a constraint or version it cannot
+    read (the module is read all the same: init would have refused it)."""
+    have = _version(version)
+    if have is None:
+        return None
+    (nums, pre) = have
+
+    def padded(a: tuple, n: int) -> tuple:
+        return a + (0,) * (n - len(a))
+
+    for part in constraint.split(","):
+        m = re.fullmatch(r"\s*(=|!=|>=|<=|>|<|~>)?\s*(\S+)\s*", part)
+        want = _version(m.group(2)) if m else None
+        if m is None or want is None:
+            return None
+        op, (wnums, wpre) = m.group(1) or "=", want
+        n = max(len(nums), len(wnums))
+        a, b = padded(nums, n), padded(wnums, n)
+        if pre and (op != "=" or (a, pre) != (b, wpre)):
+            return False  # a pre-release is chosen only by its exact number
+        ok = {"=": a == b and pre == wpre, "!=": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b,
+              "~>": a >= b and nums[:max(len(wnums) - 1, 1)] == wnums[:max(len(wnums) - 1, 1)]}[op]
+        if not ok:
+            return False
+    return True
 
 
 def fetches_neptune(root: Path) -> bool:
     """Whether a module ``terraform init`` fetched for this root names a Neptune instance (its calls' sources need
     not say so: "terraform-aws-modules/graph/aws")."""
-    for _source, folder in fetched_modules(root).values():
-        for f in folder.glob("*.tf"):
-            try:
-                if TF_TYPE in read_text(f):
-                    return True
-            except InputError:
-                return True  # unreadable: judged, so that the file is listed as not read
+    return any(_defines_neptune(folder) for _source, folder, _version in fetched_modules(root).values())
+
+
+def _defines_neptune(folder: Path) -> bool:
+    for f in folder.glob("*.tf"):
+        try:
+            if TF_TYPE in read_text(f):
+                return True
+        except InputError:
+            return True  # unreadable: judged, so that the file is listed as not read
     return False
 
 
@@ -440,8 +478,20 @@ def module_resources(module: Module, given: dict, prefix: str = "", seen: frozen
                 continue
             call_key = f"{key}.{name}" if key else name
             fetched = (budget or {}).get("fetched", {}).get(call_key)
-            if fetched is not None and not src.startswith(("./", "../")) and not _same_source(src, fetched[0]):
-                fetched = None  # the call's source changed since init: Terraform itself refuses until init runs
+            wanted = body.get("version")
+            if fetched is not None and not src.startswith(("./", "../")) and (
+                    not _same_source(src, fetched[0]) or (isinstance(wanted, str) and fetched[2] is not None
+                                                          and version_allows(wanted, fetched[2]) is False)):
+                # the call's source or version changed since init: Terraform itself refuses until init runs again
+                # ("Module version requirements have changed"); listed where it (or what was fetched) is Neptune's
+                if budget is not None and (_names_neptune(src, body) or _defines_neptune(fetched[1])):
+                    budget["outside"].setdefault(str(f), f"module.{name} calls {src}"
+                                                         + (f" {wanted}" if isinstance(wanted, str) else "")
+                                                         + f", not what `terraform init` fetched ({fetched[0]}"
+                                                         + (f" {fetched[2]}" if fetched[2] else "") + "): not read "
+                                                         "(run `terraform init` again; the Neptune instances it would "
+                                                         f"define are not judged): {PLAN_ROUTE}")
+                continue
             if fetched is not None:  # where init put it (a local call inside a fetched module is listed too)
                 folder = fetched[1]
             elif not src.startswith(("./", "../")):  # a registry or remote module not fetched here
