@@ -281,7 +281,6 @@ def test_a_filter_change_renders_no_row_again_until_the_run_changes(result, publ
     made = []
     monkeypatch.setattr(sections, "_findings_cells", lambda r, build=sections._findings_cells: made.append(1) or build(r))
     whole = copy.copy(result)  # a run of its own (the module's result keeps what earlier tests rendered)
-    whole.__dict__.pop("_na_tables", None)
     ex = explore.Explorer(whole, live=True)
     ex.section(sections.findings_table)
     for region in ("ap-southeast-2", "us-east-1", "*"):
@@ -370,3 +369,14 @@ def test_a_table_in_the_browser_holds_exactly_its_rows_sorted_as_numbers_and_ine
              "member-a us-east-1") for i in kept]
         browser.close()
     assert not errors, errors
+
+
+def test_the_rendered_tables_never_travel_with_the_result(result):
+    """A result is pickled (Airflow's XCom) and copied: the tables drawn from it are the notebook's, not its data."""
+    import pickle
+
+    before = len(pickle.dumps(result))
+    sections._rows(result, "findings", sections._findings_cells)
+    assert len(pickle.dumps(result)) == before
+    assert sections._rows(copy.copy(result), "findings", sections._findings_cells) is not \
+        sections._rows(result, "findings", sections._findings_cells), "a copy is a run of its own"

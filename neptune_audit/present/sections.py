@@ -4,6 +4,8 @@ history, the machine-readable summary, and each chart with its filtered-view not
 exceptions file is always escaped (``display.escape``, ``datatable.cell_text``)."""
 from __future__ import annotations
 
+import weakref
+
 import pandas as pd
 
 from neptune_audit._version import __version__
@@ -179,12 +181,25 @@ def _engine(versions: pd.Series, latest: pd.Series, auto: pd.Series | None = Non
     return out
 
 
+# id of a whole result -> (a weak reference to it, its tables by builder): kept here, not on the result, which a user
+# pickles (Airflow's XCom) or copies; gone with the result
+_TABLES: dict[int, tuple] = {}
+
+
+def _tables_of(whole) -> dict:
+    key = id(whole)
+    held = _TABLES.get(key)
+    if held is None or held[0]() is not whole:
+        held = _TABLES[key] = (weakref.ref(whole, lambda _gone: _TABLES.pop(key, None)), {})
+    return held[1]
+
+
 def _rows(result, frame: str, build) -> Rows:
     """``build(whole)``'s table for the whole result that ``result`` narrows (a filter bar's view; else ``result``
     itself), made once, with the rows of ``result``'s ``frame`` ("findings" or "clusters") taken from it.  Each row
     depends on its own instance or cluster alone: a filter change at 10,000 instances renders none again."""
     whole = getattr(result, "whole", None) or result
-    memo = whole.__dict__.setdefault("_na_tables", {})
+    memo = _tables_of(whole)
     source = getattr(whole, frame)
     made = memo.get(build.__name__)
     if made is None or made[0] is not source:  # a frame replaced since (``result.findings = ...``): made again
